@@ -1,0 +1,158 @@
+// Who is acting. A principal is what a socket or request authenticated as; the actor is what that
+// principal may do *now*, loaded fresh from Redis for every command so a role change, removal or
+// revocation applies to the very next one.
+import type { Redis } from 'ioredis';
+import { permissionsOf, type Permission, type StoredRole } from '../../src/lib/shared/permissions.js';
+import type { AuditActor } from '../../src/lib/shared/entities.js';
+import type { RedisKeys } from '../store/keys.js';
+import type { ApiKeyRecord, MemberRecord, OrganizationRecord, SessionRecord, UserRecord } from '../store/records.js';
+import { CommandFailure } from '../commands/errors.js';
+import { parseApiKeyToken, sameHash, tokenHash } from './secrets.js';
+
+export type Principal =
+  | { kind: 'session'; sessionHash: string; userId: string; orgId: string }
+  | { kind: 'support'; sessionHash: string; userId: string; orgId: string }
+  | { kind: 'apiKey'; keyId: string; ownerId: string; orgId: string };
+
+export interface Actor {
+  type: 'user' | 'ciUser' | 'apiKey' | 'support';
+  /** The identity whose membership applies (for a key: its owner). */
+  userId: string;
+  name: string;
+  orgId: string;
+  role: StoredRole;
+  permissions: ReadonlySet<Permission>;
+  principal: Principal;
+  org: OrganizationRecord;
+  audit: AuditActor;
+}
+
+const unauthenticated = (message: string) => new CommandFailure('UNAUTHENTICATED', message);
+
+export function isExpired(expiresAt: string | null | undefined, now = Date.now()): boolean {
+  return expiresAt !== null && expiresAt !== undefined && Date.parse(expiresAt) <= now;
+}
+
+/** Loads the actor in one round trip (MGET of the principal's record, the membership and the org). */
+export async function loadActor(redis: Redis, keys: RedisKeys, principal: Principal): Promise<Actor> {
+  if (principal.kind === 'apiKey') {
+    const [keyRaw, memberRaw, orgRaw] = await redis.mget(
+      keys.apiKey(principal.keyId),
+      keys.member(principal.orgId, principal.ownerId),
+      keys.org(principal.orgId),
+    );
+    if (!keyRaw) throw unauthenticated('This API key was revoked');
+    const key = JSON.parse(keyRaw) as ApiKeyRecord;
+    if (isExpired(key.expiresAt)) throw unauthenticated('This API key has expired');
+    const org = liveOrg(orgRaw ?? null);
+    if (!memberRaw) throw unauthenticated('The owner of this API key is no longer a member of the organization');
+    const member = JSON.parse(memberRaw) as MemberRecord;
+    // Effective permissions: the key's list intersected with its owner's current role.
+    const ownerPermissions = new Set(permissionsOf(member.role));
+    const permissions = new Set(key.permissions.filter((permission) => ownerPermissions.has(permission)));
+    const owner = { id: member.userId, name: member.name };
+    return {
+      type: member.kind === 'ciUser' ? 'ciUser' : 'apiKey',
+      userId: member.userId,
+      name: member.kind === 'ciUser' ? member.name : key.name,
+      orgId: org.id,
+      role: member.role,
+      permissions,
+      principal,
+      org,
+      audit:
+        member.kind === 'ciUser'
+          ? { type: 'ciUser', id: member.userId, name: member.name, apiKey: { id: key.id, name: key.name } }
+          : { type: 'apiKey', id: key.id, name: key.name, onBehalfOf: owner },
+    };
+  }
+
+  const [sessionRaw, memberRaw, orgRaw, userRaw] = await redis.mget(
+    keys.session(principal.sessionHash),
+    keys.member(principal.orgId, principal.userId),
+    keys.org(principal.orgId),
+    keys.user(principal.userId),
+  );
+  if (!sessionRaw) throw unauthenticated('Your session has ended; sign in again');
+  const session = JSON.parse(sessionRaw) as SessionRecord;
+  if (session.userId !== principal.userId || isExpired(session.expiresAt)) throw unauthenticated('Your session has ended; sign in again');
+  const org = liveOrg(orgRaw ?? null);
+  if (!userRaw) throw unauthenticated('This account no longer exists');
+  const user = JSON.parse(userRaw) as UserRecord;
+
+  if (principal.kind === 'support') {
+    if (!user.operator || !org.supportAuthorized) throw unauthenticated('Support access to this organization is not authorized');
+    return {
+      type: 'support',
+      userId: user.id,
+      name: user.name,
+      orgId: org.id,
+      role: 'admin',
+      permissions: new Set(permissionsOf('admin')),
+      principal,
+      org,
+      audit: { type: 'support', id: user.id, name: user.name },
+    };
+  }
+
+  if (!memberRaw) throw unauthenticated('You are no longer a member of this organization');
+  const member = JSON.parse(memberRaw) as MemberRecord;
+  return {
+    type: 'user',
+    userId: member.userId,
+    name: member.name,
+    orgId: org.id,
+    role: member.role,
+    permissions: new Set(permissionsOf(member.role)),
+    principal,
+    org,
+    audit: { type: 'user', id: member.userId, name: member.name },
+  };
+}
+
+function liveOrg(orgRaw: string | null): OrganizationRecord {
+  if (!orgRaw) throw unauthenticated('This organization no longer exists');
+  const org = JSON.parse(orgRaw) as OrganizationRecord;
+  if (org.deletedAt) throw unauthenticated('This organization was deleted');
+  return org;
+}
+
+/** Resolves an `sgn_…` token to its principal, checking the secret against the stored hash. */
+export async function authenticateApiKey(redis: Redis, keys: RedisKeys, token: string): Promise<Principal> {
+  const parsed = parseApiKeyToken(token);
+  if (!parsed) throw unauthenticated('The API key is malformed');
+  const raw = await redis.get(keys.apiKey(parsed.keyId));
+  if (!raw) throw unauthenticated('The API key is not valid');
+  const key = JSON.parse(raw) as ApiKeyRecord;
+  if (!sameHash(key.secretHash, tokenHash(parsed.secret))) throw unauthenticated('The API key is not valid');
+  if (isExpired(key.expiresAt)) throw unauthenticated('This API key has expired');
+  return { kind: 'apiKey', keyId: key.id, ownerId: key.ownerId, orgId: key.orgId };
+}
+
+/** Resolves a session cookie and the chosen organization (slug, or the only one) to a principal. */
+export async function authenticateSession(
+  redis: Redis,
+  keys: RedisKeys,
+  sessionId: string,
+  orgSlug: string | undefined,
+): Promise<Principal> {
+  const sessionHash = tokenHash(sessionId);
+  const raw = await redis.get(keys.session(sessionHash));
+  if (!raw) throw unauthenticated('Your session has ended; sign in again');
+  const session = JSON.parse(raw) as SessionRecord;
+  if (isExpired(session.expiresAt)) throw unauthenticated('Your session has ended; sign in again');
+  let orgId: string | null;
+  if (orgSlug) {
+    orgId = await redis.hget(keys.orgSlugs, orgSlug);
+    if (!orgId) throw new CommandFailure('NOT_FOUND', `Organization "${orgSlug}" was not found`);
+  } else {
+    const orgIds = await redis.smembers(keys.userOrgs(session.userId));
+    if (orgIds.length !== 1) throw new CommandFailure('INVALID_INPUT', 'org: choose an organization (you belong to several, or none)');
+    orgId = orgIds[0]!;
+  }
+  const isMember = await redis.exists(keys.member(orgId, session.userId));
+  if (isMember) return { kind: 'session', sessionHash, userId: session.userId, orgId };
+  const user = JSON.parse((await redis.get(keys.user(session.userId))) ?? 'null') as UserRecord | null;
+  if (user?.operator) return { kind: 'support', sessionHash, userId: session.userId, orgId };
+  throw new CommandFailure('FORBIDDEN', 'You are not a member of this organization');
+}

@@ -1,0 +1,111 @@
+// `signet demo`: a demo organization with one user per role and a CI user with a token. Running it
+// again changes nothing and prints the same credentials: they are derived from the instance's
+// master key, so they are stable here and unguessable elsewhere.
+import { createHmac } from 'node:crypto';
+import type { AuditActor } from '../../src/lib/shared/entities.js';
+import { permissionsOf } from '../../src/lib/shared/permissions.js';
+import type { Signet } from '../signet.js';
+import { addMemberDirectly, createOrganization } from '../auth/accounts.js';
+import { CLI_SOURCE, auditDraft } from '../audit/entries.js';
+import { changeEvent } from '../commands/define.js';
+import { API_KEY_PREFIX, tokenHash } from '../auth/secrets.js';
+import type { ApiKeyRecord, MemberRecord, UserRecord } from '../store/records.js';
+import { toApiKey } from '../store/records.js';
+
+export const DEMO_ORG = 'demo';
+const DEMO_ROLES = ['owner', 'admin', 'member', 'viewer'] as const;
+
+function derived(signet: Signet, purpose: string, length: number): string {
+  return createHmac('sha256', signet.config.masterKey).update(`signet-demo:${purpose}`).digest('base64url').replace(/[-_]/g, 'x').slice(0, length);
+}
+
+export interface DemoCredentials {
+  org: string;
+  users: Array<{ role: string; email: string; password: string }>;
+  ciUser: { email: string; token: string };
+}
+
+export async function runDemo(signet: Signet, actor: AuditActor): Promise<DemoCredentials> {
+  const users = DEMO_ROLES.map((role) => ({
+    role,
+    email: `${role}@demo.signet.test`,
+    name: `Demo ${role[0]!.toUpperCase()}${role.slice(1)}`,
+    password: derived(signet, `password:${role}`, 20),
+  }));
+  const [owner, ...others] = users;
+
+  let orgId = await signet.repos.orgIdBySlug(DEMO_ORG);
+  if (!orgId) {
+    const created = await createOrganization(
+      signet,
+      { orgSlug: DEMO_ORG, orgName: 'Demo Organization', ownerEmail: owner!.email, ownerName: owner!.name, ownerPassword: owner!.password },
+      actor,
+      CLI_SOURCE,
+    );
+    orgId = created.org.id;
+  }
+  for (const person of others) {
+    await addMemberDirectly(signet, orgId, { ...person, role: person.role as 'admin' | 'member' | 'viewer' }, actor, CLI_SOURCE);
+  }
+  const ciUser = await ensureDemoCiUser(signet, orgId, actor);
+  return {
+    org: DEMO_ORG,
+    users: users.map(({ role, email, password }) => ({ role, email, password })),
+    ciUser,
+  };
+}
+
+async function ensureDemoCiUser(signet: Signet, orgId: string, actor: AuditActor) {
+  const { keys } = signet;
+  const userId = derived(signet, 'ci-user-id', 12);
+  const keyId = derived(signet, 'ci-key-id', 12);
+  const secret = derived(signet, 'ci-key-secret', 43).padEnd(43, 'x');
+  const token = `${API_KEY_PREFIX}${keyId}_${secret}`;
+  const email = `ci-${userId.toLowerCase()}@${DEMO_ORG}.ci.signet.invalid`;
+  if (await signet.repos.member(orgId, userId)) {
+    if (!(await signet.repos.apiKey(keyId))) await writeDemoKey(signet, orgId, userId, keyId, secret, actor);
+    return { email, token };
+  }
+  const now = new Date().toISOString();
+  const user: UserRecord = { id: userId, email, name: 'Demo CI', kind: 'ciUser', passwordHash: null, operator: false, createdAt: now, version: 1 };
+  const member: MemberRecord = { userId, orgId, kind: 'ciUser', email, name: 'Demo CI', role: 'member', joinedAt: now, version: 1 };
+  await signet.apply({
+    ops: [
+      ['set', keys.user(userId), JSON.stringify(user)],
+      ['hset', keys.usersByEmail, email, userId],
+      ['sadd', keys.userOrgs(userId), orgId],
+      ['set', keys.member(orgId, userId), JSON.stringify(member)],
+      ['sadd', keys.orgMembers(orgId), userId],
+    ],
+    events: [changeEvent(orgId, 'member', 'created', userId, member, ['p:team:read'])],
+    audits: [auditDraft({ orgId, actor, action: 'ciUser.create', target: { type: 'ciUser', id: userId, name: 'Demo CI' }, changes: { role: { before: null, after: 'member' } }, source: CLI_SOURCE })],
+  });
+  await writeDemoKey(signet, orgId, userId, keyId, secret, actor);
+  return { email, token };
+}
+
+async function writeDemoKey(signet: Signet, orgId: string, ownerId: string, keyId: string, secret: string, actor: AuditActor) {
+  const record: ApiKeyRecord = {
+    id: keyId,
+    orgId,
+    ownerId,
+    name: 'Demo CI token',
+    prefix: `${API_KEY_PREFIX}${keyId}`,
+    permissions: permissionsOf('member'),
+    createdAt: new Date().toISOString(),
+    createdBy: actor.id,
+    expiresAt: null,
+    lastUsedAt: null,
+    version: 1,
+    secretHash: tokenHash(secret),
+  };
+  await signet.apply({
+    expect: [{ key: signet.keys.apiKey(keyId), equals: null }],
+    ops: [
+      ['set', signet.keys.apiKey(keyId), JSON.stringify(record)],
+      ['sadd', signet.keys.orgApiKeys(orgId), keyId],
+    ],
+    events: [changeEvent(orgId, 'apiKey', 'created', keyId, toApiKey(record, null), [`u:${ownerId}`, 'p:team:manage'])],
+    audits: [auditDraft({ orgId, actor, action: 'apiKey.create', target: { type: 'apiKey', id: keyId, name: record.name }, changes: { permissions: { before: null, after: record.permissions } }, source: CLI_SOURCE })],
+  });
+}

@@ -1,0 +1,115 @@
+// A command is one declaration: name, zod input, permission, handler (the tRPC procedure shape).
+// The dispatcher reads the declaration: it validates the input, checks the permission against the
+// matrix, and gives the handler a context whose `commit` always writes the audit entry with the change.
+import type { z } from 'zod';
+import type { CommandName, ParsedCommandInput, commandInputs } from '../../src/lib/shared/commands.js';
+import type { Permission } from '../../src/lib/shared/permissions.js';
+import type { Actor } from '../auth/actor.js';
+import type { AccessScope, Signet } from '../signet.js';
+import type { Repositories } from '../store/repositories.js';
+import { PreconditionFailed, type Audience, type CommitPlan, type Committed, type PlannedEvent } from '../store/commit.js';
+import { auditDraft, type AuditChanges, type AuditSource, type AuditTarget } from '../audit/entries.js';
+import { conflict } from './errors.js';
+
+export interface Change {
+  target: AuditTarget;
+  changes?: AuditChanges;
+  /** Defaults to the command's name. */
+  action?: string;
+  expect?: CommitPlan['expect'];
+  ops?: CommitPlan['ops'];
+  events?: PlannedEvent[];
+}
+
+export interface CommandContext {
+  name: CommandName;
+  signet: Signet;
+  repos: Repositories;
+  actor: Actor;
+  source: AuditSource;
+  /** The live connection the command came over (absent for REST). */
+  socketId?: string;
+  /** Commits the change with its audit entry in one atomic write, then broadcasts it. */
+  commit(change: Change): Promise<Committed>;
+  /** Re-checks live sockets on every node before the command is acknowledged. */
+  refreshAccess(scope: AccessScope): Promise<void>;
+}
+
+export interface CommandDefinition<N extends CommandName = CommandName, R = unknown> {
+  name: N;
+  input: (typeof commandInputs)[N];
+  /** null: any member of the organization may run it (it only touches their own data). */
+  permission: Permission | null;
+  handler: (context: CommandContext, input: ParsedCommandInput<N>) => Promise<R>;
+}
+
+export function defineCommand<N extends CommandName, R>(definition: CommandDefinition<N, R>): CommandDefinition<N, R> {
+  return definition;
+}
+
+export type AnyCommand = CommandDefinition<CommandName, unknown>;
+export type CommandInputSchema = z.ZodType;
+
+export function createCommandContext(
+  signet: Signet,
+  name: CommandName,
+  actor: Actor,
+  source: AuditSource,
+  socketId?: string,
+): CommandContext {
+  return {
+    name,
+    socketId,
+    signet,
+    repos: signet.repos,
+    actor,
+    source,
+    async commit(change) {
+      const audit = auditDraft({
+        orgId: actor.orgId,
+        actor: actor.audit,
+        action: change.action ?? name,
+        target: change.target,
+        changes: change.changes,
+        source,
+      });
+      try {
+        return await signet.apply({ expect: change.expect, ops: change.ops, events: change.events, audits: [audit] });
+      } catch (error) {
+        if (error instanceof PreconditionFailed) {
+          throw conflict(`${change.target.type} "${change.target.name}" was changed by someone else meanwhile; reload and try again`);
+        }
+        throw error;
+      }
+    },
+    refreshAccess: (scope) => signet.refreshAccess(scope),
+  };
+}
+
+/** An entity-change event for the given audiences. */
+export function changeEvent(
+  orgId: string,
+  entity: string,
+  op: 'created' | 'updated' | 'deleted',
+  id: string,
+  data: object | undefined,
+  audience: Audience[],
+): PlannedEvent {
+  const version = (data as { version?: number } | undefined)?.version;
+  return {
+    orgId,
+    kind: 'change',
+    audience,
+    data: { entity, id, op, ...(data ? { data, ...(version === undefined ? {} : { version }) } : {}) },
+  };
+}
+
+/** Checks the version a client read against the stored one: a stale update gets CONFLICT with the current entity. */
+export function assertVersion(entityName: string, expected: number, current: { version: number }, presented: unknown): void {
+  if (expected !== current.version) {
+    throw conflict(
+      `${entityName} was changed by someone else (you edited version ${expected}, it is now ${current.version})`,
+      presented,
+    );
+  }
+}

@@ -1,0 +1,111 @@
+// Runs a command for a principal, whichever transport it came over (Socket.IO or REST):
+// look up the declaration, load the actor fresh, rate-limit, check the permission (a denial is
+// audited), validate the input (invalid input changes nothing), run the handler, and turn every
+// failure into the protocol's error envelope.
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { CommandAck } from '../../src/lib/shared/commands.js';
+import { loadActor, type Actor, type Principal } from '../auth/actor.js';
+import { auditDraft, type AuditSource } from '../audit/entries.js';
+import { isRedisUnavailable } from '../store/redis.js';
+import type { Signet } from '../signet.js';
+import { COMMANDS_BY_NAME } from './registry.js';
+import { createCommandContext } from './define.js';
+import { CommandFailure, invalidInput } from './errors.js';
+import type { Metrics } from '../metrics.js';
+
+export interface Dispatcher {
+  run(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string): Promise<CommandAck>;
+}
+
+export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
+  const limiter = new RateLimiterRedis({
+    storeClient: signet.redis,
+    keyPrefix: signet.keys.rateLimit,
+    points: signet.config.SIGNET_RATE_LIMIT_PER_MINUTE,
+    duration: 60,
+    rejectIfRedisNotReady: true,
+  });
+
+  async function auditDenial(actor: Actor, name: string, reason: string, source: AuditSource): Promise<void> {
+    await signet.apply({
+      audits: [
+        auditDraft({
+          orgId: actor.orgId,
+          actor: actor.audit,
+          action: name,
+          target: { type: 'command', id: name, name },
+          outcome: 'denied',
+          reason,
+          source,
+        }),
+      ],
+    });
+  }
+
+  async function runUnsafe(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string) {
+    const command = typeof name === 'string' ? COMMANDS_BY_NAME.get(name) : undefined;
+    if (!command) throw new CommandFailure('NOT_FOUND', `Unknown command "${String(name).slice(0, 80)}"`);
+    const actor = await loadActor(signet.redis, signet.keys, principal);
+
+    const actorKey = principal.kind === 'apiKey' ? `key:${principal.keyId}` : `user:${principal.userId}`;
+    try {
+      await limiter.consume(actorKey);
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) {
+        const seconds = Math.ceil(rejection.msBeforeNext / 1000);
+        throw new CommandFailure('RATE_LIMITED', `Too many commands; try again in ${seconds} s`);
+      }
+      throw rejection;
+    }
+
+    if (command.permission && !actor.permissions.has(command.permission)) {
+      const reason = `${command.name} needs the ${command.permission} permission, which ${describe(actor)} does not have`;
+      await auditDenial(actor, command.name, reason, source);
+      throw new CommandFailure('FORBIDDEN', reason);
+    }
+
+    const parsed = command.input.safeParse(input ?? {});
+    if (!parsed.success) throw invalidInput(parsed.error);
+
+    const context = createCommandContext(signet, command.name, actor, source, socketId);
+    try {
+      return await command.handler(context, parsed.data as never);
+    } catch (error) {
+      // Rules a handler enforces (owner protections, own role, key scopes) are denials too.
+      if (error instanceof CommandFailure && error.code === 'FORBIDDEN') {
+        await auditDenial(actor, command.name, error.message, source);
+      }
+      throw error;
+    }
+  }
+
+  return {
+    async run(principal, name, input, source, socketId) {
+      const startedAt = process.hrtime.bigint();
+      let ack: CommandAck;
+      try {
+        ack = { ok: true, result: await runUnsafe(principal, name, input, source, socketId) };
+      } catch (error) {
+        ack = { ok: false, error: toCommandError(signet, error, String(name)) };
+      }
+      const label = typeof name === 'string' && COMMANDS_BY_NAME.has(name) ? name : 'unknown';
+      metrics.commands.inc({ command: label, outcome: ack.ok ? 'ok' : ack.error.code });
+      metrics.commandSeconds.observe({ command: label }, Number(process.hrtime.bigint() - startedAt) / 1e9);
+      return ack;
+    },
+  };
+}
+
+function describe(actor: Actor): string {
+  if (actor.type === 'apiKey' || actor.type === 'ciUser') return `this API key (for a ${actor.role})`;
+  return `a ${actor.role === 'analyst' ? 'member' : actor.role}`;
+}
+
+export function toCommandError(signet: Signet, error: unknown, name: string) {
+  if (error instanceof CommandFailure) return error.toJSON();
+  if (isRedisUnavailable(error)) {
+    return { code: 'UNAVAILABLE' as const, message: 'The data store is unavailable; nothing was changed. Try again shortly.' };
+  }
+  signet.logger.error({ err: error, command: name }, 'command failed');
+  return { code: 'INTERNAL' as const, message: 'Internal error; it has been logged' };
+}

@@ -1,0 +1,44 @@
+// The one error type of the protocol: a code from SPEC §7 and a message meant for the user.
+import type { CommandError, ErrorCode, InputIssue } from '../../src/lib/shared/commands.js';
+import type { z } from 'zod';
+
+export class CommandFailure extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly extra: { issues?: InputIssue[]; current?: unknown } = {},
+  ) {
+    super(message);
+  }
+
+  toJSON(): CommandError {
+    return { code: this.code, message: this.message, ...this.extra };
+  }
+}
+
+export const notFound = (what: string) => new CommandFailure('NOT_FOUND', `${what} was not found`);
+export const forbidden = (message: string) => new CommandFailure('FORBIDDEN', message);
+export const conflict = (message: string, current?: unknown) =>
+  new CommandFailure('CONFLICT', message, current === undefined ? {} : { current });
+export const invalid = (path: string, message: string) =>
+  new CommandFailure('INVALID_INPUT', `${path}: ${message}`, { issues: [{ path, message }] });
+
+export function invalidInput(error: z.ZodError): CommandFailure {
+  const issues = error.issues.map((issue) => ({
+    path: issue.path.length ? issue.path.join('.') : issue.code === 'unrecognized_keys' ? issue.keys.join(',') : '(input)',
+    message: issue.message,
+  }));
+  const summary = issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
+  return new CommandFailure('INVALID_INPUT', `Invalid input — ${summary}`, { issues });
+}
+
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  INVALID_INPUT: 400,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  RATE_LIMITED: 429,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+};

@@ -1,0 +1,191 @@
+// member.list, member.invite, member.changeRole, member.remove, invite.list, invite.revoke
+import { commandInputs } from '../../src/lib/shared/commands.js';
+import type { Audience, WriteOp } from '../store/commit.js';
+import type { MemberRecord } from '../store/records.js';
+import { toInvitation, type InvitationRecord } from '../store/records.js';
+import { randomId, randomToken, tokenHash } from '../auth/secrets.js';
+import { notificationWrites } from '../notifications.js';
+import { assertVersion, changeEvent, defineCommand, type CommandContext } from './define.js';
+import { conflict, forbidden, invalid, notFound } from './errors.js';
+
+export const INVITATION_LIFETIME_MS = 14 * 24 * 60 * 60 * 1000;
+const TEAM: Audience[] = ['p:team:read'];
+const TEAM_MANAGERS: Audience[] = ['p:team:manage'];
+
+export const listMembers = defineCommand({
+  name: 'member.list',
+  input: commandInputs['member.list'],
+  permission: 'team:read',
+  async handler({ actor, repos }) {
+    const members = await repos.members(actor.orgId);
+    return members.sort((a, b) => a.joinedAt.localeCompare(b.joinedAt));
+  },
+});
+
+export const inviteMember = defineCommand({
+  name: 'member.invite',
+  input: commandInputs['member.invite'],
+  permission: 'team:manage',
+  async handler({ actor, repos, commit, signet }, input) {
+    const { keys } = repos;
+    const existingUserId = await repos.userIdByEmail(input.email);
+    if (existingUserId && (await repos.member(actor.orgId, existingUserId))) {
+      throw conflict(`${input.email} is already a member of this organization`);
+    }
+    const pending = (await repos.invitations(actor.orgId)).find((invitation) => invitation.email === input.email);
+    if (pending) throw conflict(`${input.email} already has a pending invitation; revoke it to invite again`);
+
+    const token = randomToken();
+    const now = Date.now();
+    const invitation: InvitationRecord = {
+      id: randomId(),
+      orgId: actor.orgId,
+      email: input.email,
+      role: input.role,
+      invitedBy: actor.userId,
+      createdAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + INVITATION_LIFETIME_MS).toISOString(),
+      tokenHash: tokenHash(token),
+    };
+    await commit({
+      target: { type: 'invitation', id: invitation.id, name: invitation.email },
+      changes: { email: { before: null, after: invitation.email }, role: { before: null, after: invitation.role } },
+      expect: [{ key: keys.invite(invitation.id), equals: null }],
+      ops: [
+        ['set', keys.invite(invitation.id), JSON.stringify(invitation), INVITATION_LIFETIME_MS],
+        ['set', keys.inviteToken(invitation.tokenHash), invitation.id, INVITATION_LIFETIME_MS],
+        ['sadd', keys.orgInvites(actor.orgId), invitation.id],
+      ],
+      events: [changeEvent(actor.orgId, 'invitation', 'created', invitation.id, toInvitation(invitation), TEAM_MANAGERS)],
+    });
+    // The link carries the secret token: it is shown to the inviter once and never stored or logged.
+    return { invitation: toInvitation(invitation), inviteLink: `${signet.config.publicUrl}/accept-invite?token=${token}` };
+  },
+});
+
+/** Loads a member another member may manage: never oneself, never the owner. */
+async function manageableMember(context: CommandContext, userId: string, what: string) {
+  const { actor, repos } = context;
+  if (userId === actor.userId) throw forbidden(`Nobody can ${what} themselves`);
+  const stored = await repos.member(actor.orgId, userId);
+  if (!stored) throw notFound(`Member ${userId}`);
+  if (stored.value.role === 'owner') {
+    throw forbidden(`The owner cannot be ${what === 'remove' ? 'removed' : 'given another role'}; ownership moves only through an operator`);
+  }
+  return stored;
+}
+
+export const changeMemberRole = defineCommand({
+  name: 'member.changeRole',
+  input: commandInputs['member.changeRole'],
+  permission: 'team:manage',
+  async handler(context, input) {
+    const { actor, repos, commit, refreshAccess } = context;
+    const { keys } = repos;
+    const stored = await manageableMember(context, input.userId, 'change the role of');
+    const member = stored.value;
+    assertVersion(`Member ${member.name}`, input.version, member, member);
+    if (member.kind === 'ciUser' && input.role === 'admin') {
+      throw invalid('role', 'a CI user can be a member or a viewer, not an admin');
+    }
+    if (member.role === input.role) return member;
+    const updated: MemberRecord = { ...member, role: input.role, version: member.version + 1 };
+    const unread = await repos.redis.scard(keys.notificationUnread(actor.orgId, member.userId));
+    const notice = notificationWrites(keys, actor.orgId, member.userId, {
+      kind: 'member.roleChanged',
+      title: 'Your role changed',
+      body: `${actor.name} changed your role in ${actor.org.name} from ${member.role} to ${input.role}.`,
+      link: '/settings',
+    }, unread);
+    await commit({
+      target: { type: 'member', id: member.userId, name: member.name },
+      changes: { role: { before: member.role, after: updated.role } },
+      expect: [{ key: keys.member(actor.orgId, member.userId), equals: stored.raw }],
+      ops: [['set', keys.member(actor.orgId, member.userId), JSON.stringify(updated)], ...notice.ops],
+      events: [changeEvent(actor.orgId, 'member', 'updated', member.userId, updated, TEAM), notice.event],
+    });
+    // Demotion or promotion applies to the member's live sockets before this is acknowledged.
+    await refreshAccess({ orgId: actor.orgId, userId: member.userId });
+    return updated;
+  },
+});
+
+/** Writes that remove a member and the API keys they own in the organization. */
+export async function memberRemovalWrites(context: CommandContext, member: MemberRecord) {
+  const { actor, repos } = context;
+  const { keys } = repos;
+  const ownKeys = (await repos.apiKeys(actor.orgId)).filter(({ record }) => record.ownerId === member.userId);
+  const ops: WriteOp[] = [
+    ['del', keys.member(actor.orgId, member.userId)],
+    ['srem', keys.orgMembers(actor.orgId), member.userId],
+    ['srem', keys.userOrgs(member.userId), actor.orgId],
+    ...ownKeys.flatMap(({ record }): WriteOp[] => [
+      ['del', keys.apiKey(record.id)],
+      ['del', keys.apiKeyLastUsed(record.id)],
+      ['srem', keys.orgApiKeys(actor.orgId), record.id],
+    ]),
+  ];
+  if (member.kind === 'ciUser') ops.push(['del', keys.user(member.userId)], ['del', keys.userOrgs(member.userId)]);
+  const events = [
+    changeEvent(actor.orgId, 'member', 'deleted', member.userId, undefined, TEAM),
+    ...ownKeys.map(({ record }) =>
+      changeEvent(actor.orgId, 'apiKey', 'deleted', record.id, undefined, [`u:${member.userId}`, 'p:team:manage']),
+    ),
+  ];
+  return { ops, events, revokedKeys: ownKeys.length };
+}
+
+export const removeMember = defineCommand({
+  name: 'member.remove',
+  input: commandInputs['member.remove'],
+  permission: 'team:manage',
+  async handler(context, input) {
+    const { actor, repos, commit, refreshAccess } = context;
+    const stored = await manageableMember(context, input.userId, 'remove');
+    const member = stored.value;
+    const removal = await memberRemovalWrites(context, member);
+    await commit({
+      target: { type: member.kind === 'ciUser' ? 'ciUser' : 'member', id: member.userId, name: member.name },
+      changes: { role: { before: member.role, after: null } },
+      expect: [{ key: repos.keys.member(actor.orgId, member.userId), equals: stored.raw }],
+      ops: removal.ops,
+      events: removal.events,
+    });
+    await refreshAccess({ orgId: actor.orgId, userId: member.userId });
+    return { removed: member.userId, revokedApiKeys: removal.revokedKeys };
+  },
+});
+
+export const listInvitations = defineCommand({
+  name: 'invite.list',
+  input: commandInputs['invite.list'],
+  permission: 'team:manage',
+  async handler({ actor, repos }) {
+    const invitations = await repos.invitations(actor.orgId);
+    return invitations.map(toInvitation).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  },
+});
+
+export const revokeInvitation = defineCommand({
+  name: 'invite.revoke',
+  input: commandInputs['invite.revoke'],
+  permission: 'team:manage',
+  async handler({ actor, repos, commit }, input) {
+    const { keys } = repos;
+    const stored = await repos.invitation(input.inviteId);
+    if (!stored || stored.value.orgId !== actor.orgId) throw notFound(`Invitation ${input.inviteId}`);
+    const invitation = stored.value;
+    await commit({
+      target: { type: 'invitation', id: invitation.id, name: invitation.email },
+      changes: { status: { before: 'pending', after: 'revoked' } },
+      expect: [{ key: keys.invite(invitation.id), equals: stored.raw }],
+      ops: [
+        ['del', keys.invite(invitation.id)],
+        ['del', keys.inviteToken(invitation.tokenHash)],
+        ['srem', keys.orgInvites(actor.orgId), invitation.id],
+      ],
+      events: [changeEvent(actor.orgId, 'invitation', 'deleted', invitation.id, undefined, TEAM_MANAGERS)],
+    });
+    return { revoked: invitation.id };
+  },
+});

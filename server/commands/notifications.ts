@@ -1,0 +1,76 @@
+// notification.list, notification.markRead, notification.settings: each user's own inbox.
+import { commandInputs } from '../../src/lib/shared/commands.js';
+import type { Notification } from '../../src/lib/shared/entities.js';
+import type { WriteOp } from '../store/commit.js';
+import { changeEvent, defineCommand } from './define.js';
+import { notFound } from './errors.js';
+
+export const listNotifications = defineCommand({
+  name: 'notification.list',
+  input: commandInputs['notification.list'],
+  permission: null,
+  async handler({ actor, repos }, input) {
+    return repos.notifications(actor.orgId, actor.userId, input.limit ?? 50, input.unreadOnly);
+  },
+});
+
+export const markNotificationsRead = defineCommand({
+  name: 'notification.markRead',
+  input: commandInputs['notification.markRead'],
+  permission: null,
+  async handler({ actor, repos, commit }, input) {
+    const { keys, redis } = repos;
+    const unread = await redis.smembers(keys.notificationUnread(actor.orgId, actor.userId));
+    let ids: string[];
+    if ('all' in input) {
+      ids = unread;
+    } else {
+      const exists = await redis.hmget(keys.notifications(actor.orgId, actor.userId), ...input.ids);
+      const missing = input.ids.find((_, i) => exists[i] === null);
+      if (missing) throw notFound(`Notification ${missing}`);
+      ids = input.ids.filter((id) => unread.includes(id));
+    }
+    if (ids.length === 0) return { marked: 0, unreadCount: unread.length };
+    const raws = await redis.hmget(keys.notifications(actor.orgId, actor.userId), ...ids);
+    const readAt = new Date().toISOString();
+    const ops: WriteOp[] = [];
+    for (const raw of raws) {
+      if (!raw) continue;
+      const notification = { ...(JSON.parse(raw) as Notification), readAt };
+      ops.push(
+        ['hset', keys.notifications(actor.orgId, actor.userId), notification.id, JSON.stringify(notification)],
+        ['srem', keys.notificationUnread(actor.orgId, actor.userId), notification.id],
+      );
+    }
+    const unreadCount = unread.length - ids.length;
+    await commit({
+      target: { type: 'notifications', id: actor.userId, name: actor.name },
+      changes: { unread: { before: unread.length, after: unreadCount } },
+      ops,
+      events: [changeEvent(actor.orgId, 'notificationInbox', 'updated', actor.userId, { readIds: ids, unreadCount }, [`u:${actor.userId}`])],
+    });
+    return { marked: ids.length, unreadCount };
+  },
+});
+
+export const notificationSettings = defineCommand({
+  name: 'notification.settings',
+  input: commandInputs['notification.settings'],
+  permission: null,
+  async handler({ actor, repos, commit }, input) {
+    const { keys } = repos;
+    const before = await repos.notificationSettings(actor.orgId, actor.userId);
+    if (input.set?.length) {
+      const ops: WriteOp[] = input.set.map(({ policyId, level }) =>
+        level === 'default'
+          ? ['hdel', keys.notificationSettings(actor.orgId, actor.userId), policyId]
+          : ['hset', keys.notificationSettings(actor.orgId, actor.userId), policyId, level],
+      );
+      const changes = Object.fromEntries(
+        input.set.map(({ policyId, level }) => [`policy:${policyId}`, { before: before[policyId] ?? 'default', after: level }]),
+      );
+      await commit({ target: { type: 'notificationSettings', id: actor.userId, name: actor.name }, changes, ops });
+    }
+    return { defaultLevel: 'default', policies: await repos.notificationSettings(actor.orgId, actor.userId) };
+  },
+});

@@ -1,0 +1,92 @@
+// me.get, org.get, org.update, org.delete
+import { commandInputs } from '../../src/lib/shared/commands.js';
+import { permissionsOf } from '../../src/lib/shared/permissions.js';
+import { toOrganization } from '../store/records.js';
+import { assertVersion, changeEvent, defineCommand } from './define.js';
+import { invalid } from './errors.js';
+
+export const getMe = defineCommand({
+  name: 'me.get',
+  input: commandInputs['me.get'],
+  permission: null,
+  async handler({ actor, repos }) {
+    const user = actor.type === 'apiKey' || actor.type === 'ciUser' ? null : (await repos.user(actor.userId))?.value;
+    return {
+      actor: actor.audit,
+      user: user ? { id: user.id, email: user.email, name: user.name, kind: user.kind } : null,
+      org: toOrganization(actor.org),
+      role: actor.role,
+      rolePermissions: permissionsOf(actor.role),
+      permissions: [...actor.permissions],
+    };
+  },
+});
+
+export const getOrganization = defineCommand({
+  name: 'org.get',
+  input: commandInputs['org.get'],
+  permission: null,
+  async handler({ actor }) {
+    return toOrganization(actor.org);
+  },
+});
+
+export const updateOrganization = defineCommand({
+  name: 'org.update',
+  input: commandInputs['org.update'],
+  permission: 'team:manage',
+  async handler({ actor, repos, commit }, input) {
+    const stored = (await repos.org(actor.orgId))!;
+    assertVersion('The organization', input.version, stored.value, toOrganization(stored.value));
+    const updated = { ...stored.value, name: input.name, version: stored.value.version + 1 };
+    await commit({
+      target: { type: 'organization', id: updated.id, name: updated.name },
+      changes: { name: { before: stored.value.name, after: updated.name } },
+      expect: [{ key: repos.keys.org(updated.id), equals: stored.raw }],
+      ops: [['set', repos.keys.org(updated.id), JSON.stringify(updated)]],
+      events: [changeEvent(updated.id, 'organization', 'updated', updated.id, toOrganization(updated), ['all'])],
+    });
+    return toOrganization(updated);
+  },
+});
+
+export const deleteOrganization = defineCommand({
+  name: 'org.delete',
+  input: commandInputs['org.delete'],
+  permission: 'org:delete',
+  async handler({ actor, repos, commit, refreshAccess }, input) {
+    const { keys } = repos;
+    const stored = (await repos.org(actor.orgId))!;
+    const org = stored.value;
+    if (input.confirmSlug !== org.slug) throw invalid('confirmSlug', `type the organization's slug "${org.slug}" to confirm`);
+    const [members, invitations, apiKeys] = await Promise.all([
+      repos.members(org.id),
+      repos.invitations(org.id),
+      repos.apiKeys(org.id),
+    ]);
+    const deleted = { ...org, deletedAt: new Date().toISOString(), version: org.version + 1 };
+    // The organization's audit log is kept; everything that grants access goes.
+    await commit({
+      target: { type: 'organization', id: org.id, name: org.name },
+      changes: { deletedAt: { before: null, after: deleted.deletedAt } },
+      expect: [{ key: keys.org(org.id), equals: stored.raw }],
+      ops: [
+        ['set', keys.org(org.id), JSON.stringify(deleted)],
+        ['hdel', keys.orgSlugs, org.slug],
+        ['srem', keys.orgIds, org.id],
+        ...members.flatMap((m) => [
+          ['del', keys.member(org.id, m.userId)] as const,
+          ['srem', keys.userOrgs(m.userId), org.id] as const,
+        ]),
+        ...invitations.flatMap((i) => [['del', keys.invite(i.id)] as const, ['del', keys.inviteToken(i.tokenHash)] as const]),
+        ...apiKeys.map(({ record }) => ['del', keys.apiKey(record.id)] as const),
+        ['del', keys.orgMembers(org.id)],
+        ['del', keys.orgInvites(org.id)],
+        ['del', keys.orgApiKeys(org.id)],
+      ],
+      events: [changeEvent(org.id, 'organization', 'deleted', org.id, undefined, ['all'])],
+    });
+    await refreshAccess({ orgId: org.id });
+    return { deleted: true };
+  },
+});

@@ -1,0 +1,45 @@
+// Every command Signet serves, in one explicit list. A command not listed here does not exist.
+import type { AnyCommand } from './define.js';
+import { deleteOrganization, getMe, getOrganization, updateOrganization } from './organization.js';
+import {
+  changeMemberRole,
+  inviteMember,
+  listInvitations,
+  listMembers,
+  removeMember,
+  revokeInvitation,
+} from './members.js';
+import { createCiUser, removeCiUser } from './ciUsers.js';
+import { authorizeSupport, disableSupport } from './support.js';
+import { createApiKey, listApiKeys, revokeApiKey } from './apiKeys.js';
+import { queryAuditLog, verifyAuditLog } from './audit.js';
+import { listNotifications, markNotificationsRead, notificationSettings } from './notifications.js';
+import { updatePresence } from './presence.js';
+
+export const COMMANDS = [
+  getMe,
+  getOrganization,
+  updateOrganization,
+  deleteOrganization,
+  listMembers,
+  inviteMember,
+  changeMemberRole,
+  removeMember,
+  listInvitations,
+  revokeInvitation,
+  createCiUser,
+  removeCiUser,
+  authorizeSupport,
+  disableSupport,
+  listApiKeys,
+  createApiKey,
+  revokeApiKey,
+  queryAuditLog,
+  verifyAuditLog,
+  listNotifications,
+  markNotificationsRead,
+  notificationSettings,
+  updatePresence,
+] as unknown as readonly AnyCommand[];
+
+export const COMMANDS_BY_NAME: ReadonlyMap<string, AnyCommand> = new Map(COMMANDS.map((command) => [command.name, command]));

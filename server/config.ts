@@ -1,0 +1,80 @@
+// Configuration from environment variables, parsed by zod. A bad value stops the start with a
+// message that names the variable.
+import { z } from 'zod';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().min(1);
+const bool = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
+
+const EnvSchema = z.object({
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  SIGNET_DATA_DIR: z.string().min(1).default('./data'),
+  SIGNET_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  SIGNET_ALLOWED_ORIGINS: z.string().optional(),
+  SIGNET_MASTER_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 bytes in base64 (44 characters)')
+    .optional(),
+  SIGNET_NODE_ID: z.string().regex(/^[\w.-]{1,64}$/).optional(),
+  SIGNET_REDIS_PREFIX: z.string().regex(/^[\w:.-]{0,64}$/).default(''),
+  SIGNET_SESSION_TTL_HOURS: positiveInt.max(24 * 90).default(12),
+  SIGNET_RATE_LIMIT_PER_MINUTE: positiveInt.default(600),
+  SIGNET_MAX_MESSAGE_BYTES: positiveInt.min(1024).default(1_000_000),
+  SIGNET_EVENT_RETENTION: positiveInt.min(100).default(100_000),
+  SIGNET_TRUST_PROXY: bool.default(false),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export interface Config extends Env {
+  publicUrl: string;
+  allowedOrigins: string[];
+  /** 32 bytes; derives the audit signing key (and encrypts private keys at rest). */
+  masterKey: Buffer;
+  nodeId: string;
+}
+
+export class ConfigError extends Error {}
+
+export function parseEnv(env: NodeJS.ProcessEnv): Env {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/** Reads SIGNET_MASTER_KEY, or the key file under the data directory, creating it (mode 0600) on first run. */
+function loadMasterKey(env: Env): Buffer {
+  if (env.SIGNET_MASTER_KEY) return Buffer.from(env.SIGNET_MASTER_KEY, 'base64');
+  const file = path.join(env.SIGNET_DATA_DIR, 'master.key');
+  if (!existsSync(file)) {
+    mkdirSync(env.SIGNET_DATA_DIR, { recursive: true });
+    writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+  }
+  const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+  if (key.length !== 32) throw new ConfigError(`Invalid configuration:\n  ${file}: must hold 32 bytes in base64`);
+  return key;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = parseEnv(env);
+  const publicUrl = (parsed.SIGNET_PUBLIC_URL ?? `http://localhost:${parsed.PORT}`).replace(/\/$/, '');
+  const allowedOrigins = parsed.SIGNET_ALLOWED_ORIGINS
+    ? parsed.SIGNET_ALLOWED_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean)
+    : [new URL(publicUrl).origin];
+  return {
+    ...parsed,
+    publicUrl,
+    allowedOrigins,
+    masterKey: loadMasterKey(parsed),
+    nodeId: parsed.SIGNET_NODE_ID ?? `node-${randomBytes(4).toString('hex')}`,
+  };
+}

@@ -1,0 +1,186 @@
+// The REST side (SPEC §7, §8): commands at POST /api/v1/commands/{name} with the same envelope as
+// over Socket.IO, sign-in and invitations, first-run setup, the published protocol, health and metrics.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
+import { z } from 'zod';
+import { commandInputs, ERROR_CODES, type CommandError } from '../../src/lib/shared/commands.js';
+import { acceptInvitation, completeSetup, SESSION_COOKIE, signIn, signOut, createSessionFor } from '../auth/accounts.js';
+import { authenticateApiKey, authenticateSession, type Principal } from '../auth/actor.js';
+import { CommandFailure, HTTP_STATUS, invalidInput } from '../commands/errors.js';
+import { toCommandError, type Dispatcher } from '../commands/dispatch.js';
+import { COMMANDS } from '../commands/registry.js';
+import type { AuditSource } from '../audit/entries.js';
+import type { Signet } from '../signet.js';
+import type { Metrics } from '../metrics.js';
+import { tokenHash as hashSession } from '../auth/secrets.js';
+
+const LoginInput = z.strictObject({ email: z.string().max(254), password: z.string().max(256) });
+
+function sourceOf(req: Request): AuditSource {
+  return { via: 'rest', ip: req.ip, userAgent: String(req.headers['user-agent'] ?? '').slice(0, 300) };
+}
+
+function sendError(res: Response, error: CommandError): void {
+  res.status(HTTP_STATUS[error.code]).json({ ok: false, error });
+}
+
+export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metrics): express.Router {
+  const { config } = signet;
+  const api = express.Router();
+  const secureCookie = config.publicUrl.startsWith('https:');
+
+  const setSessionCookie = (res: Response, sessionId: string) =>
+    res.setHeader(
+      'Set-Cookie',
+      serializeCookie(SESSION_COOKIE, sessionId, {
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: secureCookie,
+        path: '/',
+        maxAge: config.SIGNET_SESSION_TTL_HOURS * 3600,
+      }),
+    );
+  const sessionIdOf = (req: Request) => parseCookie(req.headers.cookie ?? '')[SESSION_COOKIE];
+
+  /** Cookie-authenticated writes must come from an allowed Origin (no cross-site request forgery). */
+  const requireSameOrigin = (req: Request) => {
+    const origin = req.headers.origin;
+    if (!origin || !config.allowedOrigins.includes(origin)) {
+      throw new CommandFailure('FORBIDDEN', `Requests with the session cookie must come from ${config.allowedOrigins.join(' or ')}`);
+    }
+  };
+
+  const run = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response) =>
+    handler(req, res).catch((error) => sendError(res, toCommandError(signet, error, req.path)));
+
+  api.get('/healthz', (_req, res) => {
+    res.json({ ok: true, node: config.nodeId });
+  });
+  api.get('/readyz', run(async (_req, res) => {
+    await signet.redis.ping();
+    res.json({ ok: true });
+  }));
+  api.get('/metrics', run(async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  }));
+
+  api.get('/api/v1/protocol.json', (_req, res) => {
+    res.json(protocolDocument());
+  });
+
+  api.use('/api/v1', express.json({ limit: '256kb' }));
+
+  api.post('/api/v1/auth/login', run(async (req, res) => {
+    requireSameOriginIfBrowser(req);
+    const parsed = LoginInput.safeParse(req.body);
+    if (!parsed.success) throw invalidInput(parsed.error);
+    const signedIn = await signIn(signet, parsed.data.email, parsed.data.password, sourceOf(req));
+    setSessionCookie(res, signedIn.sessionId);
+    res.json({ ok: true, result: { user: presentUser(signedIn.user), orgs: signedIn.orgs } });
+  }));
+
+  api.post('/api/v1/auth/logout', run(async (req, res) => {
+    const sessionId = sessionIdOf(req);
+    if (sessionId) {
+      requireSameOrigin(req);
+      await signOut(signet, sessionId, sourceOf(req));
+    }
+    res.setHeader('Set-Cookie', serializeCookie(SESSION_COOKIE, '', { httpOnly: true, path: '/', maxAge: 0 }));
+    res.json({ ok: true, result: { signedOut: true } });
+  }));
+
+  api.post('/api/v1/auth/accept-invite', run(async (req, res) => {
+    requireSameOriginIfBrowser(req);
+    const user = await acceptInvitation(signet, req.body, sourceOf(req));
+    const session = await createSessionFor(signet, user, sourceOf(req));
+    setSessionCookie(res, session.sessionId);
+    res.json({ ok: true, result: { user: presentUser(user), orgs: session.orgs } });
+  }));
+
+  api.get('/api/v1/auth/session', run(async (req, res) => {
+    const sessionId = sessionIdOf(req);
+    if (!sessionId) throw new CommandFailure('UNAUTHENTICATED', 'Not signed in');
+    const session = await signet.repos.session(hashSession(sessionId));
+    const user = session ? (await signet.repos.user(session.value.userId))?.value : null;
+    if (!user) throw new CommandFailure('UNAUTHENTICATED', 'Not signed in');
+    const orgs = await orgsOf(user.id);
+    res.json({ ok: true, result: { user: presentUser(user), orgs } });
+  }));
+
+  api.get('/api/v1/setup', run(async (_req, res) => {
+    res.json({ ok: true, result: { needed: (await signet.redis.exists(signet.keys.setupToken)) === 1 } });
+  }));
+  api.post('/api/v1/setup', run(async (req, res) => {
+    requireSameOriginIfBrowser(req);
+    const created = await completeSetup(signet, req.body, sourceOf(req));
+    res.status(201).json({ ok: true, result: { org: created.org } });
+  }));
+
+  api.post('/api/v1/commands/:name', run(async (req, res) => {
+    const principal = await principalOf(req);
+    const ack = await dispatcher.run(principal, req.params.name, req.body, sourceOf(req));
+    if (ack.ok) res.json(ack);
+    else sendError(res, ack.error);
+  }));
+
+  // Malformed JSON bodies and the like.
+  api.use('/api/v1', (error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (!error) return next();
+    const status = (error as { status?: number }).status;
+    if (status === 413) return sendError(res, { code: 'INVALID_INPUT', message: 'The request body is too large' });
+    if (status === 400) return sendError(res, { code: 'INVALID_INPUT', message: 'The request body is not valid JSON' });
+    sendError(res, toCommandError(signet, error, 'http'));
+  });
+
+  function requireSameOriginIfBrowser(req: Request) {
+    if (req.headers.origin) requireSameOrigin(req);
+  }
+
+  async function principalOf(req: Request): Promise<Principal> {
+    const authorization = req.headers.authorization;
+    if (authorization?.startsWith('Bearer ')) {
+      return authenticateApiKey(signet.redis, signet.keys, authorization.slice('Bearer '.length).trim());
+    }
+    const sessionId = sessionIdOf(req);
+    if (!sessionId) throw new CommandFailure('UNAUTHENTICATED', 'Send an API key as "Authorization: Bearer sgn_…" or sign in');
+    requireSameOrigin(req);
+    const org = req.header('x-signet-org') ?? (typeof req.query.org === 'string' ? req.query.org : undefined);
+    return authenticateSession(signet.redis, signet.keys, sessionId, org);
+  }
+
+  async function orgsOf(userId: string) {
+    const orgIds = await signet.repos.userOrgIds(userId);
+    const rows = await Promise.all(
+      orgIds.map(async (orgId) => {
+        const [org, member] = await Promise.all([signet.repos.org(orgId), signet.repos.member(orgId, userId)]);
+        return org && member && !org.value.deletedAt ? { slug: org.value.slug, name: org.value.name, role: member.value.role } : null;
+      }),
+    );
+    return rows.filter((row) => row !== null);
+  }
+
+  return api;
+}
+
+
+function presentUser(user: { id: string; email: string; name: string; operator: boolean }) {
+  return { id: user.id, email: user.email, name: user.name, operator: user.operator };
+}
+
+/** The protocol as data: every command's name, permission and input as JSON Schema. */
+export function protocolDocument() {
+  return {
+    protocol: 'signet',
+    version: 1,
+    transport: {
+      socketIo: { path: '/socket.io', command: 'socket.emit("command", name, input, ack)' },
+      rest: 'POST /api/v1/commands/{name} with the input as JSON body',
+    },
+    errorCodes: ERROR_CODES,
+    commands: COMMANDS.map((command) => ({
+      name: command.name,
+      permission: command.permission,
+      input: z.toJSONSchema(commandInputs[command.name], { io: 'input', unrepresentable: 'any' }),
+    })),
+  };
+}

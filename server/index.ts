@@ -1,0 +1,97 @@
+// Starts one Signet node: Redis clients, the command dispatcher, REST and Socket.IO on one HTTP
+// server, the audit sealer and the presence heartbeat; the SvelteKit app is mounted last.
+import http from 'node:http';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import express from 'express';
+import type { Config } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { connectRedis } from './store/redis.js';
+import { createSignet, type Signet, type SignetIo } from './signet.js';
+import { createMetrics } from './metrics.js';
+import { createDispatcher } from './commands/dispatch.js';
+import { createApi } from './http/api.js';
+import { attachSocketServer } from './realtime/socketServer.js';
+import { startAuditSealer } from './audit/chain.js';
+import { startNodeHeartbeat } from './realtime/presence.js';
+
+export interface SignetNode {
+  url: string;
+  signet: Signet;
+  io: SignetIo;
+  httpServer: http.Server;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  config: Config;
+  redisUrl: string;
+  logger?: Logger;
+  /** Serve the built SvelteKit app (build/handler.js) when present. */
+  serveUi?: boolean;
+}
+
+export async function startSignetNode({ config, redisUrl, logger, serveUi = true }: StartOptions): Promise<SignetNode> {
+  const log = logger ?? createLogger(config.LOG_LEVEL);
+  const redis = await connectRedis(redisUrl);
+  const pub = await connectRedis(redisUrl);
+  // The adapter's subscriber must queue its SUBSCRIBE until connected, and keeps no command timeout.
+  const sub = await connectRedis(redisUrl, { enableOfflineQueue: true, commandTimeout: undefined });
+  const signet = createSignet(config, redis, log);
+  const metrics = createMetrics();
+  const dispatcher = createDispatcher(signet, metrics);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.SIGNET_TRUST_PROXY);
+  app.use(createApi(signet, dispatcher, metrics));
+  if (serveUi) await mountUi(app, log);
+
+  const httpServer = http.createServer(app);
+  const io = attachSocketServer(signet, httpServer, dispatcher, { pub, sub });
+  io.on('connection', (socket) => {
+    metrics.sockets.inc();
+    socket.on('disconnect', () => metrics.sockets.dec());
+  });
+  const stopSealer = startAuditSealer(redis, signet.keys, signet.auditKey, 200, (error) =>
+    log.debug({ err: error }, 'audit sealing deferred'),
+  );
+  const stopHeartbeat = startNodeHeartbeat(signet);
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const address = httpServer.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  const url = `http://localhost:${port}`;
+  log.info({ url, node: config.nodeId }, 'signet node listening');
+
+  return {
+    url,
+    signet,
+    io,
+    httpServer,
+    async close() {
+      stopHeartbeat();
+      await stopSealer();
+      io.disconnectSockets(true);
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      await Promise.allSettled([redis.quit(), pub.quit(), sub.quit()]);
+      redis.disconnect();
+      pub.disconnect();
+      sub.disconnect();
+    },
+  };
+}
+
+async function mountUi(app: express.Express, log: Logger): Promise<void> {
+  const handlerFile = path.resolve('build/handler.js');
+  if (!existsSync(handlerFile)) {
+    log.warn('no built UI at build/handler.js: serving the API only (run `npm run build`)');
+    return;
+  }
+  const { handler } = (await import(pathToFileURL(handlerFile).href)) as { handler: express.RequestHandler };
+  app.use(handler);
+}

@@ -1,0 +1,21 @@
+// Socket.IO room names. A socket joins the rooms of what it may see; broadcasts go to rooms, so an
+// event reaches only the sockets allowed to see it.
+import { READ_PERMISSIONS, type Permission } from '../../src/lib/shared/permissions.js';
+import type { Audience } from '../store/commit.js';
+
+export const orgRoom = (orgId: string) => `o:${orgId}`;
+export const permissionRoom = (orgId: string, permission: Permission) => `o:${orgId}:p:${permission}`;
+export const userRoom = (orgId: string, userId: string) => `o:${orgId}:u:${userId}`;
+
+export function audienceRoom(orgId: string, audience: Audience): string {
+  return audience === 'all' ? orgRoom(orgId) : `o:${orgId}:${audience}`;
+}
+
+/** The rooms a socket of this actor belongs in: its org, its read permissions, itself. */
+export function roomsFor(orgId: string, userId: string, permissions: ReadonlySet<Permission>): Set<string> {
+  const rooms = new Set([orgRoom(orgId), userRoom(orgId, userId)]);
+  for (const permission of READ_PERMISSIONS) {
+    if (permissions.has(permission)) rooms.add(permissionRoom(orgId, permission));
+  }
+  return rooms;
+}

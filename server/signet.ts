@@ -1,0 +1,73 @@
+// The runtime every part of the server shares: configuration, Redis, repositories, the audit key,
+// and `apply`, which commits a change with its audit entry and then broadcasts it.
+import type { Server } from 'socket.io';
+import type { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import { redisKeys, type RedisKeys } from './store/keys.js';
+import { createRepositories, type Repositories } from './store/repositories.js';
+import { commit, type CommitPlan, type Committed } from './store/commit.js';
+import { deriveAuditSigningKey, type AuditSigningKey } from './audit/chain.js';
+import { audienceRoom, permissionRoom } from './realtime/rooms.js';
+import type { ClientToServerEvents, ServerToClientEvents } from '../src/lib/shared/events.js';
+
+export type SignetIo = Server<ClientToServerEvents, ServerToClientEvents>;
+
+/** Which live sockets must be re-checked after a change of access. */
+export interface AccessScope {
+  orgId?: string;
+  userId?: string;
+  keyId?: string;
+  sessionHash?: string;
+  /** Support sockets of this organization. */
+  support?: boolean;
+}
+
+export interface Signet {
+  config: Config;
+  redis: Redis;
+  keys: RedisKeys;
+  repos: Repositories;
+  logger: Logger;
+  auditKey: AuditSigningKey;
+  /** Set once the Socket.IO server is attached; CLI runs have none. */
+  io: SignetIo | null;
+  /** Re-checks matching live sockets on every node; resolves when all nodes are done. */
+  refreshAccess: (scope: AccessScope) => Promise<void>;
+  apply(plan: CommitPlan): Promise<Committed>;
+}
+
+export function createSignet(config: Config, redis: Redis, logger: Logger): Signet {
+  const keys = redisKeys(config.SIGNET_REDIS_PREFIX);
+  const signet: Signet = {
+    config,
+    redis,
+    keys,
+    repos: createRepositories(redis, keys),
+    logger,
+    auditKey: deriveAuditSigningKey(config.masterKey),
+    io: null,
+    refreshAccess: async () => {},
+    async apply(plan) {
+      const committed = await commit(redis, keys, config.SIGNET_EVENT_RETENTION, plan);
+      if (signet.io) publishCommitted(signet.io, committed);
+      return committed;
+    },
+  };
+  return signet;
+}
+
+/** Broadcasts committed audit entries and events to the rooms allowed to see them. */
+export function publishCommitted(io: SignetIo, committed: Committed): void {
+  for (const audit of committed.audits) {
+    io.to(permissionRoom(audit.orgId, 'audit:read')).emit('audit', { seq: audit.eventSeq, entry: audit.entry });
+  }
+  for (const event of committed.events) {
+    const rooms = event.audience.map((audience) => audienceRoom(event.orgId, audience));
+    if (event.kind === 'change') {
+      io.to(rooms).emit('change', { seq: event.seq, ...(event.data as object) } as never);
+    } else {
+      io.to(rooms).emit('notification', { seq: event.seq, ...(event.data as object) } as never);
+    }
+  }
+}

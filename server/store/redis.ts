@@ -1,0 +1,42 @@
+// The Redis connection. Settings chosen so a command never hangs when Redis is gone: no offline
+// queue (a command while disconnected fails at once), a per-command timeout, and endless
+// reconnection so the server recovers by itself when Redis returns.
+import { Redis, type RedisOptions } from 'ioredis';
+
+export type { Redis };
+
+export const REDIS_COMMAND_TIMEOUT_MS = 1500;
+
+export function redisOptions(): RedisOptions {
+  return {
+    enableOfflineQueue: false,
+    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 1500,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+    lazyConnect: true,
+  };
+}
+
+/** Accepts redis://, rediss:// and unix:///path/to/redis.sock. */
+export function createRedisClient(url: string, options: RedisOptions = {}): Redis {
+  const merged = { ...redisOptions(), ...options };
+  return url.startsWith('unix://') ? new Redis({ ...merged, path: url.slice('unix://'.length) }) : new Redis(url, merged);
+}
+
+export async function connectRedis(url: string, options: RedisOptions = {}): Promise<Redis> {
+  const client = createRedisClient(url, options);
+  // Without a listener ioredis prints every reconnection failure as an unhandled error.
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}
+
+/** True for the errors ioredis gives when Redis cannot be reached or does not answer in time. */
+export function isRedisUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const text = `${error.name} ${error.message}`;
+  return /enableOfflineQueue|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE|Stream isn't writeable|MaxRetriesPerRequest|ETIMEDOUT|ENOENT|connect E|LOADING|not ready/i.test(
+    text,
+  );
+}

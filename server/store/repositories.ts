@@ -1,0 +1,103 @@
+// Thin reads over Redis: fetch and parse, no application logic. Each read also returns the raw
+// stored string, which a later commit names as its precondition (optimistic concurrency).
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from './keys.js';
+import type {
+  ApiKeyRecord,
+  InvitationRecord,
+  MemberRecord,
+  OrganizationRecord,
+  SessionRecord,
+  UserRecord,
+} from './records.js';
+import type { Notification, NotificationLevel } from '../../src/lib/shared/entities.js';
+
+export interface Loaded<T> {
+  value: T;
+  raw: string;
+}
+
+function parse<T>(raw: string | null): Loaded<T> | null {
+  return raw === null ? null : { value: JSON.parse(raw) as T, raw };
+}
+
+async function getMany<T>(redis: Redis, keys: string[]): Promise<T[]> {
+  if (keys.length === 0) return [];
+  const raws = await redis.mget(...keys);
+  return raws.filter((raw): raw is string => raw !== null).map((raw) => JSON.parse(raw) as T);
+}
+
+export function createRepositories(redis: Redis, keys: RedisKeys) {
+  return {
+    redis,
+    keys,
+
+    async org(orgId: string) {
+      return parse<OrganizationRecord>(await redis.get(keys.org(orgId)));
+    },
+    async orgIdBySlug(slug: string) {
+      return redis.hget(keys.orgSlugs, slug);
+    },
+    async orgs() {
+      return getMany<OrganizationRecord>(redis, (await redis.smembers(keys.orgIds)).map(keys.org));
+    },
+
+    async user(userId: string) {
+      return parse<UserRecord>(await redis.get(keys.user(userId)));
+    },
+    async userIdByEmail(email: string) {
+      return redis.hget(keys.usersByEmail, email.toLowerCase());
+    },
+    async userOrgIds(userId: string) {
+      return redis.smembers(keys.userOrgs(userId));
+    },
+
+    async member(orgId: string, userId: string) {
+      return parse<MemberRecord>(await redis.get(keys.member(orgId, userId)));
+    },
+    async members(orgId: string) {
+      const ids = await redis.smembers(keys.orgMembers(orgId));
+      return getMany<MemberRecord>(redis, ids.map((id) => keys.member(orgId, id)));
+    },
+
+    async invitation(inviteId: string) {
+      return parse<InvitationRecord>(await redis.get(keys.invite(inviteId)));
+    },
+    async invitationIdByToken(tokenHash: string) {
+      return redis.get(keys.inviteToken(tokenHash));
+    },
+    async invitations(orgId: string) {
+      const ids = await redis.smembers(keys.orgInvites(orgId));
+      return getMany<InvitationRecord>(redis, ids.map(keys.invite));
+    },
+
+    async apiKey(keyId: string) {
+      return parse<ApiKeyRecord>(await redis.get(keys.apiKey(keyId)));
+    },
+    async apiKeys(orgId: string) {
+      const ids = await redis.smembers(keys.orgApiKeys(orgId));
+      const records = await getMany<ApiKeyRecord>(redis, ids.map(keys.apiKey));
+      const lastUsed = records.length ? await redis.mget(...records.map((r) => keys.apiKeyLastUsed(r.id))) : [];
+      return records.map((record, i) => ({ record, lastUsedAt: lastUsed[i] ?? null }));
+    },
+
+    async session(sessionHash: string) {
+      return parse<SessionRecord>(await redis.get(keys.session(sessionHash)));
+    },
+
+    async notifications(orgId: string, userId: string, limit: number, unreadOnly: boolean) {
+      const unreadIds = new Set(await redis.smembers(keys.notificationUnread(orgId, userId)));
+      const ids = unreadOnly
+        ? (await redis.zrevrange(keys.notificationOrder(orgId, userId), 0, -1)).filter((id) => unreadIds.has(id)).slice(0, limit)
+        : await redis.zrevrange(keys.notificationOrder(orgId, userId), 0, limit - 1);
+      const raws = ids.length ? await redis.hmget(keys.notifications(orgId, userId), ...ids) : [];
+      const items = raws.filter((raw): raw is string => raw !== null).map((raw) => JSON.parse(raw) as Notification);
+      return { items, unreadCount: unreadIds.size };
+    },
+    async notificationSettings(orgId: string, userId: string) {
+      return (await redis.hgetall(keys.notificationSettings(orgId, userId))) as Record<string, NotificationLevel>;
+    },
+  };
+}
+
+export type Repositories = ReturnType<typeof createRepositories>;
