@@ -153,7 +153,6 @@ export async function verifyAuditChain(
 
   const signatureValid = (checkpoint: ChainHead) =>
     verify(null, headMessage(orgId, checkpoint.seq, checkpoint.hash), publicKey, Buffer.from(checkpoint.signature, 'base64'));
-  if (head && !signatureValid(head)) return broken(head.seq, 'the chain head signature is not valid', 0);
 
   let expected = 1;
   let previousHash = GENESIS_HASH;
@@ -192,6 +191,7 @@ export async function verifyAuditChain(
     }
   }
   const entries = expected - 1;
+  if (head && !signatureValid(head)) return broken(head.seq, 'the chain head signature is not valid', entries);
   if (head && head.seq > entries) {
     return broken(entries + 1, `entry ${entries + 1} is missing (the log was truncated; ${head.seq} were sealed)`, entries);
   }

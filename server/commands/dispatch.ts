@@ -104,7 +104,15 @@ function describe(actor: Actor): string {
 export function toCommandError(signet: Signet, error: unknown, name: string) {
   if (error instanceof CommandFailure) return error.toJSON();
   if (isRedisUnavailable(error)) {
-    return { code: 'UNAVAILABLE' as const, message: 'The data store is unavailable; nothing was changed. Try again shortly.' };
+    // A timed-out write may still be applied (whole, never in part) when Redis wakes up; a refused
+    // connection means nothing was sent at all.
+    const timedOut = error instanceof Error && /timed out/i.test(error.message);
+    return {
+      code: 'UNAVAILABLE' as const,
+      message: timedOut
+        ? 'The data store did not answer in time; the command was applied entirely or not at all. Reload before retrying.'
+        : 'The data store is unavailable; nothing was changed. Try again shortly.',
+    };
   }
   signet.logger.error({ err: error, command: name }, 'command failed');
   return { code: 'INTERNAL' as const, message: 'Internal error; it has been logged' };

@@ -1,0 +1,107 @@
+// The `signet` CLI works on the Redis of a running server (same REDIS_URL or data directory).
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SignetNode } from '../../../server/index.js';
+import { command, connect, http, redisUrl, restCommand, signIn, startNode, testConfig } from '../../helpers/signet.js';
+
+const exec = promisify(execFile);
+let node: SignetNode;
+let env: NodeJS.ProcessEnv;
+
+function signet(...args: string[]) {
+  return exec(process.execPath, ['bin/signet.js', ...args], { env });
+}
+
+beforeAll(async () => {
+  const config = testConfig();
+  node = await startNode(config);
+  env = {
+    ...process.env,
+    REDIS_URL: redisUrl(),
+    SIGNET_REDIS_PREFIX: config.SIGNET_REDIS_PREFIX,
+    SIGNET_MASTER_KEY: config.masterKey.toString('base64'),
+    SIGNET_PUBLIC_URL: config.publicUrl,
+  };
+});
+afterAll(async () => {
+  await node?.close();
+});
+
+describe('signet demo --json', () => {
+  it('prints one JSON object with a user per role and a CI user, and is idempotent', async () => {
+    const first = JSON.parse((await signet('demo', '--json')).stdout);
+    expect(first).toMatchObject({ org: 'demo', ciUser: { email: expect.any(String), token: expect.stringMatching(/^sgn_/) } });
+    expect(first.users.map((u: { role: string }) => u.role)).toEqual(['owner', 'admin', 'member', 'viewer']);
+    const second = JSON.parse((await signet('demo', '--json')).stdout);
+    expect(second).toEqual(first);
+
+    // The credentials work on the running server, with the roles printed.
+    for (const user of first.users) {
+      const socket = await connect(node, { cookie: await signIn(node, user) });
+      const me = await command<any>(socket, 'me.get');
+      expect(me.ok && me.result.role).toBe(user.role);
+      socket.close();
+    }
+    const ci = await restCommand(node, 'me.get', {}, { token: first.ciUser.token });
+    expect(ci.body.result.actor.type).toBe('ciUser');
+    const members = await restCommand(node, 'member.list', {}, { token: first.ciUser.token });
+    expect(members.body.result).toHaveLength(5);
+  });
+});
+
+describe('signet org create', () => {
+  it('creates an organization whose owner sets a password through a one-time link', async () => {
+    const { stdout } = await signet('org', 'create', '--slug', 'acme', '--name', 'Acme', '--owner-email', 'boss@acme.example.com', '--owner-name', 'Boss');
+    const created = JSON.parse(stdout);
+    expect(created).toMatchObject({ org: 'acme', owner: 'boss@acme.example.com' });
+    const token = new URL(created.ownerSetupLink).searchParams.get('token');
+    const accepted = await http(node, 'POST', '/api/v1/auth/accept-invite', { body: { token, name: 'Boss', password: 'a long enough password' } });
+    expect(accepted.status).toBe(200);
+    expect(accepted.body.result.orgs).toEqual([{ slug: 'acme', name: 'Acme', role: 'owner' }]);
+    const again = await http(node, 'POST', '/api/v1/auth/accept-invite', { body: { token, name: 'Boss', password: 'a long enough password' } });
+    expect(again.body.error?.code).toBe('NOT_FOUND');
+  });
+
+  it('refuses a taken slug and a bad email, naming the problem', async () => {
+    const taken = await signet('org', 'create', '--slug', 'acme', '--name', 'Again', '--owner-email', 'x@acme.example.com', '--owner-name', 'X').catch((e) => e);
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toMatch(/CONFLICT.*acme/);
+    const bad = await signet('org', 'create', '--slug', 'other', '--name', 'Other', '--owner-email', 'not-an-email', '--owner-name', 'X').catch((e) => e);
+    expect(bad.stderr).toMatch(/INVALID_INPUT.*ownerEmail/);
+  });
+});
+
+describe('signet org transfer-ownership', () => {
+  it('moves ownership to a member; the former owner becomes an admin', async () => {
+    const demo = JSON.parse((await signet('demo', '--json')).stdout);
+    const admin = demo.users.find((u: { role: string }) => u.role === 'admin');
+    const moved = JSON.parse((await signet('org', 'transfer-ownership', '--org', 'demo', '--to', admin.email)).stdout);
+    expect(moved).toMatchObject({ owner: admin.email, formerOwnerRole: 'admin', changed: true });
+    const socket = await connect(node, { cookie: await signIn(node, admin) });
+    expect((await command<any>(socket, 'me.get')).result.role).toBe('owner');
+    socket.close();
+  });
+});
+
+describe('first-run setup', () => {
+  it('the setup link creates the first organization and its owner, once', async () => {
+    const fresh = await startNode(testConfig());
+    try {
+      const { ensureSetupToken } = await import('../../../server/auth/accounts.js');
+      const token = await ensureSetupToken(fresh.signet);
+      expect(token).toBeTruthy();
+      expect((await http(fresh, 'GET', '/api/v1/setup')).body.result).toEqual({ needed: true });
+      const body = { token, orgSlug: 'first', orgName: 'First', ownerName: 'Founder', ownerEmail: 'founder@example.com', ownerPassword: 'founder password 1' };
+      const created = await http(fresh, 'POST', '/api/v1/setup', { body });
+      expect(created.status).toBe(201);
+      expect((await http(fresh, 'POST', '/api/v1/setup', { body: { ...body, orgSlug: 'second' } })).body.error?.code).toBe('NOT_FOUND');
+      expect(await ensureSetupToken(fresh.signet)).toBeNull();
+      const socket = await connect(fresh, { cookie: await signIn(fresh, { email: 'founder@example.com', password: 'founder password 1' }) });
+      expect((await command<any>(socket, 'me.get')).result.role).toBe('owner');
+      socket.close();
+    } finally {
+      await fresh.close();
+    }
+  });
+});

@@ -1,0 +1,36 @@
+// Configuration comes from the environment; a bad value stops the start with a message naming it.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseEnv } from '../../server/config.js';
+
+const run = promisify(execFile);
+
+describe('configuration', () => {
+  it('has working defaults', () => {
+    const env = parseEnv({});
+    expect(env.PORT).toBe(3000);
+    expect(env.SIGNET_DATA_DIR).toBe('./data');
+  });
+
+  for (const [variable, value] of [
+    ['PORT', 'eighty'],
+    ['REDIS_URL', 'http://not-redis'],
+    ['SIGNET_MASTER_KEY', 'too-short'],
+    ['SIGNET_RATE_LIMIT_PER_MINUTE', '0'],
+    ['LOG_LEVEL', 'loud'],
+  ] as const) {
+    it(`rejects ${variable}=${value}, naming the variable`, () => {
+      expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
+      expect(() => loadConfig({ [variable]: value })).toThrow(new RegExp(variable));
+    });
+  }
+
+  it('stops `npm start`’s server with the message before touching anything', async () => {
+    const failure = await run(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+      env: { ...process.env, PORT: '70000', SIGNET_DATA_DIR: '/tmp/signet-config-test' },
+    }).catch((error) => error);
+    expect(failure.code).toBe(78);
+    expect(failure.stderr).toMatch(/PORT/);
+  });
+});

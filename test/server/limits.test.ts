@@ -1,0 +1,50 @@
+// Bounds (SPEC §10): oversized socket messages are refused, commands are rate-limited per actor.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SignetNode } from '../../server/index.js';
+import { command, connect, restCommand, seedOrg, signIn, startNode, testConfig, type TestOrg } from '../helpers/signet.js';
+
+let node: SignetNode;
+let org: TestOrg;
+
+beforeAll(async () => {
+  node = await startNode(testConfig({ SIGNET_MAX_MESSAGE_BYTES: '4096', SIGNET_RATE_LIMIT_PER_MINUTE: '20' }));
+  org = await seedOrg(node);
+});
+afterAll(async () => {
+  await node?.close();
+});
+
+describe('limits', () => {
+  it('closes a socket that sends a message over the configured size, without acknowledging it', async () => {
+    const socket = await connect(node, { cookie: await signIn(node, org.users.member) });
+    const closed = new Promise<string>((resolve) => socket.once('disconnect', resolve));
+    let acknowledged = false;
+    socket.emit('command', 'presence.update', { page: 'x'.repeat(10_000) }, () => (acknowledged = true));
+    expect(await closed).toMatch(/transport/);
+    expect(acknowledged).toBe(false);
+  });
+
+  it('accepts a message just under the limit', async () => {
+    const socket = await connect(node, { cookie: await signIn(node, org.users.viewer) });
+    const ack = await command(socket, 'presence.update', { page: 'p'.repeat(150) });
+    expect(ack.ok).toBe(true);
+    socket.close();
+  });
+
+  it('rate-limits commands per actor with RATE_LIMITED, leaving other actors alone', async () => {
+    const admin = await connect(node, { cookie: await signIn(node, org.users.admin) });
+    const acks = [];
+    for (let i = 0; i < 25; i++) acks.push(await command(admin, 'me.get'));
+    const limited = acks.filter((ack) => !ack.ok);
+    expect(acks.slice(0, 20).every((ack) => ack.ok)).toBe(true);
+    expect(limited.length).toBe(5);
+    expect(limited[0]).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED', message: expect.stringMatching(/try again in \d+ s/) } });
+    // The same actor over REST shares the budget; another actor does not.
+    const rest = await restCommand(node, 'me.get', {}, { cookie: await signIn(node, org.users.admin) });
+    expect(rest.status).toBe(429);
+    const owner = await connect(node, { cookie: await signIn(node, org.users.owner) });
+    expect((await command(owner, 'me.get')).ok).toBe(true);
+    admin.close();
+    owner.close();
+  });
+});
