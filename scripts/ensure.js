@@ -47,6 +47,10 @@ export function ensureRedisServer() {
   if (!onPath('redis-server')) aptInstall(['redis-server'], 'Redis (redis-server)');
 }
 
+export function ensureDockerCompose() {
+  if (!onPath('docker-compose')) aptInstall(['docker-compose'], 'docker-compose (to validate docker-compose.yml)');
+}
+
 export function ensureChromium() {
   if (!existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium')) aptInstall(['chromium'], 'Chromium');
 }

@@ -1,14 +1,29 @@
-// npm test: install what is missing (npm packages, redis-server, Chromium), build the console for
-// the browser tests, then run every test with vitest. Extra arguments go to vitest.
+// npm test: install what is missing (npm packages, redis-server, Chromium, docker-compose), build
+// the console for the browser tests, then run every test with vitest. Extra arguments go to vitest.
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { ensureChromium, ensureNodeModules, ensureRedisServer, ensureUiBuild, root } from './ensure.js';
+import { ensureChromium, ensureDockerCompose, ensureNodeModules, ensureRedisServer, ensureUiBuild, root } from './ensure.js';
 
 ensureNodeModules();
 if (!process.env.REDIS_URL) ensureRedisServer();
 ensureChromium();
+ensureDockerCompose();
 ensureUiBuild();
 
+const reportDir = mkdtempSync(path.join(os.tmpdir(), 'signet-vitest-'));
+const report = path.join(reportDir, 'report.json');
 const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs');
-const result = spawnSync(process.execPath, [vitest, 'run', ...process.argv.slice(2)], { stdio: 'inherit', cwd: root });
+const result = spawnSync(
+  process.execPath,
+  [vitest, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)],
+  { stdio: 'inherit', cwd: root },
+);
+if (existsSync(report)) {
+  const { numPassedTests, numFailedTests } = JSON.parse(readFileSync(report, 'utf8'));
+  // The plain closing line CI reads.
+  console.log(`\ntests: ${numPassedTests} passed, ${numFailedTests} failed`);
+}
+rmSync(reportDir, { recursive: true, force: true });
 process.exit(result.status ?? 1);
