@@ -32,6 +32,8 @@ export interface Signet {
   auditKey: AuditSigningKey;
   /** Set once the Socket.IO server is attached; CLI runs have none. */
   io: SignetIo | null;
+  /** Where committed events are broadcast: the node's Socket.IO server, or (CLI) a Redis emitter. */
+  broadcaster: Broadcaster | null;
   /** Re-checks matching live sockets on every node; resolves when all nodes are done. */
   refreshAccess: (scope: AccessScope) => Promise<void>;
   apply(plan: CommitPlan): Promise<Committed>;
@@ -47,27 +49,33 @@ export function createSignet(config: Config, redis: Redis, logger: Logger): Sign
     logger,
     auditKey: deriveAuditSigningKey(config.masterKey),
     io: null,
+    broadcaster: null,
     refreshAccess: async () => {},
     async apply(plan) {
       const committed = await commit(redis, keys, config.SIGNET_EVENT_RETENTION, plan);
-      if (signet.io) publishCommitted(signet.io, committed);
+      if (signet.broadcaster) publishCommitted(signet.broadcaster, committed);
       return committed;
     },
   };
   return signet;
 }
 
+/** What both a Socket.IO server and a Redis emitter offer. */
+export interface Broadcaster {
+  to(room: string | string[]): { emit(event: string, data: unknown): unknown };
+}
+
 /** Broadcasts committed audit entries and events to the rooms allowed to see them. */
-export function publishCommitted(io: SignetIo, committed: Committed): void {
+export function publishCommitted(io: Broadcaster, committed: Committed): void {
   for (const audit of committed.audits) {
     io.to(permissionRoom(audit.orgId, 'audit:read')).emit('audit', { seq: audit.eventSeq, entry: audit.entry });
   }
   for (const event of committed.events) {
     const rooms = event.audience.map((audience) => audienceRoom(event.orgId, audience));
     if (event.kind === 'change') {
-      io.to(rooms).emit('change', { seq: event.seq, ...(event.data as object) } as never);
+      io.to(rooms).emit('change', { seq: event.seq, ...(event.data as object) });
     } else {
-      io.to(rooms).emit('notification', { seq: event.seq, ...(event.data as object) } as never);
+      io.to(rooms).emit('notification', { seq: event.seq, ...(event.data as object) });
     }
   }
 }

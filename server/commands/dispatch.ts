@@ -26,6 +26,16 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
     rejectIfRedisNotReady: true,
   });
 
+  // An API key's last-used time, written at most every 10 s per key and node (it is not audited:
+  // using a key changes nothing of record).
+  const keyTouchedAt = new Map<string, number>();
+  function touchApiKey(keyId: string): void {
+    const now = Date.now();
+    if (now - (keyTouchedAt.get(keyId) ?? 0) < 10_000) return;
+    keyTouchedAt.set(keyId, now);
+    signet.redis.set(signet.keys.apiKeyLastUsed(keyId), new Date(now).toISOString()).catch(() => keyTouchedAt.delete(keyId));
+  }
+
   async function auditDenial(actor: Actor, name: string, reason: string, source: AuditSource): Promise<void> {
     await signet.apply({
       audits: [
@@ -46,6 +56,7 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
     const command = typeof name === 'string' ? COMMANDS_BY_NAME.get(name) : undefined;
     if (!command) throw new CommandFailure('NOT_FOUND', `Unknown command "${String(name).slice(0, 80)}"`);
     const actor = await loadActor(signet.redis, signet.keys, principal);
+    if (principal.kind === 'apiKey') touchApiKey(principal.keyId);
 
     const actorKey = principal.kind === 'apiKey' ? `key:${principal.keyId}` : `user:${principal.userId}`;
     try {

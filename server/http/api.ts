@@ -3,6 +3,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
 import { z } from 'zod';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { commandInputs, ERROR_CODES, type CommandError } from '../../src/lib/shared/commands.js';
 import { acceptInvitation, completeSetup, SESSION_COOKIE, signIn, signOut, createSessionFor } from '../auth/accounts.js';
 import { authenticateApiKey, authenticateSession, type Principal } from '../auth/actor.js';
@@ -70,11 +71,34 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
 
   api.use('/api/v1', express.json({ limit: '256kb' }));
 
+  // Password guessing: 10 failed attempts per address and account lock it for 15 minutes, on all nodes.
+  const LOGIN_FAILURES_ALLOWED = 10;
+  const loginFailures = new RateLimiterRedis({
+    storeClient: signet.redis,
+    keyPrefix: `${signet.keys.rateLimit}:login`,
+    points: LOGIN_FAILURES_ALLOWED,
+    duration: 15 * 60,
+    rejectIfRedisNotReady: true,
+  });
+
   api.post('/api/v1/auth/login', run(async (req, res) => {
     requireSameOriginIfBrowser(req);
     const parsed = LoginInput.safeParse(req.body);
     if (!parsed.success) throw invalidInput(parsed.error);
-    const signedIn = await signIn(signet, parsed.data.email, parsed.data.password, sourceOf(req));
+    const limiterKey = `${req.ip}:${parsed.data.email.toLowerCase()}`;
+    const failures = await loginFailures.get(limiterKey);
+    if (failures && failures.consumedPoints >= LOGIN_FAILURES_ALLOWED) {
+      throw new CommandFailure('RATE_LIMITED', `Too many failed sign-ins; try again in ${Math.ceil(failures.msBeforeNext / 60_000)} min`);
+    }
+    const signedIn = await signIn(signet, parsed.data.email, parsed.data.password, sourceOf(req)).catch(async (error) => {
+      if (error instanceof CommandFailure && error.code === 'UNAUTHENTICATED') {
+        await loginFailures.consume(limiterKey).catch((rejection) => {
+          if (!(rejection instanceof RateLimiterRes)) throw rejection;
+        });
+      }
+      throw error;
+    });
+    await loginFailures.delete(limiterKey);
     setSessionCookie(res, signedIn.sessionId);
     res.json({ ok: true, result: { user: presentUser(signedIn.user), orgs: signedIn.orgs } });
   }));

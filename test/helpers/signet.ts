@@ -7,7 +7,7 @@ import { createLogger } from '../../server/logger.js';
 import { startSignetNode, type SignetNode } from '../../server/index.js';
 import { addMemberDirectly, createOrganization } from '../../server/auth/accounts.js';
 import { CLI_SOURCE } from '../../server/audit/entries.js';
-import type { CommandAck, CommandName } from '../../src/lib/shared/commands.js';
+import type { CommandError, CommandName } from '../../src/lib/shared/commands.js';
 import type { ClientToServerEvents, HandshakeAuth, ServerToClientEvents } from '../../src/lib/shared/events.js';
 import type { AuditActor, AuditEntry } from '../../src/lib/shared/entities.js';
 import type { Role } from '../../src/lib/shared/permissions.js';
@@ -15,7 +15,17 @@ import type { Role } from '../../src/lib/shared/permissions.js';
 export const ORIGIN = 'http://signet.test';
 export const OPERATOR: AuditActor = { type: 'operator', id: 'test', name: 'test operator' };
 
-export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents> & {
+  /** The `ready` event of the handshake. */
+  ready: { seq: number; resumed: boolean; replayed: number };
+  /** Every event received, in order. */
+  received: Array<{ event: string; data: any }>;
+};
+
+/** A command's acknowledgement, with `result` and `error` readable without narrowing first. */
+export type TestAck<R = any> =
+  | { ok: true; result: R; error?: undefined }
+  | { ok: false; result?: undefined; error: CommandError };
 
 export function redisUrl(): string {
   return inject('redisUrl');
@@ -113,7 +123,7 @@ export interface ConnectOptions {
 }
 
 /** A real Socket.IO client; resolves once connected and `ready` arrived (events before it are kept). */
-export async function connect(node: SignetNode, options: ConnectOptions): Promise<ClientSocket & { ready: { seq: number; resumed: boolean; replayed: number }; received: Array<{ event: string; data: any }> }> {
+export async function connect(node: SignetNode, options: ConnectOptions): Promise<ClientSocket> {
   const auth: HandshakeAuth = {};
   if (options.token) auth.token = options.token;
   if (options.org) auth.org = options.org;
@@ -121,10 +131,7 @@ export async function connect(node: SignetNode, options: ConnectOptions): Promis
   const extraHeaders: Record<string, string> = {};
   if (options.cookie) extraHeaders.cookie = options.cookie;
   if (options.origin !== null) extraHeaders.origin = options.origin ?? ORIGIN;
-  const socket = connectClient(node.url, { transports: ['websocket'], auth, extraHeaders, reconnection: false, forceNew: true }) as ClientSocket & {
-    ready: { seq: number; resumed: boolean; replayed: number };
-    received: Array<{ event: string; data: any }>;
-  };
+  const socket = connectClient(node.url, { transports: ['websocket'], auth, extraHeaders, reconnection: false, forceNew: true }) as ClientSocket;
   socket.received = [];
   socket.onAny((event, data) => socket.received.push({ event, data }));
   await new Promise<void>((resolve, reject) => {
@@ -140,8 +147,8 @@ export async function connect(node: SignetNode, options: ConnectOptions): Promis
   return socket;
 }
 
-export function command<R = any>(socket: ClientSocket, name: CommandName | string, input: unknown = {}): Promise<CommandAck<R>> {
-  return new Promise((resolve) => socket.emit('command', name, input, (ack) => resolve(ack as CommandAck<R>)));
+export function command<R = any>(socket: Socket<ServerToClientEvents, ClientToServerEvents>, name: CommandName | string, input: unknown = {}): Promise<TestAck<R>> {
+  return new Promise((resolve) => socket.emit('command', name, input, (ack) => resolve(ack as TestAck<R>)));
 }
 
 /** Runs a command over REST as a signed-in user (cookie) or an API key. */

@@ -1,7 +1,7 @@
 // Bounds (SPEC §10): oversized socket messages are refused, commands are rate-limited per actor.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../server/index.js';
-import { command, connect, restCommand, seedOrg, signIn, startNode, testConfig, type TestOrg } from '../helpers/signet.js';
+import { command, connect, http, restCommand, seedOrg, signIn, startNode, testConfig, type TestOrg } from '../helpers/signet.js';
 
 let node: SignetNode;
 let org: TestOrg;
@@ -46,5 +46,18 @@ describe('limits', () => {
     expect((await command(owner, 'me.get')).ok).toBe(true);
     admin.close();
     owner.close();
+  });
+
+  it('locks sign-in for an account after ten wrong passwords from one address, even with the right one', async () => {
+    const { email, password } = org.users.viewer;
+    for (let i = 0; i < 10; i++) {
+      const wrong = await http(node, 'POST', '/api/v1/auth/login', { body: { email, password: `wrong ${i}` } });
+      expect(wrong.status).toBe(401);
+    }
+    const locked = await http(node, 'POST', '/api/v1/auth/login', { body: { email, password } });
+    expect(locked.status).toBe(429);
+    expect(locked.body.error).toMatchObject({ code: 'RATE_LIMITED', message: expect.stringMatching(/failed sign-ins/) });
+    // Another account from the same address is not affected.
+    expect((await http(node, 'POST', '/api/v1/auth/login', { body: { email: org.users.member.email, password } })).status).toBe(200);
   });
 });

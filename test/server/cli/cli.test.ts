@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
-import { command, connect, http, redisUrl, restCommand, signIn, startNode, testConfig } from '../../helpers/signet.js';
+import { command, connect, http, nextEvent, redisUrl, restCommand, signIn, startNode, testConfig } from '../../helpers/signet.js';
 
 const exec = promisify(execFile);
 let node: SignetNode;
@@ -76,8 +76,13 @@ describe('signet org transfer-ownership', () => {
   it('moves ownership to a member; the former owner becomes an admin', async () => {
     const demo = JSON.parse((await signet('demo', '--json')).stdout);
     const admin = demo.users.find((u: { role: string }) => u.role === 'admin');
+    // A console that is open sees the change live, though the CLI is no node.
+    const watching = await connect(node, { cookie: await signIn(node, admin) });
+    const live = nextEvent(watching, 'change', (event) => event.entity === 'member' && (event.data as any).role === 'owner');
     const moved = JSON.parse((await signet('org', 'transfer-ownership', '--org', 'demo', '--to', admin.email)).stdout);
     expect(moved).toMatchObject({ owner: admin.email, formerOwnerRole: 'admin', changed: true });
+    expect(((await live).data as any).email).toBe(admin.email);
+    watching.close();
     const socket = await connect(node, { cookie: await signIn(node, admin) });
     expect((await command<any>(socket, 'me.get')).result.role).toBe('owner');
     socket.close();
