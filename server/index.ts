@@ -36,6 +36,14 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
   const log = logger ?? createLogger(config.LOG_LEVEL);
   const redis = await connectRedis(redisUrl);
   const pub = await connectRedis(redisUrl);
+  // The adapter publishes without handling failures; while Redis is away that must not become an
+  // unhandled rejection (which would end the process). Lost broadcasts are resumed by seq.
+  const publish = pub.publish.bind(pub);
+  pub.publish = ((...args: Parameters<typeof pub.publish>) =>
+    (publish(...args) as Promise<number>).catch((error: unknown) => {
+      log.debug({ err: error }, 'broadcast not published');
+      return 0;
+    })) as typeof pub.publish;
   // The adapter's subscriber must queue its SUBSCRIBE until connected, and keeps no command timeout.
   const sub = await connectRedis(redisUrl, { enableOfflineQueue: true, commandTimeout: undefined });
   const signet = createSignet(config, redis, log);
@@ -74,6 +82,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
     io,
     httpServer,
     async close() {
+      signet.shuttingDown = true;
       stopHeartbeat();
       await stopSealer();
       io.disconnectSockets(true);

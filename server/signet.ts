@@ -34,8 +34,13 @@ export interface Signet {
   io: SignetIo | null;
   /** Where committed events are broadcast: the node's Socket.IO server, or (CLI) a Redis emitter. */
   broadcaster: Broadcaster | null;
-  /** Re-checks matching live sockets on every node; resolves when all nodes are done. */
-  refreshAccess: (scope: AccessScope) => Promise<void>;
+  /**
+   * Re-checks matching live sockets on every node; resolves when all nodes are done. The socket
+   * that sent the command (if it lost access) is cut off right after its acknowledgement instead.
+   */
+  refreshAccess: (scope: AccessScope, callerSocketId?: string) => Promise<void>;
+  /** Set while the node closes: no more presence broadcasts. */
+  shuttingDown: boolean;
   apply(plan: CommitPlan): Promise<Committed>;
 }
 
@@ -50,6 +55,7 @@ export function createSignet(config: Config, redis: Redis, logger: Logger): Sign
     auditKey: deriveAuditSigningKey(config.masterKey),
     io: null,
     broadcaster: null,
+    shuttingDown: false,
     refreshAccess: async () => {},
     async apply(plan) {
       const committed = await commit(redis, keys, config.SIGNET_EVENT_RETENTION, plan);

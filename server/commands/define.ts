@@ -82,7 +82,7 @@ export function createCommandContext(
         throw error;
       }
     },
-    refreshAccess: (scope) => signet.refreshAccess(scope),
+    refreshAccess: (scope) => signet.refreshAccess(scope, socketId),
   };
 }
 

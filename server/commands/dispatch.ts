@@ -13,6 +13,8 @@ import { createCommandContext } from './define.js';
 import { CommandFailure, invalidInput } from './errors.js';
 import type { Metrics } from '../metrics.js';
 
+const TOUCH_KEY_LUA = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('SET', KEYS[2], ARGV[1]) end return 1";
+
 export interface Dispatcher {
   run(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string): Promise<CommandAck>;
 }
@@ -33,7 +35,10 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
     const now = Date.now();
     if (now - (keyTouchedAt.get(keyId) ?? 0) < 10_000) return;
     keyTouchedAt.set(keyId, now);
-    signet.redis.set(signet.keys.apiKeyLastUsed(keyId), new Date(now).toISOString()).catch(() => keyTouchedAt.delete(keyId));
+    // Only while the key exists, so a touch racing a revocation leaves nothing behind.
+    signet.redis
+      .eval(TOUCH_KEY_LUA, 2, signet.keys.apiKey(keyId), signet.keys.apiKeyLastUsed(keyId), new Date(now).toISOString())
+      .catch(() => keyTouchedAt.delete(keyId));
   }
 
   async function auditDenial(actor: Actor, name: string, reason: string, source: AuditSource): Promise<void> {

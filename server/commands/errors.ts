@@ -23,11 +23,22 @@ export const conflict = (message: string, current?: unknown) =>
 export const invalid = (path: string, message: string) =>
   new CommandFailure('INVALID_INPUT', `${path}: ${message}`, { issues: [{ path, message }] });
 
+/** Flattens zod issues, looking inside unions, so every issue names the field it is about. */
+function flattenIssues(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[] = []): InputIssue[] {
+  return issues.flatMap((issue): InputIssue[] => {
+    const path = [...prefix, ...issue.path];
+    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      return issue.errors.flatMap((branch) => flattenIssues(branch, path));
+    }
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ path: [...path, key].join('.'), message: 'unknown field' }));
+    }
+    return [{ path: path.length ? path.map(String).join('.') : '(input)', message: issue.message }];
+  });
+}
+
 export function invalidInput(error: z.ZodError): CommandFailure {
-  const issues = error.issues.map((issue) => ({
-    path: issue.path.length ? issue.path.join('.') : issue.code === 'unrecognized_keys' ? issue.keys.join(',') : '(input)',
-    message: issue.message,
-  }));
+  const issues = flattenIssues(error.issues);
   const summary = issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
   return new CommandFailure('INVALID_INPUT', `Invalid input — ${summary}`, { issues });
 }

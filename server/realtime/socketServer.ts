@@ -22,6 +22,8 @@ interface SocketData {
   userId: string;
   name: string;
   source: AuditSource;
+  /** Set when a command of this very socket took its access away: applied after the ack. */
+  revokedAfterAck?: string;
 }
 
 type SignetSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -94,9 +96,16 @@ export function attachSocketServer(
 
     socket.on('command', (name, input, ack) => {
       if (typeof ack !== 'function') return;
-      void dispatcher.run(socket.data.principal, name, input, socket.data.source, socket.id).then(ack);
+      void dispatcher.run(socket.data.principal, name, input, socket.data.source, socket.id).then((response) => {
+        ack(response);
+        if (socket.data.revokedAfterAck) {
+          socket.emit('revoked', { reason: socket.data.revokedAfterAck });
+          socket.disconnect(true);
+        }
+      });
     });
     socket.on('disconnect', () => {
+      if (signet.shuttingDown) return;
       void removePresence(signet, orgId, socket.id)
         .then(() => broadcastPresence(signet, orgId))
         .catch(() => {});
@@ -133,7 +142,7 @@ export function attachSocketServer(
   }
 
   /** Re-checks this node's sockets in scope: those that lost access are disconnected, the rest re-roomed. */
-  async function refreshLocalSockets(scope: AccessScope): Promise<void> {
+  async function refreshLocalSockets(scope: AccessScope, callerSocketId?: string): Promise<void> {
     const matching = [...io.of('/').sockets.values()].filter((raw) => {
       const data = (raw as SignetSocket).data;
       if (!data?.principal) return false;
@@ -154,6 +163,12 @@ export function attachSocketServer(
           socket.join([...wanted]);
         } catch (error) {
           if (!(error instanceof CommandFailure) || error.code !== 'UNAUTHENTICATED') throw error;
+          if (socket.id === callerSocketId) {
+            // It still needs its acknowledgement; it receives no broadcasts meanwhile.
+            for (const room of socket.rooms) if (room !== socket.id) socket.leave(room);
+            socket.data.revokedAfterAck = error.message;
+            return;
+          }
           socket.emit('revoked', { reason: error.message });
           socket.disconnect(true);
         }
@@ -168,8 +183,8 @@ export function attachSocketServer(
     );
   });
 
-  signet.refreshAccess = async (scope) => {
-    await refreshLocalSockets(scope);
+  signet.refreshAccess = async (scope, callerSocketId) => {
+    await refreshLocalSockets(scope, callerSocketId);
     // Every other node does the same and answers; the command is acknowledged only after that.
     // The change itself is committed by now, so a node that does not answer is logged, not
     // reported as a failed command (its sockets still re-check the actor on every command).

@@ -1,0 +1,290 @@
+// API keys (SPEC §3 "API keys", §7 revocation): a secret shown once and stored only as a hash,
+// permissions bounded by the creator's, effective permissions bounded by the owner's current role.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SignetNode } from '../../../server/index.js';
+import type { Role } from '../../../src/lib/shared/permissions.js';
+import {
+  auditLog,
+  command,
+  connect,
+  nextEvent,
+  restCommand,
+  seedOrg,
+  signIn,
+  startNode,
+  type ClientSocket,
+  type TestOrg,
+} from '../../helpers/signet.js';
+
+let node: SignetNode;
+let org: TestOrg;
+const sockets: ClientSocket[] = [];
+const cookies = {} as Record<Role, string>;
+const as = {} as Record<Role, ClientSocket>;
+
+async function open(options: Parameters<typeof connect>[1]) {
+  const socket = await connect(node, options);
+  sockets.push(socket);
+  return socket;
+}
+
+/** The part of an `sgn_<keyId>_<secret>` token that proves possession. */
+function secretOf(token: string, keyId: string): string {
+  expect(token.startsWith(`sgn_${keyId}_`)).toBe(true);
+  return token.slice(`sgn_${keyId}_`.length);
+}
+
+/** Every key name and every value stored under the node's prefix, streams and hashes included. */
+async function everythingStored(): Promise<string[]> {
+  const { redis, keys } = node.signet;
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${keys.prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of batch) {
+      found.push(key);
+      const type = await redis.type(key);
+      if (type === 'string') found.push((await redis.get(key)) ?? '');
+      else if (type === 'hash') found.push(JSON.stringify(await redis.hgetall(key)));
+      else if (type === 'set') found.push(JSON.stringify(await redis.smembers(key)));
+      else if (type === 'zset') found.push(JSON.stringify(await redis.zrange(key, '0', '-1')));
+      else if (type === 'list') found.push(JSON.stringify(await redis.lrange(key, 0, -1)));
+      else if (type === 'stream') found.push(JSON.stringify(await redis.xrange(key, '-', '+')));
+    }
+  } while (cursor !== '0');
+  return found;
+}
+
+async function createKey(socket: ClientSocket, input: Record<string, unknown>) {
+  const ack = await command<any>(socket, 'apiKey.create', input);
+  if (!ack.ok) throw new Error(`apiKey.create failed: ${JSON.stringify(ack.error)}`);
+  return ack.result as { apiKey: { id: string; name: string; ownerId: string; prefix: string; expiresAt: string | null }; token: string };
+}
+
+/** Polls a REST command with the key every 100 ms until its status differs from `from` (bounded). */
+async function restStatusChange(token: string, from: number, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await restCommand(node, 'member.list', {}, { token });
+    if (response.status !== from) return response;
+    if (Date.now() > deadline) throw new Error(`REST status stayed ${from} for ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Closes client sockets and lets the server finish their disconnect handling before the node stops. */
+async function shutDown(nodes: SignetNode[], orgIds: string[]) {
+  for (const socket of sockets) socket.close();
+  for (const n of nodes) {
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline) {
+      const lengths = await Promise.all(orgIds.map((id) => n.signet.redis.hlen(n.signet.keys.presence(id))));
+      if (n.io.of('/').sockets.size === 0 && lengths.every((l) => l === 0)) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  for (const n of nodes) await n.close();
+}
+
+const orgIds: string[] = [];
+
+beforeAll(async () => {
+  node = await startNode();
+  org = await seedOrg(node);
+  orgIds.push(org.orgId);
+  for (const role of ['owner', 'admin', 'member', 'viewer'] as const) {
+    cookies[role] = await signIn(node, org.users[role]);
+    as[role] = await open({ cookie: cookies[role] });
+  }
+});
+
+afterAll(async () => {
+  if (node) await shutDown([node], orgIds);
+});
+
+describe('apiKey.create', () => {
+  it('returns an sgn_ token once and stores only a hash of it', async () => {
+    const { apiKey, token } = await createKey(as.member, { name: 'laptop', permissions: ['signing:read', 'team:read'] });
+    expect(token).toMatch(/^sgn_/);
+    const secret = secretOf(token, apiKey.id);
+    expect(secret.length).toBeGreaterThanOrEqual(32);
+    expect(apiKey).not.toHaveProperty('token');
+    expect(apiKey).not.toHaveProperty('secretHash');
+    expect(token.startsWith(apiKey.prefix)).toBe(true);
+
+    // Never shown again: the list carries the recognizable prefix, not the secret.
+    const listed = await command<any[]>(as.member, 'apiKey.list');
+    expect(listed.ok).toBe(true);
+    expect(JSON.stringify(listed)).not.toContain(secret);
+
+    // Nothing in Redis — no key name, no value, no event in a stream — holds the token or its secret.
+    const stored = await everythingStored();
+    expect(stored.length).toBeGreaterThan(0);
+    expect(stored.filter((value) => value.includes(secret) || value.includes(token))).toEqual([]);
+
+    // And yet the token works.
+    const used = await restCommand(node, 'member.list', {}, { token });
+    expect(used.status).toBe(200);
+  });
+
+  it('the token never appears in the audit log or in events other sockets receive', async () => {
+    const adminSaw = nextEvent(as.admin, 'audit', (event) => event.entry.action === 'apiKey.create' && event.entry.target.name === 'deploy');
+    const { apiKey, token } = await createKey(as.member, { name: 'deploy', permissions: ['signing:read'] });
+    const secret = secretOf(token, apiKey.id);
+    const event = await adminSaw;
+    expect(event.entry.target.id).toBe(apiKey.id);
+    expect(JSON.stringify(event)).not.toContain(secret);
+
+    const entries = await auditLog(node, org.orgId);
+    expect(entries.some((entry) => entry.target.id === apiKey.id)).toBe(true);
+    expect(JSON.stringify(entries)).not.toContain(secret);
+
+    await command(as.owner, 'me.get'); // a round trip on each socket: earlier broadcasts have arrived
+    await command(as.viewer, 'me.get');
+    for (const socket of [as.owner, as.admin, as.viewer, as.member]) {
+      expect(JSON.stringify(socket.received)).not.toContain(secret);
+    }
+  });
+
+  it('a member asking for a permission they lack (team:manage) is FORBIDDEN, naming it, and nothing is created', async () => {
+    const before = await command<any[]>(as.member, 'apiKey.list');
+    const ack = await command(as.member, 'apiKey.create', { name: 'too much', permissions: ['team:read', 'team:manage'] });
+    expect(ack.ok).toBe(false);
+    expect(!ack.ok && ack.error.code).toBe('FORBIDDEN');
+    expect(!ack.ok && ack.error.message).toContain('team:manage');
+    const after = await command<any[]>(as.member, 'apiKey.list');
+    expect(after.ok && after.result.length).toBe(before.ok && before.result.length);
+  });
+
+  it('a viewer cannot create keys at all (no apikey:write)', async () => {
+    const ack = await command(as.viewer, 'apiKey.create', { name: 'viewer key', permissions: ['signing:read'] });
+    expect(ack.ok).toBe(false);
+    expect(!ack.ok && ack.error.code).toBe('FORBIDDEN');
+    expect(!ack.ok && ack.error.message).toContain('apikey:write');
+  });
+
+  it('an expiry in the past is INVALID_INPUT naming expiresAt', async () => {
+    const expiresAt = new Date(Date.now() - 60_000).toISOString();
+    const ack = await command(as.member, 'apiKey.create', { name: 'stale', permissions: ['signing:read'], expiresAt });
+    expect(ack.ok).toBe(false);
+    expect(!ack.ok && ack.error.code).toBe('INVALID_INPUT');
+    expect(!ack.ok && ack.error.issues?.map((issue) => issue.path)).toEqual(['expiresAt']);
+  });
+
+  it('a key stops working once it expires: REST gets UNAUTHENTICATED and its live socket is cut off', async () => {
+    const expiresAt = new Date(Date.now() + 1000).toISOString();
+    const { apiKey, token } = await createKey(as.member, { name: 'short-lived', permissions: ['team:read'], expiresAt });
+    expect(apiKey.expiresAt).toBe(expiresAt);
+    const keySocket = await open({ token });
+    const revoked = nextEvent(keySocket, 'revoked', () => true, 5000);
+
+    const refused = await restStatusChange(token, 200);
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(expiresAt));
+    expect(refused.status).toBe(401);
+    expect(refused.body.error?.code).toBe('UNAUTHENTICATED');
+
+    expect((await revoked).reason).toMatch(/expired/);
+    await expect(connect(node, { token })).rejects.toThrow(/expired/);
+  });
+});
+
+describe('apiKey.list', () => {
+  it('shows only my own keys, never their secret hash', async () => {
+    const mine = await createKey(as.member, { name: 'member-only', permissions: ['signing:read'] });
+    const theirs = await createKey(as.admin, { name: 'admin-only', permissions: ['audit:read'] });
+
+    const memberList = await command<any[]>(as.member, 'apiKey.list');
+    expect(memberList.ok).toBe(true);
+    const memberKeys = memberList.ok ? memberList.result : [];
+    expect(memberKeys.map((key) => key.id)).toContain(mine.apiKey.id);
+    expect(memberKeys.map((key) => key.id)).not.toContain(theirs.apiKey.id);
+    expect(memberKeys.every((key) => key.ownerId === org.users.member.userId)).toBe(true);
+
+    const adminList = await command<any[]>(as.admin, 'apiKey.list');
+    const adminKeys = adminList.ok ? adminList.result : [];
+    expect(adminKeys.map((key) => key.id)).toEqual([theirs.apiKey.id]);
+
+    const storedHash = JSON.parse((await node.signet.redis.get(node.signet.keys.apiKey(mine.apiKey.id)))!).secretHash as string;
+    expect(storedHash).toMatch(/^[0-9a-f]{32,}$/);
+    for (const key of [...memberKeys, ...adminKeys]) expect(key).not.toHaveProperty('secretHash');
+    expect(JSON.stringify(memberList)).not.toContain(storedHash);
+  });
+
+  it('shows when a key was last used', async () => {
+    const { apiKey, token } = await createKey(as.member, { name: 'usage', permissions: ['team:read'] });
+    const fresh = await command<any[]>(as.member, 'apiKey.list');
+    expect((fresh.ok ? fresh.result : []).find((key) => key.id === apiKey.id)?.lastUsedAt).toBeNull();
+
+    const usedAt = Date.now();
+    expect((await restCommand(node, 'member.list', {}, { token })).status).toBe(200);
+
+    const listed = await command<any[]>(as.member, 'apiKey.list');
+    const lastUsedAt = (listed.ok ? listed.result : []).find((key) => key.id === apiKey.id)?.lastUsedAt;
+    expect(typeof lastUsedAt).toBe('string');
+    expect(Date.parse(lastUsedAt)).toBeGreaterThanOrEqual(usedAt - 1000);
+  });
+});
+
+describe('apiKey.revoke', () => {
+  it('revokes only your own keys: another member\'s key is FORBIDDEN and keeps working', async () => {
+    const adminKey = await createKey(as.admin, { name: 'admin tool', permissions: ['team:read'] });
+    const memberKey = await createKey(as.member, { name: 'member tool', permissions: ['team:read'] });
+
+    const byMember = await command(as.member, 'apiKey.revoke', { keyId: adminKey.apiKey.id });
+    expect(!byMember.ok && byMember.error.code).toBe('FORBIDDEN');
+    // team:manage covers CI users' keys, not another person's.
+    const byAdmin = await command(as.admin, 'apiKey.revoke', { keyId: memberKey.apiKey.id });
+    expect(!byAdmin.ok && byAdmin.error.code).toBe('FORBIDDEN');
+
+    expect((await restCommand(node, 'member.list', {}, { token: adminKey.token })).status).toBe(200);
+    expect((await restCommand(node, 'member.list', {}, { token: memberKey.token })).status).toBe(200);
+  });
+
+  it('an unknown key is NOT_FOUND', async () => {
+    const ack = await command(as.member, 'apiKey.revoke', { keyId: 'AAAAAAAAAAAA' });
+    expect(ack.ok).toBe(false);
+    expect(!ack.ok && ack.error.code).toBe('NOT_FOUND');
+  });
+
+  it('a revoked key gets UNAUTHENTICATED over REST and its socket handshake is refused', async () => {
+    const { apiKey, token } = await createKey(as.member, { name: 'to revoke', permissions: ['team:read'] });
+    expect((await restCommand(node, 'member.list', {}, { token })).status).toBe(200);
+
+    const revoked = await command<any>(as.member, 'apiKey.revoke', { keyId: apiKey.id });
+    expect(revoked.ok).toBe(true);
+
+    const rest = await restCommand(node, 'member.list', {}, { token });
+    expect(rest.status).toBe(401);
+    expect(rest.body.error?.code).toBe('UNAUTHENTICATED');
+    await expect(connect(node, { token })).rejects.toThrow(/not valid/);
+    const listed = await command<any[]>(as.member, 'apiKey.list');
+    expect((listed.ok ? listed.result : []).map((key) => key.id)).not.toContain(apiKey.id);
+  });
+});
+
+describe('effective permissions: the key\'s list intersected with its owner\'s current role', () => {
+  it('an admin\'s team:manage key loses team:manage when the admin is demoted, and keeps team:read', async () => {
+    const fresh = await seedOrg(node);
+    orgIds.push(fresh.orgId);
+    const admin = await open({ cookie: await signIn(node, fresh.users.admin) });
+    const owner = await open({ cookie: await signIn(node, fresh.users.owner) });
+    const { token } = await createKey(admin, { name: 'team bot', permissions: ['team:manage', 'team:read'] });
+
+    const invitedBefore = await restCommand(node, 'member.invite', { email: 'first@example.com', role: 'viewer' }, { token });
+    expect(invitedBefore.status).toBe(200);
+
+    const members = await command<any[]>(owner, 'member.list');
+    const adminMember = (members.ok ? members.result : []).find((m) => m.userId === fresh.users.admin.userId);
+    const demoted = await command(owner, 'member.changeRole', { userId: fresh.users.admin.userId, role: 'member', version: adminMember.version });
+    expect(demoted.ok).toBe(true);
+
+    const invite = await restCommand(node, 'member.invite', { email: 'second@example.com', role: 'viewer' }, { token });
+    expect(invite.status).toBe(403);
+    expect(invite.body.error?.code).toBe('FORBIDDEN');
+    const list = await restCommand(node, 'member.list', {}, { token });
+    expect(list.status).toBe(200);
+    expect(list.body.result.map((m: { userId: string }) => m.userId)).toContain(fresh.users.admin.userId);
+  });
+});

@@ -1,0 +1,176 @@
+// CI users (SPEC §2): organization members that cannot sign in and act only through API tokens;
+// managed with team:manage; removing one cuts its token off at once (SPEC §7).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SignetNode } from '../../../server/index.js';
+import type { Role } from '../../../src/lib/shared/permissions.js';
+import {
+  auditLog,
+  command,
+  connect,
+  http,
+  nextEvent,
+  restCommand,
+  seedOrg,
+  signIn,
+  startNode,
+  type ClientSocket,
+  type TestOrg,
+} from '../../helpers/signet.js';
+
+let node: SignetNode;
+let org: TestOrg;
+const sockets: ClientSocket[] = [];
+const as = {} as Record<Role, ClientSocket>;
+
+async function open(options: Parameters<typeof connect>[1]) {
+  const socket = await connect(node, options);
+  sockets.push(socket);
+  return socket;
+}
+
+interface CreatedCiUser {
+  ciUser: { userId: string; kind: string; name: string; email: string; role: string; version: number };
+  apiKey: { id: string; ownerId: string };
+  token: string;
+}
+
+async function createCiUser(name: string, role?: 'member' | 'viewer'): Promise<CreatedCiUser> {
+  const ack = await command<CreatedCiUser>(as.admin, 'ciUser.create', role ? { name, role } : { name });
+  if (!ack.ok) throw new Error(`ciUser.create failed: ${JSON.stringify(ack.error)}`);
+  return ack.result;
+}
+
+/** Closes client sockets and lets the server finish their disconnect handling before the node stops. */
+async function shutDown() {
+  for (const socket of sockets) socket.close();
+  const deadline = Date.now() + 3000;
+  while (Date.now() < deadline) {
+    const present = await node.signet.redis.hlen(node.signet.keys.presence(org.orgId));
+    if (node.io.of('/').sockets.size === 0 && present === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await node.close();
+}
+
+beforeAll(async () => {
+  node = await startNode();
+  org = await seedOrg(node);
+  for (const role of ['owner', 'admin', 'member', 'viewer'] as const) {
+    as[role] = await open({ cookie: await signIn(node, org.users[role]) });
+  }
+});
+
+afterAll(async () => {
+  if (node) await shutDown();
+});
+
+describe('ciUser.create', () => {
+  it('an admin creates a CI user: a member of kind ciUser, with a token shown once', async () => {
+    const created = await createCiUser('Build Bot');
+    expect(created.ciUser).toMatchObject({ kind: 'ciUser', name: 'Build Bot', role: 'member' });
+    expect(created.token).toMatch(/^sgn_/);
+    expect(created.apiKey.ownerId).toBe(created.ciUser.userId);
+
+    const members = await command<any[]>(as.viewer, 'member.list');
+    const listed = (members.ok ? members.result : []).find((m) => m.userId === created.ciUser.userId);
+    expect(listed).toMatchObject({ kind: 'ciUser', role: 'member' });
+  });
+
+  it('a CI user cannot sign in with email and password', async () => {
+    const { ciUser } = await createCiUser('No Login Bot');
+    for (const password of ['', 'correct horse battery staple']) {
+      const response = await http(node, 'POST', '/api/v1/auth/login', { body: { email: ciUser.email, password } });
+      expect(response.status).toBe(401);
+      expect(response.body.error?.code).toBe('UNAUTHENTICATED');
+      expect(response.headers.get('set-cookie')).toBeNull();
+    }
+  });
+
+  it('its token authenticates REST commands and sockets, and its actions are audited as the CI user', async () => {
+    const { ciUser, token } = await createCiUser('Release Bot');
+
+    const overRest = await restCommand(node, 'notification.settings', { set: [{ policyId: 'release', level: 'all' }] }, { token });
+    expect(overRest.status).toBe(200);
+    const socket = await open({ token });
+    const me = await command<any>(socket, 'me.get');
+    expect(me.ok && me.result.actor).toMatchObject({ type: 'ciUser', id: ciUser.userId });
+    const overSocket = await command(socket, 'member.invite', { email: 'someone@example.com', role: 'viewer' });
+    expect(!overSocket.ok && overSocket.error.code).toBe('FORBIDDEN');
+
+    const entries = (await auditLog(node, org.orgId)).filter((entry) => entry.actor.id === ciUser.userId);
+    expect(entries.map((entry) => [entry.action, entry.outcome, entry.source.via])).toEqual([
+      ['notification.settings', 'ok', 'rest'],
+      ['member.invite', 'denied', 'socket'],
+    ]);
+    for (const entry of entries) expect(entry.actor).toMatchObject({ type: 'ciUser', id: ciUser.userId, name: 'Release Bot' });
+  });
+
+  it('members and viewers cannot create CI users', async () => {
+    for (const role of ['member', 'viewer'] as const) {
+      const ack = await command(as[role], 'ciUser.create', { name: `${role} bot` });
+      expect(ack.ok).toBe(false);
+      expect(!ack.ok && ack.error.code).toBe('FORBIDDEN');
+    }
+    const members = await command<any[]>(as.admin, 'member.list');
+    expect((members.ok ? members.result : []).map((m) => m.name)).not.toContain('member bot');
+  });
+
+  it('a CI user cannot be made an admin', async () => {
+    const { ciUser } = await createCiUser('Promotion Bot');
+    const ack = await command(as.owner, 'member.changeRole', { userId: ciUser.userId, role: 'admin', version: ciUser.version });
+    expect(ack.ok).toBe(false);
+    expect(!ack.ok && ack.error.code).toBe('INVALID_INPUT');
+    expect(!ack.ok && ack.error.issues?.map((issue) => issue.path)).toEqual(['role']);
+    const members = await command<any[]>(as.owner, 'member.list');
+    expect((members.ok ? members.result : []).find((m) => m.userId === ciUser.userId)?.role).toBe('member');
+  });
+});
+
+describe('ciUser.remove', () => {
+  it('removes the CI user, and its token stops working at once', async () => {
+    const { ciUser, token } = await createCiUser('Doomed Bot');
+    const socket = await open({ token });
+    expect((await command(socket, 'member.list')).ok).toBe(true);
+    const revoked = nextEvent(socket, 'revoked');
+
+    const removed = await command<any>(as.admin, 'ciUser.remove', { userId: ciUser.userId });
+    expect(removed.ok).toBe(true);
+    expect(removed.ok && removed.result).toMatchObject({ removed: ciUser.userId, revokedApiKeys: 1 });
+    // Cut off on the server before the acknowledgement.
+    const stillConnected = [...node.io.of('/').sockets.values()].filter((s) => s.data?.userId === ciUser.userId);
+    expect(stillConnected).toEqual([]);
+    expect((await revoked).reason).toMatch(/revoked|no longer/);
+
+    const rest = await restCommand(node, 'member.list', {}, { token });
+    expect(rest.status).toBe(401);
+    expect(rest.body.error?.code).toBe('UNAUTHENTICATED');
+    await expect(connect(node, { token })).rejects.toThrow();
+    const members = await command<any[]>(as.admin, 'member.list');
+    expect((members.ok ? members.result : []).map((m) => m.userId)).not.toContain(ciUser.userId);
+  });
+
+  it('refuses a regular member with INVALID_INPUT naming userId, and removes nobody', async () => {
+    const ack = await command(as.admin, 'ciUser.remove', { userId: org.users.member.userId });
+    expect(ack.ok).toBe(false);
+    expect(!ack.ok && ack.error.code).toBe('INVALID_INPUT');
+    expect(!ack.ok && ack.error.issues?.map((issue) => issue.path)).toEqual(['userId']);
+    const members = await command<any[]>(as.admin, 'member.list');
+    expect((members.ok ? members.result : []).map((m) => m.userId)).toContain(org.users.member.userId);
+  });
+
+  it('an unknown CI user is NOT_FOUND', async () => {
+    const ack = await command(as.admin, 'ciUser.remove', { userId: 'nobody-here' });
+    expect(ack.ok).toBe(false);
+    expect(!ack.ok && ack.error.code).toBe('NOT_FOUND');
+  });
+
+  it('members and viewers cannot remove CI users', async () => {
+    const { ciUser, token } = await createCiUser('Sturdy Bot');
+    for (const role of ['member', 'viewer'] as const) {
+      const ack = await command(as[role], 'ciUser.remove', { userId: ciUser.userId });
+      expect(!ack.ok && ack.error.code).toBe('FORBIDDEN');
+    }
+    expect((await restCommand(node, 'member.list', {}, { token })).status).toBe(200);
+  });
+});

@@ -1,0 +1,146 @@
+// The support user (SPEC §2): an instance operator enters an organization only while its owner or an
+// admin has authorized support, then acts with administrator rights, audited as support.
+// Disabling support ends the operator's live sockets before it is acknowledged (SPEC §7).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SignetNode } from '../../../server/index.js';
+import type { Role } from '../../../src/lib/shared/permissions.js';
+import { createOperator } from '../../../server/cli/operator.js';
+import {
+  auditLog,
+  command,
+  connect,
+  http,
+  nextEvent,
+  restCommand,
+  seedOrg,
+  signIn,
+  startNode,
+  type ClientSocket,
+  type TestOrg,
+} from '../../helpers/signet.js';
+
+let node: SignetNode;
+let org: TestOrg;
+let operator: { email: string; password: string; userId: string; cookie: string };
+const sockets: ClientSocket[] = [];
+const as = {} as Record<Role, ClientSocket>;
+
+async function open(options: Parameters<typeof connect>[1]) {
+  const socket = await connect(node, options);
+  sockets.push(socket);
+  return socket;
+}
+
+const operatorSocket = () => open({ cookie: operator.cookie, org: org.slug });
+const serverSocketsOf = (userId: string) => [...node.io.of('/').sockets.values()].filter((s) => s.data?.userId === userId);
+
+/** Closes client sockets and lets the server finish their disconnect handling before the node stops. */
+async function shutDown() {
+  for (const socket of sockets) socket.close();
+  const deadline = Date.now() + 3000;
+  while (Date.now() < deadline) {
+    const present = await node.signet.redis.hlen(node.signet.keys.presence(org.orgId));
+    if (node.io.of('/').sockets.size === 0 && present === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await node.close();
+}
+
+beforeAll(async () => {
+  node = await startNode();
+  org = await seedOrg(node);
+  for (const role of ['owner', 'admin', 'member', 'viewer'] as const) {
+    as[role] = await open({ cookie: await signIn(node, org.users[role]) });
+  }
+  const credentials = await createOperator(node.signet, `support-${org.slug}@vendor.example.com`, 'Sam Support');
+  const login = await http(node, 'POST', '/api/v1/auth/login', { body: credentials });
+  if (login.status !== 200) throw new Error(`operator sign-in failed: ${JSON.stringify(login.body)}`);
+  operator = { ...credentials, userId: login.body.result.user.id, cookie: login.headers.get('set-cookie')!.split(';')[0]! };
+});
+
+afterAll(async () => {
+  if (node) await shutDown();
+});
+
+describe('support access', () => {
+  it('an operator signs in over REST, as an operator who belongs to no organization', async () => {
+    const login = await http(node, 'POST', '/api/v1/auth/login', { body: { email: operator.email, password: operator.password } });
+    expect(login.status).toBe(200);
+    expect(login.body.result.user).toMatchObject({ id: operator.userId, email: operator.email, operator: true });
+    expect(login.body.result.orgs).toEqual([]);
+  });
+
+  it('before support is authorized, the operator\'s handshake for the organization is refused', async () => {
+    const current = await command<any>(as.owner, 'org.get');
+    expect(current.ok && current.result.supportAuthorized).toBe(false);
+    await expect(operatorSocket()).rejects.toThrow(/not authorized/);
+    const rest = await restCommand(node, 'member.list', {}, { cookie: operator.cookie, org: org.slug });
+    expect(rest.status).toBe(401);
+    expect(rest.body.error?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('members and viewers cannot authorize support', async () => {
+    for (const role of ['member', 'viewer'] as const) {
+      const ack = await command(as[role], 'support.authorize');
+      expect(ack.ok).toBe(false);
+      expect(!ack.ok && ack.error.code).toBe('FORBIDDEN');
+    }
+    const current = await command<any>(as.owner, 'org.get');
+    expect(current.ok && current.result.supportAuthorized).toBe(false);
+    await expect(operatorSocket()).rejects.toThrow(/not authorized/);
+  });
+
+  it('once the owner authorizes support, the operator enters with admin rights, and every action is audited as support', async () => {
+    const authorized = await command<any>(as.owner, 'support.authorize');
+    expect(authorized.ok).toBe(true);
+    expect(authorized.ok && authorized.result.supportAuthorized).toBe(true);
+
+    const support = await operatorSocket();
+    const me = await command<any>(support, 'me.get');
+    expect(me.ok && me.result.role).toBe('admin');
+
+    const invited = await command(support, 'member.invite', { email: 'helped@example.com', role: 'member' });
+    expect(invited.ok).toBe(true);
+    const deleted = await command(support, 'org.delete', { confirmSlug: org.slug });
+    expect(deleted.ok).toBe(false);
+    expect(!deleted.ok && deleted.error.code).toBe('FORBIDDEN');
+    expect(!deleted.ok && deleted.error.message).toContain('org:delete');
+    expect((await command(as.owner, 'org.get')).ok).toBe(true);
+
+    const entries = (await auditLog(node, org.orgId)).filter((entry) => entry.actor.id === operator.userId);
+    expect(entries.map((entry) => [entry.action, entry.outcome])).toEqual([
+      ['member.invite', 'ok'],
+      ['org.delete', 'denied'],
+    ]);
+    for (const entry of entries) expect(entry.actor).toEqual({ type: 'support', id: operator.userId, name: 'Sam Support' });
+  });
+
+  it('support.disable disconnects the operator\'s live socket before it is acknowledged, and the next handshake is refused', async () => {
+    expect((await command(as.admin, 'support.authorize')).ok).toBe(true);
+    const support = await operatorSocket();
+    expect((await command(support, 'member.list')).ok).toBe(true);
+    const revoked = nextEvent(support, 'revoked');
+
+    const disabled = await command<any>(as.admin, 'support.disable');
+    expect(disabled.ok).toBe(true);
+    expect(disabled.ok && disabled.result.supportAuthorized).toBe(false);
+    expect(serverSocketsOf(operator.userId)).toEqual([]);
+    expect((await revoked).reason).toMatch(/not authorized/);
+
+    await expect(operatorSocket()).rejects.toThrow(/not authorized/);
+    const rest = await restCommand(node, 'member.list', {}, { cookie: operator.cookie, org: org.slug });
+    expect(rest.status).toBe(401);
+  });
+
+  it('members and viewers cannot disable support either', async () => {
+    expect((await command(as.owner, 'support.authorize')).ok).toBe(true);
+    for (const role of ['member', 'viewer'] as const) {
+      const ack = await command(as[role], 'support.disable');
+      expect(!ack.ok && ack.error.code).toBe('FORBIDDEN');
+    }
+    const support = await operatorSocket();
+    expect((await command(support, 'member.list')).ok).toBe(true);
+    expect((await command(as.owner, 'support.disable')).ok).toBe(true);
+  });
+});
