@@ -85,7 +85,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
       signet.shuttingDown = true;
       stopHeartbeat();
       await stopSealer();
-      io.disconnectSockets(true);
+      io.local.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await Promise.allSettled([redis.quit(), pub.quit(), sub.quit()]);
       redis.disconnect();
