@@ -73,18 +73,9 @@ async function restStatusChange(token: string, from: number, timeoutMs = 5000) {
   }
 }
 
-/** Closes client sockets and lets the server finish their disconnect handling before the node stops. */
-async function shutDown(nodes: SignetNode[], orgIds: string[]) {
+/** Closes client sockets, then every node. */
+async function shutDown(nodes: SignetNode[]) {
   for (const socket of sockets) socket.close();
-  for (const n of nodes) {
-    const deadline = Date.now() + 3000;
-    while (Date.now() < deadline) {
-      const lengths = await Promise.all(orgIds.map((id) => n.signet.redis.hlen(n.signet.keys.presence(id))));
-      if (n.io.of('/').sockets.size === 0 && lengths.every((l) => l === 0)) break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-  await new Promise((resolve) => setTimeout(resolve, 50));
   for (const n of nodes) await n.close();
 }
 
@@ -101,7 +92,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (node) await shutDown([node], orgIds);
+  if (node) await shutDown([node]);
 });
 
 describe('apiKey.create', () => {

@@ -94,16 +94,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const socket of opened) socket.close();
-  if (!node) return;
-  // Let the server finish handling those disconnects (presence) before its Redis clients go.
-  const deadline = Date.now() + 5000;
-  const presence = node.signet.keys.presence(org.orgId);
-  while ((node.io.of('/').sockets.size > 0 || (await node.signet.redis.hlen(presence)) > 0) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  await node.signet.redis.ping();
-  await node.signet.redis.ping();
-  await node.close();
+  if (node) await node.close();
 });
 
 describe('member.list', () => {

@@ -72,16 +72,9 @@ const lastSeenSeq = (socket: Connected) =>
 
 const notificationsReceived = (socket: Connected) => socket.received.filter((r) => r.event === 'notification');
 
-/** Closes client sockets and lets the server finish their disconnect handling before the node stops. */
+/** Closes client sockets, then the node. */
 async function shutDown() {
   for (const socket of sockets) socket.close();
-  const deadline = Date.now() + 3000;
-  while (Date.now() < deadline) {
-    const lengths = await Promise.all(orgIds.map((id) => node.signet.redis.hlen(node.signet.keys.presence(id))));
-    if (node.io.of('/').sockets.size === 0 && lengths.every((l) => l === 0)) break;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  await new Promise((resolve) => setTimeout(resolve, 50));
   await node.close();
 }
 
