@@ -3,7 +3,8 @@
 // permission and handler; GET /api/v1/protocol.json publishes them as JSON Schema.
 import { z } from 'zod';
 import { ASSIGNABLE_ROLES, PERMISSIONS } from './permissions.js';
-import { NotificationLevel } from './entities.js';
+import { CERTIFICATE_ALGORITHMS, NotificationLevel, SIGNATURE_FORMATS } from './entities.js';
+import { WORKFLOW_STATUSES } from './signing.js';
 
 /** Bounds that keep every list and string finite (SPEC §10). */
 export const LIMITS = {
@@ -28,6 +29,47 @@ export const PageSize = z.number().int().min(1).max(LIMITS.pageSize).optional();
 export const IsoTime = z.iso.datetime({ offset: true });
 
 const empty = z.strictObject({});
+
+export const RepositoryUrl = z.url({ protocol: /^https?$/, hostname: z.regexes.domain }).max(300);
+export const Glob = z.string().trim().min(1).max(200).regex(/^[^\s\u0000]+$/, 'no spaces');
+export const Description = z.string().max(LIMITS.text);
+export const Comment = z.string().trim().max(LIMITS.text);
+/** Largest artifact any configuration may accept (2 GiB). */
+export const MAX_ARTIFACT_BYTES = 2 * 1024 ** 3;
+const IdList = z.array(EntityId).max(LIMITS.listInput);
+
+const ProjectFields = {
+  slug: Slug,
+  name: Name,
+  repositoryUrl: RepositoryUrl.nullable(),
+  description: Description,
+  status: z.enum(['active', 'inactive']),
+};
+
+const ArtifactConfigFields = {
+  slug: Slug,
+  name: Name,
+  fileNamePattern: Glob,
+  maxSizeBytes: z.number().int().min(1).max(MAX_ARTIFACT_BYTES),
+  isDefault: z.boolean(),
+};
+
+const PolicyFields = {
+  slug: Slug,
+  name: Name,
+  certificateId: EntityId,
+  submitters: IdList,
+  approvers: IdList,
+  requiredApprovals: z.number().int().min(0).max(20),
+  originVerification: z.boolean(),
+  allowedBranches: z.array(Glob).max(50),
+};
+
+const CertificateBase = {
+  slug: Slug,
+  name: Name,
+  type: z.enum(['test', 'release']),
+};
 
 export const commandInputs = {
   'me.get': empty,
@@ -83,6 +125,139 @@ export const commandInputs = {
   }),
 
   'presence.update': z.strictObject({ page: z.string().max(200) }),
+
+  'project.list': empty,
+  'project.get': z.strictObject({ projectId: EntityId }),
+  'project.create': z.strictObject({
+    slug: ProjectFields.slug,
+    name: ProjectFields.name,
+    repositoryUrl: ProjectFields.repositoryUrl.default(null),
+    description: ProjectFields.description.default(''),
+  }),
+  'project.update': z.strictObject({
+    projectId: EntityId,
+    version: Version,
+    slug: ProjectFields.slug.optional(),
+    name: ProjectFields.name.optional(),
+    repositoryUrl: ProjectFields.repositoryUrl.optional(),
+    description: ProjectFields.description.optional(),
+    status: ProjectFields.status.optional(),
+  }),
+  'project.delete': z.strictObject({ projectId: EntityId, confirmSlug: Slug.describe('the project slug, typed to confirm') }),
+
+  'artifactConfig.list': z.strictObject({ projectId: EntityId }),
+  'artifactConfig.create': z.strictObject({
+    projectId: EntityId,
+    slug: ArtifactConfigFields.slug,
+    name: ArtifactConfigFields.name,
+    fileNamePattern: ArtifactConfigFields.fileNamePattern.default('*'),
+    maxSizeBytes: ArtifactConfigFields.maxSizeBytes.default(100 * 1024 ** 2),
+    signatureFormat: z.enum(SIGNATURE_FORMATS).default('cms-detached'),
+    isDefault: ArtifactConfigFields.isDefault.default(false),
+  }),
+  'artifactConfig.update': z.strictObject({
+    artifactConfigId: EntityId,
+    version: Version,
+    name: ArtifactConfigFields.name.optional(),
+    fileNamePattern: ArtifactConfigFields.fileNamePattern.optional(),
+    maxSizeBytes: ArtifactConfigFields.maxSizeBytes.optional(),
+    isDefault: z.literal(true).optional().describe('make this the project default'),
+  }),
+  'artifactConfig.delete': z.strictObject({ artifactConfigId: EntityId }),
+
+  'certificate.list': empty,
+  'certificate.generate': z.strictObject({
+    ...CertificateBase,
+    algorithm: z.enum(CERTIFICATE_ALGORITHMS).default('ECDSA-P256'),
+    commonName: Name,
+    organization: Name.optional(),
+    validDays: z.number().int().min(1).max(3650).default(365),
+  }),
+  'certificate.import': z.discriminatedUnion('format', [
+    z.strictObject({
+      ...CertificateBase,
+      format: z.literal('pem'),
+      certificatePem: z.string().min(1).max(20_000),
+      privateKeyPem: z.string().min(1).max(20_000),
+      passphrase: z.string().max(1000).optional(),
+    }),
+    z.strictObject({
+      ...CertificateBase,
+      format: z.literal('pkcs12'),
+      pkcs12Base64: z.base64().min(1).max(100_000),
+      password: z.string().max(1000),
+    }),
+  ]),
+  'certificate.update': z.strictObject({
+    certificateId: EntityId,
+    version: Version,
+    name: Name.optional(),
+    disabled: z.boolean().optional(),
+  }),
+
+  'policy.list': z.strictObject({ projectId: EntityId.optional() }),
+  'policy.create': z.strictObject({
+    projectId: EntityId,
+    slug: PolicyFields.slug,
+    name: PolicyFields.name,
+    certificateId: PolicyFields.certificateId,
+    submitters: PolicyFields.submitters.default([]),
+    approvers: PolicyFields.approvers.default([]),
+    requiredApprovals: PolicyFields.requiredApprovals.default(0),
+    originVerification: PolicyFields.originVerification.default(false),
+    allowedBranches: PolicyFields.allowedBranches.default([]),
+  }),
+  'policy.update': z.strictObject({
+    policyId: EntityId,
+    version: Version,
+    slug: PolicyFields.slug.optional(),
+    name: PolicyFields.name.optional(),
+    certificateId: PolicyFields.certificateId.optional(),
+    submitters: PolicyFields.submitters.optional(),
+    approvers: PolicyFields.approvers.optional(),
+    requiredApprovals: PolicyFields.requiredApprovals.optional(),
+    originVerification: PolicyFields.originVerification.optional(),
+    allowedBranches: PolicyFields.allowedBranches.optional(),
+  }),
+  'policy.delete': z.strictObject({ policyId: EntityId }),
+
+  'buildSystem.list': empty,
+  'buildSystem.create': z
+    .strictObject({
+      name: Name,
+      issuer: z.url({ protocol: /^https?$/ }).max(300),
+      audience: z.string().min(1).max(300),
+      jwksUrl: z.url({ protocol: /^https?$/ }).max(500).optional(),
+      jwks: z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(20) }).optional(),
+    })
+    .refine((input) => (input.jwksUrl === undefined) !== (input.jwks === undefined), {
+      message: 'give exactly one of jwksUrl or jwks',
+      path: ['jwksUrl'],
+    }),
+  'buildSystem.delete': z.strictObject({ buildSystemId: EntityId }),
+
+  'webhook.list': z.strictObject({ projectId: EntityId }),
+  'webhook.create': z.strictObject({ projectId: EntityId, url: z.url({ protocol: /^https?$/ }).max(500) }),
+  'webhook.delete': z.strictObject({ webhookId: EntityId }),
+
+  'request.list': z.strictObject({
+    projectId: EntityId.optional(),
+    workflowStatus: z.enum(WORKFLOW_STATUSES).optional(),
+    submitterId: EntityId.optional(),
+    awaitingMyApproval: z.boolean().optional(),
+    before: z.number().int().min(0).optional().describe('cursor: requests created before this time (ms)'),
+    limit: PageSize,
+  }),
+  'request.get': z.strictObject({ requestId: EntityId }),
+  'request.approve': z.strictObject({ requestId: EntityId, comment: Comment.default('') }),
+  'request.deny': z.strictObject({ requestId: EntityId, comment: Comment.min(1, 'say why') }),
+  'request.cancel': z.strictObject({ requestId: EntityId, reason: Comment.default('') }),
+  'request.resubmit': z.strictObject({
+    requestId: EntityId,
+    policyId: EntityId.optional().describe('another policy of the same project; default: the same'),
+    description: Description.optional(),
+    originToken: z.string().max(10_000).optional(),
+  }),
 } as const satisfies Record<string, z.ZodType>;
 
 export type CommandName = keyof typeof commandInputs;

@@ -107,3 +107,145 @@ export type Notification = z.infer<typeof Notification>;
 
 export const NotificationLevel = z.enum(['all', 'default', 'none']);
 export type NotificationLevel = z.infer<typeof NotificationLevel>;
+
+// ——— Code signing (SPEC §4) ———
+
+export const Project = z.object({
+  id: Id,
+  orgId: Id,
+  slug: z.string(),
+  name: z.string(),
+  status: z.enum(['active', 'inactive']),
+  repositoryUrl: z.string().nullable(),
+  description: z.string(),
+  createdAt: Timestamp,
+  version: z.number().int(),
+});
+export type Project = z.infer<typeof Project>;
+
+export const SIGNATURE_FORMATS = ['cms-detached'] as const;
+
+export const ArtifactConfiguration = z.object({
+  id: Id,
+  orgId: Id,
+  projectId: Id,
+  slug: z.string(),
+  name: z.string(),
+  fileNamePattern: z.string().describe('glob, e.g. *.exe or **/*.jar'),
+  maxSizeBytes: z.number().int(),
+  signatureFormat: z.enum(SIGNATURE_FORMATS),
+  isDefault: z.boolean(),
+  createdAt: Timestamp,
+  version: z.number().int(),
+});
+export type ArtifactConfiguration = z.infer<typeof ArtifactConfiguration>;
+
+export const CERTIFICATE_ALGORITHMS = ['RSA-2048', 'RSA-3072', 'ECDSA-P256'] as const;
+
+export const Certificate = z.object({
+  id: Id,
+  orgId: Id,
+  slug: z.string(),
+  name: z.string(),
+  type: z.enum(['test', 'release']),
+  source: z.enum(['generated', 'imported']),
+  algorithm: z.string(),
+  subject: z.string(),
+  issuer: z.string(),
+  serialNumber: z.string(),
+  notBefore: Timestamp,
+  notAfter: Timestamp,
+  fingerprintSha256: z.string(),
+  certificatePem: z.string().describe('the public certificate; the private key never leaves the server'),
+  disabled: z.boolean(),
+  createdAt: Timestamp,
+  version: z.number().int(),
+});
+export type Certificate = z.infer<typeof Certificate>;
+
+export const SigningPolicy = z.object({
+  id: Id,
+  orgId: Id,
+  projectId: Id,
+  slug: z.string(),
+  name: z.string(),
+  certificateId: Id,
+  submitters: z.array(Id),
+  approvers: z.array(Id),
+  requiredApprovals: z.number().int(),
+  originVerification: z.boolean(),
+  allowedBranches: z.array(z.string()),
+  createdAt: Timestamp,
+  version: z.number().int(),
+});
+export type SigningPolicy = z.infer<typeof SigningPolicy>;
+
+export const BuildSystem = z.object({
+  id: Id,
+  orgId: Id,
+  name: z.string(),
+  issuer: z.string(),
+  audience: z.string(),
+  jwksUrl: z.string().nullable(),
+  jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).nullable(),
+  createdAt: Timestamp,
+  version: z.number().int(),
+});
+export type BuildSystem = z.infer<typeof BuildSystem>;
+
+export const Webhook = z.object({
+  id: Id,
+  orgId: Id,
+  projectId: Id,
+  url: z.string(),
+  createdAt: Timestamp,
+  version: z.number().int(),
+});
+export type Webhook = z.infer<typeof Webhook>;
+
+export const Decision = z.object({ userId: Id, name: z.string(), comment: z.string(), at: Timestamp });
+export type Decision = z.infer<typeof Decision>;
+
+export const Origin = z.object({
+  verified: z.boolean(),
+  repository: z.string().nullable(),
+  repositoryUrl: z.string().nullable(),
+  branch: z.string().nullable(),
+  commit: z.string().nullable(),
+  buildUrl: z.string().nullable(),
+  issuer: z.string().nullable(),
+  buildSystemId: z.string().nullable(),
+});
+export type Origin = z.infer<typeof Origin>;
+
+export const SigningRequest = z.object({
+  id: Id,
+  orgId: Id,
+  projectId: Id,
+  projectSlug: z.string(),
+  policyId: Id,
+  policySlug: z.string(),
+  artifactConfigId: Id,
+  artifactConfigSlug: z.string(),
+  artifact: z.object({ fileName: z.string(), size: z.number().int(), sha256: z.string() }),
+  description: z.string(),
+  parameters: z.record(z.string(), z.string()),
+  origin: Origin.nullable(),
+  submitterId: Id,
+  submitterName: z.string(),
+  requiredApprovals: z.number().int(),
+  approvals: z.array(Decision),
+  denials: z.array(Decision),
+  status: z.string(),
+  workflowStatus: z.string(),
+  isFinalStatus: z.boolean(),
+  failureReason: z.string().nullable(),
+  resubmittedFromId: Id.nullable(),
+  signature: z.object({ sha256: z.string(), size: z.number().int(), certificateId: Id }).nullable(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  expiresAt: Timestamp.nullable(),
+  finishedAt: Timestamp.nullable(),
+  version: z.number().int(),
+});
+export type SigningRequest = z.infer<typeof SigningRequest>;

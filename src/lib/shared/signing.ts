@@ -1,0 +1,49 @@
+// The signing-request lifecycle of SPEC §4, shared by server and UI.
+
+export const WORKFLOW_STATUSES = [
+  'Submitted',
+  'WaitingForApproval',
+  'QueuedForProcessing',
+  'Processing',
+  'Completed',
+  'ProcessingFailed',
+  'Denied',
+  'Canceled',
+] as const;
+export type WorkflowStatus = (typeof WORKFLOW_STATUSES)[number];
+
+export const STATUSES = ['Submitted', 'WaitingForApproval', 'QueuedForProcessing', 'InProgress', 'Completed', 'Failed', 'Denied', 'Canceled'] as const;
+export type RequestStatus = (typeof STATUSES)[number];
+
+/** The coarse `status` of each `workflowStatus`. */
+export const STATUS_OF: Record<WorkflowStatus, RequestStatus> = {
+  Submitted: 'Submitted',
+  WaitingForApproval: 'WaitingForApproval',
+  QueuedForProcessing: 'QueuedForProcessing',
+  Processing: 'InProgress',
+  Completed: 'Completed',
+  ProcessingFailed: 'Failed',
+  Denied: 'Denied',
+  Canceled: 'Canceled',
+};
+
+export const FINAL_STATUSES: readonly RequestStatus[] = ['Completed', 'Failed', 'Denied', 'Canceled'];
+
+export function isFinalStatus(status: RequestStatus): boolean {
+  return FINAL_STATUSES.includes(status);
+}
+
+/** Statuses from which the submitter or an admin may still cancel: before processing. */
+export const CANCELABLE: readonly WorkflowStatus[] = ['Submitted', 'WaitingForApproval', 'QueuedForProcessing'];
+
+/** Statuses a request may move to from each status; anything else is refused. */
+export const TRANSITIONS: Record<WorkflowStatus, readonly WorkflowStatus[]> = {
+  Submitted: ['WaitingForApproval', 'QueuedForProcessing', 'Canceled', 'Denied'],
+  WaitingForApproval: ['QueuedForProcessing', 'Denied', 'Canceled'],
+  QueuedForProcessing: ['Processing', 'Canceled'],
+  Processing: ['Completed', 'ProcessingFailed'],
+  Completed: [],
+  ProcessingFailed: [],
+  Denied: [],
+  Canceled: [],
+};
