@@ -27,6 +27,14 @@ const EnvSchema = z.object({
   SIGNET_MAX_MESSAGE_BYTES: positiveInt.min(1024).default(1_000_000),
   SIGNET_EVENT_RETENTION: positiveInt.min(100).default(100_000),
   SIGNET_TRUST_PROXY: bool.default(false),
+  SIGNET_ARTIFACT_DIR: z.string().min(1).optional(),
+  SIGNET_MAX_UPLOAD_BYTES: positiveInt.max(2 * 1024 ** 3).default(2 * 1024 ** 3),
+  SIGNET_REQUEST_EXPIRY_HOURS: z.coerce.number().positive().max(24 * 365).default(72),
+  SIGNET_WORKER_CONCURRENCY: positiveInt.max(64).default(2),
+  SIGNET_JOB_LOCK_MS: positiveInt.min(1000).default(30_000),
+  SIGNET_WEBHOOK_ATTEMPTS: positiveInt.max(20).default(8),
+  /** Fault injection for tests: the worker process exits right before signing. Never set in production. */
+  SIGNET_FAULT_CRASH_BEFORE_SIGNING: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -38,6 +46,7 @@ export interface Config extends Env {
   /** 32 bytes; derives the audit signing key (and encrypts private keys at rest). */
   masterKey: Buffer;
   nodeId: string;
+  artifactDir: string;
 }
 
 export class ConfigError extends Error {}
@@ -76,5 +85,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowedOrigins,
     masterKey: loadMasterKey(parsed),
     nodeId: parsed.SIGNET_NODE_ID ?? `node-${randomBytes(4).toString('hex')}`,
+    artifactDir: path.resolve(parsed.SIGNET_ARTIFACT_DIR ?? path.join(parsed.SIGNET_DATA_DIR, 'artifacts')),
   };
 }

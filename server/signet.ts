@@ -9,6 +9,7 @@ import { createRepositories, type Repositories } from './store/repositories.js';
 import { commit, type CommitPlan, type Committed } from './store/commit.js';
 import { deriveAuditSigningKey, type AuditSigningKey } from './audit/chain.js';
 import { audienceRoom, permissionRoom } from './realtime/rooms.js';
+import type { SigningJobs } from './signing/lifecycle.js';
 import type { ClientToServerEvents, ServerToClientEvents } from '../src/lib/shared/events.js';
 
 export type SignetIo = Server<ClientToServerEvents, ServerToClientEvents>;
@@ -39,6 +40,8 @@ export interface Signet {
    * that sent the command (if it lost access) is cut off right after its acknowledgement instead.
    */
   refreshAccess: (scope: AccessScope, callerSocketId?: string) => Promise<void>;
+  /** The job queues, on nodes (and CLI runs) that have them. */
+  jobs: SigningJobs | null;
   /** Set while the node closes: no more presence broadcasts. */
   shuttingDown: boolean;
   apply(plan: CommitPlan): Promise<Committed>;
@@ -56,6 +59,7 @@ export function createSignet(config: Config, redis: Redis, logger: Logger): Sign
     io: null,
     broadcaster: null,
     shuttingDown: false,
+    jobs: null,
     refreshAccess: async () => {},
     async apply(plan) {
       const committed = await commit(redis, keys, config.SIGNET_EVENT_RETENTION, plan);

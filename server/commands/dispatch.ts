@@ -5,7 +5,8 @@
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { CommandAck } from '../../src/lib/shared/commands.js';
 import { loadActor, type Actor, type Principal } from '../auth/actor.js';
-import { auditDraft, type AuditSource } from '../audit/entries.js';
+import type { AuditSource } from '../audit/entries.js';
+import { auditDenial } from '../audit/denial.js';
 import { isRedisUnavailable } from '../store/redis.js';
 import type { Signet } from '../signet.js';
 import { COMMANDS_BY_NAME } from './registry.js';
@@ -41,22 +42,6 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
       .catch(() => keyTouchedAt.delete(keyId));
   }
 
-  async function auditDenial(actor: Actor, name: string, reason: string, source: AuditSource): Promise<void> {
-    await signet.apply({
-      audits: [
-        auditDraft({
-          orgId: actor.orgId,
-          actor: actor.audit,
-          action: name,
-          target: { type: 'command', id: name, name },
-          outcome: 'denied',
-          reason,
-          source,
-        }),
-      ],
-    });
-  }
-
   async function runUnsafe(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string) {
     const command = typeof name === 'string' ? COMMANDS_BY_NAME.get(name) : undefined;
     if (!command) throw new CommandFailure('NOT_FOUND', `Unknown command "${String(name).slice(0, 80)}"`);
@@ -76,7 +61,7 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
 
     if (command.permission && !actor.permissions.has(command.permission)) {
       const reason = `${command.name} needs the ${command.permission} permission, which ${describe(actor)} does not have`;
-      await auditDenial(actor, command.name, reason, source);
+      await auditDenial(signet, actor, command.name, reason, source);
       throw new CommandFailure('FORBIDDEN', reason);
     }
 
@@ -88,8 +73,8 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
       return await command.handler(context, parsed.data as never);
     } catch (error) {
       // Rules a handler enforces (owner protections, own role, key scopes) are denials too.
-      if (error instanceof CommandFailure && error.code === 'FORBIDDEN') {
-        await auditDenial(actor, command.name, error.message, source);
+      if (error instanceof CommandFailure && error.code === 'FORBIDDEN' && !error.audited) {
+        await auditDenial(signet, actor, command.name, error.message, source);
       }
       throw error;
     }

@@ -3,6 +3,9 @@ import type { CommandError, ErrorCode, InputIssue } from '../../src/lib/shared/c
 import type { z } from 'zod';
 
 export class CommandFailure extends Error {
+  /** A denial whose audit entry was written already (the dispatcher must not write another). */
+  audited = false;
+
   constructor(
     readonly code: ErrorCode,
     message: string,

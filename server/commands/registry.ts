@@ -15,6 +15,29 @@ import { createApiKey, listApiKeys, revokeApiKey } from './apiKeys.js';
 import { queryAuditLog, verifyAuditLog } from './audit.js';
 import { listNotifications, markNotificationsRead, notificationSettings } from './notifications.js';
 import { updatePresence } from './presence.js';
+import {
+  createArtifactConfig,
+  createProject,
+  deleteArtifactConfig,
+  deleteProject,
+  getProject,
+  listArtifactConfigs,
+  listProjects,
+  updateArtifactConfig,
+  updateProject,
+} from './projects.js';
+import { generateCertificate, importCertificate, listCertificates, updateCertificate } from './certificates.js';
+import {
+  createBuildSystem,
+  createPolicy,
+  deleteBuildSystem,
+  deletePolicy,
+  listBuildSystems,
+  listPolicies,
+  updatePolicy,
+} from './policies.js';
+import { createWebhook, deleteWebhook, listWebhooks } from './webhooks.js';
+import { approveRequest, cancelRequest, denyRequest, getRequest, listRequests, resubmitRequest } from './requests.js';
 
 export const COMMANDS = [
   getMe,
@@ -40,6 +63,35 @@ export const COMMANDS = [
   markNotificationsRead,
   notificationSettings,
   updatePresence,
+  listProjects,
+  getProject,
+  createProject,
+  updateProject,
+  deleteProject,
+  listArtifactConfigs,
+  createArtifactConfig,
+  updateArtifactConfig,
+  deleteArtifactConfig,
+  listCertificates,
+  generateCertificate,
+  importCertificate,
+  updateCertificate,
+  listPolicies,
+  createPolicy,
+  updatePolicy,
+  deletePolicy,
+  listBuildSystems,
+  createBuildSystem,
+  deleteBuildSystem,
+  listWebhooks,
+  createWebhook,
+  deleteWebhook,
+  listRequests,
+  getRequest,
+  approveRequest,
+  denyRequest,
+  cancelRequest,
+  resubmitRequest,
 ] as unknown as readonly AnyCommand[];
 
 export const COMMANDS_BY_NAME: ReadonlyMap<string, AnyCommand> = new Map(COMMANDS.map((command) => [command.name, command]));

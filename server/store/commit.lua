@@ -49,6 +49,8 @@ local reply = {'OK', #plan.audits}
 for _, audit in ipairs(plan.audits) do
   local auditSeq = redis.call('INCR', audit.auditSeqKey)
   redis.call('ZADD', audit.auditKey, auditSeq, audit.entry)
+  -- An index per target, so an entity's activity trail is read without scanning the log.
+  redis.call('ZADD', audit.auditKey .. ':target:' .. audit.targetId, auditSeq, auditSeq)
   redis.call('SADD', audit.unsealedKey, audit.orgId)
   local eventSeq = appendEvent(audit, {'k', 'audit', 'a', audit.audience, 'd', audit.entry, 'n', tostring(auditSeq)})
   table.insert(reply, auditSeq)

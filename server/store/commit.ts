@@ -99,6 +99,7 @@ export async function commit(redis: Redis, keys: RedisKeys, retention: number, p
       unsealedKey: keys.auditUnsealed,
       audience: AUDIT_AUDIENCE.join(','),
       entry: JSON.stringify(entry),
+      targetId: entry.target.id,
     })),
     events: events.map((event) => ({
       ...stream(event.orgId),

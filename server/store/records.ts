@@ -1,6 +1,19 @@
 // What is stored in Redis. These carry server-only fields (hashes, tombstones); presenters turn
 // them into the shared entities before anything leaves the server.
-import type { ApiKey, Invitation, Member, Organization } from '../../src/lib/shared/entities.js';
+import type {
+  ApiKey,
+  ArtifactConfiguration,
+  BuildSystem,
+  Certificate,
+  Invitation,
+  Member,
+  Organization,
+  Project,
+  SigningPolicy,
+  SigningRequest,
+  Webhook,
+} from '../../src/lib/shared/entities.js';
+import type { SealedKey } from '../signing/keyVault.js';
 
 export interface OrganizationRecord extends Organization {
   deletedAt?: string;
@@ -47,4 +60,30 @@ export function toInvitation(record: InvitationRecord): Invitation {
 export function toApiKey(record: ApiKeyRecord, lastUsedAt: string | null): ApiKey {
   const { secretHash: _secretHash, ...key } = record;
   return { ...key, lastUsedAt: lastUsedAt ?? record.lastUsedAt };
+}
+
+export type ProjectRecord = Project;
+export type ArtifactConfigRecord = ArtifactConfiguration;
+export type PolicyRecord = SigningPolicy;
+export type BuildSystemRecord = BuildSystem;
+export type RequestRecord = SigningRequest;
+
+export interface CertificateRecord extends Certificate {
+  /** The private key, AES-256-GCM under the master key; never leaves the server. */
+  sealedPrivateKey: SealedKey;
+}
+
+export interface WebhookRecord extends Webhook {
+  /** The HMAC secret, sealed like private keys (it must be recoverable to sign deliveries). */
+  sealedSecret: SealedKey;
+}
+
+export function toCertificate(record: CertificateRecord): Certificate {
+  const { sealedPrivateKey: _sealed, ...certificate } = record;
+  return certificate;
+}
+
+export function toWebhook(record: WebhookRecord): Webhook {
+  const { sealedSecret: _sealed, ...webhook } = record;
+  return webhook;
 }

@@ -4,6 +4,13 @@ import type { Redis } from 'ioredis';
 import type { RedisKeys } from './keys.js';
 import type {
   ApiKeyRecord,
+  ArtifactConfigRecord,
+  BuildSystemRecord,
+  CertificateRecord,
+  PolicyRecord,
+  ProjectRecord,
+  RequestRecord,
+  WebhookRecord,
   InvitationRecord,
   MemberRecord,
   OrganizationRecord,
@@ -94,6 +101,57 @@ export function createRepositories(redis: Redis, keys: RedisKeys) {
       const items = raws.filter((raw): raw is string => raw !== null).map((raw) => JSON.parse(raw) as Notification);
       return { items, unreadCount: unreadIds.size };
     },
+    async project(projectId: string) {
+      return parse<ProjectRecord>(await redis.get(keys.project(projectId)));
+    },
+    async projectIdBySlug(orgId: string, slug: string) {
+      return redis.hget(keys.projectSlugs(orgId), slug);
+    },
+    async projects(orgId: string) {
+      return getMany<ProjectRecord>(redis, (await redis.smembers(keys.projects(orgId))).map(keys.project));
+    },
+    async artifactConfig(configId: string) {
+      return parse<ArtifactConfigRecord>(await redis.get(keys.artifactConfig(configId)));
+    },
+    async artifactConfigs(projectId: string) {
+      return getMany<ArtifactConfigRecord>(redis, (await redis.smembers(keys.artifactConfigs(projectId))).map(keys.artifactConfig));
+    },
+    async policy(policyId: string) {
+      return parse<PolicyRecord>(await redis.get(keys.policy(policyId)));
+    },
+    async policies(projectId: string) {
+      return getMany<PolicyRecord>(redis, (await redis.smembers(keys.policies(projectId))).map(keys.policy));
+    },
+    async certificate(certificateId: string) {
+      return parse<CertificateRecord>(await redis.get(keys.certificate(certificateId)));
+    },
+    async certificates(orgId: string) {
+      return getMany<CertificateRecord>(redis, (await redis.smembers(keys.certificates(orgId))).map(keys.certificate));
+    },
+    async buildSystems(orgId: string) {
+      return getMany<BuildSystemRecord>(redis, (await redis.smembers(keys.buildSystems(orgId))).map(keys.buildSystem));
+    },
+    async buildSystem(buildSystemId: string) {
+      return parse<BuildSystemRecord>(await redis.get(keys.buildSystem(buildSystemId)));
+    },
+    async webhook(webhookId: string) {
+      return parse<WebhookRecord>(await redis.get(keys.webhook(webhookId)));
+    },
+    async webhooks(projectId: string) {
+      return getMany<WebhookRecord>(redis, (await redis.smembers(keys.webhooks(projectId))).map(keys.webhook));
+    },
+    async request(requestId: string) {
+      return parse<RequestRecord>(await redis.get(keys.request(requestId)));
+    },
+    /** Requests newest first, created before `beforeMs`. */
+    async requestPage(orgId: string, beforeMs: number | undefined, count: number) {
+      const ids = await redis.zrevrangebyscore(keys.requests(orgId), beforeMs === undefined ? '+inf' : `(${beforeMs}`, '-inf', 'LIMIT', 0, count);
+      return getMany<RequestRecord>(redis, ids.map(keys.request));
+    },
+    async waitingRequests(orgId: string) {
+      return getMany<RequestRecord>(redis, (await redis.smembers(keys.requestsWaiting(orgId))).map(keys.request));
+    },
+
     async notificationSettings(orgId: string, userId: string) {
       return (await redis.hgetall(keys.notificationSettings(orgId, userId))) as Record<string, NotificationLevel>;
     },

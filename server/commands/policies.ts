@@ -1,0 +1,212 @@
+// policy.*, buildSystem.*: who may submit and approve what, signed with which certificate, and
+// which build systems are trusted to vouch for a submission's origin. Both need policy:write
+// (admins): a member who could edit a policy could make themselves its approver.
+import { commandInputs } from '../../src/lib/shared/commands.js';
+import { roleHas } from '../../src/lib/shared/permissions.js';
+import type { Audience, WriteOp } from '../store/commit.js';
+import type { BuildSystemRecord, PolicyRecord, ProjectRecord } from '../store/records.js';
+import { randomId } from '../auth/secrets.js';
+import { diffFields } from '../audit/entries.js';
+import { assertVersion, changeEvent, defineCommand, type CommandContext } from './define.js';
+import { conflict, invalid, notFound } from './errors.js';
+import { dropUndefined, projectInOrg } from './projects.js';
+
+const CONFIG_READERS: Audience[] = ['p:config:read'];
+
+/** Checks a policy's references and rules; returns it with Open Source rules applied. */
+async function validatedPolicy(context: CommandContext, policy: PolicyRecord, project: ProjectRecord): Promise<PolicyRecord> {
+  const { actor, repos } = context;
+  const certificate = await repos.certificate(policy.certificateId);
+  if (!certificate || certificate.value.orgId !== actor.orgId) throw invalid('certificateId', `no certificate ${policy.certificateId} in this organization`);
+  const members = new Map((await repos.members(actor.orgId)).map((m) => [m.userId, m]));
+  for (const field of ['submitters', 'approvers'] as const) {
+    for (const userId of policy[field]) {
+      const member = members.get(userId);
+      if (!member) throw invalid(field, `${userId} is not a member of this organization`);
+      const permission = field === 'submitters' ? 'signing:submit' : 'signing:approve';
+      if (!roleHas(member.role, permission)) throw invalid(field, `${member.name} is a ${member.role}, who cannot ${field === 'submitters' ? 'submit' : 'approve'}`);
+      if (field === 'approvers' && member.kind === 'ciUser') throw invalid('approvers', `${member.name} is a CI user; only people approve`);
+    }
+  }
+  if (new Set(policy.submitters).size !== policy.submitters.length) throw invalid('submitters', 'lists someone twice');
+  if (new Set(policy.approvers).size !== policy.approvers.length) throw invalid('approvers', 'lists someone twice');
+  if (policy.requiredApprovals > policy.approvers.length) {
+    throw invalid('requiredApprovals', `needs ${policy.requiredApprovals} approvals but names ${policy.approvers.length} approvers`);
+  }
+  // Open Source organizations: origin verification is always on.
+  const originVerification = policy.originVerification || actor.org.openSource;
+  if (originVerification && !project.repositoryUrl) {
+    throw invalid('originVerification', `project ${project.slug} has no repository URL to verify origins against`);
+  }
+  return { ...policy, originVerification };
+}
+
+async function policyInOrg(context: CommandContext, policyId: string) {
+  const stored = await context.repos.policy(policyId);
+  if (!stored || stored.value.orgId !== context.actor.orgId) throw notFound(`Signing policy ${policyId}`);
+  return stored;
+}
+
+export const listPolicies = defineCommand({
+  name: 'policy.list',
+  input: commandInputs['policy.list'],
+  permission: 'config:read',
+  async handler(context, input) {
+    const projectIds = input.projectId
+      ? [(await projectInOrg(context, input.projectId)).value.id]
+      : (await context.repos.projects(context.actor.orgId)).map((p) => p.id);
+    const policies = (await Promise.all(projectIds.map((id) => context.repos.policies(id)))).flat();
+    return policies.sort((a, b) => a.slug.localeCompare(b.slug));
+  },
+});
+
+export const createPolicy = defineCommand({
+  name: 'policy.create',
+  input: commandInputs['policy.create'],
+  permission: 'policy:write',
+  async handler(context, input) {
+    const { actor, repos, commit } = context;
+    const { keys } = repos;
+    const project = (await projectInOrg(context, input.projectId)).value;
+    if (await repos.redis.hexists(keys.policySlugs(project.id), input.slug)) {
+      throw conflict(`Project ${project.slug} has a signing policy "${input.slug}" already`);
+    }
+    const { projectId: _projectId, ...fields } = input;
+    const policy = await validatedPolicy(
+      context,
+      { id: randomId(), orgId: actor.orgId, projectId: project.id, ...fields, createdAt: new Date().toISOString(), version: 1 },
+      project,
+    );
+    await commit({
+      target: { type: 'policy', id: policy.id, name: `${project.slug}/${policy.slug}` },
+      changes: diffFields(null, policy),
+      expect: [{ key: keys.policySlugs(project.id), field: policy.slug, equals: null }],
+      ops: [
+        ['set', keys.policy(policy.id), JSON.stringify(policy)],
+        ['sadd', keys.policies(project.id), policy.id],
+        ['hset', keys.policySlugs(project.id), policy.slug, policy.id],
+      ],
+      events: [changeEvent(actor.orgId, 'policy', 'created', policy.id, policy, CONFIG_READERS)],
+    });
+    return policy;
+  },
+});
+
+export const updatePolicy = defineCommand({
+  name: 'policy.update',
+  input: commandInputs['policy.update'],
+  permission: 'policy:write',
+  async handler(context, input) {
+    const { actor, repos, commit } = context;
+    const { keys } = repos;
+    const stored = await policyInOrg(context, input.policyId);
+    const policy = stored.value;
+    assertVersion(`Signing policy ${policy.slug}`, input.version, policy, policy);
+    const project = (await projectInOrg(context, policy.projectId)).value;
+    const { policyId: _id, version: _version, ...fields } = input;
+    const updated = await validatedPolicy(context, { ...policy, ...dropUndefined(fields), version: policy.version + 1 }, project);
+    const changes = diffFields(policy, updated);
+    if (Object.keys(changes).length === 0) return policy;
+    const expect = [{ key: keys.policy(policy.id), equals: stored.raw as string | null, field: undefined as string | undefined }];
+    const ops: WriteOp[] = [['set', keys.policy(policy.id), JSON.stringify(updated)]];
+    if (updated.slug !== policy.slug) {
+      expect.push({ key: keys.policySlugs(project.id), field: updated.slug, equals: null });
+      ops.push(['hdel', keys.policySlugs(project.id), policy.slug], ['hset', keys.policySlugs(project.id), updated.slug, policy.id]);
+    }
+    await commit({
+      target: { type: 'policy', id: policy.id, name: `${project.slug}/${updated.slug}` },
+      changes,
+      expect,
+      ops,
+      events: [changeEvent(actor.orgId, 'policy', 'updated', policy.id, updated, CONFIG_READERS)],
+    });
+    return updated;
+  },
+});
+
+export const deletePolicy = defineCommand({
+  name: 'policy.delete',
+  input: commandInputs['policy.delete'],
+  permission: 'policy:write',
+  async handler(context, input) {
+    const { actor, repos, commit } = context;
+    const { keys } = repos;
+    const stored = await policyInOrg(context, input.policyId);
+    const policy = stored.value;
+    await commit({
+      target: { type: 'policy', id: policy.id, name: policy.slug },
+      changes: { slug: { before: policy.slug, after: null } },
+      expect: [{ key: keys.policy(policy.id), equals: stored.raw }],
+      ops: [
+        ['del', keys.policy(policy.id)],
+        ['srem', keys.policies(policy.projectId), policy.id],
+        ['hdel', keys.policySlugs(policy.projectId), policy.slug],
+      ],
+      events: [changeEvent(actor.orgId, 'policy', 'deleted', policy.id, undefined, CONFIG_READERS)],
+    });
+    return { deleted: policy.id };
+  },
+});
+
+export const listBuildSystems = defineCommand({
+  name: 'buildSystem.list',
+  input: commandInputs['buildSystem.list'],
+  permission: 'config:read',
+  async handler({ actor, repos }) {
+    return (await repos.buildSystems(actor.orgId)).sort((a, b) => a.name.localeCompare(b.name));
+  },
+});
+
+export const createBuildSystem = defineCommand({
+  name: 'buildSystem.create',
+  input: commandInputs['buildSystem.create'],
+  permission: 'policy:write',
+  async handler({ actor, repos, commit }, input) {
+    const { keys } = repos;
+    const existing = await repos.buildSystems(actor.orgId);
+    if (existing.some((b) => b.issuer === input.issuer)) throw conflict(`A build system with issuer ${input.issuer} is registered already`);
+    const buildSystem: BuildSystemRecord = {
+      id: randomId(),
+      orgId: actor.orgId,
+      name: input.name,
+      issuer: input.issuer,
+      audience: input.audience,
+      jwksUrl: input.jwksUrl ?? null,
+      jwks: (input.jwks as BuildSystemRecord['jwks']) ?? null,
+      createdAt: new Date().toISOString(),
+      version: 1,
+    };
+    await commit({
+      target: { type: 'buildSystem', id: buildSystem.id, name: buildSystem.name },
+      changes: diffFields(null, { ...buildSystem, jwks: buildSystem.jwks ? `${buildSystem.jwks.keys.length} inline keys` : null }),
+      ops: [
+        ['set', keys.buildSystem(buildSystem.id), JSON.stringify(buildSystem)],
+        ['sadd', keys.buildSystems(actor.orgId), buildSystem.id],
+      ],
+      events: [changeEvent(actor.orgId, 'buildSystem', 'created', buildSystem.id, buildSystem, CONFIG_READERS)],
+    });
+    return buildSystem;
+  },
+});
+
+export const deleteBuildSystem = defineCommand({
+  name: 'buildSystem.delete',
+  input: commandInputs['buildSystem.delete'],
+  permission: 'policy:write',
+  async handler({ actor, repos, commit }, input) {
+    const { keys } = repos;
+    const stored = await repos.buildSystem(input.buildSystemId);
+    if (!stored || stored.value.orgId !== actor.orgId) throw notFound(`Build system ${input.buildSystemId}`);
+    await commit({
+      target: { type: 'buildSystem', id: stored.value.id, name: stored.value.name },
+      changes: { issuer: { before: stored.value.issuer, after: null } },
+      expect: [{ key: keys.buildSystem(stored.value.id), equals: stored.raw }],
+      ops: [
+        ['del', keys.buildSystem(stored.value.id)],
+        ['srem', keys.buildSystems(actor.orgId), stored.value.id],
+      ],
+      events: [changeEvent(actor.orgId, 'buildSystem', 'deleted', stored.value.id, undefined, CONFIG_READERS)],
+    });
+    return { deleted: stored.value.id };
+  },
+});

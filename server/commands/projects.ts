@@ -1,0 +1,301 @@
+// project.*, artifactConfig.*: what is signed. Open Source organizations may not create projects
+// or edit their metadata: the instance's operators do (as the organization's support user).
+import { commandInputs } from '../../src/lib/shared/commands.js';
+import type { Audience, WriteOp } from '../store/commit.js';
+import type { ArtifactConfigRecord, ProjectRecord } from '../store/records.js';
+import { randomId } from '../auth/secrets.js';
+import { diffFields } from '../audit/entries.js';
+import { assertVersion, changeEvent, defineCommand, type CommandContext } from './define.js';
+import { conflict, forbidden, invalid, notFound } from './errors.js';
+
+const CONFIG_READERS: Audience[] = ['p:config:read'];
+export const DEFAULT_MAX_ARTIFACT_BYTES = 100 * 1024 ** 2;
+
+/** Open Source organizations: project metadata and certificates are the operators' to manage. */
+export function assertNotOpenSourceRestricted({ actor }: CommandContext, what: string): void {
+  if (actor.org.openSource && actor.type !== 'support') {
+    throw forbidden(`In an Open Source organization only the instance operators ${what}`);
+  }
+}
+
+export async function projectInOrg(context: CommandContext, projectId: string) {
+  const stored = await context.repos.project(projectId);
+  if (!stored || stored.value.orgId !== context.actor.orgId) throw notFound(`Project ${projectId}`);
+  return stored;
+}
+
+async function artifactConfigInOrg(context: CommandContext, configId: string) {
+  const stored = await context.repos.artifactConfig(configId);
+  if (!stored || stored.value.orgId !== context.actor.orgId) throw notFound(`Artifact configuration ${configId}`);
+  return stored;
+}
+
+export const listProjects = defineCommand({
+  name: 'project.list',
+  input: commandInputs['project.list'],
+  permission: 'config:read',
+  async handler({ actor, repos }) {
+    return (await repos.projects(actor.orgId)).sort((a, b) => a.name.localeCompare(b.name));
+  },
+});
+
+export const getProject = defineCommand({
+  name: 'project.get',
+  input: commandInputs['project.get'],
+  permission: 'config:read',
+  async handler(context, input) {
+    const project = (await projectInOrg(context, input.projectId)).value;
+    const [artifactConfigs, policies] = await Promise.all([
+      context.repos.artifactConfigs(project.id),
+      context.repos.policies(project.id),
+    ]);
+    return { project, artifactConfigs, policies };
+  },
+});
+
+export const createProject = defineCommand({
+  name: 'project.create',
+  input: commandInputs['project.create'],
+  permission: 'config:write',
+  async handler(context, input) {
+    assertNotOpenSourceRestricted(context, 'create projects');
+    const { actor, repos, commit } = context;
+    const { keys } = repos;
+    if (await repos.projectIdBySlug(actor.orgId, input.slug)) throw conflict(`A project with slug "${input.slug}" exists already`);
+    const now = new Date().toISOString();
+    const project: ProjectRecord = {
+      id: randomId(),
+      orgId: actor.orgId,
+      slug: input.slug,
+      name: input.name,
+      status: 'active',
+      repositoryUrl: input.repositoryUrl,
+      description: input.description,
+      createdAt: now,
+      version: 1,
+    };
+    // Every project starts with a default artifact configuration that accepts any file name.
+    const defaultConfig: ArtifactConfigRecord = {
+      id: randomId(),
+      orgId: actor.orgId,
+      projectId: project.id,
+      slug: 'default',
+      name: 'Default',
+      fileNamePattern: '*',
+      maxSizeBytes: DEFAULT_MAX_ARTIFACT_BYTES,
+      signatureFormat: 'cms-detached',
+      isDefault: true,
+      createdAt: now,
+      version: 1,
+    };
+    await commit({
+      target: { type: 'project', id: project.id, name: project.name },
+      changes: diffFields(null, project),
+      expect: [{ key: keys.projectSlugs(actor.orgId), field: project.slug, equals: null }],
+      ops: [
+        ['set', keys.project(project.id), JSON.stringify(project)],
+        ['sadd', keys.projects(actor.orgId), project.id],
+        ['hset', keys.projectSlugs(actor.orgId), project.slug, project.id],
+        ['set', keys.artifactConfig(defaultConfig.id), JSON.stringify(defaultConfig)],
+        ['sadd', keys.artifactConfigs(project.id), defaultConfig.id],
+        ['hset', keys.artifactConfigSlugs(project.id), defaultConfig.slug, defaultConfig.id],
+      ],
+      events: [
+        changeEvent(actor.orgId, 'project', 'created', project.id, project, CONFIG_READERS),
+        changeEvent(actor.orgId, 'artifactConfig', 'created', defaultConfig.id, defaultConfig, CONFIG_READERS),
+      ],
+    });
+    return { project, defaultArtifactConfig: defaultConfig };
+  },
+});
+
+export const updateProject = defineCommand({
+  name: 'project.update',
+  input: commandInputs['project.update'],
+  permission: 'config:write',
+  async handler(context, input) {
+    assertNotOpenSourceRestricted(context, 'edit project metadata');
+    const { actor, repos, commit } = context;
+    const { keys } = repos;
+    const stored = await projectInOrg(context, input.projectId);
+    const project = stored.value;
+    assertVersion(`Project ${project.name}`, input.version, project, project);
+    const { projectId: _id, version: _version, ...fields } = input;
+    const updated: ProjectRecord = { ...project, ...dropUndefined(fields), version: project.version + 1 };
+    const changes = diffFields(project, updated);
+    if (Object.keys(changes).length === 0) return project;
+    const ops: WriteOp[] = [['set', keys.project(project.id), JSON.stringify(updated)]];
+    const expect = [{ key: keys.project(project.id), equals: stored.raw }];
+    if (updated.slug !== project.slug) {
+      if (await repos.projectIdBySlug(actor.orgId, updated.slug)) throw conflict(`A project with slug "${updated.slug}" exists already`);
+      expect.push({ key: keys.projectSlugs(actor.orgId), field: updated.slug, equals: null } as never);
+      ops.push(['hdel', keys.projectSlugs(actor.orgId), project.slug], ['hset', keys.projectSlugs(actor.orgId), updated.slug, project.id]);
+    }
+    await commit({
+      target: { type: 'project', id: project.id, name: updated.name },
+      changes,
+      expect,
+      ops,
+      events: [changeEvent(actor.orgId, 'project', 'updated', project.id, updated, CONFIG_READERS)],
+    });
+    return updated;
+  },
+});
+
+export const deleteProject = defineCommand({
+  name: 'project.delete',
+  input: commandInputs['project.delete'],
+  permission: 'project:delete',
+  async handler(context, input) {
+    const { actor, repos, commit } = context;
+    const { keys } = repos;
+    const stored = await projectInOrg(context, input.projectId);
+    const project = stored.value;
+    if (input.confirmSlug !== project.slug) throw invalid('confirmSlug', `type the project's slug "${project.slug}" to confirm`);
+    const [configs, policies, webhooks] = await Promise.all([
+      repos.artifactConfigs(project.id),
+      repos.policies(project.id),
+      repos.webhooks(project.id),
+    ]);
+    // Its signing requests stay, as history; what configures the project goes.
+    await commit({
+      target: { type: 'project', id: project.id, name: project.name },
+      changes: { slug: { before: project.slug, after: null } },
+      expect: [{ key: keys.project(project.id), equals: stored.raw }],
+      ops: [
+        ['del', keys.project(project.id)],
+        ['srem', keys.projects(actor.orgId), project.id],
+        ['hdel', keys.projectSlugs(actor.orgId), project.slug],
+        ...configs.map((c): WriteOp => ['del', keys.artifactConfig(c.id)]),
+        ...policies.map((p): WriteOp => ['del', keys.policy(p.id)]),
+        ...webhooks.map((w): WriteOp => ['del', keys.webhook(w.id)]),
+        ['del', keys.artifactConfigs(project.id)],
+        ['del', keys.artifactConfigSlugs(project.id)],
+        ['del', keys.policies(project.id)],
+        ['del', keys.policySlugs(project.id)],
+        ['del', keys.webhooks(project.id)],
+      ],
+      events: [
+        changeEvent(actor.orgId, 'project', 'deleted', project.id, undefined, CONFIG_READERS),
+        ...policies.map((p) => changeEvent(actor.orgId, 'policy', 'deleted', p.id, undefined, CONFIG_READERS)),
+      ],
+    });
+    return { deleted: project.id };
+  },
+});
+
+export const listArtifactConfigs = defineCommand({
+  name: 'artifactConfig.list',
+  input: commandInputs['artifactConfig.list'],
+  permission: 'config:read',
+  async handler(context, input) {
+    await projectInOrg(context, input.projectId);
+    return (await context.repos.artifactConfigs(input.projectId)).sort((a, b) => a.slug.localeCompare(b.slug));
+  },
+});
+
+/** The writes that make `configId` the project's only default. */
+async function makeDefaultWrites(context: CommandContext, projectId: string, configId: string) {
+  const others = (await context.repos.artifactConfigs(projectId)).filter((c) => c.isDefault && c.id !== configId);
+  return others.map((other) => {
+    const updated = { ...other, isDefault: false, version: other.version + 1 };
+    return {
+      op: ['set', context.repos.keys.artifactConfig(other.id), JSON.stringify(updated)] as WriteOp,
+      event: changeEvent(context.actor.orgId, 'artifactConfig', 'updated', other.id, updated, CONFIG_READERS),
+    };
+  });
+}
+
+export const createArtifactConfig = defineCommand({
+  name: 'artifactConfig.create',
+  input: commandInputs['artifactConfig.create'],
+  permission: 'config:write',
+  async handler(context, input) {
+    const { actor, repos, commit } = context;
+    const { keys } = repos;
+    const project = (await projectInOrg(context, input.projectId)).value;
+    const config: ArtifactConfigRecord = {
+      id: randomId(),
+      orgId: actor.orgId,
+      projectId: project.id,
+      slug: input.slug,
+      name: input.name,
+      fileNamePattern: input.fileNamePattern,
+      maxSizeBytes: input.maxSizeBytes,
+      signatureFormat: input.signatureFormat,
+      isDefault: input.isDefault,
+      createdAt: new Date().toISOString(),
+      version: 1,
+    };
+    const demoted = config.isDefault ? await makeDefaultWrites(context, project.id, config.id) : [];
+    await commit({
+      target: { type: 'artifactConfig', id: config.id, name: `${project.slug}/${config.slug}` },
+      changes: diffFields(null, config),
+      expect: [{ key: keys.artifactConfigSlugs(project.id), field: config.slug, equals: null }],
+      ops: [
+        ['set', keys.artifactConfig(config.id), JSON.stringify(config)],
+        ['sadd', keys.artifactConfigs(project.id), config.id],
+        ['hset', keys.artifactConfigSlugs(project.id), config.slug, config.id],
+        ...demoted.map((d) => d.op),
+      ],
+      events: [changeEvent(actor.orgId, 'artifactConfig', 'created', config.id, config, CONFIG_READERS), ...demoted.map((d) => d.event)],
+    }).catch((error) => {
+      throw error?.code === 'CONFLICT' ? conflict(`Project ${project.slug} has an artifact configuration "${config.slug}" already`) : error;
+    });
+    return config;
+  },
+});
+
+export const updateArtifactConfig = defineCommand({
+  name: 'artifactConfig.update',
+  input: commandInputs['artifactConfig.update'],
+  permission: 'config:write',
+  async handler(context, input) {
+    const { actor, repos, commit } = context;
+    const stored = await artifactConfigInOrg(context, input.artifactConfigId);
+    const config = stored.value;
+    assertVersion(`Artifact configuration ${config.slug}`, input.version, config, config);
+    const { artifactConfigId: _id, version: _version, ...fields } = input;
+    const updated: ArtifactConfigRecord = { ...config, ...dropUndefined(fields), version: config.version + 1 };
+    const changes = diffFields(config, updated);
+    if (Object.keys(changes).length === 0) return config;
+    const demoted = updated.isDefault && !config.isDefault ? await makeDefaultWrites(context, config.projectId, config.id) : [];
+    await commit({
+      target: { type: 'artifactConfig', id: config.id, name: config.slug },
+      changes,
+      expect: [{ key: repos.keys.artifactConfig(config.id), equals: stored.raw }],
+      ops: [['set', repos.keys.artifactConfig(config.id), JSON.stringify(updated)], ...demoted.map((d) => d.op)],
+      events: [changeEvent(actor.orgId, 'artifactConfig', 'updated', config.id, updated, CONFIG_READERS), ...demoted.map((d) => d.event)],
+    });
+    return updated;
+  },
+});
+
+export const deleteArtifactConfig = defineCommand({
+  name: 'artifactConfig.delete',
+  input: commandInputs['artifactConfig.delete'],
+  permission: 'config:write',
+  async handler(context, input) {
+    const { actor, repos, commit } = context;
+    const { keys } = repos;
+    const stored = await artifactConfigInOrg(context, input.artifactConfigId);
+    const config = stored.value;
+    if (config.isDefault) throw conflict(`"${config.slug}" is the project's default artifact configuration; make another one the default first`);
+    await commit({
+      target: { type: 'artifactConfig', id: config.id, name: config.slug },
+      changes: { slug: { before: config.slug, after: null } },
+      expect: [{ key: keys.artifactConfig(config.id), equals: stored.raw }],
+      ops: [
+        ['del', keys.artifactConfig(config.id)],
+        ['srem', keys.artifactConfigs(config.projectId), config.id],
+        ['hdel', keys.artifactConfigSlugs(config.projectId), config.slug],
+      ],
+      events: [changeEvent(actor.orgId, 'artifactConfig', 'deleted', config.id, undefined, CONFIG_READERS)],
+    });
+    return { deleted: config.id };
+  },
+});
+
+export function dropUndefined<T extends object>(fields: T): Partial<T> {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as Partial<T>;
+}

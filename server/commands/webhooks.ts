@@ -1,0 +1,76 @@
+// webhook.list, webhook.create, webhook.delete: per project, called on final statuses. The HMAC
+// secret is shown once at creation and kept sealed (it must be recoverable to sign deliveries).
+import { commandInputs } from '../../src/lib/shared/commands.js';
+import type { Audience } from '../store/commit.js';
+import { toWebhook, type WebhookRecord } from '../store/records.js';
+import { randomId, randomToken } from '../auth/secrets.js';
+import { sealPrivateKey } from '../signing/keyVault.js';
+import { changeEvent, defineCommand } from './define.js';
+import { notFound } from './errors.js';
+import { projectInOrg } from './projects.js';
+
+const CONFIG_READERS: Audience[] = ['p:config:read'];
+
+export const listWebhooks = defineCommand({
+  name: 'webhook.list',
+  input: commandInputs['webhook.list'],
+  permission: 'config:read',
+  async handler(context, input) {
+    await projectInOrg(context, input.projectId);
+    return (await context.repos.webhooks(input.projectId)).map(toWebhook);
+  },
+});
+
+export const createWebhook = defineCommand({
+  name: 'webhook.create',
+  input: commandInputs['webhook.create'],
+  permission: 'config:write',
+  async handler(context, input) {
+    const { actor, repos, commit, signet } = context;
+    const { keys } = repos;
+    const project = (await projectInOrg(context, input.projectId)).value;
+    const id = randomId();
+    const secret = `whsec_${randomToken(24)}`;
+    const record: WebhookRecord = {
+      id,
+      orgId: actor.orgId,
+      projectId: project.id,
+      url: input.url,
+      createdAt: new Date().toISOString(),
+      version: 1,
+      sealedSecret: sealPrivateKey(signet.config.masterKey, Buffer.from(secret), `webhook:${id}`),
+    };
+    await commit({
+      target: { type: 'webhook', id, name: input.url },
+      changes: { url: { before: null, after: input.url }, project: { before: null, after: project.slug } },
+      ops: [
+        ['set', keys.webhook(id), JSON.stringify(record)],
+        ['sadd', keys.webhooks(project.id), id],
+      ],
+      events: [changeEvent(actor.orgId, 'webhook', 'created', id, toWebhook(record), CONFIG_READERS)],
+    });
+    return { webhook: toWebhook(record), secret };
+  },
+});
+
+export const deleteWebhook = defineCommand({
+  name: 'webhook.delete',
+  input: commandInputs['webhook.delete'],
+  permission: 'config:write',
+  async handler({ actor, repos, commit }, input) {
+    const { keys } = repos;
+    const stored = await repos.webhook(input.webhookId);
+    if (!stored || stored.value.orgId !== actor.orgId) throw notFound(`Webhook ${input.webhookId}`);
+    await commit({
+      target: { type: 'webhook', id: stored.value.id, name: stored.value.url },
+      changes: { url: { before: stored.value.url, after: null } },
+      expect: [{ key: keys.webhook(stored.value.id), equals: stored.raw }],
+      ops: [
+        ['del', keys.webhook(stored.value.id)],
+        ['srem', keys.webhooks(stored.value.projectId), stored.value.id],
+      ],
+      events: [changeEvent(actor.orgId, 'webhook', 'deleted', stored.value.id, undefined, CONFIG_READERS)],
+    });
+    return { deleted: stored.value.id };
+  },
+});

@@ -1,0 +1,131 @@
+// Every change of a signing request goes through here: the transition is checked against the
+// lifecycle, and the request, its audit entry, its live event and its notifications are written in
+// one commit. Jobs (signing, expiry, webhooks) are queued after it commits; the reconciler re-queues
+// signing jobs a crash may have lost between the two.
+import { STATUS_OF, TRANSITIONS, isFinalStatus, type WorkflowStatus } from '../../src/lib/shared/signing.js';
+import type { AuditActor } from '../../src/lib/shared/entities.js';
+import type { Signet } from '../signet.js';
+import type { PolicyRecord, RequestRecord } from '../store/records.js';
+import type { Loaded } from '../store/repositories.js';
+import { PreconditionFailed, type Precondition, type WriteOp } from '../store/commit.js';
+import { auditDraft, type AuditChanges, type AuditSource } from '../audit/entries.js';
+import { changeEvent } from '../commands/define.js';
+import { conflict } from '../commands/errors.js';
+import { requestNotifications, type RequestChange } from './notify.js';
+
+export const REQUEST_READERS = ['p:signing:read'] as const;
+
+/** What the lifecycle asks of the job queues once a change has committed. */
+export interface SigningJobs {
+  enqueueSigning(request: RequestRecord): Promise<void>;
+  scheduleExpiry(request: RequestRecord): Promise<void>;
+  enqueueWebhooks(request: RequestRecord): Promise<void>;
+}
+
+export function withStatus(request: RequestRecord, workflowStatus: WorkflowStatus, now = new Date()): RequestRecord {
+  const status = STATUS_OF[workflowStatus];
+  const final = isFinalStatus(status);
+  return {
+    ...request,
+    workflowStatus,
+    status,
+    isFinalStatus: final,
+    updatedAt: now.toISOString(),
+    finishedAt: final ? now.toISOString() : null,
+  };
+}
+
+export interface RequestChangeInput {
+  before: Loaded<RequestRecord> | null;
+  after: RequestRecord;
+  policy: PolicyRecord | null;
+  actor: AuditActor;
+  /** The member behind the actor, so they are not notified of what they did themselves. */
+  actorUserId: string | null;
+  source: AuditSource;
+  action: string;
+  change?: RequestChange;
+  comment?: string;
+  expect?: Precondition[];
+  ops?: WriteOp[];
+}
+
+export async function commitRequestChange(signet: Signet, input: RequestChangeInput): Promise<RequestRecord> {
+  const { keys } = signet;
+  const { before, policy } = input;
+  const previous = before?.value ?? null;
+  const after: RequestRecord = { ...input.after, version: (previous?.version ?? 0) + 1 };
+  if (previous && previous.workflowStatus !== after.workflowStatus) {
+    const allowed = TRANSITIONS[previous.workflowStatus as WorkflowStatus];
+    if (!allowed.includes(after.workflowStatus as WorkflowStatus)) {
+      throw conflict(`The request is ${previous.workflowStatus}; it cannot become ${after.workflowStatus}`, previous);
+    }
+  }
+  const ops: WriteOp[] = [['set', keys.request(after.id), JSON.stringify(after)], ...(input.ops ?? [])];
+  if (!previous) ops.push(['zadd', keys.requests(after.orgId), Date.parse(after.createdAt), after.id]);
+  // Indexes by status: waiting for approval, and queued or processing (for the reconciler).
+  if (after.workflowStatus === 'WaitingForApproval') ops.push(['sadd', keys.requestsWaiting(after.orgId), after.id]);
+  else if (previous?.workflowStatus === 'WaitingForApproval') ops.push(['srem', keys.requestsWaiting(after.orgId), after.id]);
+  const queuedMember = `${after.orgId}:${after.id}`;
+  if (after.workflowStatus === 'QueuedForProcessing' || after.workflowStatus === 'Processing') {
+    ops.push(['zadd', keys.signingQueued, Date.now(), queuedMember]);
+  } else if (previous?.workflowStatus === 'QueuedForProcessing' || previous?.workflowStatus === 'Processing') {
+    ops.push(['zrem', keys.signingQueued, queuedMember]);
+  }
+
+  const changes: AuditChanges = {};
+  if (previous?.workflowStatus !== after.workflowStatus) {
+    changes.workflowStatus = { before: previous?.workflowStatus ?? null, after: after.workflowStatus };
+  }
+  if (input.comment !== undefined) changes.comment = { before: null, after: input.comment };
+  if (after.failureReason && after.failureReason !== previous?.failureReason) changes.failureReason = { before: null, after: after.failureReason };
+  if (!previous) {
+    changes.artifact = { before: null, after: after.artifact };
+    changes.policy = { before: null, after: after.policySlug };
+    if (after.resubmittedFromId) changes.resubmittedFrom = { before: null, after: after.resubmittedFromId };
+  }
+
+  const notifications = await requestNotifications(signet, previous, after, policy, input.change ?? 'status', input.actorUserId);
+  try {
+    await signet.apply({
+      expect: [
+        { key: keys.request(after.id), equals: before?.raw ?? null },
+        ...(input.expect ?? []),
+      ],
+      ops: [...ops, ...notifications.ops],
+      events: [
+        changeEvent(after.orgId, 'signingRequest', previous ? 'updated' : 'created', after.id, after, [...REQUEST_READERS]),
+        ...notifications.events,
+      ],
+      audits: [
+        auditDraft({
+          orgId: after.orgId,
+          actor: input.actor,
+          action: input.action,
+          target: { type: 'signingRequest', id: after.id, name: `${after.projectSlug}/${after.artifact.fileName}` },
+          changes,
+          source: input.source,
+        }),
+      ],
+    });
+  } catch (error) {
+    if (error instanceof PreconditionFailed) {
+      const current = error.precondition.key === keys.request(after.id) && error.current ? JSON.parse(error.current) : undefined;
+      throw conflict('The signing request changed meanwhile; reload it', current);
+    }
+    throw error;
+  }
+
+  const jobs = signet.jobs;
+  if (jobs) {
+    // Queueing failures are not the caller's failure: the change is committed, and the
+    // reconciler queues what is missing.
+    const afterCommit = async () => {
+      if (after.workflowStatus === 'QueuedForProcessing') await jobs.enqueueSigning(after);
+      if (after.workflowStatus === 'WaitingForApproval' && previous?.workflowStatus !== 'WaitingForApproval') await jobs.scheduleExpiry(after);
+      if (after.isFinalStatus) await jobs.enqueueWebhooks(after);
+    };
+    await afterCommit().catch((error) => signet.logger.warn({ err: error, requestId: after.id }, 'queueing after commit failed; the reconciler will retry'));
+  }
+  return after;
+}

@@ -1,0 +1,177 @@
+// Signing, expiry and webhook jobs on BullMQ: any node may run a job, none runs one twice (BullMQ's
+// job lock), a job whose worker died mid-way is picked up again once its lock lapses (stalled-job
+// detection), and a reconciler re-queues signing jobs that a crash lost between commit and enqueue.
+import { Queue, Worker, type Job } from 'bullmq';
+import { createHmac, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Signet } from '../signet.js';
+import type { RequestRecord } from '../store/records.js';
+import { createRedisClient } from '../store/redis.js';
+import type { SigningJobs } from './lifecycle.js';
+import { expireRequest, signRequest } from './worker.js';
+import { openPrivateKey } from './keyVault.js';
+
+interface RequestJob {
+  orgId: string;
+  requestId: string;
+}
+
+interface WebhookJob extends RequestJob {
+  webhookId: string;
+  body: string;
+}
+
+const RECONCILE_EVERY_MS = 5000;
+
+export interface SigningQueues {
+  jobs: SigningJobs;
+  close(): Promise<void>;
+}
+
+/** Starts the queues (and, unless `workers` is false, this node's workers and reconciler). */
+export function startSigningQueues(signet: Signet, redisUrl: string, options: { workers: boolean }): SigningQueues {
+  const { config, keys, logger } = signet;
+  const clients: Redis[] = [];
+  // BullMQ wants its own connections; workers block and must never give up on Redis.
+  const connection = (forWorker: boolean) => {
+    const client = createRedisClient(redisUrl, {
+      lazyConnect: false,
+      maxRetriesPerRequest: null,
+      enableOfflineQueue: forWorker,
+      commandTimeout: undefined,
+    });
+    client.on('error', () => {});
+    clients.push(client);
+    return client;
+  };
+  const prefix = keys.bullPrefix;
+  const signingQueue = new Queue<RequestJob>('signing', { connection: connection(false), prefix });
+  const webhookQueue = new Queue<WebhookJob>('webhooks', { connection: connection(false), prefix });
+  signingQueue.on('error', (error) => logger.debug({ err: error }, 'signing queue'));
+  webhookQueue.on('error', (error) => logger.debug({ err: error }, 'webhook queue'));
+
+  const jobs: SigningJobs = {
+    async enqueueSigning(request) {
+      await signingQueue.add('sign', { orgId: request.orgId, requestId: request.id }, {
+        jobId: `sign-${request.id}`,
+        attempts: 3,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: { age: 24 * 3600 },
+        removeOnFail: { age: 7 * 24 * 3600 },
+      });
+    },
+    async scheduleExpiry(request) {
+      if (!request.expiresAt) return;
+      await signingQueue.add('expire', { orgId: request.orgId, requestId: request.id }, {
+        jobId: `expire-${request.id}`,
+        delay: Math.max(0, Date.parse(request.expiresAt) - Date.now()),
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: true,
+        removeOnFail: { age: 7 * 24 * 3600 },
+      });
+    },
+    async enqueueWebhooks(request) {
+      const [webhooks, org] = await Promise.all([signet.repos.webhooks(request.projectId), signet.repos.org(request.orgId)]);
+      const body = JSON.stringify({ organization: org?.value.slug ?? request.orgId, signingRequestId: request.id, status: request.status });
+      await Promise.all(
+        webhooks.map((webhook) =>
+          webhookQueue.add('deliver', { orgId: request.orgId, requestId: request.id, webhookId: webhook.id, body }, {
+            jobId: `webhook-${webhook.id}-${request.id}`,
+            attempts: config.SIGNET_WEBHOOK_ATTEMPTS,
+            backoff: { type: 'exponential', delay: 1000 },
+            removeOnComplete: { age: 24 * 3600 },
+            removeOnFail: { age: 7 * 24 * 3600 },
+          }),
+        ),
+      );
+    },
+  };
+
+  const workers: Worker[] = [];
+  let reconcileTimer: NodeJS.Timeout | null = null;
+  if (options.workers) {
+    const signingWorker = new Worker<RequestJob>(
+      'signing',
+      async (job: Job<RequestJob>) => {
+        if (job.name === 'sign') return signRequest(signet, job.data.requestId, { finalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) });
+        if (job.name === 'expire') return expireRequest(signet, job.data.requestId);
+      },
+      {
+        connection: connection(true),
+        prefix,
+        concurrency: config.SIGNET_WORKER_CONCURRENCY,
+        lockDuration: config.SIGNET_JOB_LOCK_MS,
+        stalledInterval: Math.max(500, Math.floor(config.SIGNET_JOB_LOCK_MS / 2)),
+        maxStalledCount: 2,
+      },
+    );
+    const webhookWorker = new Worker<WebhookJob>('webhooks', (job) => deliverWebhook(signet, job.data), {
+      connection: connection(true),
+      prefix,
+      concurrency: 8,
+    });
+    for (const worker of [signingWorker, webhookWorker]) {
+      worker.on('error', (error) => logger.debug({ err: error }, 'worker'));
+      worker.on('failed', (job, error) => logger.warn({ job: job?.name, requestId: job?.data.requestId, attempts: job?.attemptsMade, err: error.message }, 'job failed'));
+      workers.push(worker);
+    }
+    reconcileTimer = setInterval(() => void reconcile().catch(() => {}), RECONCILE_EVERY_MS);
+    reconcileTimer.unref();
+  }
+
+  /** Re-queues signing jobs for requests that have been queued a while (jobIds make this idempotent). */
+  async function reconcile() {
+    const stale = await signet.redis.zrangebyscore(keys.signingQueued, '-inf', Date.now() - RECONCILE_EVERY_MS, 'LIMIT', 0, 500);
+    for (const member of stale) {
+      const [orgId, requestId] = member.split(':') as [string, string];
+      const job = await signingQueue.getJob(`sign-${requestId}`);
+      if (job && !(await job.isCompleted()) && !(await job.isFailed())) continue;
+      const stored = await signet.repos.request(requestId);
+      if (!stored || !['QueuedForProcessing', 'Processing'].includes(stored.value.workflowStatus)) {
+        await signet.redis.zrem(keys.signingQueued, member);
+        continue;
+      }
+      if (job) await job.remove().catch(() => {});
+      logger.info({ orgId, requestId }, 're-queueing a signing job that was lost');
+      await jobs.enqueueSigning(stored.value);
+    }
+  }
+
+  return {
+    jobs,
+    async close() {
+      if (reconcileTimer) clearInterval(reconcileTimer);
+      await Promise.allSettled(workers.map((worker) => worker.close()));
+      await Promise.allSettled([signingQueue.close(), webhookQueue.close()]);
+      for (const client of clients) client.disconnect();
+    },
+  };
+}
+
+/** POSTs `{organization, signingRequestId, status}` with an HMAC-SHA256 signature; throws (and so is retried) on failure. */
+async function deliverWebhook(signet: Signet, job: WebhookJob): Promise<void> {
+  const stored = await signet.repos.webhook(job.webhookId);
+  if (!stored) return; // deleted meanwhile
+  const secret = openPrivateKey(signet.config.masterKey, stored.value.sealedSecret, `webhook:${stored.value.id}`).toString();
+  const timestamp = Math.floor(Date.now() / 1000);
+  const signature = createHmac('sha256', secret).update(`${timestamp}.${job.body}`).digest('hex');
+  const response = await fetch(stored.value.url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'user-agent': 'Signet-Webhook/1',
+      'x-signet-delivery': randomUUID(),
+      'x-signet-timestamp': String(timestamp),
+      'x-signet-signature': `sha256=${signature}`,
+    },
+    body: job.body,
+    signal: AbortSignal.timeout(10_000),
+    redirect: 'manual',
+  });
+  if (response.status < 200 || response.status >= 300) {
+    throw new Error(`webhook ${stored.value.url} answered ${response.status}`);
+  }
+}
+
+export type { RequestRecord };

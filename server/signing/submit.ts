@@ -1,0 +1,207 @@
+// Submitting a signing request (REST upload, the console's upload, and re-submission): every check
+// of SPEC §4 against the policy the request goes to, then one commit. The request skips straight
+// from Submitted to WaitingForApproval or QueuedForProcessing, since all checks happen first.
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Actor } from '../auth/actor.js';
+import type { Signet } from '../signet.js';
+import type { ArtifactConfigRecord, PolicyRecord, ProjectRecord, RequestRecord } from '../store/records.js';
+import type { Origin } from '../../src/lib/shared/entities.js';
+import { auditDenial } from '../audit/denial.js';
+import type { AuditSource } from '../audit/entries.js';
+import { conflict, forbidden, invalid } from '../commands/errors.js';
+import { commitRequestChange, withStatus } from './lifecycle.js';
+import { OriginVerificationError, branchMatches, globToRegExp, verifyOriginToken } from './origin.js';
+import type { WriteOp } from '../store/commit.js';
+
+export interface UploadedArtifact {
+  fileName: string;
+  size: number;
+  sha256: string;
+}
+
+export interface SubmissionInput {
+  project: ProjectRecord;
+  policy: PolicyRecord;
+  artifactConfig: ArtifactConfigRecord;
+  artifact: UploadedArtifact;
+  description: string;
+  parameters: Record<string, string>;
+  originToken?: string;
+  /** The request this one re-submits: its origin is carried over (and re-checked). */
+  resubmitting?: RequestRecord;
+  /** Already chosen, so the uploaded file could be stored under it. */
+  requestId: string;
+  idempotency?: { key: string; requestId: string };
+}
+
+export function newRequestId(): string {
+  return `sr_${randomBytes(9).toString('base64url').replace(/[-_]/g, 'x')}`;
+}
+
+/** Checks that deny are audited as denials, with their reason. */
+async function denied(signet: Signet, actor: Actor, source: AuditSource, action: string, message: string): Promise<never> {
+  await auditDenial(signet, actor, action, message, source);
+  const failure = forbidden(message);
+  failure.audited = true;
+  throw failure;
+}
+
+/** Resolves project, policy and artifact configuration by slug, as the REST API names them. */
+export async function resolveBySlugs(signet: Signet, orgId: string, slugs: { project: string; policy: string; artifactConfig?: string }) {
+  const { repos, redis, keys } = signet;
+  const projectId = await repos.projectIdBySlug(orgId, slugs.project);
+  const project = projectId ? (await repos.project(projectId))?.value : undefined;
+  if (!project) throw invalid('projectSlug', `no project "${slugs.project}"`);
+  const policyId = await redis.hget(keys.policySlugs(project.id), slugs.policy);
+  const policy = policyId ? (await repos.policy(policyId))?.value : undefined;
+  if (!policy) throw invalid('signingPolicySlug', `project ${project.slug} has no signing policy "${slugs.policy}"`);
+  const configs = await repos.artifactConfigs(project.id);
+  const artifactConfig = slugs.artifactConfig ? configs.find((c) => c.slug === slugs.artifactConfig) : configs.find((c) => c.isDefault);
+  if (!artifactConfig) {
+    throw invalid('artifactConfigurationSlug', slugs.artifactConfig ? `project ${project.slug} has no artifact configuration "${slugs.artifactConfig}"` : `project ${project.slug} has no default artifact configuration`);
+  }
+  return { project, policy, artifactConfig };
+}
+
+/** The checks that need no upload: run before the file is stored where possible. */
+export async function checkSubmitter(signet: Signet, actor: Actor, source: AuditSource, project: ProjectRecord, policy: PolicyRecord, action: string) {
+  if (!actor.permissions.has('signing:submit')) {
+    await denied(signet, actor, source, action, `Submitting needs the signing:submit permission, which ${actor.type === 'user' ? `a ${actor.role}` : 'this API key'} does not have`);
+  }
+  if (!policy.submitters.includes(actor.userId)) {
+    await denied(signet, actor, source, action, `You are not a submitter of signing policy ${project.slug}/${policy.slug}`);
+  }
+  if (project.status !== 'active') throw conflict(`Project ${project.slug} is inactive and accepts no new signing requests`);
+}
+
+export function checkArtifact(config: ArtifactConfigRecord, fileName: string, size: number) {
+  const baseName = path.basename(fileName.replaceAll('\\', '/'));
+  if (!baseName || baseName.length > 255) throw invalid('artifact', 'needs a file name of at most 255 characters');
+  if (!globToRegExp(config.fileNamePattern).test(baseName) && !globToRegExp(config.fileNamePattern).test(fileName)) {
+    throw invalid('artifact', `file name "${baseName}" does not match ${config.slug}'s pattern ${config.fileNamePattern}`);
+  }
+  if (size > config.maxSizeBytes) throw invalid('artifact', `is ${size} bytes; ${config.slug} accepts at most ${config.maxSizeBytes}`);
+  if (size === 0) throw invalid('artifact', 'is empty');
+  return baseName;
+}
+
+async function checkOrigin(signet: Signet, actor: Actor, source: AuditSource, input: SubmissionInput, action: string): Promise<Origin | null> {
+  const { project, policy } = input;
+  const carried = input.resubmitting?.origin ?? null;
+  if (!policy.originVerification && !actor.org.openSource) {
+    return input.originToken ? await verifyIfPossible() : carried;
+  }
+  if (input.originToken) return verifyOrDeny();
+  // A re-submission may carry a verified origin over, if it satisfies the new policy too.
+  if (carried?.verified && project.repositoryUrl && carried.branch && branchMatches(carried.branch, policy.allowedBranches)) return carried;
+  throw invalid('originToken', `signing policy ${policy.slug} requires origin verification: send the build system's ID token`);
+
+  async function verifyOrDeny(): Promise<Origin> {
+    try {
+      return await verify();
+    } catch (error) {
+      if (error instanceof OriginVerificationError) return denied(signet, actor, source, action, `Origin verification failed: ${error.message}`);
+      throw error;
+    }
+  }
+  async function verifyIfPossible(): Promise<Origin | null> {
+    try {
+      return await verify();
+    } catch (error) {
+      if (error instanceof OriginVerificationError) throw invalid('originToken', error.message);
+      throw error;
+    }
+  }
+  async function verify(): Promise<Origin> {
+    const buildSystems = await signet.repos.buildSystems(actor.orgId);
+    const verified = await verifyOriginToken(input.originToken!, buildSystems, {
+      repositoryUrl: project.repositoryUrl ?? '',
+      branchPatterns: policy.allowedBranches,
+    });
+    return {
+      verified: true,
+      repository: verified.repository,
+      repositoryUrl: verified.repositoryUrl,
+      branch: verified.branch,
+      commit: verified.commit,
+      buildUrl: verified.buildUrl,
+      issuer: verified.issuer,
+      buildSystemId: verified.buildSystemId,
+    };
+  }
+}
+
+export async function submitSigningRequest(
+  signet: Signet,
+  actor: Actor,
+  source: AuditSource,
+  input: SubmissionInput,
+): Promise<RequestRecord> {
+  const action = input.resubmitting ? 'request.resubmit' : 'request.submit';
+  const { project, policy, artifactConfig } = input;
+  if (policy.projectId !== project.id) throw invalid('policyId', `signing policy ${policy.slug} belongs to another project`);
+  await checkSubmitter(signet, actor, source, project, policy, action);
+  const fileName = checkArtifact(artifactConfig, input.artifact.fileName, input.artifact.size);
+  const origin = await checkOrigin(signet, actor, source, input, action);
+
+  const now = new Date();
+  const needsApproval = policy.requiredApprovals > 0;
+  const base: RequestRecord = {
+    id: input.requestId,
+    orgId: actor.orgId,
+    projectId: project.id,
+    projectSlug: project.slug,
+    policyId: policy.id,
+    policySlug: policy.slug,
+    artifactConfigId: artifactConfig.id,
+    artifactConfigSlug: artifactConfig.slug,
+    artifact: { fileName, size: input.artifact.size, sha256: input.artifact.sha256 },
+    description: input.description,
+    parameters: input.parameters,
+    origin,
+    submitterId: actor.userId,
+    submitterName: actor.name,
+    requiredApprovals: policy.requiredApprovals,
+    approvals: [],
+    denials: [],
+    status: 'Submitted',
+    workflowStatus: 'Submitted',
+    isFinalStatus: false,
+    failureReason: null,
+    resubmittedFromId: input.resubmitting?.id ?? null,
+    signature: null,
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    expiresAt: needsApproval ? new Date(now.getTime() + signet.config.SIGNET_REQUEST_EXPIRY_HOURS * 3600_000).toISOString() : null,
+    finishedAt: null,
+    version: 0,
+  };
+  const request = withStatus(base, needsApproval ? 'WaitingForApproval' : 'QueuedForProcessing', now);
+  const ops: WriteOp[] = [];
+  const expect = [];
+  if (input.idempotency) {
+    const key = input.idempotency.key;
+    expect.push({ key, equals: null });
+    ops.push(['set', key, request.id, 24 * 3600_000]);
+  }
+  return commitRequestChange(signet, {
+    before: null,
+    after: request,
+    policy,
+    actor: actor.audit,
+    actorUserId: actor.userId,
+    source,
+    action,
+    change: input.resubmitting ? 'resubmitted' : 'submitted',
+    expect,
+    ops,
+  });
+}
+
+/** Removes a stored upload whose request was never created. */
+export async function discardUpload(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
+

@@ -1,0 +1,124 @@
+// What a signing job does: Queued → Processing → Completed, or ProcessingFailed with a clear
+// reason. Re-running a job is safe: a request that is already Processing (its worker died) is
+// signed again from the start, and a final one is left alone.
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import type { AuditActor } from '../../src/lib/shared/entities.js';
+import type { Signet } from '../signet.js';
+import type { RequestRecord } from '../store/records.js';
+import type { Loaded } from '../store/repositories.js';
+import { certificateProblem } from './certificates.js';
+import { sha256File, signDetached } from './cms.js';
+import { openPrivateKey } from './keyVault.js';
+import { artifactPaths, writeAtomically } from './artifacts.js';
+import { commitRequestChange, withStatus } from './lifecycle.js';
+
+const WORKER_ACTOR: AuditActor = { type: 'system', id: 'signing-worker', name: 'Signing worker' };
+const SOURCE = { via: 'system' as const };
+
+/** A reason the request cannot be signed; it fails with this text instead of being retried. */
+class SigningRefused extends Error {}
+
+async function fail(signet: Signet, stored: Loaded<RequestRecord>, reason: string) {
+  const policy = (await signet.repos.policy(stored.value.policyId))?.value ?? null;
+  await commitRequestChange(signet, {
+    before: stored,
+    after: { ...withStatus(stored.value, 'ProcessingFailed'), failureReason: reason },
+    policy,
+    actor: WORKER_ACTOR,
+    actorUserId: null,
+    source: SOURCE,
+    action: 'request.fail',
+  });
+}
+
+export async function signRequest(signet: Signet, requestId: string, options: { finalAttempt: boolean }): Promise<string> {
+  let stored = await signet.repos.request(requestId);
+  if (!stored) return 'gone';
+  if (stored.value.workflowStatus === 'QueuedForProcessing') {
+    const policy = (await signet.repos.policy(stored.value.policyId))?.value ?? null;
+    await commitRequestChange(signet, {
+      before: stored,
+      after: withStatus(stored.value, 'Processing'),
+      policy,
+      actor: WORKER_ACTOR,
+      actorUserId: null,
+      source: SOURCE,
+      action: 'request.process',
+    });
+    stored = (await signet.repos.request(requestId))!;
+  }
+  if (stored.value.workflowStatus !== 'Processing') return `skipped: ${stored.value.workflowStatus}`;
+  const request = stored.value;
+
+  try {
+    const policy = (await signet.repos.policy(request.policyId))?.value;
+    if (!policy) throw new SigningRefused(`the signing policy ${request.policySlug} was deleted`);
+    const certificateRecord = (await signet.repos.certificate(policy.certificateId))?.value;
+    if (!certificateRecord) throw new SigningRefused(`the certificate of policy ${policy.slug} was deleted`);
+    if (certificateRecord.disabled) throw new SigningRefused(`the certificate "${certificateRecord.name}" is disabled`);
+    const problem = certificateProblem(certificateRecord);
+    if (problem) throw new SigningRefused(`the certificate "${certificateRecord.name}" cannot sign: ${problem}`);
+
+    const paths = artifactPaths(signet.config, request.orgId, request.id);
+    const onDisk = await sha256File(paths.artifact).catch(() => {
+      throw new SigningRefused('the uploaded artifact is missing from storage');
+    });
+    if (onDisk.toString('hex') !== request.artifact.sha256) {
+      throw new SigningRefused('the stored artifact no longer matches the SHA-256 computed at upload');
+    }
+    if (signet.config.SIGNET_FAULT_CRASH_BEFORE_SIGNING) process.exit(137);
+
+    const privateKey = openPrivateKey(signet.config.masterKey, certificateRecord.sealedPrivateKey, certificateRecord.id);
+    const signature = await signDetached({
+      certificatePem: certificateRecord.certificatePem,
+      privateKeyPkcs8: privateKey,
+      contentSha256: onDisk,
+    });
+    privateKey.fill(0);
+    await writeAtomically(paths.signature, signature);
+    await commitRequestChange(signet, {
+      before: stored,
+      after: {
+        ...withStatus(request, 'Completed'),
+        signature: {
+          sha256: createHash('sha256').update(signature).digest('hex'),
+          size: (await stat(paths.signature)).size,
+          certificateId: certificateRecord.id,
+        },
+      },
+      policy,
+      actor: WORKER_ACTOR,
+      actorUserId: null,
+      source: SOURCE,
+      action: 'request.complete',
+    });
+    return 'completed';
+  } catch (error) {
+    if (error instanceof SigningRefused) {
+      await fail(signet, stored, error.message);
+      return 'failed';
+    }
+    // Unexpected (Redis, disk): let BullMQ retry; the last attempt records the failure.
+    if (options.finalAttempt) await fail(signet, stored, 'signing failed after several attempts; see the server log').catch(() => {});
+    throw error;
+  }
+}
+
+/** Pending requests expire: still waiting for approval when their time is up → Canceled. */
+export async function expireRequest(signet: Signet, requestId: string): Promise<string> {
+  const stored = await signet.repos.request(requestId);
+  if (!stored || !['Submitted', 'WaitingForApproval'].includes(stored.value.workflowStatus)) return 'not pending';
+  if (stored.value.expiresAt && Date.parse(stored.value.expiresAt) > Date.now()) return 'not yet';
+  const policy = (await signet.repos.policy(stored.value.policyId))?.value ?? null;
+  await commitRequestChange(signet, {
+    before: stored,
+    after: { ...withStatus(stored.value, 'Canceled'), failureReason: 'expired: the required approvals did not come in time' },
+    policy,
+    actor: { type: 'system', id: 'expiry', name: 'Request expiry' },
+    actorUserId: null,
+    source: SOURCE,
+    action: 'request.expire',
+  });
+  return 'expired';
+}
