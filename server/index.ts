@@ -15,6 +15,8 @@ import { createApi } from './http/api.js';
 import { attachSocketServer } from './realtime/socketServer.js';
 import { startAuditSealer } from './audit/chain.js';
 import { startNodeHeartbeat } from './realtime/presence.js';
+import { createSigningApi } from './http/signingApi.js';
+import { startSigningQueues } from './signing/queue.js';
 
 export interface SignetNode {
   url: string;
@@ -54,6 +56,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
   app.disable('x-powered-by');
   app.set('trust proxy', config.SIGNET_TRUST_PROXY);
   app.use(createApi(signet, dispatcher, metrics));
+  app.use(createSigningApi(signet, dispatcher));
   if (serveUi) await mountUi(app, log);
 
   const httpServer = http.createServer(app);
@@ -66,6 +69,8 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
     log.debug({ err: error }, 'audit sealing deferred'),
   );
   const stopHeartbeat = startNodeHeartbeat(signet);
+  const queues = startSigningQueues(signet, redisUrl, { workers: true });
+  signet.jobs = queues.jobs;
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -84,6 +89,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
     async close() {
       signet.shuttingDown = true;
       stopHeartbeat();
+      await queues.close();
       await stopSealer();
       io.local.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));

@@ -11,6 +11,9 @@ import { changeEvent } from '../commands/define.js';
 import { API_KEY_PREFIX, tokenHash } from '../auth/secrets.js';
 import type { ApiKeyRecord, MemberRecord, UserRecord } from '../store/records.js';
 import { toApiKey } from '../store/records.js';
+import type { Actor } from '../auth/actor.js';
+import { COMMANDS_BY_NAME } from '../commands/registry.js';
+import { createCommandContext } from '../commands/define.js';
 
 export const DEMO_ORG = 'demo';
 const DEMO_ROLES = ['owner', 'admin', 'member', 'viewer'] as const;
@@ -23,6 +26,67 @@ export interface DemoCredentials {
   org: string;
   users: Array<{ role: string; email: string; password: string }>;
   ciUser: { email: string; token: string };
+  project: string;
+  certificate: string;
+  policies: { test: string; release: string };
+}
+
+export const DEMO_PROJECT = 'demo-app';
+export const DEMO_CERTIFICATE = 'demo-test-certificate';
+export const DEMO_POLICIES = { test: 'test-signing', release: 'release-signing' } as const;
+
+/** Runs a command as the organization's owner, with the operator named in the audit log. */
+async function asOwner<T>(signet: Signet, orgId: string, actorAudit: AuditActor, name: string, input: unknown): Promise<T> {
+  const org = (await signet.repos.org(orgId))!.value;
+  const owner = (await signet.repos.member(orgId, org.ownerId))!.value;
+  const actor: Actor = {
+    type: 'user',
+    userId: owner.userId,
+    name: owner.name,
+    orgId,
+    role: 'owner',
+    permissions: new Set(permissionsOf('owner')),
+    principal: { kind: 'session', sessionHash: 'cli', userId: owner.userId, orgId },
+    org,
+    audit: actorAudit,
+  };
+  const command = COMMANDS_BY_NAME.get(name)!;
+  const context = createCommandContext(signet, command.name, actor, CLI_SOURCE);
+  return (await command.handler(context, command.input.parse(input) as never)) as T;
+}
+
+async function ensureDemoSigning(signet: Signet, orgId: string, actor: AuditActor, people: { admin: string; member: string; owner: string; ciUser: string }) {
+  let projectId = await signet.repos.projectIdBySlug(orgId, DEMO_PROJECT);
+  if (!projectId) {
+    const created = await asOwner<{ project: { id: string } }>(signet, orgId, actor, 'project.create', {
+      slug: DEMO_PROJECT,
+      name: 'Demo App',
+      repositoryUrl: 'https://github.com/example/demo-app',
+      description: 'A project to try Signet with',
+    });
+    projectId = created.project.id;
+  }
+  let certificateId = await signet.redis.hget(signet.keys.certificateSlugs(orgId), DEMO_CERTIFICATE);
+  if (!certificateId) {
+    const certificate = await asOwner<{ id: string }>(signet, orgId, actor, 'certificate.generate', {
+      slug: DEMO_CERTIFICATE,
+      name: 'Demo test certificate',
+      type: 'test',
+      algorithm: 'ECDSA-P256',
+      commonName: 'Signet Demo',
+      organization: 'Demo Organization',
+      validDays: 365,
+    });
+    certificateId = certificate.id;
+  }
+  const policies = [
+    { slug: DEMO_POLICIES.test, name: 'Test signing', requiredApprovals: 0, approvers: [], submitters: [people.ciUser, people.member, people.admin, people.owner] },
+    { slug: DEMO_POLICIES.release, name: 'Release signing', requiredApprovals: 1, approvers: [people.admin], submitters: [people.ciUser, people.member, people.owner] },
+  ];
+  for (const policy of policies) {
+    if (await signet.redis.hexists(signet.keys.policySlugs(projectId), policy.slug)) continue;
+    await asOwner(signet, orgId, actor, 'policy.create', { projectId, certificateId, ...policy });
+  }
 }
 
 export async function runDemo(signet: Signet, actor: AuditActor): Promise<DemoCredentials> {
@@ -48,10 +112,20 @@ export async function runDemo(signet: Signet, actor: AuditActor): Promise<DemoCr
     await addMemberDirectly(signet, orgId, { ...person, role: person.role as 'admin' | 'member' | 'viewer' }, actor, CLI_SOURCE);
   }
   const ciUser = await ensureDemoCiUser(signet, orgId, actor);
+  const idOf = async (email: string) => (await signet.repos.userIdByEmail(email))!;
+  await ensureDemoSigning(signet, orgId, actor, {
+    owner: await idOf(owner!.email),
+    admin: await idOf(users[1]!.email),
+    member: await idOf(users[2]!.email),
+    ciUser: await idOf(ciUser.email),
+  });
   return {
     org: DEMO_ORG,
     users: users.map(({ role, email, password }) => ({ role, email, password })),
     ciUser,
+    project: DEMO_PROJECT,
+    certificate: DEMO_CERTIFICATE,
+    policies: { ...DEMO_POLICIES },
   };
 }
 

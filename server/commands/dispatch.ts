@@ -17,6 +17,8 @@ import type { Metrics } from '../metrics.js';
 const TOUCH_KEY_LUA = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('SET', KEYS[2], ARGV[1]) end return 1";
 
 export interface Dispatcher {
+  /** Counts one action of this principal against its rate limit; throws RATE_LIMITED past it. */
+  rateLimit(principal: Principal): Promise<void>;
   run(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string): Promise<CommandAck>;
 }
 
@@ -42,12 +44,7 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
       .catch(() => keyTouchedAt.delete(keyId));
   }
 
-  async function runUnsafe(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string) {
-    const command = typeof name === 'string' ? COMMANDS_BY_NAME.get(name) : undefined;
-    if (!command) throw new CommandFailure('NOT_FOUND', `Unknown command "${String(name).slice(0, 80)}"`);
-    const actor = await loadActor(signet.redis, signet.keys, principal);
-    if (principal.kind === 'apiKey') touchApiKey(principal.keyId);
-
+  async function rateLimit(principal: Principal): Promise<void> {
     const actorKey = principal.kind === 'apiKey' ? `key:${principal.keyId}` : `user:${principal.userId}`;
     try {
       await limiter.consume(actorKey);
@@ -58,6 +55,15 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
       }
       throw rejection;
     }
+  }
+
+  async function runUnsafe(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string) {
+    const command = typeof name === 'string' ? COMMANDS_BY_NAME.get(name) : undefined;
+    if (!command) throw new CommandFailure('NOT_FOUND', `Unknown command "${String(name).slice(0, 80)}"`);
+    const actor = await loadActor(signet.redis, signet.keys, principal);
+    if (principal.kind === 'apiKey') touchApiKey(principal.keyId);
+
+    await rateLimit(principal);
 
     if (command.permission && !actor.permissions.has(command.permission)) {
       const reason = `${command.name} needs the ${command.permission} permission, which ${describe(actor)} does not have`;
@@ -81,6 +87,7 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
   }
 
   return {
+    rateLimit,
     async run(principal, name, input, source, socketId) {
       const startedAt = process.hrtime.bigint();
       let ack: CommandAck;

@@ -1,29 +1,20 @@
 // The REST side (SPEC §7, §8): commands at POST /api/v1/commands/{name} with the same envelope as
 // over Socket.IO, sign-in and invitations, first-run setup, the published protocol, health and metrics.
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
+import { serialize as serializeCookie } from 'cookie';
 import { z } from 'zod';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { commandInputs, ERROR_CODES, type CommandError } from '../../src/lib/shared/commands.js';
+import { commandInputs, ERROR_CODES } from '../../src/lib/shared/commands.js';
 import { acceptInvitation, completeSetup, SESSION_COOKIE, signIn, signOut, createSessionFor } from '../auth/accounts.js';
-import { authenticateApiKey, authenticateSession, type Principal } from '../auth/actor.js';
-import { CommandFailure, HTTP_STATUS, invalidInput } from '../commands/errors.js';
+import { principalOf, requireSameOrigin, sendError, sessionIdOf, sourceOf } from './requestAuth.js';
+import { CommandFailure, invalidInput } from '../commands/errors.js';
 import { toCommandError, type Dispatcher } from '../commands/dispatch.js';
 import { COMMANDS } from '../commands/registry.js';
-import type { AuditSource } from '../audit/entries.js';
 import type { Signet } from '../signet.js';
 import type { Metrics } from '../metrics.js';
 import { tokenHash as hashSession } from '../auth/secrets.js';
 
 const LoginInput = z.strictObject({ email: z.string().max(254), password: z.string().max(256) });
-
-function sourceOf(req: Request): AuditSource {
-  return { via: 'rest', ip: req.ip, userAgent: String(req.headers['user-agent'] ?? '').slice(0, 300) };
-}
-
-function sendError(res: Response, error: CommandError): void {
-  res.status(HTTP_STATUS[error.code]).json({ ok: false, error });
-}
 
 export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metrics): express.Router {
   const { config } = signet;
@@ -41,15 +32,7 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
         maxAge: config.SIGNET_SESSION_TTL_HOURS * 3600,
       }),
     );
-  const sessionIdOf = (req: Request) => parseCookie(req.headers.cookie ?? '')[SESSION_COOKIE];
-
-  /** Cookie-authenticated writes must come from an allowed Origin (no cross-site request forgery). */
-  const requireSameOrigin = (req: Request) => {
-    const origin = req.headers.origin;
-    if (!origin || !config.allowedOrigins.includes(origin)) {
-      throw new CommandFailure('FORBIDDEN', `Requests with the session cookie must come from ${config.allowedOrigins.join(' or ')}`);
-    }
-  };
+  const requireSameOriginOfBrowser = (req: Request) => requireSameOrigin(signet, req);
 
   const run = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response) =>
     handler(req, res).catch((error) => sendError(res, toCommandError(signet, error, req.path)));
@@ -106,7 +89,7 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
   api.post('/api/v1/auth/logout', run(async (req, res) => {
     const sessionId = sessionIdOf(req);
     if (sessionId) {
-      requireSameOrigin(req);
+      requireSameOriginOfBrowser(req);
       await signOut(signet, sessionId, sourceOf(req));
     }
     res.setHeader('Set-Cookie', serializeCookie(SESSION_COOKIE, '', { httpOnly: true, path: '/', maxAge: 0 }));
@@ -141,7 +124,7 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
   }));
 
   api.post('/api/v1/commands/:name', run(async (req, res) => {
-    const principal = await principalOf(req);
+    const principal = await principalOf(signet, req);
     const ack = await dispatcher.run(principal, req.params.name, req.body, sourceOf(req));
     if (ack.ok) res.json(ack);
     else sendError(res, ack.error);
@@ -157,19 +140,7 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
   });
 
   function requireSameOriginIfBrowser(req: Request) {
-    if (req.headers.origin) requireSameOrigin(req);
-  }
-
-  async function principalOf(req: Request): Promise<Principal> {
-    const authorization = req.headers.authorization;
-    if (authorization?.startsWith('Bearer ')) {
-      return authenticateApiKey(signet.redis, signet.keys, authorization.slice('Bearer '.length).trim());
-    }
-    const sessionId = sessionIdOf(req);
-    if (!sessionId) throw new CommandFailure('UNAUTHENTICATED', 'Send an API key as "Authorization: Bearer sgn_…" or sign in');
-    requireSameOrigin(req);
-    const org = req.header('x-signet-org') ?? (typeof req.query.org === 'string' ? req.query.org : undefined);
-    return authenticateSession(signet.redis, signet.keys, sessionId, org);
+    if (req.headers.origin) requireSameOriginOfBrowser(req);
   }
 
   async function orgsOf(userId: string) {

@@ -1,0 +1,61 @@
+// Who an HTTP request comes from: a Bearer API key, or the session cookie from an allowed Origin.
+import type { Request, Response } from 'express';
+import { parse as parseCookie } from 'cookie';
+import type { CommandError } from '../../src/lib/shared/commands.js';
+import { SESSION_COOKIE } from '../auth/accounts.js';
+import { authenticateApiKey, authenticateSession, type Principal } from '../auth/actor.js';
+import { CommandFailure, HTTP_STATUS } from '../commands/errors.js';
+import type { AuditSource } from '../audit/entries.js';
+import type { Signet } from '../signet.js';
+
+export function sourceOf(req: Request): AuditSource {
+  return { via: 'rest', ip: req.ip, userAgent: String(req.headers['user-agent'] ?? '').slice(0, 300) };
+}
+
+export function sendError(res: Response, error: CommandError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.status(HTTP_STATUS[error.code]).json({ ok: false, error });
+}
+
+export function sessionIdOf(req: Request): string | undefined {
+  return parseCookie(req.headers.cookie ?? '')[SESSION_COOKIE];
+}
+
+/** Cookie-authenticated requests must come from an allowed Origin (no cross-site request forgery). */
+export function requireSameOrigin(signet: Signet, req: Request): void {
+  const origin = req.headers.origin;
+  const allowed = signet.config.allowedOrigins;
+  if (!origin || !allowed.includes(origin)) {
+    throw new CommandFailure('FORBIDDEN', `Requests with the session cookie must come from ${allowed.join(' or ')}`);
+  }
+}
+
+/**
+ * The principal of a request. `orgSlug` (from the path) must be the API key's organization, or the
+ * organization the signed-in user acts in; without it the X-Signet-Org header or ?org= chooses.
+ */
+export async function principalOf(signet: Signet, req: Request, orgSlug?: string): Promise<Principal> {
+  const authorization = req.headers.authorization;
+  if (authorization?.startsWith('Bearer ')) {
+    const principal = await authenticateApiKey(signet.redis, signet.keys, authorization.slice('Bearer '.length).trim());
+    if (orgSlug !== undefined && (await signet.repos.orgIdBySlug(orgSlug)) !== principal.orgId) {
+      throw new CommandFailure('NOT_FOUND', `Organization "${orgSlug}" was not found for this API key`);
+    }
+    return principal;
+  }
+  const sessionId = sessionIdOf(req);
+  if (!sessionId) throw new CommandFailure('UNAUTHENTICATED', 'Send an API key as "Authorization: Bearer sgn_…" or sign in');
+  // Reads too: a cross-site page must not even fetch with the cookie (downloads, audit export).
+  requireSameOriginOrSafeNavigation(signet, req);
+  const org = orgSlug ?? req.header('x-signet-org') ?? (typeof req.query.org === 'string' ? req.query.org : undefined);
+  return authenticateSession(signet.redis, signet.keys, sessionId, org);
+}
+
+/** GET navigations (a download link clicked in the console) carry no Origin; everything else must. */
+function requireSameOriginOrSafeNavigation(signet: Signet, req: Request): void {
+  if (req.method === 'GET' && !req.headers.origin && req.headers['sec-fetch-site'] !== 'cross-site') return;
+  requireSameOrigin(signet, req);
+}

@@ -1,0 +1,328 @@
+// The REST API for CI (SPEC §8): submit (a streamed multipart upload), read, download, re-submit,
+// and the audit log as NDJSON. The same checks as the commands: actor loaded fresh, rate limit,
+// permission from the matrix (denials audited), validation that names the field.
+import express, { type Request, type Response } from 'express';
+import busboy from 'busboy';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { z } from 'zod';
+import type { Permission } from '../../src/lib/shared/permissions.js';
+import { Description } from '../../src/lib/shared/commands.js';
+import { loadActor, type Actor } from '../auth/actor.js';
+import { auditDenial } from '../audit/denial.js';
+import { parseStoredEntry } from '../audit/query.js';
+import { CommandFailure, conflict, forbidden, invalid, invalidInput } from '../commands/errors.js';
+import { toCommandError, type Dispatcher } from '../commands/dispatch.js';
+import { resubmit } from '../commands/requests.js';
+import type { Signet } from '../signet.js';
+import type { RequestRecord } from '../store/records.js';
+import { artifactPaths, storeUpload, UploadTooLarge } from '../signing/artifacts.js';
+import { checkSubmitter, discardUpload, newRequestId, resolveBySlugs, submitSigningRequest } from '../signing/submit.js';
+import { principalOf, sendError, sourceOf } from './requestAuth.js';
+
+const SubmitFields = z.strictObject({
+  projectSlug: z.string().min(1).max(64),
+  signingPolicySlug: z.string().min(1).max(64),
+  artifactConfigurationSlug: z.string().min(1).max(64).optional(),
+  description: Description.default(''),
+  originToken: z.string().max(16_000).optional(),
+  parameters: z.record(z.string().regex(/^[\w.-]{1,64}$/), z.string().max(1000)).refine((p) => Object.keys(p).length <= 50, 'at most 50 parameters').default({}),
+});
+
+const ResubmitInput = z.strictObject({
+  signingPolicySlug: z.string().min(1).max(64).optional(),
+  description: Description.optional(),
+  originToken: z.string().max(16_000).optional(),
+});
+
+const IdempotencyKey = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+
+/** The REST shape of a request (SPEC §8). */
+export function presentRequest(signet: Signet, orgSlug: string, request: RequestRecord) {
+  const self = `${signet.config.publicUrl}/api/v1/orgs/${orgSlug}/signing-requests/${request.id}`;
+  return {
+    id: request.id,
+    status: request.status,
+    workflowStatus: request.workflowStatus,
+    isFinalStatus: request.isFinalStatus,
+    projectSlug: request.projectSlug,
+    signingPolicySlug: request.policySlug,
+    artifactConfigurationSlug: request.artifactConfigSlug,
+    artifact: request.artifact,
+    description: request.description,
+    parameters: request.parameters,
+    origin: request.origin,
+    submitter: { id: request.submitterId, name: request.submitterName },
+    requiredApprovals: request.requiredApprovals,
+    approvals: request.approvals,
+    denials: request.denials,
+    failureReason: request.failureReason,
+    resubmittedFromId: request.resubmittedFromId,
+    createdAt: request.createdAt,
+    updatedAt: request.updatedAt,
+    finishedAt: request.finishedAt,
+    expiresAt: request.expiresAt,
+    links: {
+      self,
+      signedArtifact: request.workflowStatus === 'Completed' ? `${self}/signed-artifact` : null,
+      unsignedArtifact: `${self}/unsigned-artifact`,
+      resubmit: `${self}/resubmit`,
+      console: `${signet.config.publicUrl}/requests/${request.id}`,
+    },
+  };
+}
+
+export function createSigningApi(signet: Signet, dispatcher: Dispatcher): express.Router {
+  const api = express.Router();
+  const base = '/api/v1/orgs/:org';
+
+  const run = (handler: (req: Request<{ org: string; id?: string }>, res: Response) => Promise<void>) =>
+    (req: Request<{ org: string; id?: string }>, res: Response) =>
+      handler(req, res).catch((error) => {
+        // Unread request bodies must not keep the connection hanging.
+        req.resume();
+        sendError(res, toCommandError(signet, error, req.path));
+      });
+
+  /** Authenticates, rate-limits and checks one permission (a denial is audited). */
+  async function actorFor(req: Request<{ org: string }>, permission: Permission, action: string): Promise<Actor> {
+    const principal = await principalOf(signet, req, req.params.org);
+    const actor = await loadActor(signet.redis, signet.keys, principal);
+    await dispatcher.rateLimit(principal);
+    if (!actor.permissions.has(permission)) {
+      const reason = `${action} needs the ${permission} permission`;
+      await auditDenial(signet, actor, action, reason, sourceOf(req));
+      const failure = forbidden(reason);
+      failure.audited = true;
+      throw failure;
+    }
+    return actor;
+  }
+
+  async function requestFor(actor: Actor, id: string | undefined): Promise<RequestRecord> {
+    const stored = id ? await signet.repos.request(id) : null;
+    if (!stored || stored.value.orgId !== actor.orgId) throw new CommandFailure('NOT_FOUND', `Signing request ${id} was not found`);
+    return stored.value;
+  }
+
+  api.post(`${base}/signing-requests`, run(async (req, res) => {
+    const actor = await actorFor(req, 'signing:submit', 'request.submit');
+    const source = sourceOf(req);
+    const idempotencyHeader = req.header('idempotency-key');
+    let idempotencyKey: string | undefined;
+    if (idempotencyHeader !== undefined) {
+      const parsed = IdempotencyKey.safeParse(idempotencyHeader);
+      if (!parsed.success) throw invalid('Idempotency-Key', parsed.error.issues[0]!.message);
+      const scope = actor.principal.kind === 'apiKey' ? `key:${actor.principal.keyId}` : `user:${actor.userId}`;
+      idempotencyKey = signet.keys.idempotency(actor.orgId, scope, parsed.data);
+      const existingId = await signet.redis.get(idempotencyKey);
+      if (existingId) {
+        // The same key again: the same request, and no second upload.
+        req.resume();
+        const existing = await requestFor(actor, existingId);
+        res.status(200).location(presentRequest(signet, req.params.org, existing).links.self).json(presentRequest(signet, req.params.org, existing));
+        return;
+      }
+    }
+    if (!req.is('multipart/form-data')) throw invalid('body', 'send multipart/form-data with the file in the field "artifact"');
+
+    const requestId = newRequestId();
+    const paths = artifactPaths(signet.config, actor.orgId, requestId);
+    const { fields, upload } = await receiveMultipart(req, paths.artifact, signet.config.SIGNET_MAX_UPLOAD_BYTES, async (early) => {
+      // When the slugs come before the file (as curl -F sends them in order), refuse early and
+      // bound the upload by the artifact configuration's own limit.
+      if (!early.projectSlug || !early.signingPolicySlug) return undefined;
+      const resolved = await resolveBySlugs(signet, actor.orgId, {
+        project: early.projectSlug,
+        policy: early.signingPolicySlug,
+        artifactConfig: early.artifactConfigurationSlug,
+      });
+      await checkSubmitter(signet, actor, source, resolved.project, resolved.policy, 'request.submit');
+      return resolved.artifactConfig.maxSizeBytes;
+    }).catch(async (error) => {
+      await discardUpload(paths.dir);
+      throw error;
+    });
+    try {
+      const parsed = SubmitFields.safeParse(fields);
+      if (!parsed.success) throw invalidInput(parsed.error);
+      if (!upload) throw invalid('artifact', 'is missing: send the file in the multipart field "artifact"');
+      const input = parsed.data;
+      const resolved = await resolveBySlugs(signet, actor.orgId, {
+        project: input.projectSlug,
+        policy: input.signingPolicySlug,
+        artifactConfig: input.artifactConfigurationSlug,
+      });
+      const request = await submitSigningRequest(signet, actor, source, {
+        ...resolved,
+        artifact: upload,
+        description: input.description,
+        parameters: input.parameters,
+        originToken: input.originToken,
+        requestId,
+        idempotency: idempotencyKey ? { key: idempotencyKey, requestId } : undefined,
+      });
+      const body = presentRequest(signet, req.params.org, request);
+      res.status(201).location(body.links.self).json(body);
+    } catch (error) {
+      await discardUpload(paths.dir);
+      // Two concurrent uploads with one Idempotency-Key: the loser answers with the winner's request.
+      if (idempotencyKey && error instanceof CommandFailure && error.code === 'CONFLICT') {
+        const winnerId = await signet.redis.get(idempotencyKey);
+        if (winnerId) {
+          const winner = await requestFor(actor, winnerId);
+          res.status(200).location(presentRequest(signet, req.params.org, winner).links.self).json(presentRequest(signet, req.params.org, winner));
+          return;
+        }
+      }
+      throw error;
+    }
+  }));
+
+  api.get(`${base}/signing-requests/:id`, run(async (req, res) => {
+    const actor = await actorFor(req, 'signing:read', 'request.get');
+    res.json(presentRequest(signet, req.params.org, await requestFor(actor, req.params.id)));
+  }));
+
+  api.get(`${base}/signing-requests/:id/signed-artifact`, run(async (req, res) => {
+    const actor = await actorFor(req, 'signing:read', 'request.download');
+    const request = await requestFor(actor, req.params.id);
+    if (request.workflowStatus !== 'Completed') throw conflict(`The request is ${request.workflowStatus}; there is no signature yet`);
+    const file = artifactPaths(signet.config, request.orgId, request.id).signature;
+    await sendFile(res, file, 'application/pkcs7-signature', `${request.artifact.fileName}.p7s`);
+  }));
+
+  api.get(`${base}/signing-requests/:id/unsigned-artifact`, run(async (req, res) => {
+    const actor = await actorFor(req, 'signing:read', 'request.download');
+    const request = await requestFor(actor, req.params.id);
+    const file = artifactPaths(signet.config, request.orgId, request.id).artifact;
+    await sendFile(res, file, 'application/octet-stream', request.artifact.fileName);
+  }));
+
+  api.post(`${base}/signing-requests/:id/resubmit`, express.json({ limit: '64kb' }), run(async (req, res) => {
+    const actor = await actorFor(req, 'signing:submit', 'request.resubmit');
+    const original = await requestFor(actor, req.params.id);
+    const parsed = ResubmitInput.safeParse(req.body ?? {});
+    if (!parsed.success) throw invalidInput(parsed.error);
+    let policyId: string | undefined;
+    if (parsed.data.signingPolicySlug) {
+      policyId = (await signet.redis.hget(signet.keys.policySlugs(original.projectId), parsed.data.signingPolicySlug)) ?? undefined;
+      if (!policyId) throw invalid('signingPolicySlug', `project ${original.projectSlug} has no signing policy "${parsed.data.signingPolicySlug}"`);
+    }
+    const request = await resubmit({ signet, actor, source: sourceOf(req), repos: signet.repos }, original, {
+      policyId,
+      description: parsed.data.description,
+      originToken: parsed.data.originToken,
+    });
+    const body = presentRequest(signet, req.params.org, request);
+    res.status(201).location(body.links.self).json(body);
+  }));
+
+  api.get(`${base}/audit`, run(async (req, res) => {
+    const actor = await actorFor(req, 'audit:read', 'audit.export');
+    const query = z
+      .strictObject({ after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(10_000).default(1000) })
+      .safeParse(req.query);
+    if (!query.success) throw invalidInput(query.error);
+    const rows = await signet.redis.zrangebyscore(signet.keys.audit(actor.orgId), `(${query.data.after}`, '+inf', 'WITHSCORES', 'LIMIT', 0, query.data.limit);
+    res.type('application/x-ndjson');
+    let last = query.data.after;
+    const lines: string[] = [];
+    for (let i = 0; i < rows.length; i += 2) {
+      const entry = parseStoredEntry(rows[i]!, Number(rows[i + 1]));
+      last = entry.seq;
+      lines.push(JSON.stringify(entry));
+    }
+    // The cursor for the next page, for clients that do not parse the last line.
+    res.setHeader('X-Signet-Next-After', String(last));
+    res.send(lines.length ? `${lines.join('\n')}\n` : '');
+  }));
+
+  return api;
+}
+
+async function sendFile(res: Response, file: string, type: string, downloadName: string): Promise<void> {
+  const info = await stat(file).catch(() => null);
+  if (!info) throw new CommandFailure('NOT_FOUND', 'The file is missing from storage');
+  res.status(200);
+  res.setHeader('Content-Type', type);
+  res.setHeader('Content-Length', String(info.size));
+  res.setHeader('Content-Disposition', `attachment; filename="${downloadName.replace(/[^\w.-]/g, '_')}"`);
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  await new Promise<void>((resolve, reject) => {
+    createReadStream(file).on('error', reject).pipe(res).on('finish', resolve).on('error', reject);
+  });
+}
+
+interface ReceivedMultipart {
+  fields: Record<string, unknown>;
+  upload: { fileName: string; size: number; sha256: string } | null;
+}
+
+/**
+ * Streams a multipart body: fields are collected (`parameters[name]` into an object), the file
+ * field `artifact` goes straight to disk with its SHA-256 computed on the way. `beforeFile` sees the
+ * fields that came before the file and may return a tighter size limit (or throw to refuse).
+ */
+function receiveMultipart(
+  req: Request,
+  target: string,
+  maxBytes: number,
+  beforeFile: (fields: Record<string, string | undefined>) => Promise<number | undefined>,
+): Promise<ReceivedMultipart> {
+  return new Promise((resolve, reject) => {
+    const fields: Record<string, unknown> = {};
+    const parameters: Record<string, string> = {};
+    let upload: Promise<ReceivedMultipart['upload']> = Promise.resolve(null);
+    let files = 0;
+    let failed = false;
+    const fail = (error: unknown) => {
+      if (failed) return;
+      failed = true;
+      req.unpipe(parser);
+      req.resume();
+      reject(error);
+    };
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({ headers: req.headers, limits: { fields: 100, fieldSize: 20_000, files: 1, parts: 120 } });
+    } catch {
+      return reject(invalid('body', 'is not valid multipart/form-data'));
+    }
+    parser.on('field', (name, value) => {
+      const parameter = /^parameters\[(.+)\]$/.exec(name);
+      if (parameter) parameters[parameter[1]!] = value;
+      else fields[name] = value;
+    });
+    parser.on('file', (name, stream, info) => {
+      files += 1;
+      if (name !== 'artifact' || files > 1) {
+        stream.resume();
+        return fail(invalid(name, 'unexpected file: send exactly one file, in the field "artifact"'));
+      }
+      upload = (async () => {
+        const limit = (await beforeFile(fields as Record<string, string | undefined>)) ?? maxBytes;
+        const stored = await storeUpload(stream, target, Math.min(limit, maxBytes));
+        return { fileName: info.filename ?? '', size: stored.size, sha256: stored.sha256 };
+      })();
+      upload.catch((error) => {
+        stream.resume();
+        fail(error instanceof UploadTooLarge ? invalid('artifact', error.message) : error);
+      });
+    });
+    parser.on('partsLimit', () => fail(invalid('body', 'has too many parts')));
+    parser.on('fieldsLimit', () => fail(invalid('body', 'has too many fields')));
+    parser.on('error', (error) => fail(invalid('body', `is not valid multipart/form-data (${(error as Error).message})`)));
+    parser.on('close', () => {
+      upload.then(
+        (stored) => {
+          if (failed) return;
+          if (Object.keys(parameters).length) fields.parameters = parameters;
+          resolve({ fields, upload: stored });
+        },
+        fail,
+      );
+    });
+    req.pipe(parser);
+  });
+}
