@@ -13,6 +13,7 @@ import { COMMANDS } from '../commands/registry.js';
 import type { Signet } from '../signet.js';
 import type { Metrics } from '../metrics.js';
 import { tokenHash as hashSession } from '../auth/secrets.js';
+import { openApiDocument } from './openapi.js';
 
 const LoginInput = z.strictObject({ email: z.string().max(254), password: z.string().max(256) });
 
@@ -50,6 +51,10 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
 
   api.get('/api/v1/protocol.json', (_req, res) => {
     res.json(protocolDocument());
+  });
+  const openApi = openApiDocument(config.publicUrl);
+  api.get('/api/v1/openapi.json', (_req, res) => {
+    res.json(openApi);
   });
 
   api.use('/api/v1', express.json({ limit: '256kb' }));

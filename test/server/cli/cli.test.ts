@@ -33,6 +33,7 @@ describe('signet demo --json', () => {
     const first = JSON.parse((await signet('demo', '--json')).stdout);
     expect(first).toMatchObject({ org: 'demo', ciUser: { email: expect.any(String), token: expect.stringMatching(/^sgn_/) } });
     expect(first.users.map((u: { role: string }) => u.role)).toEqual(['owner', 'admin', 'member', 'viewer']);
+    expect(first).toMatchObject({ project: 'demo-app', certificate: expect.any(String), policies: { test: expect.any(String), release: expect.any(String) } });
     const second = JSON.parse((await signet('demo', '--json')).stdout);
     expect(second).toEqual(first);
 
@@ -47,6 +48,18 @@ describe('signet demo --json', () => {
     expect(ci.body.result.actor.type).toBe('ciUser');
     const members = await restCommand(node, 'member.list', {}, { token: first.ciUser.token });
     expect(members.body.result).toHaveLength(5);
+    // test-signing needs no approval, release-signing one from the demo admin; the CI user submits to both.
+    const policies = (await restCommand(node, 'policy.list', {}, { token: first.ciUser.token })).body.result;
+    const admin = (members.body.result as Array<{ email: string; userId: string }>).find((m) => m.email === first.users[1].email)!;
+    const ciMember = (members.body.result as Array<{ email: string; userId: string }>).find((m) => m.email === first.ciUser.email)!;
+    const test = policies.find((p: { slug: string }) => p.slug === first.policies.test);
+    const release = policies.find((p: { slug: string }) => p.slug === first.policies.release);
+    expect(test).toMatchObject({ requiredApprovals: 0 });
+    expect(release).toMatchObject({ requiredApprovals: 1, approvers: [admin.userId] });
+    expect(test.submitters).toContain(ciMember.userId);
+    expect(release.submitters).toContain(ciMember.userId);
+    const certificates = (await restCommand(node, 'certificate.list', {}, { token: first.ciUser.token })).body.result;
+    expect(certificates.map((c: { slug: string }) => c.slug)).toEqual([first.certificate]);
   });
 });
 

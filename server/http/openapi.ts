@@ -1,0 +1,188 @@
+// GET /api/v1/openapi.json: the REST API as OpenAPI 3.1, generated from the same declarations that
+// serve it (the command registry and its zod schemas), so it cannot drift from what runs.
+import { z } from 'zod';
+import { commandInputs, ERROR_CODES } from '../../src/lib/shared/commands.js';
+import { SigningRequest } from '../../src/lib/shared/entities.js';
+import { COMMANDS } from '../commands/registry.js';
+
+const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' });
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorEnvelope' } } },
+});
+
+const requestResponse = (description: string) => ({
+  description,
+  headers: { Location: { schema: { type: 'string' }, description: 'the request\'s URL' } },
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/SigningRequest' } } },
+});
+
+const orgParam = { name: 'org', in: 'path', required: true, schema: { type: 'string' }, description: 'organization slug' };
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const commonErrors = {
+  '400': errorResponse('INVALID_INPUT: the error names the field'),
+  '401': errorResponse('UNAUTHENTICATED'),
+  '403': errorResponse('FORBIDDEN'),
+  '404': errorResponse('NOT_FOUND'),
+  '429': errorResponse('RATE_LIMITED'),
+  '503': errorResponse('UNAVAILABLE'),
+};
+
+export function openApiDocument(publicUrl: string) {
+  const restRequest = SigningRequest.pick({
+    id: true,
+    status: true,
+    workflowStatus: true,
+    isFinalStatus: true,
+    artifact: true,
+    description: true,
+    parameters: true,
+    origin: true,
+    approvals: true,
+    denials: true,
+    failureReason: true,
+    resubmittedFromId: true,
+    createdAt: true,
+    updatedAt: true,
+    finishedAt: true,
+    expiresAt: true,
+  }).extend({
+    projectSlug: z.string(),
+    signingPolicySlug: z.string(),
+    artifactConfigurationSlug: z.string(),
+    links: z.object({ self: z.string(), signedArtifact: z.string().nullable(), unsignedArtifact: z.string(), resubmit: z.string() }),
+  });
+
+  const commandPaths = Object.fromEntries(
+    COMMANDS.map((command) => [
+      `/api/v1/commands/${command.name}`,
+      {
+        post: {
+          operationId: command.name,
+          summary: `${command.name}${command.permission ? ` (needs ${command.permission})` : ''}`,
+          tags: ['commands'],
+          requestBody: { required: true, content: { 'application/json': { schema: json(commandInputs[command.name]) } } },
+          responses: {
+            '200': { description: '{ ok: true, result }', content: { 'application/json': { schema: { type: 'object' } } } },
+            ...commonErrors,
+            '409': errorResponse('CONFLICT (a stale version carries the current entity)'),
+          },
+        },
+      },
+    ]),
+  );
+
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Signet', version: '1', description: 'Self-hosted code signing: the REST API for CI systems and the command API.' },
+    servers: [{ url: publicUrl }],
+    security: [{ apiKey: [] }, { session: [] }],
+    components: {
+      securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer', description: 'an API key, sgn_…' },
+        session: { type: 'apiKey', in: 'cookie', name: 'signet_session', description: 'browsers; requests need an allowed Origin' },
+      },
+      schemas: {
+        ErrorEnvelope: {
+          type: 'object',
+          properties: {
+            ok: { const: false },
+            error: {
+              type: 'object',
+              properties: {
+                code: { enum: [...ERROR_CODES] },
+                message: { type: 'string' },
+                issues: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+              },
+              required: ['code', 'message'],
+            },
+          },
+        },
+        SigningRequest: z.toJSONSchema(restRequest, { target: 'draft-2020-12' }),
+      },
+    },
+    paths: {
+      '/api/v1/orgs/{org}/signing-requests': {
+        post: {
+          operationId: 'submitSigningRequest',
+          summary: 'Submit an artifact for signing (needs signing:submit and to be a submitter of the policy)',
+          parameters: [orgParam, { name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 200 }, description: 'the same key again returns the same request' }],
+          requestBody: {
+            required: true,
+            content: {
+              'multipart/form-data': {
+                schema: {
+                  type: 'object',
+                  required: ['projectSlug', 'signingPolicySlug', 'artifact'],
+                  properties: {
+                    projectSlug: { type: 'string' },
+                    signingPolicySlug: { type: 'string' },
+                    artifactConfigurationSlug: { type: 'string', description: 'default: the project\'s default' },
+                    description: { type: 'string' },
+                    'parameters[name]': { type: 'string', description: 'any number of parameters[NAME]=VALUE fields' },
+                    originToken: { type: 'string', description: 'the build system\'s OIDC ID token, for policies with origin verification' },
+                    artifact: { type: 'string', format: 'binary' },
+                  },
+                },
+              },
+            },
+          },
+          responses: { '201': requestResponse('created'), '200': requestResponse('the request this Idempotency-Key created before'), ...commonErrors, '409': errorResponse('CONFLICT (inactive project)') },
+        },
+      },
+      '/api/v1/orgs/{org}/signing-requests/{id}': {
+        get: { operationId: 'getSigningRequest', parameters: [orgParam, idParam], responses: { '200': requestResponse('the request'), ...commonErrors } },
+      },
+      '/api/v1/orgs/{org}/signing-requests/{id}/signed-artifact': {
+        get: {
+          operationId: 'downloadSignature',
+          summary: 'The detached CMS/PKCS#7 signature (DER)',
+          parameters: [orgParam, idParam],
+          responses: { '200': { description: 'signature', content: { 'application/pkcs7-signature': { schema: { type: 'string', format: 'binary' } } } }, ...commonErrors, '409': errorResponse('not Completed') },
+        },
+      },
+      '/api/v1/orgs/{org}/signing-requests/{id}/unsigned-artifact': {
+        get: {
+          operationId: 'downloadArtifact',
+          parameters: [orgParam, idParam],
+          responses: { '200': { description: 'the uploaded file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, ...commonErrors },
+        },
+      },
+      '/api/v1/orgs/{org}/signing-requests/{id}/resubmit': {
+        post: {
+          operationId: 'resubmitSigningRequest',
+          parameters: [orgParam, idParam],
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: { type: 'object', properties: { signingPolicySlug: { type: 'string' }, description: { type: 'string' }, originToken: { type: 'string' } }, additionalProperties: false },
+              },
+            },
+          },
+          responses: { '201': requestResponse('the new request'), ...commonErrors, '409': errorResponse('the original is not final') },
+        },
+      },
+      '/api/v1/orgs/{org}/audit': {
+        get: {
+          operationId: 'exportAudit',
+          summary: 'The audit log as NDJSON, oldest first (needs audit:read)',
+          parameters: [
+            orgParam,
+            { name: 'after', in: 'query', schema: { type: 'integer', minimum: 0 }, description: 'entries with a higher seq' },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 10000 } },
+          ],
+          responses: { '200': { description: 'one audit entry per line', content: { 'application/x-ndjson': { schema: { type: 'string' } } } }, ...commonErrors },
+        },
+      },
+      '/api/v1/auth/login': { post: { operationId: 'login', tags: ['auth'], responses: { '200': { description: 'signed in; sets the session cookie' }, ...commonErrors } } },
+      '/api/v1/auth/logout': { post: { operationId: 'logout', tags: ['auth'], responses: { '200': { description: 'signed out' } } } },
+      '/api/v1/auth/accept-invite': { post: { operationId: 'acceptInvite', tags: ['auth'], responses: { '200': { description: 'joined and signed in' }, ...commonErrors } } },
+      '/api/v1/protocol.json': { get: { operationId: 'protocol', responses: { '200': { description: 'every command with its permission and input JSON Schema' } } } },
+      '/healthz': { get: { operationId: 'health', responses: { '200': { description: 'the process is up' } } } },
+      '/readyz': { get: { operationId: 'ready', responses: { '200': { description: 'Redis answers' }, '503': errorResponse('UNAVAILABLE') } } },
+      '/metrics': { get: { operationId: 'metrics', responses: { '200': { description: 'Prometheus metrics' } } } },
+      ...commandPaths,
+    },
+  };
+}
