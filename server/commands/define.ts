@@ -7,7 +7,7 @@ import type { Permission } from '../../src/lib/shared/permissions.js';
 import type { Actor } from '../auth/actor.js';
 import type { AccessScope, Signet } from '../signet.js';
 import type { Repositories } from '../store/repositories.js';
-import { PreconditionFailed, type Audience, type CommitPlan, type Committed, type PlannedEvent } from '../store/commit.js';
+import { PreconditionFailed, type Audience, type CommitPlan, type Committed, type PlannedEvent, type Precondition, type WriteOp } from '../store/commit.js';
 import { auditDraft, type AuditChanges, type AuditSource, type AuditTarget } from '../audit/entries.js';
 import { conflict } from './errors.js';
 
@@ -112,4 +112,19 @@ export function assertVersion(entityName: string, expected: number, current: { v
       presented,
     );
   }
+}
+
+/**
+ * The precondition and writes that move an entity from one slug to another in a slug index (a hash
+ * slug → id): the new slug must still be free when the change commits.
+ */
+export function slugChange(indexKey: string, id: string, from: string, to: string): { expect: Precondition[]; ops: WriteOp[] } {
+  if (from === to) return { expect: [], ops: [] };
+  return {
+    expect: [{ key: indexKey, field: to, equals: null }],
+    ops: [
+      ['hdel', indexKey, from],
+      ['hset', indexKey, to, id],
+    ],
+  };
 }

@@ -7,7 +7,7 @@ import type { Audience, WriteOp } from '../store/commit.js';
 import type { BuildSystemRecord, PolicyRecord, ProjectRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
-import { assertVersion, changeEvent, defineCommand, type CommandContext } from './define.js';
+import { assertVersion, changeEvent, defineCommand, slugChange, type CommandContext } from './define.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { dropUndefined, projectInOrg } from './projects.js';
 
@@ -107,17 +107,15 @@ export const updatePolicy = defineCommand({
     const updated = await validatedPolicy(context, { ...policy, ...dropUndefined(fields), version: policy.version + 1 }, project);
     const changes = diffFields(policy, updated);
     if (Object.keys(changes).length === 0) return policy;
-    const expect = [{ key: keys.policy(policy.id), equals: stored.raw as string | null, field: undefined as string | undefined }];
-    const ops: WriteOp[] = [['set', keys.policy(policy.id), JSON.stringify(updated)]];
-    if (updated.slug !== policy.slug) {
-      expect.push({ key: keys.policySlugs(project.id), field: updated.slug, equals: null });
-      ops.push(['hdel', keys.policySlugs(project.id), policy.slug], ['hset', keys.policySlugs(project.id), updated.slug, policy.id]);
+    if (updated.slug !== policy.slug && (await repos.redis.hexists(keys.policySlugs(project.id), updated.slug))) {
+      throw conflict(`Project ${project.slug} has a signing policy "${updated.slug}" already`);
     }
+    const slug = slugChange(keys.policySlugs(project.id), policy.id, policy.slug, updated.slug);
     await commit({
       target: { type: 'policy', id: policy.id, name: `${project.slug}/${updated.slug}` },
       changes,
-      expect,
-      ops,
+      expect: [{ key: keys.policy(policy.id), equals: stored.raw }, ...slug.expect],
+      ops: [['set', keys.policy(policy.id), JSON.stringify(updated)], ...slug.ops],
       events: [changeEvent(actor.orgId, 'policy', 'updated', policy.id, updated, CONFIG_READERS)],
     });
     return updated;

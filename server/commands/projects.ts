@@ -5,7 +5,7 @@ import type { Audience, WriteOp } from '../store/commit.js';
 import type { ArtifactConfigRecord, ProjectRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
-import { assertVersion, changeEvent, defineCommand, type CommandContext } from './define.js';
+import { assertVersion, changeEvent, defineCommand, slugChange, type CommandContext } from './define.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
 
 const CONFIG_READERS: Audience[] = ['p:config:read'];
@@ -124,18 +124,15 @@ export const updateProject = defineCommand({
     const updated: ProjectRecord = { ...project, ...dropUndefined(fields), version: project.version + 1 };
     const changes = diffFields(project, updated);
     if (Object.keys(changes).length === 0) return project;
-    const ops: WriteOp[] = [['set', keys.project(project.id), JSON.stringify(updated)]];
-    const expect = [{ key: keys.project(project.id), equals: stored.raw }];
-    if (updated.slug !== project.slug) {
-      if (await repos.projectIdBySlug(actor.orgId, updated.slug)) throw conflict(`A project with slug "${updated.slug}" exists already`);
-      expect.push({ key: keys.projectSlugs(actor.orgId), field: updated.slug, equals: null } as never);
-      ops.push(['hdel', keys.projectSlugs(actor.orgId), project.slug], ['hset', keys.projectSlugs(actor.orgId), updated.slug, project.id]);
+    if (updated.slug !== project.slug && (await repos.projectIdBySlug(actor.orgId, updated.slug))) {
+      throw conflict(`A project with slug "${updated.slug}" exists already`);
     }
+    const slug = slugChange(keys.projectSlugs(actor.orgId), project.id, project.slug, updated.slug);
     await commit({
       target: { type: 'project', id: project.id, name: updated.name },
       changes,
-      expect,
-      ops,
+      expect: [{ key: keys.project(project.id), equals: stored.raw }, ...slug.expect],
+      ops: [['set', keys.project(project.id), JSON.stringify(updated)], ...slug.ops],
       events: [changeEvent(actor.orgId, 'project', 'updated', project.id, updated, CONFIG_READERS)],
     });
     return updated;
