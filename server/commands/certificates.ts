@@ -99,8 +99,12 @@ export const importCertificate = defineCommand({
           : await importPkcs12(Buffer.from(input.pkcs12Base64, 'base64'), input.password);
     } catch (error) {
       // The library's message says what is wrong (wrong password, key does not match, …); never the secret.
-      const field = input.format === 'pem' ? 'privateKeyPem' : 'pkcs12Base64';
-      throw invalid(field, error instanceof Error ? error.message : 'cannot be read');
+      const message = error instanceof Error ? error.message : 'cannot be read';
+      const field =
+        input.format === 'pem'
+          ? /passphrase/i.test(message) ? 'passphrase' : 'privateKeyPem'
+          : /password/i.test(message) ? 'password' : 'pkcs12Base64';
+      throw invalid(field, message);
     }
     return storeCertificate(context, { slug: input.slug, name: input.name, type: input.type, source: 'imported' }, material);
   },

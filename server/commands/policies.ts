@@ -18,6 +18,7 @@ async function validatedPolicy(context: CommandContext, policy: PolicyRecord, pr
   const { actor, repos } = context;
   const certificate = await repos.certificate(policy.certificateId);
   if (!certificate || certificate.value.orgId !== actor.orgId) throw invalid('certificateId', `no certificate ${policy.certificateId} in this organization`);
+  if (certificate.value.disabled) throw invalid('certificateId', `certificate "${certificate.value.name}" is disabled`);
   const members = new Map((await repos.members(actor.orgId)).map((m) => [m.userId, m]));
   for (const field of ['submitters', 'approvers'] as const) {
     for (const userId of policy[field]) {

@@ -124,6 +124,12 @@ export const updateProject = defineCommand({
     const updated: ProjectRecord = { ...project, ...dropUndefined(fields), version: project.version + 1 };
     const changes = diffFields(project, updated);
     if (Object.keys(changes).length === 0) return project;
+    if (!updated.repositoryUrl && project.repositoryUrl) {
+      const verifying = (await repos.policies(project.id)).filter((policy) => policy.originVerification);
+      if (verifying.length) {
+        throw invalid('repositoryUrl', `signing policy ${verifying[0]!.slug} verifies origins against it; turn that off first`);
+      }
+    }
     if (updated.slug !== project.slug && (await repos.projectIdBySlug(actor.orgId, updated.slug))) {
       throw conflict(`A project with slug "${updated.slug}" exists already`);
     }
@@ -174,7 +180,9 @@ export const deleteProject = defineCommand({
       ],
       events: [
         changeEvent(actor.orgId, 'project', 'deleted', project.id, undefined, CONFIG_READERS),
+        ...configs.map((c) => changeEvent(actor.orgId, 'artifactConfig', 'deleted', c.id, undefined, CONFIG_READERS)),
         ...policies.map((p) => changeEvent(actor.orgId, 'policy', 'deleted', p.id, undefined, CONFIG_READERS)),
+        ...webhooks.map((w) => changeEvent(actor.orgId, 'webhook', 'deleted', w.id, undefined, CONFIG_READERS)),
       ],
     });
     return { deleted: project.id };
