@@ -30,7 +30,7 @@ export const IsoTime = z.iso.datetime({ offset: true });
 
 const empty = z.strictObject({});
 
-export const RepositoryUrl = z.url({ protocol: /^https?$/, hostname: z.regexes.domain }).max(300);
+export const RepositoryUrl = z.url({ protocol: /^https?$/ }).max(300);
 export const Glob = z.string().trim().min(1).max(200).regex(/^[^\s\u0000]+$/, 'no spaces');
 export const Description = z.string().max(LIMITS.text);
 export const Comment = z.string().trim().max(LIMITS.text);
