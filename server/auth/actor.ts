@@ -54,7 +54,8 @@ export async function loadActor(redis: Redis, keys: RedisKeys, principal: Princi
     return {
       type: member.kind === 'ciUser' ? 'ciUser' : 'apiKey',
       userId: member.userId,
-      name: member.kind === 'ciUser' ? member.name : key.name,
+      // The person (or CI user) the key acts for; the audit entry names the key itself.
+      name: member.name,
       orgId: org.id,
       role: member.role,
       permissions,

@@ -9,7 +9,7 @@ import { commitRequestChange, withStatus } from '../signing/lifecycle.js';
 import { newRequestId, submitSigningRequest } from '../signing/submit.js';
 import { artifactPaths, copyArtifact, removeRequestFiles } from '../signing/artifacts.js';
 import { defineCommand, type CommandContext } from './define.js';
-import { conflict, forbidden, invalid, notFound } from './errors.js';
+import { CommandFailure, conflict, forbidden, invalid, notFound } from './errors.js';
 
 async function requestInOrg(context: CommandContext, requestId: string) {
   const stored = await context.repos.request(requestId);
@@ -80,11 +80,11 @@ export const getRequest = defineCommand({
 });
 
 /** An approver acting now: named in the policy as it is now, and never the submitter. */
-async function approverCheck(context: CommandContext, request: RequestRecord, verb: string) {
+async function approverCheck(context: CommandContext, request: RequestRecord, verb: 'approve' | 'deny') {
   if (request.workflowStatus !== 'WaitingForApproval') {
     throw conflict(`The request is ${request.workflowStatus}, not waiting for approval`, request);
   }
-  if (request.submitterId === context.actor.userId) throw forbidden(`A submitter never ${verb}s their own request`);
+  if (request.submitterId === context.actor.userId) throw forbidden(`A submitter never ${verb === 'approve' ? 'approves' : 'denies'} their own request`);
   const policy = (await context.repos.policy(request.policyId))?.value;
   if (!policy) throw conflict(`The signing policy ${request.policySlug} was deleted; the request can only be canceled`);
   if (!policy.approvers.includes(context.actor.userId)) {
@@ -105,45 +105,61 @@ export const approveRequest = defineCommand({
   input: commandInputs['request.approve'],
   permission: 'signing:approve',
   async handler(context, input) {
-    const stored = await requestInOrg(context, input.requestId);
-    const policy = await approverCheck(context, stored.value, 'approve');
-    const approvals = [...stored.value.approvals, decision(context, input.comment)];
-    // Only approvals from people who are still approvers of the policy count towards the quorum.
-    const counted = approvals.filter((a) => policy.approvers.includes(a.userId)).length;
-    const next: WorkflowStatus = counted >= stored.value.requiredApprovals ? 'QueuedForProcessing' : 'WaitingForApproval';
-    return commitRequestChange(context.signet, {
-      before: stored,
-      after: { ...withStatus(stored.value, next), approvals },
-      policy,
-      actor: context.actor.audit,
-      actorUserId: context.actor.userId,
-      source: context.source,
-      action: 'request.approve',
-      comment: input.comment,
+    // Two approvers acting at the same moment: the one whose write lost re-reads and tries again.
+    return retryOnConcurrentChange(async () => {
+      const stored = await requestInOrg(context, input.requestId);
+      const policy = await approverCheck(context, stored.value, 'approve');
+      // Each approval was checked against the policy when it was given (SPEC §4), so all count.
+      const approvals = [...stored.value.approvals, decision(context, input.comment)];
+      const next: WorkflowStatus = approvals.length >= stored.value.requiredApprovals ? 'QueuedForProcessing' : 'WaitingForApproval';
+      return commitRequestChange(context.signet, {
+        before: stored,
+        after: { ...withStatus(stored.value, next), approvals },
+        policy,
+        actor: context.actor.audit,
+        actorUserId: context.actor.userId,
+        source: context.source,
+        action: 'request.approve',
+        comment: input.comment,
+      });
     });
   },
 });
+
+/** Re-runs `attempt` when the request changed between reading and writing it (up to 3 times). */
+async function retryOnConcurrentChange<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const concurrent = error instanceof CommandFailure && error.code === 'CONFLICT' && /changed meanwhile/.test(error.message);
+      if (!concurrent || tries === 3) throw error;
+    }
+  }
+}
 
 export const denyRequest = defineCommand({
   name: 'request.deny',
   input: commandInputs['request.deny'],
   permission: 'signing:approve',
   async handler(context, input) {
-    const stored = await requestInOrg(context, input.requestId);
-    const policy = await approverCheck(context, stored.value, 'denie');
-    return commitRequestChange(context.signet, {
-      before: stored,
-      after: {
-        ...withStatus(stored.value, 'Denied'),
-        denials: [...stored.value.denials, decision(context, input.comment)],
-        failureReason: `denied by ${context.actor.name}: ${input.comment}`,
-      },
-      policy,
-      actor: context.actor.audit,
-      actorUserId: context.actor.userId,
-      source: context.source,
-      action: 'request.deny',
-      comment: input.comment,
+    return retryOnConcurrentChange(async () => {
+      const stored = await requestInOrg(context, input.requestId);
+      const policy = await approverCheck(context, stored.value, 'deny');
+      return commitRequestChange(context.signet, {
+        before: stored,
+        after: {
+          ...withStatus(stored.value, 'Denied'),
+          denials: [...stored.value.denials, decision(context, input.comment)],
+          failureReason: `denied by ${context.actor.name}: ${input.comment}`,
+        },
+        policy,
+        actor: context.actor.audit,
+        actorUserId: context.actor.userId,
+        source: context.source,
+        action: 'request.deny',
+        comment: input.comment,
+      });
     });
   },
 });
