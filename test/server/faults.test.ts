@@ -71,4 +71,23 @@ describe('with Redis stopped', () => {
     expect(renamed.ok).toBe(true);
     expect((await auditLog(node, org.orgId)).at(-1)).toMatchObject({ action: 'org.update', outcome: 'ok' });
   });
+
+  it('an acknowledged command survives Redis being killed outright', async () => {
+    const version = await orgVersion();
+    const renamed = await command<any>(owner, 'org.update', { name: 'Acknowledged before the crash', version });
+    expect(renamed.ok).toBe(true);
+    // SIGKILL: no chance to flush anything on the way out.
+    await new Promise<void>((resolve) => {
+      redis.child.once('exit', () => resolve());
+      redis.child.kill('SIGKILL');
+    });
+    redis = await spawnRedisServer({ dir, appendOnly: true, port: redis.port });
+    let current = await command<any>(owner, 'org.get');
+    for (let attempt = 0; !current.ok && attempt < 100; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the client reconnects on its own schedule
+      current = await command<any>(owner, 'org.get');
+    }
+    expect(current.result).toMatchObject({ name: 'Acknowledged before the crash', version: version + 1 });
+    expect((await auditLog(node, org.orgId)).at(-1)).toMatchObject({ action: 'org.update', changes: { name: { after: 'Acknowledged before the crash' } } });
+  });
 });
