@@ -69,8 +69,20 @@ export const notificationSettings = defineCommand({
       const changes = Object.fromEntries(
         input.set.map(({ policyId, level }) => [`policy:${policyId}`, { before: before[policyId] ?? 'default', after: level }]),
       );
-      await commit({ target: { type: 'notificationSettings', id: actor.userId, name: actor.name }, changes, ops });
+      const after = { ...before };
+      for (const { policyId, level } of input.set) {
+        if (level === 'default') delete after[policyId];
+        else after[policyId] = level;
+      }
+      await commit({
+        target: { type: 'notificationSettings', id: actor.userId, name: actor.name },
+        changes,
+        ops,
+        // The user's other tabs and devices follow.
+        events: [changeEvent(actor.orgId, 'notificationSettings', 'updated', actor.userId, { policies: after }, [`u:${actor.userId}`])],
+      });
+      return { defaultLevel: 'default', policies: after };
     }
-    return { defaultLevel: 'default', policies: await repos.notificationSettings(actor.orgId, actor.userId) };
+    return { defaultLevel: 'default', policies: before };
   },
 });
