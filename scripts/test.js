@@ -12,6 +12,13 @@ ensureChromium();
 ensureDockerCompose();
 ensureUiBuild();
 
+// Type-check everything first (TypeScript and Svelte files alike): a type error fails the run.
+const checked = spawnSync(process.execPath, [path.join(root, 'node_modules', 'svelte-check', 'bin', 'svelte-check'), '--tsconfig', './tsconfig.json', '--fail-on-warnings', '--output', 'human'], { stdio: 'inherit', cwd: root });
+if (checked.status !== 0) {
+  console.log('\ntests: 0 passed, 1 failed (type check)');
+  process.exit(checked.status ?? 1);
+}
+
 const reportDir = mkdtempSync(path.join(os.tmpdir(), 'signet-vitest-'));
 const report = path.join(reportDir, 'report.json');
 const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs');

@@ -51,21 +51,25 @@ export const listRequests = defineCommand({
           policies.get(request.policyId)!.includes(actor.userId) &&
           !request.approvals.some((a) => a.userId === actor.userId),
       );
-      return { requests: mine.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit), nextBefore: null };
+      return { requests: mine.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit), nextBefore: null, total: mine.length };
     }
     const found: RequestRecord[] = [];
-    let before = input.before;
-    for (let scanned = 0; found.length < limit && scanned < 5000; ) {
-      const page = await repos.requestPage(actor.orgId, before, 200);
-      if (page.length === 0) return { requests: found, nextBefore: null };
-      for (const request of page) {
-        scanned += 1;
-        before = Date.parse(request.createdAt);
-        if (matches(request)) found.push(request);
+    const [ms, id] = input.before ? input.before.split(':') : [];
+    const cursor = input.before ? { ms: Number(ms), id: id! } : undefined;
+    let last: { ms: number; id: string } | undefined;
+    for (let offset = 0, scanned = 0; found.length < limit && scanned < 5000; offset += 200) {
+      const page = await repos.requestIdsAfter(actor.orgId, cursor, offset, 200);
+      if (page.scanned === 0) return { requests: found, nextBefore: null };
+      scanned += page.scanned;
+      const records = new Map((await repos.requestsByIds(page.ids.map((entry) => entry.id))).map((r) => [r.id, r]));
+      for (const entry of page.ids) {
+        last = entry;
+        const request = records.get(entry.id);
+        if (request && matches(request)) found.push(request);
         if (found.length === limit) break;
       }
     }
-    return { requests: found, nextBefore: before ?? null };
+    return { requests: found, nextBefore: last ? `${last.ms}:${last.id}` : null };
   },
 });
 

@@ -143,9 +143,20 @@ export function createRepositories(redis: Redis, keys: RedisKeys) {
     async request(requestId: string) {
       return parse<RequestRecord>(await redis.get(keys.request(requestId)));
     },
-    /** Requests newest first, created before `beforeMs`. */
-    async requestPage(orgId: string, beforeMs: number | undefined, count: number) {
-      const ids = await redis.zrevrangebyscore(keys.requests(orgId), beforeMs === undefined ? '+inf' : `(${beforeMs}`, '-inf', 'LIMIT', 0, count);
+    /**
+     * Request ids newest first, strictly after the cursor (creation ms, then id: requests created in
+     * the same millisecond are ordered by id, so none is skipped or repeated across pages).
+     */
+    async requestIdsAfter(orgId: string, cursor: { ms: number; id: string } | undefined, offset: number, count: number) {
+      const rows = await redis.zrevrangebyscore(keys.requests(orgId), cursor ? cursor.ms : '+inf', '-inf', 'WITHSCORES', 'LIMIT', offset, count);
+      const ids: Array<{ id: string; ms: number }> = [];
+      for (let i = 0; i < rows.length; i += 2) ids.push({ id: rows[i]!, ms: Number(rows[i + 1]) });
+      return {
+        scanned: ids.length,
+        ids: cursor ? ids.filter(({ id, ms }) => ms < cursor.ms || id < cursor.id) : ids,
+      };
+    },
+    async requestsByIds(ids: string[]) {
       return getMany<RequestRecord>(redis, ids.map(keys.request));
     },
     async waitingRequests(orgId: string) {

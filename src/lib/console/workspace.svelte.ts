@@ -1,79 +1,38 @@
-// Everything the console shows about one organization, wired to the socket: who I am there and
-// what my role allows, the team, the audit feed, my notifications, and who is online.
-import type { Organization } from '$lib/shared/entities';
-import type { ChangeEvent, PresenceEntry } from '$lib/shared/events';
-import { roleHas, type Permission } from '$lib/shared/permissions';
-import { asProtocolError } from '$lib/protocol';
+// The console's live connection to one organization: connecting and disconnecting the one socket,
+// telling the server which page this tab is on, and who else is online. Who I am there and what I
+// may do is `access` (account/access.svelte.ts), which follows the same socket.
+import type { PresenceEntry } from '$lib/shared/events';
 import { command, realtime, type ConnectionProblem } from '$lib/realtime/socket.svelte';
-import type { Me } from '$lib/realtime/results';
-import { Team } from '$lib/team/team.svelte';
-import { AuditFeed } from '$lib/audit/auditFeed.svelte';
-import { Inbox } from '$lib/notifications/inbox.svelte';
+import { access } from '$lib/account/access.svelte';
 
-export class Workspace {
-  me = $state<Me | null>(null);
+class Workspace {
   online = $state<PresenceEntry[]>([]);
-  /** A load that failed, shown until the next one succeeds. */
-  error = $state<string | null>(null);
-  readonly team = new Team();
-  readonly audit = new AuditFeed();
-  readonly inbox = new Inbox();
-  readonly #page: string;
-
-  constructor(page: string) {
-    this.#page = page;
-  }
-
-  /** What the UI offers follows the role's row of the matrix; the server checks every command anyway. */
-  can(permission: Permission): boolean {
-    return this.me !== null && roleHas(this.me.role, permission);
-  }
+  #page = '/';
 
   /** Connects to the organization; returns the function that disconnects. */
   start(org: string, onEnd: (problem: ConnectionProblem) => void): () => void {
+    access.start();
     const stops = [
-      realtime.onResync(() => void this.reload()),
       realtime.onEnd(onEnd),
-      realtime.on('ready', () => void this.#announcePresence()),
+      // Presence is not replayed: every (re)connection announces the page again.
+      realtime.on('ready', () => void this.#announce()),
       realtime.on('presence', ({ online }) => (this.online = online)),
-      realtime.on('change', (event) => this.#onChange(event)),
-      realtime.on('audit', ({ entry }) => this.audit.add(entry)),
-      realtime.on('notification', (event) => this.inbox.add(event)),
     ];
     realtime.connect(org);
     return () => {
       for (const stop of stops) stop();
       realtime.disconnect();
+      this.online = [];
     };
   }
 
-  async reload(): Promise<void> {
-    try {
-      this.me = await command('me.get', {});
-      await Promise.all([
-        this.team.load(this.can('team:manage')),
-        this.can('audit:read') ? this.audit.load() : this.audit.reset(),
-        this.inbox.load(),
-      ]);
-      this.error = null;
-    } catch (error) {
-      this.error = asProtocolError(error).message;
-    }
+  /** Called on every navigation. */
+  setPage(page: string): void {
+    this.#page = page;
+    if (realtime.connected) void this.#announce();
   }
 
-  #onChange(event: ChangeEvent): void {
-    this.team.apply(event);
-    this.inbox.apply(event);
-    if (event.entity === 'organization' && event.data && this.me) {
-      this.me.org = event.data as Organization;
-    }
-    // My own role changed: what I may see and do changed with it.
-    if (event.entity === 'member' && event.id === this.me?.actor.id && event.op === 'updated') {
-      void this.reload();
-    }
-  }
-
-  async #announcePresence(): Promise<void> {
+  async #announce(): Promise<void> {
     try {
       const { online } = await command('presence.update', { page: this.#page });
       this.online = online;
@@ -82,3 +41,5 @@ export class Workspace {
     }
   }
 }
+
+export const workspace = new Workspace();

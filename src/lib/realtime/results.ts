@@ -1,7 +1,23 @@
 // What the commands this UI calls return. commands.ts declares inputs only; results are typed here
 // from the shared entity types, and any command not listed resolves to `unknown`.
 import type { CommandName } from '$lib/shared/commands';
-import type { AuditActor, AuditEntry, Invitation, Member, Notification, Organization } from '$lib/shared/entities';
+import type {
+  ApiKey,
+  AuditActor,
+  AuditEntry,
+  Invitation,
+  Member,
+  Notification,
+  NotificationLevel,
+  Organization,
+  SigningPolicy,
+  ArtifactConfiguration,
+  BuildSystem,
+  Certificate,
+  Project,
+  SigningRequest,
+  Webhook,
+} from '$lib/shared/entities';
 import type { PresenceEntry } from '$lib/shared/events';
 import type { Permission, StoredRole } from '$lib/shared/permissions';
 
@@ -19,6 +35,16 @@ export interface AuditPage {
   nextBefore: number | null;
 }
 
+export interface RequestPage {
+  requests: SigningRequest[];
+  /** Cursor for the next (older) page, or null at the end. */
+  nextBefore: string | null;
+  /** With awaitingMyApproval: how many wait in all (the page holds at most `limit`). */
+  total?: number;
+}
+
+type Deleted = { deleted: string };
+
 export interface CommandResults {
   'me.get': Me;
   'member.list': Member[];
@@ -31,6 +57,46 @@ export interface CommandResults {
   'notification.list': { items: Notification[]; unreadCount: number };
   'notification.markRead': { marked: number; unreadCount: number };
   'presence.update': { online: PresenceEntry[] };
+  'org.update': Organization;
+  'org.delete': { deleted: true };
+  'ciUser.create': { ciUser: Member; apiKey: ApiKey; token: string };
+  'ciUser.remove': { removed: string; revokedApiKeys: number };
+  'support.authorize': Organization;
+  'support.disable': Organization;
+  'apiKey.list': ApiKey[];
+  'apiKey.create': { apiKey: ApiKey; token: string };
+  'apiKey.revoke': { revoked: string };
+  'notification.settings': { defaultLevel: 'default'; policies: Record<string, NotificationLevel> };
+  'policy.list': SigningPolicy[];
+  // Code signing (SPEC §4)
+  'project.list': Project[];
+  'project.get': { project: Project; artifactConfigs: ArtifactConfiguration[]; policies: SigningPolicy[] };
+  'project.create': { project: Project; defaultArtifactConfig: ArtifactConfiguration };
+  'project.update': Project;
+  'project.delete': Deleted;
+  'artifactConfig.list': ArtifactConfiguration[];
+  'artifactConfig.create': ArtifactConfiguration;
+  'artifactConfig.update': ArtifactConfiguration;
+  'artifactConfig.delete': Deleted;
+  'certificate.list': Certificate[];
+  'certificate.generate': Certificate;
+  'certificate.import': Certificate;
+  'certificate.update': Certificate;
+  'policy.create': SigningPolicy;
+  'policy.update': SigningPolicy;
+  'policy.delete': Deleted;
+  'buildSystem.list': BuildSystem[];
+  'buildSystem.create': BuildSystem;
+  'buildSystem.delete': Deleted;
+  'webhook.list': Webhook[];
+  'webhook.create': { webhook: Webhook; secret: string };
+  'webhook.delete': Deleted;
+  'request.list': RequestPage;
+  'request.get': { request: SigningRequest; activity: AuditEntry[] };
+  'request.approve': SigningRequest;
+  'request.deny': SigningRequest;
+  'request.cancel': SigningRequest;
+  'request.resubmit': SigningRequest;
 }
 
 export type CommandResult<N extends CommandName> = N extends keyof CommandResults ? CommandResults[N] : unknown;

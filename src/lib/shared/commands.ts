@@ -245,7 +245,11 @@ export const commandInputs = {
     workflowStatus: z.enum(WORKFLOW_STATUSES).optional(),
     submitterId: EntityId.optional(),
     awaitingMyApproval: z.boolean().optional(),
-    before: z.number().int().min(0).optional().describe('cursor: requests created before this time (ms)'),
+    before: z
+      .string()
+      .regex(/^\d{1,16}:[\w-]{1,64}$/, 'a nextBefore value from an earlier page')
+      .optional()
+      .describe('cursor: the nextBefore of the previous page'),
     limit: PageSize,
   }),
   'request.get': z.strictObject({ requestId: EntityId }),
