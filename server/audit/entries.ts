@@ -68,5 +68,4 @@ export function auditDraft(input: AuditInput): AuditDraft {
   };
 }
 
-export const SYSTEM_ACTOR: AuditActor = { type: 'system', id: 'system', name: 'Signet' };
 export const CLI_SOURCE: AuditSource = { via: 'cli' };

@@ -3,7 +3,7 @@
 import type { AuditActor } from '../../src/lib/shared/entities.js';
 import { Email, Name, Password, Slug } from '../../src/lib/shared/commands.js';
 import type { Signet } from '../signet.js';
-import type { InvitationRecord, MemberRecord, OrganizationRecord, SessionRecord, UserRecord } from '../store/records.js';
+import type { MemberRecord, OrganizationRecord, SessionRecord, UserRecord } from '../store/records.js';
 import { toOrganization } from '../store/records.js';
 import { PreconditionFailed, type PlannedEvent, type WriteOp } from '../store/commit.js';
 import { auditDraft, type AuditSource } from '../audit/entries.js';
@@ -11,6 +11,7 @@ import { CommandFailure, conflict, invalidInput } from '../commands/errors.js';
 import { INSTANCE_ORG_ID } from '../store/keys.js';
 import { changeEvent } from '../commands/define.js';
 import { dummyPasswordHash, hashPassword, randomId, randomToken, tokenHash, verifyPassword } from './secrets.js';
+import { invitationLink, invitationWrites, newInvitation } from './invitations.js';
 import { z } from 'zod';
 
 export const SESSION_COOKIE = 'signet_session';
@@ -104,10 +105,9 @@ export async function createOrganization(
   // A new owner without a password gets an invitation (role owner, only an operator can make one).
   let ownerSetupLink: string | null = null;
   if (!user.passwordHash) {
-    const token = randomToken();
-    const invitation = ownerInvitation(org, user, token);
-    ops.push(...invitationWrites(signet, invitation));
-    ownerSetupLink = `${signet.config.publicUrl}/accept-invite?token=${token}`;
+    const { invitation, token } = newInvitation(org.id, user.email, 'owner', 'operator');
+    ops.push(...invitationWrites(signet.keys, invitation));
+    ownerSetupLink = invitationLink(signet.config.publicUrl, token);
   }
   const target = { type: 'organization', id: org.id, name: org.name };
   const changes = {
@@ -133,30 +133,6 @@ export async function createOrganization(
     throw error;
   }
   return { org: toOrganization(org), owner, ownerSetupLink };
-}
-
-const INVITATION_LIFETIME_MS = 14 * 24 * 60 * 60 * 1000;
-
-function ownerInvitation(org: OrganizationRecord, user: UserRecord, token: string): InvitationRecord {
-  const now = Date.now();
-  return {
-    id: randomId(),
-    orgId: org.id,
-    email: user.email,
-    role: 'owner',
-    invitedBy: 'operator',
-    createdAt: new Date(now).toISOString(),
-    expiresAt: new Date(now + INVITATION_LIFETIME_MS).toISOString(),
-    tokenHash: tokenHash(token),
-  };
-}
-
-function invitationWrites(signet: Signet, invitation: InvitationRecord): WriteOp[] {
-  return [
-    ['set', signet.keys.invite(invitation.id), JSON.stringify(invitation), INVITATION_LIFETIME_MS],
-    ['set', signet.keys.inviteToken(invitation.tokenHash), invitation.id, INVITATION_LIFETIME_MS],
-    ['sadd', signet.keys.orgInvites(invitation.orgId), invitation.id],
-  ];
 }
 
 /**
@@ -231,12 +207,31 @@ export async function acceptInvitation(signet: Signet, rawInput: unknown, source
   const now = new Date().toISOString();
   let user: UserRecord;
   const ops: WriteOp[] = [];
+  if (existing?.kind === 'ciUser') throw new CommandFailure('FORBIDDEN', 'CI users cannot accept invitations');
   if (existing?.passwordHash) {
     if (!(await verifyPassword(existing.passwordHash, input.password))) {
+      await signet.apply({
+        audits: [
+          auditDraft({
+            orgId: org.id,
+            actor: { type: 'anonymous', id: 'anonymous', name: invitation.email },
+            action: 'auth.signIn',
+            target: { type: 'user', id: existing.id, name: existing.email },
+            outcome: 'failed',
+            reason: 'wrong password when accepting an invitation',
+            source,
+          }),
+        ],
+      });
       throw new CommandFailure('UNAUTHENTICATED', `An account for ${invitation.email} exists: enter its current password to join`);
     }
     user = existing;
   } else {
+    // An account without a password is set up only through the owner invitation made with it;
+    // any other invitation would let its sender choose the password of someone else's account.
+    if (existing && !(invitation.role === 'owner' && org.ownerId === existing.id)) {
+      throw new CommandFailure('FORBIDDEN', `The account for ${invitation.email} is not set up yet: accept the invitation it was created with first`);
+    }
     if (!input.name && !existing) throw invalidInput(new z.ZodError([{ code: 'custom', path: ['name'], message: 'Required', input: undefined }]));
     user = {
       ...(existing ?? { id: randomId(), email: invitation.email, kind: 'user', operator: false, createdAt: now, version: 0 }),
@@ -299,7 +294,7 @@ export interface SignedIn {
  * organization the account belongs to (an unknown email: in the instance log).
  */
 export async function signIn(signet: Signet, email: string, password: string, source: AuditSource): Promise<SignedIn> {
-  const { keys, repos } = signet;
+  const { repos } = signet;
   const userId = await repos.userIdByEmail(email.toLowerCase());
   const user = userId ? (await repos.user(userId))?.value : undefined;
   const valid = user?.passwordHash
@@ -320,8 +315,8 @@ export async function signIn(signet: Signet, email: string, password: string, so
         source,
       }),
     );
-  if (!user || !valid) {
-    await signet.apply({ audits: failedAudits(user ? 'wrong password' : 'no such account') });
+  if (!user || !valid || user.kind === 'ciUser') {
+    await signet.apply({ audits: failedAudits(!user ? 'no such account' : user.kind === 'ciUser' ? 'CI users sign in with API tokens only' : 'wrong password') });
     throw new CommandFailure('UNAUTHENTICATED', 'The email or password is wrong');
   }
   const session = await createSessionFor(signet, user, source);
@@ -343,7 +338,6 @@ export async function createSessionFor(signet: Signet, user: UserRecord, source:
   await signet.apply({
     ops: [
       ['set', keys.session(sessionHash), JSON.stringify(session), ttlMs],
-      ['sadd', keys.userSessions(user.id), sessionHash],
     ],
     audits: (orgIds.length ? orgIds : [INSTANCE_ORG_ID]).map((orgId) =>
       auditDraft({
@@ -373,7 +367,6 @@ export async function signOut(signet: Signet, sessionId: string, source: AuditSo
   await signet.apply({
     ops: [
       ['del', signet.keys.session(sessionHash)],
-      ['srem', signet.keys.userSessions(stored.value.userId), sessionHash],
     ],
     audits: (orgIds.length ? orgIds : [INSTANCE_ORG_ID]).map((orgId) =>
       auditDraft({

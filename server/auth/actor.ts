@@ -25,6 +25,8 @@ export interface Actor {
   principal: Principal;
   org: OrganizationRecord;
   audit: AuditActor;
+  /** When the key or session stops being valid (null or absent: never). */
+  expiresAt?: string | null;
 }
 
 const unauthenticated = (message: string) => new CommandFailure('UNAUTHENTICATED', message);
@@ -61,6 +63,7 @@ export async function loadActor(redis: Redis, keys: RedisKeys, principal: Princi
       permissions,
       principal,
       org,
+      expiresAt: key.expiresAt,
       audit:
         member.kind === 'ciUser'
           ? { type: 'ciUser', id: member.userId, name: member.name, apiKey: { id: key.id, name: key.name } }
@@ -92,6 +95,7 @@ export async function loadActor(redis: Redis, keys: RedisKeys, principal: Princi
       permissions: new Set(permissionsOf('admin')),
       principal,
       org,
+      expiresAt: session.expiresAt,
       audit: { type: 'support', id: user.id, name: user.name },
     };
   }
@@ -107,6 +111,7 @@ export async function loadActor(redis: Redis, keys: RedisKeys, principal: Princi
     permissions: new Set(permissionsOf(member.role)),
     principal,
     org,
+    expiresAt: session.expiresAt,
     audit: { type: 'user', id: member.userId, name: member.name },
   };
 }

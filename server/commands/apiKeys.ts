@@ -5,7 +5,7 @@ import type { Permission } from '../../src/lib/shared/permissions.js';
 import type { Audience, WriteOp } from '../store/commit.js';
 import { toApiKey, type ApiKeyRecord, type MemberRecord } from '../store/records.js';
 import { API_KEY_PREFIX, newApiKeySecret, randomId } from '../auth/secrets.js';
-import { changeEvent, defineCommand, type CommandContext } from './define.js';
+import { assertNotSupport, changeEvent, defineCommand, type CommandContext } from './define.js';
 import { forbidden, invalid, notFound } from './errors.js';
 
 const keyAudience = (ownerId: string, ownerIsCiUser: boolean): Audience[] =>
@@ -65,6 +65,7 @@ export const createApiKey = defineCommand({
   input: commandInputs['apiKey.create'],
   permission: 'apikey:write',
   async handler({ actor, repos, commit }, input) {
+    assertNotSupport(actor, 'create API keys');
     const beyondCreator = input.permissions.filter((permission) => !actor.permissions.has(permission));
     if (beyondCreator.length) {
       throw forbidden(`A key can only carry permissions you have yourself; you lack ${beyondCreator.join(', ')}`);

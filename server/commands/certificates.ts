@@ -2,17 +2,15 @@
 // is sealed (AES-256-GCM under the master key, bound to the certificate id) before it is stored,
 // and no result, event, log or audit entry ever carries it.
 import { commandInputs } from '../../src/lib/shared/commands.js';
-import type { Audience } from '../store/commit.js';
 import { toCertificate, type CertificateRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
 import { sealPrivateKey } from '../signing/keyVault.js';
 import { describeCertificate, generateSelfSigned, importPem, importPkcs12, type CertificateMaterial } from '../signing/certificates.js';
-import { assertVersion, changeEvent, defineCommand, type CommandContext } from './define.js';
+import { assertVersion, changeEvent, CONFIG_READERS, defineCommand, type CommandContext } from './define.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { assertNotOpenSourceRestricted, dropUndefined } from './projects.js';
 
-const CONFIG_READERS: Audience[] = ['p:config:read'];
 
 async function storeCertificate(
   context: CommandContext,

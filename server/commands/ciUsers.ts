@@ -5,7 +5,7 @@ import { permissionsOf } from '../../src/lib/shared/permissions.js';
 import type { MemberRecord, UserRecord } from '../store/records.js';
 import { toApiKey } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
-import { changeEvent, defineCommand } from './define.js';
+import { assertNotSupport, changeEvent, defineCommand } from './define.js';
 import { invalid, notFound } from './errors.js';
 import { memberRemovalWrites } from './members.js';
 import { newApiKey } from './apiKeys.js';
@@ -15,6 +15,7 @@ export const createCiUser = defineCommand({
   input: commandInputs['ciUser.create'],
   permission: 'team:manage',
   async handler({ actor, repos, commit }, input) {
+    assertNotSupport(actor, 'create CI users');
     const { keys } = repos;
     const id = randomId();
     const now = new Date().toISOString();

@@ -1,7 +1,6 @@
 // A command is one declaration: name, zod input, permission, handler (the tRPC procedure shape).
 // The dispatcher reads the declaration: it validates the input, checks the permission against the
 // matrix, and gives the handler a context whose `commit` always writes the audit entry with the change.
-import type { z } from 'zod';
 import type { CommandName, ParsedCommandInput, commandInputs } from '../../src/lib/shared/commands.js';
 import type { Permission } from '../../src/lib/shared/permissions.js';
 import type { Actor } from '../auth/actor.js';
@@ -9,7 +8,10 @@ import type { AccessScope, Signet } from '../signet.js';
 import type { Repositories } from '../store/repositories.js';
 import { PreconditionFailed, type Audience, type CommitPlan, type Committed, type PlannedEvent, type Precondition, type WriteOp } from '../store/commit.js';
 import { auditDraft, type AuditChanges, type AuditSource, type AuditTarget } from '../audit/entries.js';
-import { conflict } from './errors.js';
+import { conflict, forbidden } from './errors.js';
+
+/** Who hears about configuration entities: everyone who may read the configuration. */
+export const CONFIG_READERS: Audience[] = ['p:config:read'];
 
 export interface Change {
   target: AuditTarget;
@@ -48,7 +50,6 @@ export function defineCommand<N extends CommandName, R>(definition: CommandDefin
 }
 
 export type AnyCommand = CommandDefinition<CommandName, unknown>;
-export type CommandInputSchema = z.ZodType;
 
 export function createCommandContext(
   signet: Signet,
@@ -127,4 +128,12 @@ export function slugChange(indexKey: string, id: string, from: string, to: strin
       ['hset', indexKey, to, id],
     ],
   };
+}
+
+/**
+ * The support user acts with administrator rights only while support is authorized; it may not
+ * create credentials (invitations, CI users, API keys) that would outlive that authorization.
+ */
+export function assertNotSupport(actor: Actor, what: string): void {
+  if (actor.type === 'support') throw forbidden(`The support user cannot ${what}: that would outlast its access`);
 }

@@ -5,6 +5,8 @@ import type { z } from 'zod';
 export class CommandFailure extends Error {
   /** A denial whose audit entry was written already (the dispatcher must not write another). */
   audited = false;
+  /** A CONFLICT because the entity changed between reading and writing it: retrying may succeed. */
+  concurrentChange = false;
 
   constructor(
     readonly code: ErrorCode,

@@ -2,13 +2,13 @@
 import { commandInputs } from '../../src/lib/shared/commands.js';
 import type { Audience, WriteOp } from '../store/commit.js';
 import type { MemberRecord } from '../store/records.js';
-import { toInvitation, type InvitationRecord } from '../store/records.js';
-import { randomId, randomToken, tokenHash } from '../auth/secrets.js';
+import { toInvitation } from '../store/records.js';
+import { INVITATION_LIFETIME_MS, invitationLink, invitationWrites, newInvitation } from '../auth/invitations.js';
 import { notificationWrites } from '../notifications.js';
-import { assertVersion, changeEvent, defineCommand, type CommandContext } from './define.js';
+import { assertNotSupport, assertVersion, changeEvent, defineCommand, type CommandContext } from './define.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
 
-export const INVITATION_LIFETIME_MS = 14 * 24 * 60 * 60 * 1000;
+export { INVITATION_LIFETIME_MS };
 const TEAM: Audience[] = ['p:team:read'];
 const TEAM_MANAGERS: Audience[] = ['p:team:manage'];
 
@@ -28,38 +28,28 @@ export const inviteMember = defineCommand({
   permission: 'team:manage',
   async handler({ actor, repos, commit, signet }, input) {
     const { keys } = repos;
+    assertNotSupport(actor, 'invite people');
     const existingUserId = await repos.userIdByEmail(input.email);
+    const existingUser = existingUserId ? (await repos.user(existingUserId))?.value : undefined;
+    if (existingUser?.kind === 'ciUser' || input.email.endsWith('.ci.signet.invalid')) {
+      throw invalid('email', 'belongs to a CI user, who cannot be invited');
+    }
     if (existingUserId && (await repos.member(actor.orgId, existingUserId))) {
       throw conflict(`${input.email} is already a member of this organization`);
     }
     const pending = (await repos.invitations(actor.orgId)).find((invitation) => invitation.email === input.email);
     if (pending) throw conflict(`${input.email} already has a pending invitation; revoke it to invite again`);
 
-    const token = randomToken();
-    const now = Date.now();
-    const invitation: InvitationRecord = {
-      id: randomId(),
-      orgId: actor.orgId,
-      email: input.email,
-      role: input.role,
-      invitedBy: actor.userId,
-      createdAt: new Date(now).toISOString(),
-      expiresAt: new Date(now + INVITATION_LIFETIME_MS).toISOString(),
-      tokenHash: tokenHash(token),
-    };
+    const { invitation, token } = newInvitation(actor.orgId, input.email, input.role, actor.userId);
     await commit({
       target: { type: 'invitation', id: invitation.id, name: invitation.email },
       changes: { email: { before: null, after: invitation.email }, role: { before: null, after: invitation.role } },
       expect: [{ key: keys.invite(invitation.id), equals: null }],
-      ops: [
-        ['set', keys.invite(invitation.id), JSON.stringify(invitation), INVITATION_LIFETIME_MS],
-        ['set', keys.inviteToken(invitation.tokenHash), invitation.id, INVITATION_LIFETIME_MS],
-        ['sadd', keys.orgInvites(actor.orgId), invitation.id],
-      ],
+      ops: invitationWrites(keys, invitation),
       events: [changeEvent(actor.orgId, 'invitation', 'created', invitation.id, toInvitation(invitation), TEAM_MANAGERS)],
     });
     // The link carries the secret token: it is shown to the inviter once and never stored or logged.
-    return { invitation: toInvitation(invitation), inviteLink: `${signet.config.publicUrl}/accept-invite?token=${token}` };
+    return { invitation: toInvitation(invitation), inviteLink: invitationLink(signet.config.publicUrl, token) };
   },
 });
 

@@ -3,15 +3,13 @@
 // (admins): a member who could edit a policy could make themselves its approver.
 import { commandInputs } from '../../src/lib/shared/commands.js';
 import { roleHas } from '../../src/lib/shared/permissions.js';
-import type { Audience, WriteOp } from '../store/commit.js';
 import type { BuildSystemRecord, PolicyRecord, ProjectRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
-import { assertVersion, changeEvent, defineCommand, slugChange, type CommandContext } from './define.js';
+import { assertVersion, changeEvent, CONFIG_READERS, defineCommand, slugChange, type CommandContext } from './define.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { dropUndefined, projectInOrg } from './projects.js';
 
-const CONFIG_READERS: Audience[] = ['p:config:read'];
 
 /** Checks a policy's references and rules; returns it with Open Source rules applied. */
 async function validatedPolicy(context: CommandContext, policy: PolicyRecord, project: ProjectRecord): Promise<PolicyRecord> {

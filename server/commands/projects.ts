@@ -1,14 +1,13 @@
 // project.*, artifactConfig.*: what is signed. Open Source organizations may not create projects
 // or edit their metadata: the instance's operators do (as the organization's support user).
 import { commandInputs } from '../../src/lib/shared/commands.js';
-import type { Audience, WriteOp } from '../store/commit.js';
+import type { WriteOp } from '../store/commit.js';
 import type { ArtifactConfigRecord, ProjectRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
-import { assertVersion, changeEvent, defineCommand, slugChange, type CommandContext } from './define.js';
+import { assertVersion, changeEvent, CONFIG_READERS, defineCommand, slugChange, type CommandContext } from './define.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
 
-const CONFIG_READERS: Audience[] = ['p:config:read'];
 export const DEFAULT_MAX_ARTIFACT_BYTES = 100 * 1024 ** 2;
 
 /** Open Source organizations: project metadata and certificates are the operators' to manage. */

@@ -136,7 +136,7 @@ async function retryOnConcurrentChange<T>(attempt: () => Promise<T>): Promise<T>
     try {
       return await attempt();
     } catch (error) {
-      const concurrent = error instanceof CommandFailure && error.code === 'CONFLICT' && /changed meanwhile/.test(error.message);
+      const concurrent = error instanceof CommandFailure && error.concurrentChange;
       if (!concurrent || tries === 3) throw error;
     }
   }
@@ -215,6 +215,9 @@ export async function resubmit(
   options: { policyId?: string; description?: string; originToken?: string },
 ) {
   const { signet, actor, source, repos } = context;
+  if (original.submitterId !== actor.userId && actor.role !== 'owner' && actor.role !== 'admin') {
+    throw forbidden('Only the submitter or an administrator may re-submit a signing request');
+  }
   if (!original.isFinalStatus) throw conflict(`The request is ${original.workflowStatus}; only a finished request can be re-submitted`, original);
   const project = (await repos.project(original.projectId))?.value;
   if (!project) throw conflict(`Project ${original.projectSlug} was deleted`);

@@ -1,15 +1,13 @@
 // webhook.list, webhook.create, webhook.delete: per project, called on final statuses. The HMAC
 // secret is shown once at creation and kept sealed (it must be recoverable to sign deliveries).
 import { commandInputs } from '../../src/lib/shared/commands.js';
-import type { Audience } from '../store/commit.js';
 import { toWebhook, type WebhookRecord } from '../store/records.js';
 import { randomId, randomToken } from '../auth/secrets.js';
 import { sealPrivateKey } from '../signing/keyVault.js';
-import { changeEvent, defineCommand } from './define.js';
+import { changeEvent, CONFIG_READERS, defineCommand } from './define.js';
 import { notFound } from './errors.js';
 import { projectInOrg } from './projects.js';
 
-const CONFIG_READERS: Audience[] = ['p:config:read'];
 
 export const listWebhooks = defineCommand({
   name: 'webhook.list',

@@ -33,7 +33,7 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
         maxAge: config.SIGNET_SESSION_TTL_HOURS * 3600,
       }),
     );
-  const requireSameOriginOfBrowser = (req: Request) => requireSameOrigin(signet, req);
+  const requireCookieOrigin = (req: Request) => requireSameOrigin(signet, req);
 
   const run = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response) =>
     handler(req, res).catch((error) => sendError(res, toCommandError(signet, error, req.path)));
@@ -70,7 +70,7 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
   });
 
   api.post('/api/v1/auth/login', run(async (req, res) => {
-    requireSameOriginIfBrowser(req);
+    requireOriginWhenSent(req);
     const parsed = LoginInput.safeParse(req.body);
     if (!parsed.success) throw invalidInput(parsed.error);
     const limiterKey = `${req.ip}:${parsed.data.email.toLowerCase()}`;
@@ -94,7 +94,7 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
   api.post('/api/v1/auth/logout', run(async (req, res) => {
     const sessionId = sessionIdOf(req);
     if (sessionId) {
-      requireSameOriginOfBrowser(req);
+      requireCookieOrigin(req);
       await signOut(signet, sessionId, sourceOf(req));
     }
     res.setHeader('Set-Cookie', serializeCookie(SESSION_COOKIE, '', { httpOnly: true, path: '/', maxAge: 0 }));
@@ -102,8 +102,21 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
   }));
 
   api.post('/api/v1/auth/accept-invite', run(async (req, res) => {
-    requireSameOriginIfBrowser(req);
-    const user = await acceptInvitation(signet, req.body, sourceOf(req));
+    requireOriginWhenSent(req);
+    // Accepting for an existing account checks its password: limited like sign-in.
+    const limiterKey = `${req.ip}:invite:${hashSession(String(req.body?.token ?? ''))}`;
+    const failures = await loginFailures.get(limiterKey);
+    if (failures && failures.consumedPoints >= LOGIN_FAILURES_ALLOWED) {
+      throw new CommandFailure('RATE_LIMITED', `Too many failed attempts; try again in ${Math.ceil(failures.msBeforeNext / 60_000)} min`);
+    }
+    const user = await acceptInvitation(signet, req.body, sourceOf(req)).catch(async (error) => {
+      if (error instanceof CommandFailure && error.code === 'UNAUTHENTICATED') {
+        await loginFailures.consume(limiterKey).catch((rejection) => {
+          if (!(rejection instanceof RateLimiterRes)) throw rejection;
+        });
+      }
+      throw error;
+    });
     const session = await createSessionFor(signet, user, sourceOf(req));
     setSessionCookie(res, session.sessionId);
     res.json({ ok: true, result: { user: presentUser(user), orgs: session.orgs } });
@@ -123,7 +136,7 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
     res.json({ ok: true, result: { needed: (await signet.redis.exists(signet.keys.setupToken)) === 1 } });
   }));
   api.post('/api/v1/setup', run(async (req, res) => {
-    requireSameOriginIfBrowser(req);
+    requireOriginWhenSent(req);
     const created = await completeSetup(signet, req.body, sourceOf(req));
     res.status(201).json({ ok: true, result: { org: created.org } });
   }));
@@ -144,8 +157,8 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
     sendError(res, toCommandError(signet, error, 'http'));
   });
 
-  function requireSameOriginIfBrowser(req: Request) {
-    if (req.headers.origin) requireSameOriginOfBrowser(req);
+  function requireOriginWhenSent(req: Request) {
+    if (req.headers.origin) requireCookieOrigin(req);
   }
 
   async function orgsOf(userId: string) {

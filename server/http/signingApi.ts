@@ -323,6 +323,10 @@ function receiveMultipart(
         fail,
       );
     });
+    // A client that goes away mid-upload must not leave the request (and its file) hanging.
+    req.on('close', () => {
+      if (!req.complete) fail(invalid('body', 'the upload was interrupted'));
+    });
     req.pipe(parser);
   });
 }

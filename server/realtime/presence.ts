@@ -21,15 +21,18 @@ export async function removePresence(signet: Signet, orgId: string, socketId: st
 }
 
 export async function listPresence(signet: Signet, orgId: string): Promise<PresenceEntry[]> {
-  const all = Object.values(await signet.redis.hgetall(signet.keys.presence(orgId))).map(
-    (raw) => JSON.parse(raw) as StoredPresence,
+  const stored = Object.entries(await signet.redis.hgetall(signet.keys.presence(orgId))).map(
+    ([socketId, raw]) => [socketId, JSON.parse(raw) as StoredPresence] as const,
   );
-  const nodeIds = [...new Set(all.map((entry) => entry.nodeId))];
+  const nodeIds = [...new Set(stored.map(([, entry]) => entry.nodeId))];
   const alive = nodeIds.length ? await signet.redis.mget(...nodeIds.map(signet.keys.nodeAlive)) : [];
   const liveNodes = new Set(nodeIds.filter((_, i) => alive[i] !== null));
+  // Connections of nodes that died (no heartbeat) are gone for good: forget them.
+  const dead = stored.filter(([, entry]) => !liveNodes.has(entry.nodeId)).map(([socketId]) => socketId);
+  if (dead.length) await signet.redis.hdel(signet.keys.presence(orgId), ...dead);
   // One row per user: the page of their most recent connection.
   const byUser = new Map<string, PresenceEntry>();
-  for (const { nodeId, ...entry } of all) {
+  for (const [, { nodeId, ...entry }] of stored) {
     if (!liveNodes.has(nodeId)) continue;
     const seen = byUser.get(entry.userId);
     if (!seen || seen.since < entry.since) byUser.set(entry.userId, entry);

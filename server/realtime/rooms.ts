@@ -19,3 +19,13 @@ export function roomsFor(orgId: string, userId: string, permissions: ReadonlySet
   }
   return rooms;
 }
+
+/**
+ * The rooms of a live connection. An API key's socket does not join its owner's own room: the
+ * owner's notifications and key changes are theirs, not every key's.
+ */
+export function roomsForActor(actor: { orgId: string; userId: string; permissions: ReadonlySet<Permission>; principal: { kind: string } }): Set<string> {
+  const rooms = roomsFor(actor.orgId, actor.userId, actor.permissions);
+  if (actor.principal.kind === 'apiKey') rooms.delete(userRoom(actor.orgId, actor.userId));
+  return rooms;
+}

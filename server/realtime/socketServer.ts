@@ -12,7 +12,7 @@ import { CommandFailure } from '../commands/errors.js';
 import { toCommandError, type Dispatcher } from '../commands/dispatch.js';
 import type { AuditSource } from '../audit/entries.js';
 import type { AccessScope, Broadcaster, Signet, SignetIo } from '../signet.js';
-import { roomsFor } from './rooms.js';
+import { roomsForActor } from './rooms.js';
 import { replayMissedEvents } from './replay.js';
 import { broadcastPresence, removePresence, setPresence } from './presence.js';
 
@@ -29,6 +29,13 @@ interface SocketData {
 type SignetSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
 const REFRESH_EVENT = 'signet:refresh';
+const ACCESS_SWEEP_MS = 30_000;
+
+/** An access scope as it may be logged: without the session hash. */
+function loggable(scope: AccessScope) {
+  const { sessionHash, ...rest } = scope;
+  return sessionHash ? { ...rest, session: 'one session' } : rest;
+}
 
 export function attachSocketServer(
   signet: Signet,
@@ -110,11 +117,11 @@ export function attachSocketServer(
         .then(() => broadcastPresence(signet, orgId))
         .catch(() => {});
     });
-    scheduleKeyExpiry(socket, actor);
+    scheduleExpiry(socket, actor);
 
     try {
       const lastSeq = (socket.handshake.auth as HandshakeAuth).lastSeq;
-      const rooms = roomsFor(orgId, actor.userId, actor.permissions);
+      const rooms = roomsForActor(actor);
       const ready = await replayMissedEvents(signet, socket, orgId, typeof lastSeq === 'number' ? lastSeq : null, rooms, () =>
         socket.join([...rooms]),
       );
@@ -127,18 +134,15 @@ export function attachSocketServer(
     }
   }
 
-  function scheduleKeyExpiry(socket: SignetSocket, actor: Actor) {
-    if (actor.principal.kind !== 'apiKey') return;
-    void signet.repos.apiKey(actor.principal.keyId).then((stored) => {
-      const expiresAt = stored?.value.expiresAt;
-      if (!expiresAt) return;
-      const timer = setTimeout(() => {
-        socket.emit('revoked', { reason: 'This API key has expired' });
-        socket.disconnect(true);
-      }, Math.max(0, Math.min(Date.parse(expiresAt) - Date.now(), 2 ** 31 - 1)));
-      timer.unref();
-      socket.on('disconnect', () => clearTimeout(timer));
-    });
+  /** Ends the socket when its API key or session expires, without waiting for the next sweep. */
+  function scheduleExpiry(socket: SignetSocket, actor: Actor) {
+    if (!actor.expiresAt) return;
+    const timer = setTimeout(() => {
+      socket.emit('revoked', { reason: actor.principal.kind === 'apiKey' ? 'This API key has expired' : 'Your session has ended' });
+      socket.disconnect(true);
+    }, Math.max(0, Math.min(Date.parse(actor.expiresAt) - Date.now(), 2 ** 31 - 1)));
+    timer.unref();
+    socket.on('disconnect', () => clearTimeout(timer));
   }
 
   /** Re-checks this node's sockets in scope: those that lost access are disconnected, the rest re-roomed. */
@@ -158,7 +162,7 @@ export function attachSocketServer(
       matching.map(async (socket) => {
         try {
           const actor = await loadActor(signet.redis, signet.keys, socket.data.principal);
-          const wanted = roomsFor(actor.orgId, actor.userId, actor.permissions);
+          const wanted = roomsForActor(actor);
           for (const room of socket.rooms) if (room !== socket.id && !wanted.has(room)) socket.leave(room);
           socket.join([...wanted]);
         } catch (error) {
@@ -192,11 +196,20 @@ export function attachSocketServer(
       // The Redis adapter's requestsTimeout (2 s) bounds the wait.
       const answers = (await (io as unknown as { serverSideEmitWithAck: (ev: string, arg: unknown) => Promise<boolean[]> })
         .serverSideEmitWithAck(REFRESH_EVENT, scope)) as boolean[];
-      if (answers.some((done) => !done)) signet.logger.error({ scope }, 'a node failed to apply an access change');
+      if (answers.some((done) => !done)) signet.logger.error({ scope: loggable(scope) }, 'a node failed to apply an access change');
     } catch (error) {
-      signet.logger.error({ err: error, scope }, 'not every node confirmed an access change in time');
+      signet.logger.error({ err: error, scope: loggable(scope) }, 'not every node confirmed an access change in time; the periodic re-check will catch up');
     }
   };
+
+  // A backstop for anything a missed refresh left behind: every socket's actor is re-checked
+  // periodically, and sockets that lost access are disconnected.
+  const sweep = setInterval(() => {
+    if (signet.shuttingDown) return;
+    void refreshLocalSockets({}).catch((error) => signet.logger.debug({ err: error }, 'access sweep deferred'));
+  }, ACCESS_SWEEP_MS);
+  sweep.unref();
+  io.engine.on('close', () => clearInterval(sweep));
 
   return io;
 }

@@ -14,6 +14,7 @@ import { conflict } from '../commands/errors.js';
 import { requestNotifications, type RequestChange } from './notify.js';
 
 export const REQUEST_READERS = ['p:signing:read'] as const;
+const QUEUEING_WAIT_MS = 1000;
 
 /** What the lifecycle asks of the job queues once a change has committed. */
 export interface SigningJobs {
@@ -64,13 +65,17 @@ export async function commitRequestChange(signet: Signet, input: RequestChangeIn
   const ops: WriteOp[] = [['set', keys.request(after.id), JSON.stringify(after)], ...(input.ops ?? [])];
   if (!previous) ops.push(['zadd', keys.requests(after.orgId), Date.parse(after.createdAt), after.id]);
   // Indexes by status: waiting for approval, and queued or processing (for the reconciler).
-  if (after.workflowStatus === 'WaitingForApproval') ops.push(['sadd', keys.requestsWaiting(after.orgId), after.id]);
-  else if (previous?.workflowStatus === 'WaitingForApproval') ops.push(['srem', keys.requestsWaiting(after.orgId), after.id]);
-  const queuedMember = `${after.orgId}:${after.id}`;
+  const orgAndId = `${after.orgId}:${after.id}`;
+  if (after.workflowStatus === 'WaitingForApproval') {
+    ops.push(['sadd', keys.requestsWaiting(after.orgId), after.id]);
+    if (after.expiresAt) ops.push(['zadd', keys.signingExpiring, Date.parse(after.expiresAt), orgAndId]);
+  } else if (previous?.workflowStatus === 'WaitingForApproval') {
+    ops.push(['srem', keys.requestsWaiting(after.orgId), after.id], ['zrem', keys.signingExpiring, orgAndId]);
+  }
   if (after.workflowStatus === 'QueuedForProcessing' || after.workflowStatus === 'Processing') {
-    ops.push(['zadd', keys.signingQueued, Date.now(), queuedMember]);
+    ops.push(['zadd', keys.signingQueued, Date.now(), orgAndId]);
   } else if (previous?.workflowStatus === 'QueuedForProcessing' || previous?.workflowStatus === 'Processing') {
-    ops.push(['zrem', keys.signingQueued, queuedMember]);
+    ops.push(['zrem', keys.signingQueued, orgAndId]);
   }
 
   const changes: AuditChanges = {};
@@ -111,7 +116,9 @@ export async function commitRequestChange(signet: Signet, input: RequestChangeIn
   } catch (error) {
     if (error instanceof PreconditionFailed) {
       const current = error.precondition.key === keys.request(after.id) && error.current ? JSON.parse(error.current) : undefined;
-      throw conflict('The signing request changed meanwhile; reload it', current);
+      const failure = conflict('The signing request changed meanwhile; reload it', current);
+      failure.concurrentChange = true;
+      throw failure;
     }
     throw error;
   }
@@ -125,7 +132,10 @@ export async function commitRequestChange(signet: Signet, input: RequestChangeIn
       if (after.workflowStatus === 'WaitingForApproval' && previous?.workflowStatus !== 'WaitingForApproval') await jobs.scheduleExpiry(after);
       if (after.isFinalStatus) await jobs.enqueueWebhooks(after);
     };
-    await afterCommit().catch((error) => signet.logger.warn({ err: error, requestId: after.id }, 'queueing after commit failed; the reconciler will retry'));
+    // Bounded: the command's acknowledgement must not wait on a slow queue.
+    await Promise.race([afterCommit(), new Promise((resolve) => setTimeout(resolve, QUEUEING_WAIT_MS).unref())]).catch((error) =>
+      signet.logger.warn({ err: error, requestId: after.id }, 'queueing after commit failed; the reconciler will retry'),
+    );
   }
   return after;
 }

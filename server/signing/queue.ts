@@ -5,7 +5,6 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Signet } from '../signet.js';
-import type { RequestRecord } from '../store/records.js';
 import { createRedisClient } from '../store/redis.js';
 import type { SigningJobs } from './lifecycle.js';
 import { expireRequest, signRequest } from './worker.js';
@@ -120,8 +119,17 @@ export function startSigningQueues(signet: Signet, redisUrl: string, options: { 
     reconcileTimer.unref();
   }
 
-  /** Re-queues signing jobs for requests that have been queued a while (jobIds make this idempotent). */
+  /**
+   * Re-queues signing jobs for requests that have been queued a while (jobIds make this
+   * idempotent), and expires requests whose expiry job was lost.
+   */
   async function reconcile() {
+    const overdue = await signet.redis.zrangebyscore(keys.signingExpiring, '-inf', Date.now() - RECONCILE_EVERY_MS, 'LIMIT', 0, 500);
+    for (const member of overdue) {
+      const requestId = member.split(':')[1]!;
+      await expireRequest(signet, requestId);
+      await signet.redis.zrem(keys.signingExpiring, member);
+    }
     const stale = await signet.redis.zrangebyscore(keys.signingQueued, '-inf', Date.now() - RECONCILE_EVERY_MS, 'LIMIT', 0, 500);
     for (const member of stale) {
       const [orgId, requestId] = member.split(':') as [string, string];
@@ -174,4 +182,3 @@ async function deliverWebhook(signet: Signet, job: WebhookJob): Promise<void> {
   }
 }
 
-export type { RequestRecord };

@@ -18,6 +18,23 @@ for i, expected in ipairs(plan.expect) do
   end
 end
 
+-- Redis does not roll a script back when a command in it fails, so everything that could make a
+-- write fail is checked before the first write.
+local arity = {set = 3, del = 2, sadd = 3, srem = 3, hset = 4, hdel = 3, zadd = 4, zrem = 3, pexpire = 3}
+for i, op in ipairs(plan.ops) do
+  local name = op[1]
+  if arity[name] == nil then return redis.error_reply('commit: unknown op ' .. tostring(name)) end
+  for j = 2, arity[name] do
+    if type(op[j]) ~= 'string' then return redis.error_reply('commit: op ' .. i .. ' (' .. name .. ') lacks argument ' .. j) end
+  end
+  if name == 'set' and op[4] ~= nil and op[4] ~= cjson.null and (tonumber(op[4]) == nil or tonumber(op[4]) <= 0) then
+    return redis.error_reply('commit: op ' .. i .. ' has a bad expiry')
+  end
+  if (name == 'pexpire' and (tonumber(op[3]) == nil or tonumber(op[3]) <= 0)) or (name == 'zadd' and tonumber(op[3]) == nil) then
+    return redis.error_reply('commit: op ' .. i .. ' has a bad number')
+  end
+end
+
 for _, op in ipairs(plan.ops) do
   local name = op[1]
   if name == 'set' then
@@ -34,11 +51,21 @@ for _, op in ipairs(plan.ops) do
   elseif name == 'zadd' then redis.call('ZADD', op[2], op[3], op[4])
   elseif name == 'zrem' then redis.call('ZREM', op[2], op[3])
   elseif name == 'pexpire' then redis.call('PEXPIRE', op[2], op[3])
-  else return redis.error_reply('unknown op ' .. tostring(name)) end
+  end
 end
 
 local function appendEvent(stream, fields)
   local seq = redis.call('INCR', stream.seqKey)
+  -- The stream's ids must grow: should the counter ever lag the stream (say, a restored backup),
+  -- continue after the stream instead of failing half-way through this commit.
+  local newest = redis.call('XREVRANGE', stream.eventsKey, '+', '-', 'COUNT', 1)[1]
+  if newest then
+    local newestSeq = tonumber(string.match(newest[1], '^(%d+)'))
+    if newestSeq >= seq then
+      seq = newestSeq + 1
+      redis.call('SET', stream.seqKey, seq)
+    end
+  end
   local args = {stream.eventsKey, 'MAXLEN', '~', stream.retention, seq .. '-0'}
   for _, value in ipairs(fields) do table.insert(args, value) end
   redis.call('XADD', unpack(args))

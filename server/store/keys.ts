@@ -23,7 +23,6 @@ export function redisKeys(prefix: string) {
     usersByEmail: k('users:byEmail'),
     userOrgs: (userId: string) => k(`user:${userId}:orgs`),
     session: (sessionHash: string) => k(`session:${sessionHash}`),
-    userSessions: (userId: string) => k(`user:${userId}:sessions`),
     setupToken: k('instance:setupToken'),
 
     eventSeq: (orgId: string) => k(`org:${orgId}:seq`),
@@ -62,11 +61,11 @@ export function redisKeys(prefix: string) {
     request: (requestId: string) => k(`request:${requestId}`),
     idempotency: (orgId: string, scope: string, key: string) => k(`org:${orgId}:idempotency:${scope}:${key}`),
     signingQueued: k('signing:queued'),
+    signingExpiring: k('signing:expiring'),
     bullPrefix: k('bull'),
 
     presence: (orgId: string) => k(`org:${orgId}:presence`),
     nodeAlive: (nodeId: string) => k(`node:${nodeId}:alive`),
-    orgKeyPattern: (orgId: string) => k(`org:${orgId}:*`),
   };
 }
 

@@ -35,6 +35,9 @@ export async function connectRedis(url: string, options: RedisOptions = {}): Pro
 /** True for the errors ioredis gives when Redis cannot be reached or does not answer in time. */
 export function isRedisUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
+  // File-system errors carry the path they are about, fetch errors are TypeErrors or aborts;
+  // neither says anything about Redis.
+  if ('path' in error || error.name === 'TypeError' || error.name === 'AbortError') return false;
   const text = `${error.name} ${error.message}`;
   return /enableOfflineQueue|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE|Stream isn't writeable|MaxRetriesPerRequest|ETIMEDOUT|ENOENT|connect E|LOADING|not ready/i.test(
     text,

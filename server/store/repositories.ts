@@ -75,7 +75,12 @@ export function createRepositories(redis: Redis, keys: RedisKeys) {
     },
     async invitations(orgId: string) {
       const ids = await redis.smembers(keys.orgInvites(orgId));
-      return getMany<InvitationRecord>(redis, ids.map(keys.invite));
+      if (ids.length === 0) return [];
+      const raws = await redis.mget(...ids.map(keys.invite));
+      // Invitations expire by themselves (key TTL); their ids are dropped from the set here.
+      const expired = ids.filter((_, i) => raws[i] === null);
+      if (expired.length) await redis.srem(keys.orgInvites(orgId), ...expired);
+      return raws.filter((raw): raw is string => raw !== null).map((raw) => JSON.parse(raw) as InvitationRecord);
     },
 
     async apiKey(keyId: string) {

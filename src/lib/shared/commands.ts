@@ -22,7 +22,7 @@ export const Slug = z
 export const Email = z.string().max(254).email().transform((email) => email.toLowerCase());
 export const Name = z.string().trim().min(1).max(LIMITS.name);
 export const Password = z.string().min(12, 'at least 12 characters').max(256);
-export const EntityId = z.string().min(1).max(64);
+export const EntityId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'an id: letters, digits, _ and -');
 export const Version = z.number().int().min(1).describe('the version you read: a stale one gets CONFLICT');
 export const Cursor = z.string().max(64).optional();
 export const PageSize = z.number().int().min(1).max(LIMITS.pageSize).optional();
@@ -228,7 +228,10 @@ export const commandInputs = {
       issuer: z.url({ protocol: /^https?$/ }).max(300),
       audience: z.string().min(1).max(300),
       jwksUrl: z.url({ protocol: /^https?$/ }).max(500).optional(),
-      jwks: z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(20) }).optional(),
+      jwks: z
+        .strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(20) })
+        .refine((jwks) => jwks.keys.every((key) => !['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].some((part) => part in key)), 'public keys only: a key has private parts')
+        .optional(),
     })
     .refine((input) => (input.jwksUrl === undefined) !== (input.jwks === undefined), {
       message: 'give exactly one of jwksUrl or jwks',
@@ -237,7 +240,13 @@ export const commandInputs = {
   'buildSystem.delete': z.strictObject({ buildSystemId: EntityId }),
 
   'webhook.list': z.strictObject({ projectId: EntityId }),
-  'webhook.create': z.strictObject({ projectId: EntityId, url: z.url({ protocol: /^https?$/ }).max(500) }),
+  'webhook.create': z.strictObject({
+    projectId: EntityId,
+    url: z
+      .url({ protocol: /^https?$/ })
+      .max(500)
+      .refine((url) => !/^https?:\/\/[^/]*@/.test(url), 'must not carry credentials (the payload is signed instead)'),
+  }),
   'webhook.delete': z.strictObject({ webhookId: EntityId }),
 
   'request.list': z.strictObject({

@@ -93,8 +93,17 @@ describe('support access', () => {
     const me = await command<any>(support, 'me.get');
     expect(me.ok && me.result.role).toBe('admin');
 
-    const invited = await command(support, 'member.invite', { email: 'helped@example.com', role: 'member' });
-    expect(invited.ok).toBe(true);
+    const renamed = await command<any>(support, 'org.update', { name: 'Renamed by support', version: (await command<any>(support, 'org.get')).result.version });
+    expect(renamed.ok).toBe(true);
+    // It may not create credentials that would outlast its access.
+    for (const [name, input] of [
+      ['member.invite', { email: 'helped@example.com', role: 'member' }],
+      ['ciUser.create', { name: 'Support bot' }],
+      ['apiKey.create', { name: 'support key', permissions: ['signing:read'] }],
+    ] as const) {
+      const refused = await command(support, name, input);
+      expect(refused.error).toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/outlast its access/) });
+    }
     const deleted = await command(support, 'org.delete', { confirmSlug: org.slug });
     expect(deleted.ok).toBe(false);
     expect(!deleted.ok && deleted.error.code).toBe('FORBIDDEN');
@@ -103,7 +112,10 @@ describe('support access', () => {
 
     const entries = (await auditLog(node, org.orgId)).filter((entry) => entry.actor.id === operator.userId);
     expect(entries.map((entry) => [entry.action, entry.outcome])).toEqual([
-      ['member.invite', 'ok'],
+      ['org.update', 'ok'],
+      ['member.invite', 'denied'],
+      ['ciUser.create', 'denied'],
+      ['apiKey.create', 'denied'],
       ['org.delete', 'denied'],
     ]);
     for (const entry of entries) expect(entry.actor).toEqual({ type: 'support', id: operator.userId, name: 'Sam Support' });
