@@ -27,6 +27,8 @@ const EnvSchema = z.object({
   SIGNET_MAX_MESSAGE_BYTES: positiveInt.min(1024).default(1_000_000),
   SIGNET_EVENT_RETENTION: positiveInt.min(100).default(100_000),
   SIGNET_TRUST_PROXY: bool.default(false),
+  /** Let webhooks and JWKS URLs point at this machine (loopback); off by default. */
+  SIGNET_OUTBOUND_ALLOW_LOOPBACK: bool.default(false),
   SIGNET_ARTIFACT_DIR: z.string().min(1).optional(),
   SIGNET_MAX_UPLOAD_BYTES: positiveInt.max(2 * 1024 ** 3).default(2 * 1024 ** 3),
   SIGNET_REQUEST_EXPIRY_HOURS: z.coerce.number().positive().max(24 * 365).default(72),

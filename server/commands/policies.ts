@@ -8,6 +8,7 @@ import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
 import { assertVersion, changeEvent, CONFIG_READERS, defineCommand, slugChange, type CommandContext } from './define.js';
 import { conflict, invalid, notFound } from './errors.js';
+import { assertOutboundAllowed } from '../net/outbound.js';
 import { dropUndefined, projectInOrg } from './projects.js';
 
 
@@ -158,8 +159,13 @@ export const createBuildSystem = defineCommand({
   name: 'buildSystem.create',
   input: commandInputs['buildSystem.create'],
   permission: 'policy:write',
-  async handler({ actor, repos, commit }, input) {
+  async handler({ actor, repos, commit, signet }, input) {
     const { keys } = repos;
+    if (input.jwksUrl) {
+      await assertOutboundAllowed(input.jwksUrl, { allowLoopback: signet.config.SIGNET_OUTBOUND_ALLOW_LOOPBACK }).catch((error: Error) => {
+        throw invalid('jwksUrl', error.message);
+      });
+    }
     const existing = await repos.buildSystems(actor.orgId);
     if (existing.some((b) => b.issuer === input.issuer)) throw conflict(`A build system with issuer ${input.issuer} is registered already`);
     const buildSystem: BuildSystemRecord = {

@@ -5,7 +5,8 @@ import { toWebhook, type WebhookRecord } from '../store/records.js';
 import { randomId, randomToken } from '../auth/secrets.js';
 import { sealPrivateKey } from '../signing/keyVault.js';
 import { changeEvent, CONFIG_READERS, defineCommand } from './define.js';
-import { notFound } from './errors.js';
+import { invalid, notFound } from './errors.js';
+import { assertOutboundAllowed } from '../net/outbound.js';
 import { projectInOrg } from './projects.js';
 
 
@@ -27,6 +28,9 @@ export const createWebhook = defineCommand({
     const { actor, repos, commit, signet } = context;
     const { keys } = repos;
     const project = (await projectInOrg(context, input.projectId)).value;
+    await assertOutboundAllowed(input.url, { allowLoopback: signet.config.SIGNET_OUTBOUND_ALLOW_LOOPBACK }).catch((error: Error) => {
+      throw invalid('url', error.message);
+    });
     const id = randomId();
     const secret = `whsec_${randomToken(24)}`;
     const record: WebhookRecord = {

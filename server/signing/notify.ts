@@ -3,6 +3,7 @@
 // change of their request; approvers — their approval is required, and when that need ends.
 // Per signing policy each user may choose All (every change of every request), Default or None.
 import type { NotificationLevel } from '../../src/lib/shared/entities.js';
+import { STATUS_LABELS, type WorkflowStatus } from '../../src/lib/shared/signing.js';
 import type { Signet } from '../signet.js';
 import type { MemberRecord, PolicyRecord, RequestRecord } from '../store/records.js';
 import type { PlannedEvent, WriteOp } from '../store/commit.js';
@@ -43,13 +44,12 @@ export async function requestNotifications(
     chosen.set(member.userId, note);
   };
   const byId = new Map(members.map((m) => [m.userId, m]));
+  const label = STATUS_LABELS[after.workflowStatus as WorkflowStatus] ?? after.workflowStatus;
   const statusNote = draft(
     after,
     'request.status',
-    `${describe(after)}: ${after.workflowStatus}`,
-    after.failureReason
-      ? `The signing request is now ${after.workflowStatus}: ${after.failureReason}`
-      : `The signing request is now ${after.workflowStatus}.`,
+    `${describe(after)}: ${label}`,
+    after.failureReason ? `The signing request is now ${label.toLowerCase()}: ${after.failureReason}` : `The signing request is now ${label.toLowerCase()}.`,
   );
 
   // Approvers: their approval is required, or no longer is.
@@ -64,7 +64,7 @@ export async function requestNotifications(
     const decided = new Set([...after.approvals, ...after.denials].map((d) => d.userId));
     for (const userId of approvers) {
       if (decided.has(userId) || userId === actorUserId || userId === after.submitterId) continue;
-      offer(byId.get(userId), draft(after, 'request.approvalNoLongerRequired', `No longer needs your approval: ${describe(after)}`, `The request is now ${after.workflowStatus}.`));
+      offer(byId.get(userId), draft(after, 'request.approvalNoLongerRequired', `No longer needs your approval: ${describe(after)}`, `The request is now ${label.toLowerCase()}.`));
     }
   }
   // The submitter: every status change of their request.

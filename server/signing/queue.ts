@@ -9,6 +9,7 @@ import { createRedisClient } from '../store/redis.js';
 import type { SigningJobs } from './lifecycle.js';
 import { expireRequest, signRequest } from './worker.js';
 import { openPrivateKey } from './keyVault.js';
+import { assertOutboundAllowed } from '../net/outbound.js';
 
 interface RequestJob {
   orgId: string;
@@ -161,6 +162,7 @@ export function startSigningQueues(signet: Signet, redisUrl: string, options: { 
 async function deliverWebhook(signet: Signet, job: WebhookJob): Promise<void> {
   const stored = await signet.repos.webhook(job.webhookId);
   if (!stored) return; // deleted meanwhile
+  await assertOutboundAllowed(stored.value.url, { allowLoopback: signet.config.SIGNET_OUTBOUND_ALLOW_LOOPBACK });
   const secret = openPrivateKey(signet.config.masterKey, stored.value.sealedSecret, `webhook:${stored.value.id}`).toString();
   const timestamp = Math.floor(Date.now() / 1000);
   const signature = createHmac('sha256', secret).update(`${timestamp}.${job.body}`).digest('hex');

@@ -14,6 +14,7 @@ import { conflict, forbidden, invalid } from '../commands/errors.js';
 import { commitRequestChange, withStatus } from './lifecycle.js';
 import { OriginVerificationError, branchMatches, globToRegExp, verifyOriginToken } from './origin.js';
 import type { WriteOp } from '../store/commit.js';
+import { assertOutboundAllowed } from '../net/outbound.js';
 
 export interface UploadedArtifact {
   fileName: string;
@@ -115,7 +116,13 @@ async function checkOrigin(signet: Signet, actor: Actor, source: AuditSource, in
     }
   }
   async function verify(): Promise<Origin> {
-    const buildSystems = await signet.repos.buildSystems(actor.orgId);
+    const policyOfOutbound = { allowLoopback: signet.config.SIGNET_OUTBOUND_ALLOW_LOOPBACK };
+    const buildSystems = [];
+    for (const system of await signet.repos.buildSystems(actor.orgId)) {
+      // Checked again at use: a host may resolve elsewhere now than when it was registered.
+      if (system.jwksUrl && (await assertOutboundAllowed(system.jwksUrl, policyOfOutbound).then(() => false, () => true))) continue;
+      buildSystems.push(system);
+    }
     const verified = await verifyOriginToken(input.originToken!, buildSystems, {
       repositoryUrl: project.repositoryUrl ?? '',
       branchPatterns: policy.allowedBranches,

@@ -41,6 +41,8 @@ export function testConfig(overrides: Record<string, string> = {}, prefix = `t${
     SIGNET_MASTER_KEY: randomBytes(32).toString('base64'),
     SIGNET_DATA_DIR: '/tmp/signet-test-unused',
     LOG_LEVEL: 'silent',
+    // Test receivers and issuers listen on 127.0.0.1.
+    SIGNET_OUTBOUND_ALLOW_LOOPBACK: 'true',
     ...overrides,
   });
 }

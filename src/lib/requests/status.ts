@@ -1,19 +1,10 @@
 // How the signing-request lifecycle (SPEC §4) reads in the console.
-import { CANCELABLE, WORKFLOW_STATUSES, type WorkflowStatus } from '$lib/shared/signing';
+import { CANCELABLE, STATUS_LABELS, WORKFLOW_STATUSES, type WorkflowStatus } from '$lib/shared/signing';
 import type { SigningRequest } from '$lib/shared/entities';
 
 export type Tone = 'waiting' | 'active' | 'ok' | 'bad' | 'neutral';
 
-export const STATUS_LABELS: Record<WorkflowStatus, string> = {
-  Submitted: 'Submitted',
-  WaitingForApproval: 'Waiting for approval',
-  QueuedForProcessing: 'Queued',
-  Processing: 'Processing',
-  Completed: 'Completed',
-  ProcessingFailed: 'Failed',
-  Denied: 'Denied',
-  Canceled: 'Canceled',
-};
+export { STATUS_LABELS };
 
 const TONES: Record<WorkflowStatus, Tone> = {
   Submitted: 'active',

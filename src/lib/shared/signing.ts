@@ -12,6 +12,18 @@ export const WORKFLOW_STATUSES = [
 ] as const;
 export type WorkflowStatus = (typeof WORKFLOW_STATUSES)[number];
 
+/** How each status reads for people (console, notifications). */
+export const STATUS_LABELS: Record<WorkflowStatus, string> = {
+  Submitted: 'Submitted',
+  WaitingForApproval: 'Waiting for approval',
+  QueuedForProcessing: 'Queued',
+  Processing: 'Processing',
+  Completed: 'Completed',
+  ProcessingFailed: 'Failed',
+  Denied: 'Denied',
+  Canceled: 'Canceled',
+};
+
 export const STATUSES = ['Submitted', 'WaitingForApproval', 'QueuedForProcessing', 'InProgress', 'Completed', 'Failed', 'Denied', 'Canceled'] as const;
 export type RequestStatus = (typeof STATUSES)[number];
 

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STATUS_LABELS } from '../../../src/lib/shared/signing.js';
 import type { Config } from '../../../server/config.js';
 import type { SignetNode } from '../../../server/index.js';
 import { connectRedis } from '../../../server/store/redis.js';
@@ -555,7 +556,9 @@ describe('notifications (SPEC §5 defaults and per-policy levels)', () => {
       [who.admin, []],
       [who.otto, []],
     ];
-    const shape = (n: any): [string, string | null] => [n.kind, n.kind === 'request.status' ? /: (\w+)$/.exec(n.title)![1]! : null];
+    // Titles read "project/file: <label>"; map the label back to the workflow status.
+    const statusOfLabel = new Map(Object.entries(STATUS_LABELS).map(([status, label]) => [label, status]));
+    const shape = (n: any): [string, string | null] => [n.kind, n.kind === 'request.status' ? statusOfLabel.get(/: ([^:]+)$/.exec(n.title)![1]!)! : null];
     for (const [person, wanted] of expected) {
       const live = await waitForNotifications(person.socket, about, wanted.length);
       // The inbox is written in the same commit as each change, so after Completed it is complete.
