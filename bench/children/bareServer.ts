@@ -1,0 +1,128 @@
+// The baseline: a bare Socket.IO server (no authentication, no Redis, no validation) doing the
+// least work that produces the same traffic as Signet: acking a command with the same result,
+// broadcasting the same audit and change payloads to a room, replaying N stored events before
+// `ready`, and (over plain HTTP) receiving a multipart upload, hashing it to disk and signing the
+// hash. With REDIS_URL it uses the Socket.IO Redis adapter, for the two-node baseline.
+import http from 'node:http';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import path from 'node:path';
+import os from 'node:os';
+import busboy from 'busboy';
+import { Server } from 'socket.io';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { Redis } from 'ioredis';
+import { serveIpc } from './ipc.js';
+
+interface Configuration {
+  /** What an org.update ack's result looks like: name and version are filled in per command. */
+  commandResult: Record<string, unknown>;
+  /** Events replayed in a cycle to a client that connects with auth.replay = N. */
+  replayEvents: Array<{ event: string; data: Record<string, unknown> }>;
+}
+
+let configuration: Configuration = { commandResult: {}, replayEvents: [{ event: 'audit', data: { entry: {} } }] };
+const port = Number(process.env.PORT ?? 0);
+const uploadDir = process.env.BARE_UPLOAD_DIR ?? path.join(os.tmpdir(), `signet-bench-bare-${process.pid}`);
+mkdirSync(uploadDir, { recursive: true });
+const signingKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+
+let uploads = 0;
+const httpServer = http.createServer((req, res) => {
+  if (req.method !== 'POST' || req.url !== '/upload') {
+    res.writeHead(404).end();
+    return;
+  }
+  // The same streaming shape as Signet's submission: multipart parsed, the file hashed on its way to disk.
+  const id = `u${uploads++}`;
+  const file = path.join(uploadDir, id);
+  const parser = busboy({ headers: req.headers });
+  const fields: Record<string, string> = {};
+  let stored: Promise<Buffer> = Promise.resolve(Buffer.alloc(0));
+  parser.on('field', (name, value) => (fields[name] = value));
+  parser.on('file', (_name, stream) => {
+    const hash = createHash('sha256');
+    const hasher = new Transform({
+      transform(chunk, _encoding, callback) {
+        hash.update(chunk);
+        callback(null, chunk);
+      },
+    });
+    stored = pipeline(stream, hasher, createWriteStream(file)).then(() => hash.digest());
+  });
+  parser.on('close', () => {
+    stored
+      .then(async (digest) => {
+        const signature = sign('sha256', digest, signingKey);
+        await writeFile(`${file}.sig`, signature);
+        res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ id, sha256: digest.toString('hex'), fields }));
+      })
+      .catch((error: Error) => res.writeHead(500).end(error.message));
+  });
+  req.pipe(parser);
+});
+
+const redisUrl = process.env.REDIS_URL;
+const adapterClients = redisUrl ? [new Redis(redisUrl), new Redis(redisUrl)] : null;
+const io = new Server(httpServer, {
+  serveClient: false,
+  maxHttpBufferSize: 1_000_000,
+  ...(adapterClients ? { adapter: createAdapter(adapterClients[0]!, adapterClients[1]!, { key: 'bench-bare' }) } : {}),
+});
+
+let seq = 0;
+io.on('connection', (socket) => {
+  const auth = (socket.handshake.auth ?? {}) as { viewer?: boolean; replay?: number };
+  if (auth.viewer) socket.join('viewers');
+
+  socket.on('command', (_name: string, input: { name?: string; version?: number }, ack: (response: unknown) => void) => {
+    if (typeof ack !== 'function') return;
+    ack({ ok: true, result: { ...configuration.commandResult, name: input?.name, version: (input?.version ?? 0) + 1 } });
+  });
+
+  socket.on('trigger', (payload: { audit: { entry: Record<string, unknown> }; change: Record<string, unknown> }, ack?: () => void) => {
+    seq += 1;
+    const entry = { ...payload.audit.entry, time: new Date().toISOString() };
+    io.to('viewers').emit('audit', { seq, entry });
+    seq += 1;
+    io.to('viewers').emit('change', { ...payload.change, seq });
+    if (typeof ack === 'function') ack();
+  });
+
+  if (typeof auth.replay === 'number') {
+    const events = configuration.replayEvents;
+    for (let i = 0; i < auth.replay; i += 1) {
+      const { event, data } = events[i % events.length]!;
+      socket.emit(event as 'audit', { ...data, seq: i + 1 });
+    }
+    socket.emit('ready', { seq: auth.replay, resumed: true, replayed: auth.replay });
+  } else {
+    socket.emit('ready', { seq, resumed: true, replayed: 0 });
+  }
+});
+
+await new Promise<void>((resolve) => httpServer.listen(port, '127.0.0.1', resolve));
+const address = httpServer.address();
+const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}`;
+
+serveIpc(
+  {
+    configure: (message) => {
+      configuration = { ...configuration, ...(message.configuration as Partial<Configuration>) };
+      return true;
+    },
+    sockets: () => io.of('/').sockets.size,
+  },
+  url,
+);
+
+const stop = () => {
+  io.close();
+  for (const client of adapterClients ?? []) client.disconnect();
+  process.exit(0);
+};
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);

@@ -1,0 +1,213 @@
+// Scenario 1: command throughput. Each client owns an organization of its own and sends
+// `org.update {name, version}` in a closed loop with the version of the previous result: a real
+// state change (validated, authorized by team:manage, committed with its audit entry, broadcast),
+// never a conflict. The baseline is a bare Socket.IO server that only acks the same result.
+// Both are up at once and measured in alternating one-second windows, so the machine's noise
+// falls on both alike.
+import { performance } from 'node:perf_hooks';
+import type { Socket } from 'socket.io-client';
+import { closeAll, command, connectMany, connectReady } from '../lib/clients.js';
+import { mapLimit, openSeeder, scenarioPrefix, startBareServers, startSignetNodes, stopAll, type BenchContext } from '../lib/cluster.js';
+import type { Progress } from '../lib/progress.js';
+import type { ServerProcess } from '../lib/processes.js';
+import { ratio, type ScenarioOutcome } from '../lib/report.js';
+import { round, roundSummary, summarize } from '../lib/stats.js';
+import { callsPer, commandCalls, latencyEvents, redisCpuSeconds, resetLatencyMonitor } from '../lib/redisStats.js';
+
+interface Side {
+  name: 'signet' | 'baseline';
+  server: ServerProcess;
+  sockets: Socket[];
+  versions: number[];
+  latencies: number[];
+  completed: number;
+  measuredMs: number;
+  errors: Record<string, number>;
+  serverCpu: number[];
+  serverElu: number[];
+  clientElu: number[];
+  lastResult: Record<string, unknown> | null;
+}
+
+/** One window: every client sends its next command as soon as the previous one is acknowledged. */
+async function window(side: Side, durationMs: number, measured: boolean): Promise<void> {
+  if (measured) await side.server.request('markLoad').catch(() => {});
+  const clientMark = performance.eventLoopUtilization();
+  const startedAt = performance.now();
+  const end = startedAt + durationMs;
+  await Promise.all(
+    side.sockets.map(async (socket, index) => {
+      let n = 0;
+      while (performance.now() < end) {
+        const sentAt = performance.now();
+        const ack = await command(socket, 'org.update', { name: `Bench org ${index} #${n++}`, version: side.versions[index] }).catch((error: Error) => ({
+          ok: false as const,
+          error: { code: 'TIMEOUT', message: error.message },
+        }));
+        const took = performance.now() - sentAt;
+        if (ack.ok) {
+          side.versions[index] = (ack.result as { version: number }).version;
+          side.lastResult = ack.result as Record<string, unknown>;
+          if (measured) {
+            side.completed += 1;
+            side.latencies.push(took);
+          }
+        } else {
+          if (measured) side.errors[ack.error!.code] = (side.errors[ack.error!.code] ?? 0) + 1;
+          const current = await command(socket, 'org.get', {}).catch(() => null);
+          if (current?.ok) side.versions[index] = (current.result as { version: number }).version;
+          else await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+    }),
+  );
+  if (!measured) return;
+  // Commands in flight at the end of the window finish after it: count the time they took.
+  side.measuredMs += performance.now() - startedAt;
+  side.clientElu.push(performance.eventLoopUtilization(clientMark).utilization);
+  const load = await side.server.request<{ eventLoopUtilization: number; cpuCores: number }>('load').catch(() => null);
+  if (load) {
+    side.serverElu.push(load.eventLoopUtilization);
+    side.serverCpu.push(load.cpuCores);
+  }
+}
+
+const mean = (values: number[]) => round(values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length));
+
+function report(side: Side) {
+  return {
+    completed: side.completed,
+    measuredSeconds: round(side.measuredMs / 1000),
+    commandsPerSecond: round(side.completed / (side.measuredMs / 1000)),
+    latency: roundSummary(summarize(side.latencies)),
+    errors: side.errors,
+    serverEventLoopUtilization: mean(side.serverElu),
+    serverCpuCores: mean(side.serverCpu),
+    clientEventLoopUtilization: mean(side.clientElu),
+  };
+}
+
+export async function commandThroughput(ctx: BenchContext, progress: Progress): Promise<ScenarioOutcome> {
+  const clients = ctx.quick ? 32 : 64;
+  const rounds = ctx.quick ? 5 : 30;
+  const windowMs = 1000;
+  const phase = progress.phases({ setup: 2, 'warm-up': 1, measuring: 5 });
+  const prefix = scenarioPrefix('cmd');
+  const seeder = await openSeeder(ctx, prefix);
+  let servers: ServerProcess[] = [];
+  const sockets: Socket[] = [];
+  try {
+    phase('setup', 0, `${clients} organizations, one owner each`);
+    const orgs = await mapLimit(clients, 16, (i) => seeder.createOrgWithOwner(`bench-cmd-${i}`));
+    phase('setup', 0.5, 'starting a Signet node and the bare Socket.IO server');
+    const [nodes, bares] = await Promise.all([startSignetNodes(ctx, prefix, 1, { scenario: 'command' }), startBareServers(ctx, 1)]);
+    servers = [...nodes, ...bares];
+    const node = nodes[0]!;
+    const bare = bares[0]!;
+    const signetSockets = await connectMany(clients, 16, (i) => connectReady(node.url, { cookie: orgs[i]!.cookie, origin: node.url }));
+    sockets.push(...signetSockets);
+    const versions = await Promise.all(
+      signetSockets.map(async (socket) => {
+        const ack = await command(socket, 'org.get', {});
+        if (!ack.ok) throw new Error(`org.get failed: ${ack.error?.code} ${ack.error?.message}`);
+        return (ack.result as { version: number }).version;
+      }),
+    );
+    const bareSockets = await connectMany(clients, 16, () => connectReady(bare.url));
+    sockets.push(...bareSockets);
+    const side = (name: Side['name'], server: ServerProcess, list: Socket[], initial: number[]): Side => ({
+      name, server, sockets: list, versions: [...initial], latencies: [], completed: 0, measuredMs: 0, errors: {}, serverCpu: [], serverElu: [], clientElu: [], lastResult: null,
+    });
+    const signet = side('signet', node, signetSockets, versions);
+    const baseline = side('baseline', bare, bareSockets, versions);
+
+    phase('warm-up', 0, 'Signet');
+    await window(signet, windowMs, false);
+    if (!signet.lastResult) throw new Error('no org.update succeeded during the warm-up');
+    await bare.request('configure', { configuration: { commandResult: signet.lastResult } });
+    phase('warm-up', 0.5, 'baseline');
+    await window(baseline, windowMs, false);
+
+    await resetLatencyMonitor(ctx.redis);
+    let redisCalls: ReturnType<typeof callsPer> | null = null;
+    let redisCpu = 0;
+    for (let i = 0; i < rounds; i += 1) {
+      const before = await commandCalls(ctx.redis);
+      const completedBefore = signet.completed;
+      const cpuBefore = await redisCpuSeconds(ctx.redis);
+      await window(signet, windowMs, true);
+      redisCpu += (await redisCpuSeconds(ctx.redis)) - cpuBefore;
+      // Only Signet talks to Redis in its window (the bare server has no adapter here).
+      if (i === 0) redisCalls = callsPer(before, await commandCalls(ctx.redis), signet.completed - completedBefore);
+      await window(baseline, windowMs, true);
+      const now = report(signet).commandsPerSecond;
+      const base = report(baseline).commandsPerSecond;
+      phase('measuring', (i + 1) / rounds, `round ${i + 1}/${rounds}: Signet ${Math.round(now)}/s, bare ${Math.round(base)}/s`);
+    }
+    if (signet.completed === 0) throw new Error(`no command succeeded: ${JSON.stringify(signet.errors)}`);
+    // Per second, the worst fsync (appendfsync always) and command: a slow disk shows here.
+    const redisLatency = await latencyEvents(ctx.redis);
+
+    const signetReport = report(signet);
+    const baselineReport = report(baseline);
+    const throughputRatio = ratio(signetReport.commandsPerSecond, baselineReport.commandsPerSecond);
+    const scale = `${clients} clients, closed loop`;
+    return {
+      details: {
+        clients,
+        rounds,
+        windowMs,
+        command: 'org.update {name, version} (team:manage, audited, broadcast to the org)',
+        signet: {
+          ...signetReport,
+          redisCallsPerCommand: redisCalls,
+          // Redis is single-threaded: near 1 core it would be the bottleneck.
+          redisCpuCores: round(redisCpu / (signet.measuredMs / 1000)),
+          redisLatencyMonitor: redisLatency,
+        },
+        baseline: baselineReport,
+      },
+      rows: [
+        {
+          key: 'commandsPerSecond',
+          label: `org.update commands/s, ${scale}`,
+          value: signetReport.commandsPerSecond,
+          unit: '/s',
+          baseline: baselineReport.commandsPerSecond,
+          baselineLabel: 'bare ack',
+          ratio: throughputRatio,
+        },
+        {
+          key: 'commandThroughputRatio',
+          label: 'Signet commands/s ÷ bare acks/s',
+          value: throughputRatio,
+          unit: '',
+          goal: { op: '>=', value: 0.5 },
+        },
+        {
+          key: 'commandAckP50Ms',
+          label: `ack latency p50, ${scale}`,
+          value: signetReport.latency.p50,
+          unit: 'ms',
+          baseline: baselineReport.latency.p50,
+          baselineLabel: 'bare ack',
+          ratio: ratio(signetReport.latency.p50, baselineReport.latency.p50),
+        },
+        {
+          key: 'commandAckP99Ms',
+          label: `ack latency p99, ${scale}`,
+          value: signetReport.latency.p99,
+          unit: 'ms',
+          baseline: baselineReport.latency.p99,
+          baselineLabel: 'bare ack',
+          ratio: ratio(signetReport.latency.p99, baselineReport.latency.p99),
+        },
+      ],
+    };
+  } finally {
+    // Servers first: a closing node drops its sockets without a presence broadcast for each.
+    await stopAll(servers);
+    closeAll(sockets);
+    seeder.close();
+  }
+}
