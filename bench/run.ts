@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { spawnRedisServer } from '../server/store/localRedis.js';
 import { connectRedis } from '../server/store/redis.js';
 import type { BenchContext } from './lib/cluster.js';
-import { Progress, note } from './lib/progress.js';
+import { Progress } from './lib/progress.js';
 import { BENCH_DIR, killAllServers } from './lib/processes.js';
 import { buildResult, formatTable, previousFigures, writePartial, writeResult, meets, type FigureRow, type ScenarioOutcome } from './lib/report.js';
 import { formatProfile, summarizeProfileWindows } from './lib/cpuprofile.js';

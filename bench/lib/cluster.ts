@@ -15,10 +15,9 @@ import { createOrganization, addMemberDirectly, createSessionFor, SESSION_COOKIE
 import { CLI_SOURCE } from '../../server/audit/entries.js';
 import { COMMANDS_BY_NAME } from '../../server/commands/registry.js';
 import { createCommandContext } from '../../server/commands/define.js';
-import type { Actor } from '../../server/auth/actor.js';
+import { ownerActor as actAsOwner, type Actor } from '../../server/auth/actor.js';
 import type { AuditActor } from '../../src/lib/shared/entities.js';
 import type { CommandName } from '../../src/lib/shared/commands.js';
-import { permissionsOf } from '../../src/lib/shared/permissions.js';
 import { startServerProcess, type ServerProcess } from './processes.js';
 
 export const BENCH_OPERATOR: AuditActor = { type: 'operator', id: 'bench', name: 'bench operator' };
@@ -156,17 +155,7 @@ export async function openSeeder(ctx: BenchContext, prefix: string): Promise<See
     if (cached) return cached;
     const org = (await signet.repos.org(orgId))!.value;
     const owner = (await signet.repos.member(orgId, org.ownerId))!.value;
-    const actor: Actor = {
-      type: 'user',
-      userId: owner.userId,
-      name: owner.name,
-      orgId,
-      role: 'owner',
-      permissions: new Set(permissionsOf('owner')),
-      principal: { kind: 'session', sessionHash: 'bench', userId: owner.userId, orgId },
-      org,
-      audit: { type: 'user', id: owner.userId, name: owner.name },
-    };
+    const actor = await actAsOwner(signet.redis, signet.keys, orgId, { type: 'user', id: owner.userId, name: owner.name });
     actors.set(orgId, actor);
     return actor;
   }

@@ -24,6 +24,8 @@ export interface Actor {
   permissions: ReadonlySet<Permission>;
   principal: Principal;
   org: OrganizationRecord;
+  /** The organization as stored when the actor was loaded: a commit may name it as its precondition. */
+  orgRaw: string;
   audit: AuditActor;
   /** When the key or session stops being valid (null or absent: never). */
   expiresAt?: string | null;
@@ -63,6 +65,7 @@ export async function loadActor(redis: Redis, keys: RedisKeys, principal: Princi
       permissions,
       principal,
       org,
+      orgRaw: orgRaw!,
       expiresAt: key.expiresAt,
       audit:
         member.kind === 'ciUser'
@@ -95,6 +98,7 @@ export async function loadActor(redis: Redis, keys: RedisKeys, principal: Princi
       permissions: new Set(permissionsOf('admin')),
       principal,
       org,
+      orgRaw: orgRaw!,
       expiresAt: session.expiresAt,
       audit: { type: 'support', id: user.id, name: user.name },
     };
@@ -111,6 +115,7 @@ export async function loadActor(redis: Redis, keys: RedisKeys, principal: Princi
     permissions: new Set(permissionsOf(member.role)),
     principal,
     org,
+    orgRaw: orgRaw!,
     expiresAt: session.expiresAt,
     audit: { type: 'user', id: member.userId, name: member.name },
   };
@@ -161,4 +166,26 @@ export async function authenticateSession(
   const user = JSON.parse((await redis.get(keys.user(session.userId))) ?? 'null') as UserRecord | null;
   if (user?.operator) return { kind: 'support', sessionHash, userId: session.userId, orgId };
   throw new CommandFailure('FORBIDDEN', 'You are not a member of this organization');
+}
+
+/**
+ * The organization's owner as an actor, for work done on the owner's behalf outside a connection
+ * (the CLI's demo data, benchmark seeding). `audit` says who really acted.
+ */
+export async function ownerActor(redis: Redis, keys: RedisKeys, orgId: string, audit: AuditActor): Promise<Actor> {
+  const orgRaw = await redis.get(keys.org(orgId));
+  const org = liveOrg(orgRaw);
+  const owner = JSON.parse((await redis.get(keys.member(orgId, org.ownerId)))!) as MemberRecord;
+  return {
+    type: 'user',
+    userId: owner.userId,
+    name: owner.name,
+    orgId,
+    role: 'owner',
+    permissions: new Set(permissionsOf('owner')),
+    principal: { kind: 'session', sessionHash: 'on-behalf-of-owner', userId: owner.userId, orgId },
+    org,
+    orgRaw: orgRaw!,
+    audit,
+  };
 }

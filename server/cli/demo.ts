@@ -11,7 +11,7 @@ import { changeEvent } from '../commands/define.js';
 import { API_KEY_PREFIX, tokenHash } from '../auth/secrets.js';
 import type { ApiKeyRecord, MemberRecord, UserRecord } from '../store/records.js';
 import { toApiKey } from '../store/records.js';
-import type { Actor } from '../auth/actor.js';
+import { ownerActor } from '../auth/actor.js';
 import { COMMANDS_BY_NAME } from '../commands/registry.js';
 import { createCommandContext } from '../commands/define.js';
 
@@ -37,19 +37,7 @@ export const DEMO_POLICIES = { test: 'test-signing', release: 'release-signing' 
 
 /** Runs a command as the organization's owner, with the operator named in the audit log. */
 async function asOwner<T>(signet: Signet, orgId: string, actorAudit: AuditActor, name: string, input: unknown): Promise<T> {
-  const org = (await signet.repos.org(orgId))!.value;
-  const owner = (await signet.repos.member(orgId, org.ownerId))!.value;
-  const actor: Actor = {
-    type: 'user',
-    userId: owner.userId,
-    name: owner.name,
-    orgId,
-    role: 'owner',
-    permissions: new Set(permissionsOf('owner')),
-    principal: { kind: 'session', sessionHash: 'cli', userId: owner.userId, orgId },
-    org,
-    audit: actorAudit,
-  };
+  const actor = await ownerActor(signet.redis, signet.keys, orgId, actorAudit);
   const command = COMMANDS_BY_NAME.get(name)!;
   const context = createCommandContext(signet, command.name, actor, CLI_SOURCE);
   return (await command.handler(context, command.input.parse(input) as never)) as T;

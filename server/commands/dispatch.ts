@@ -60,10 +60,9 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
   async function runUnsafe(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string) {
     const command = typeof name === 'string' ? COMMANDS_BY_NAME.get(name) : undefined;
     if (!command) throw new CommandFailure('NOT_FOUND', `Unknown command "${String(name).slice(0, 80)}"`);
-    const actor = await loadActor(signet.redis, signet.keys, principal);
+    // One round trip for both (auto-pipelined): the actor as it is now, and its rate-limit budget.
+    const [actor] = await Promise.all([loadActor(signet.redis, signet.keys, principal), rateLimit(principal)]);
     if (principal.kind === 'apiKey') touchApiKey(principal.keyId);
-
-    await rateLimit(principal);
 
     if (command.permission && !actor.permissions.has(command.permission)) {
       const reason = `${command.name} needs the ${command.permission} permission, which ${describe(actor)} does not have`;

@@ -36,7 +36,8 @@ export const updateOrganization = defineCommand({
   input: commandInputs['org.update'],
   permission: 'team:manage',
   async handler({ actor, repos, commit }, input) {
-    const stored = (await repos.org(actor.orgId))!;
+    // The organization was read with the actor, a moment ago; the commit re-checks it is unchanged.
+    const stored = { value: actor.org, raw: actor.orgRaw };
     assertVersion('The organization', input.version, stored.value, toOrganization(stored.value));
     const updated = { ...stored.value, name: input.name, version: stored.value.version + 1 };
     await commit({

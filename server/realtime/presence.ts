@@ -46,6 +46,26 @@ export async function broadcastPresence(signet: Signet, orgId: string): Promise<
   return online;
 }
 
+const PRESENCE_COALESCE_MS = 250;
+const pendingBroadcasts = new WeakMap<Signet, Map<string, NodeJS.Timeout>>();
+
+/**
+ * Broadcasts the organization's presence soon, once for everything that changed meanwhile: when
+ * a thousand people connect at once, they get a few presence lists, not a million.
+ */
+export function schedulePresenceBroadcast(signet: Signet, orgId: string): void {
+  let pending = pendingBroadcasts.get(signet);
+  if (!pending) pendingBroadcasts.set(signet, (pending = new Map()));
+  if (pending.has(orgId)) return;
+  const timer = setTimeout(() => {
+    pending.delete(orgId);
+    if (signet.shuttingDown) return;
+    broadcastPresence(signet, orgId).catch(() => {});
+  }, PRESENCE_COALESCE_MS);
+  timer.unref();
+  pending.set(orgId, timer);
+}
+
 /** Keeps this node's heartbeat alive; returns a stop function. */
 export function startNodeHeartbeat(signet: Signet): () => void {
   const beat = () =>

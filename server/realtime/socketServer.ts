@@ -14,7 +14,7 @@ import type { AuditSource } from '../audit/entries.js';
 import type { AccessScope, Broadcaster, Signet, SignetIo } from '../signet.js';
 import { roomsForActor } from './rooms.js';
 import { replayMissedEvents } from './replay.js';
-import { broadcastPresence, removePresence, setPresence } from './presence.js';
+import { removePresence, schedulePresenceBroadcast, setPresence } from './presence.js';
 
 interface SocketData {
   principal: Principal;
@@ -114,7 +114,7 @@ export function attachSocketServer(
     socket.on('disconnect', () => {
       if (signet.shuttingDown) return;
       void removePresence(signet, orgId, socket.id)
-        .then(() => broadcastPresence(signet, orgId))
+        .then(() => schedulePresenceBroadcast(signet, orgId))
         .catch(() => {});
     });
     scheduleExpiry(socket, actor);
@@ -127,7 +127,7 @@ export function attachSocketServer(
       );
       socket.emit('ready', ready);
       await setPresence(signet, orgId, socket.id, { userId: actor.userId, name: actor.name, page: '', since: new Date().toISOString() });
-      await broadcastPresence(signet, orgId);
+      schedulePresenceBroadcast(signet, orgId);
     } catch (error) {
       signet.logger.warn({ err: error }, 'connection set-up failed');
       socket.disconnect(true);
@@ -136,7 +136,8 @@ export function attachSocketServer(
 
   /** Ends the socket when its API key or session expires, without waiting for the next sweep. */
   function scheduleExpiry(socket: SignetSocket, actor: Actor) {
-    if (!actor.expiresAt) return;
+    // Far-off expiries are left to the periodic re-check: a timer per socket costs memory.
+    if (!actor.expiresAt || Date.parse(actor.expiresAt) - Date.now() > ACCESS_SWEEP_MS * 2) return;
     const timer = setTimeout(() => {
       socket.emit('revoked', { reason: actor.principal.kind === 'apiKey' ? 'This API key has expired' : 'Your session has ended' });
       socket.disconnect(true);

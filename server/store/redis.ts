@@ -15,6 +15,8 @@ export function redisOptions(): RedisOptions {
     connectTimeout: 1500,
     retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
     lazyConnect: true,
+    // Commands issued in the same tick share one write: fewer syscalls under load.
+    enableAutoPipelining: true,
   };
 }
 
