@@ -3,9 +3,20 @@
 import { READ_PERMISSIONS, type Permission } from '../../src/lib/shared/permissions.js';
 import type { Audience } from '../store/commit.js';
 
-export const orgRoom = (orgId: string) => `o:${orgId}`;
-export const permissionRoom = (orgId: string, permission: Permission) => `o:${orgId}:p:${permission}`;
-export const userRoom = (orgId: string, userId: string) => `o:${orgId}:u:${userId}`;
+// Room names are interned: thousands of sockets in the same rooms share one string per room
+// instead of building their own copy (that is memory per connection).
+const interned = new Map<string, string>();
+function intern(name: string): string {
+  const known = interned.get(name);
+  if (known !== undefined) return known;
+  if (interned.size > 100_000) interned.clear();
+  interned.set(name, name);
+  return name;
+}
+
+export const orgRoom = (orgId: string) => intern(`o:${orgId}`);
+export const permissionRoom = (orgId: string, permission: Permission) => intern(`o:${orgId}:p:${permission}`);
+export const userRoom = (orgId: string, userId: string) => intern(`o:${orgId}:u:${userId}`);
 
 export function audienceRoom(orgId: string, audience: Audience): string {
   return audience === 'all' ? orgRoom(orgId) : `o:${orgId}:${audience}`;

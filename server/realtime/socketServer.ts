@@ -20,8 +20,6 @@ interface SocketData {
   principal: Principal;
   orgId: string;
   userId: string;
-  name: string;
-  source: AuditSource;
   /** Set when a command of this very socket took its access away: applied after the ack. */
   revokedAfterAck?: string;
 }
@@ -30,6 +28,15 @@ type SignetSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<st
 
 const REFRESH_EVENT = 'signet:refresh';
 const ACCESS_SWEEP_MS = 30_000;
+
+/** Where a socket's commands come from, for the audit log (built when needed: kept per socket it costs memory). */
+function sourceOf(socket: Socket): AuditSource {
+  return {
+    via: 'socket',
+    ip: socket.handshake.address,
+    userAgent: String(socket.handshake.headers['user-agent'] ?? '').slice(0, 300),
+  };
+}
 
 /** An access scope as it may be logged: without the session hash. */
 function loggable(scope: AccessScope) {
@@ -77,12 +84,6 @@ export function attachSocketServer(
         principal,
         orgId: actor.orgId,
         userId: actor.userId,
-        name: actor.name,
-        source: {
-          via: 'socket',
-          ip: socket.handshake.address,
-          userAgent: String(socket.handshake.headers['user-agent'] ?? '').slice(0, 300),
-        },
       };
       (socket as SignetSocket & { actor?: Actor }).actor = actor;
       next();
@@ -103,7 +104,7 @@ export function attachSocketServer(
 
     socket.on('command', (name, input, ack) => {
       if (typeof ack !== 'function') return;
-      void dispatcher.run(socket.data.principal, name, input, socket.data.source, socket.id).then((response) => {
+      void dispatcher.run(socket.data.principal, name, input, sourceOf(socket), socket.id).then((response) => {
         ack(response);
         if (socket.data.revokedAfterAck) {
           socket.emit('revoked', { reason: socket.data.revokedAfterAck });
