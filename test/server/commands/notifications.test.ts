@@ -241,6 +241,8 @@ describe('presence', () => {
     expect(event.online.map((e) => e.userId)).toEqual(expect.arrayContaining([org.users.owner.userId, org.users.admin.userId]));
 
     for (const socket of Object.values(elsewhere.as)) {
+      // Presence after a connect is broadcast shortly (coalesced): wait for it if it has not come yet.
+      if (!socket.received.some((r) => r.event === 'presence')) await nextEvent(socket, 'presence');
       await command(socket, 'me.get');
       const presence = socket.received.filter((r) => r.event === 'presence');
       expect(presence.length).toBeGreaterThan(0); // they do see their own organization's presence
