@@ -47,7 +47,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
       return 0;
     })) as typeof pub.publish;
   // The adapter's subscriber must queue its SUBSCRIBE until connected, and keeps no command timeout.
-  const sub = await connectRedis(redisUrl, { enableOfflineQueue: true, commandTimeout: undefined });
+  const sub = await connectRedis(redisUrl, { enableOfflineQueue: true, commandTimeout: undefined, enableAutoPipelining: false });
   const signet = createSignet(config, redis, log);
   const metrics = createMetrics();
   const dispatcher = createDispatcher(signet, metrics);

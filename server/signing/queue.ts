@@ -38,6 +38,8 @@ export function startSigningQueues(signet: Signet, redisUrl: string, options: { 
       lazyConnect: false,
       maxRetriesPerRequest: null,
       enableOfflineQueue: forWorker,
+      // BullMQ issues blocking commands; auto-pipelining must stay off for its connections.
+      enableAutoPipelining: false,
       commandTimeout: undefined,
     });
     client.on('error', () => {});
