@@ -2,6 +2,7 @@
 // Chromium through playwright-core, and signing in as a user (through the real form, or over REST
 // from the browser context so the session cookie lands in it).
 import { existsSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createLogger } from '../../server/logger.js';
@@ -10,7 +11,12 @@ import { freePort } from '../../server/store/localRedis.js';
 import { ORIGIN, redisUrl, testConfig } from './signet.js';
 
 export const VIEWPORT = { width: 1280, height: 800 };
-export const SCREENSHOT_DIR = path.resolve('docs/screenshots');
+/**
+ * Where screenshots and the bundle measurement go: into docs/ with SIGNET_UPDATE_DOCS=1 (to refresh
+ * what the README shows), otherwise into a temporary folder, so a test run leaves the tree clean.
+ */
+export const DOCS_DIR = process.env.SIGNET_UPDATE_DOCS === '1' ? path.resolve('docs') : path.join(os.tmpdir(), 'signet-docs');
+export const SCREENSHOT_DIR = path.join(DOCS_DIR, 'screenshots');
 /**
  * How long a browser wait may take: well inside vitest's 30 s test timeout (so a stuck wait reports
  * which element it waited for), and generous for a loaded 2-core machine.
