@@ -7,7 +7,7 @@ import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
 import { sealPrivateKey } from '../signing/keyVault.js';
 import { describeCertificate, generateSelfSigned, importPem, importPkcs12, type CertificateMaterial } from '../signing/certificates.js';
-import { assertVersion, changeEvent, CONFIG_READERS, defineCommand, type CommandContext } from './define.js';
+import { assertVersion, changeEvent, commitEntityUpdate, CONFIG_READERS, defineCommand, type CommandContext } from './define.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { assertNotOpenSourceRestricted, dropUndefined } from './projects.js';
 
@@ -114,23 +114,24 @@ export const updateCertificate = defineCommand({
   permission: 'certificate:write',
   async handler(context, input) {
     assertNotOpenSourceRestricted(context, 'edit certificates');
-    const { actor, repos, commit } = context;
+    const { actor, repos } = context;
     const stored = await repos.certificate(input.certificateId);
     if (!stored || stored.value.orgId !== actor.orgId) throw notFound(`Certificate ${input.certificateId}`);
     const record = stored.value;
     assertVersion(`Certificate ${record.name}`, input.version, record, toCertificate(record));
     const { certificateId: _id, version: _version, ...fields } = input;
     const updated: CertificateRecord = { ...record, ...dropUndefined(fields), version: record.version + 1 };
-    const changes = diffFields(toCertificate(record), toCertificate(updated));
-    if (Object.keys(changes).length === 0) return toCertificate(record);
-    await commit({
+    const changed = await commitEntityUpdate(context, {
+      entity: 'certificate',
+      key: repos.keys.certificate(record.id),
+      stored,
+      updated,
+      name: updated.name,
+      audience: CONFIG_READERS,
+      present: toCertificate,
       action: fields.disabled === true && !record.disabled ? 'certificate.disable' : undefined,
-      target: { type: 'certificate', id: record.id, name: updated.name },
-      changes,
-      expect: [{ key: repos.keys.certificate(record.id), equals: stored.raw }],
-      ops: [['set', repos.keys.certificate(record.id), JSON.stringify(updated)]],
-      events: [changeEvent(actor.orgId, 'certificate', 'updated', record.id, toCertificate(updated), CONFIG_READERS)],
     });
+    if (!changed) return toCertificate(record);
     return toCertificate(updated);
   },
 });

@@ -7,7 +7,7 @@ import type { Actor } from '../auth/actor.js';
 import type { AccessScope, Signet } from '../signet.js';
 import type { Repositories } from '../store/repositories.js';
 import { PreconditionFailed, type Audience, type CommitPlan, type Committed, type PlannedEvent, type Precondition, type WriteOp } from '../store/commit.js';
-import { auditDraft, type AuditChanges, type AuditSource, type AuditTarget } from '../audit/entries.js';
+import { auditDraft, diffFields, type AuditChanges, type AuditSource, type AuditTarget } from '../audit/entries.js';
 import { conflict, forbidden } from './errors.js';
 
 /** Who hears about configuration entities: everyone who may read the configuration. */
@@ -136,4 +136,43 @@ export function slugChange(indexKey: string, id: string, from: string, to: strin
  */
 export function assertNotSupport(actor: Actor, what: string): void {
   if (actor.type === 'support') throw forbidden(`The support user cannot ${what}: that would outlast its access`);
+}
+
+/**
+ * The usual update of a stored entity: written over the version read (the commit refuses if it
+ * changed meanwhile), audited with the fields that changed, announced to `audience`. Returns false,
+ * writing nothing, when nothing changed.
+ */
+export async function commitEntityUpdate<T extends { id: string; version: number }>(
+  context: CommandContext,
+  update: {
+    entity: string;
+    key: string;
+    stored: { value: T; raw: string };
+    updated: T;
+    name: string;
+    audience: Audience[];
+    /** What leaves the server (default: the entity itself). */
+    present?: (entity: T) => object;
+    action?: string;
+    expect?: Precondition[];
+    ops?: WriteOp[];
+    events?: PlannedEvent[];
+  },
+): Promise<boolean> {
+  const present = update.present ?? ((entity: T) => entity);
+  const changes = diffFields(present(update.stored.value) as Record<string, unknown>, present(update.updated) as Record<string, unknown>);
+  if (Object.keys(changes).length === 0) return false;
+  await context.commit({
+    action: update.action,
+    target: { type: update.entity, id: update.updated.id, name: update.name },
+    changes,
+    expect: [{ key: update.key, equals: update.stored.raw }, ...(update.expect ?? [])],
+    ops: [['set', update.key, JSON.stringify(update.updated)], ...(update.ops ?? [])],
+    events: [
+      changeEvent(context.actor.orgId, update.entity, 'updated', update.updated.id, present(update.updated), update.audience),
+      ...(update.events ?? []),
+    ],
+  });
+  return true;
 }

@@ -6,7 +6,7 @@ import { roleHas } from '../../src/lib/shared/permissions.js';
 import type { BuildSystemRecord, PolicyRecord, ProjectRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
-import { assertVersion, changeEvent, CONFIG_READERS, defineCommand, slugChange, type CommandContext } from './define.js';
+import { assertVersion, changeEvent, commitEntityUpdate, CONFIG_READERS, defineCommand, slugChange, type CommandContext } from './define.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { assertOutboundAllowed } from '../net/outbound.js';
 import { dropUndefined, projectInOrg } from './projects.js';
@@ -97,7 +97,7 @@ export const updatePolicy = defineCommand({
   input: commandInputs['policy.update'],
   permission: 'policy:write',
   async handler(context, input) {
-    const { actor, repos, commit } = context;
+    const { repos } = context;
     const { keys } = repos;
     const stored = await policyInOrg(context, input.policyId);
     const policy = stored.value;
@@ -105,20 +105,20 @@ export const updatePolicy = defineCommand({
     const project = (await projectInOrg(context, policy.projectId)).value;
     const { policyId: _id, version: _version, ...fields } = input;
     const updated = await validatedPolicy(context, { ...policy, ...dropUndefined(fields), version: policy.version + 1 }, project);
-    const changes = diffFields(policy, updated);
-    if (Object.keys(changes).length === 0) return policy;
     if (updated.slug !== policy.slug && (await repos.redis.hexists(keys.policySlugs(project.id), updated.slug))) {
       throw conflict(`Project ${project.slug} has a signing policy "${updated.slug}" already`);
     }
     const slug = slugChange(keys.policySlugs(project.id), policy.id, policy.slug, updated.slug);
-    await commit({
-      target: { type: 'policy', id: policy.id, name: `${project.slug}/${updated.slug}` },
-      changes,
-      expect: [{ key: keys.policy(policy.id), equals: stored.raw }, ...slug.expect],
-      ops: [['set', keys.policy(policy.id), JSON.stringify(updated)], ...slug.ops],
-      events: [changeEvent(actor.orgId, 'policy', 'updated', policy.id, updated, CONFIG_READERS)],
+    const changed = await commitEntityUpdate(context, {
+      entity: 'policy',
+      key: keys.policy(policy.id),
+      stored,
+      updated,
+      name: `${project.slug}/${updated.slug}`,
+      audience: CONFIG_READERS,
+      ...slug,
     });
-    return updated;
+    return changed ? updated : policy;
   },
 });
 

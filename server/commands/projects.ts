@@ -5,7 +5,7 @@ import type { WriteOp } from '../store/commit.js';
 import type { ArtifactConfigRecord, ProjectRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
-import { assertVersion, changeEvent, CONFIG_READERS, defineCommand, slugChange, type CommandContext } from './define.js';
+import { assertVersion, changeEvent, commitEntityUpdate, CONFIG_READERS, defineCommand, slugChange, type CommandContext } from './define.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
 
 export const DEFAULT_MAX_ARTIFACT_BYTES = 100 * 1024 ** 2;
@@ -114,15 +114,13 @@ export const updateProject = defineCommand({
   permission: 'config:write',
   async handler(context, input) {
     assertNotOpenSourceRestricted(context, 'edit project metadata');
-    const { actor, repos, commit } = context;
+    const { actor, repos } = context;
     const { keys } = repos;
     const stored = await projectInOrg(context, input.projectId);
     const project = stored.value;
     assertVersion(`Project ${project.name}`, input.version, project, project);
     const { projectId: _id, version: _version, ...fields } = input;
     const updated: ProjectRecord = { ...project, ...dropUndefined(fields), version: project.version + 1 };
-    const changes = diffFields(project, updated);
-    if (Object.keys(changes).length === 0) return project;
     if (!updated.repositoryUrl && project.repositoryUrl) {
       const verifying = (await repos.policies(project.id)).filter((policy) => policy.originVerification);
       if (verifying.length) {
@@ -133,14 +131,16 @@ export const updateProject = defineCommand({
       throw conflict(`A project with slug "${updated.slug}" exists already`);
     }
     const slug = slugChange(keys.projectSlugs(actor.orgId), project.id, project.slug, updated.slug);
-    await commit({
-      target: { type: 'project', id: project.id, name: updated.name },
-      changes,
-      expect: [{ key: keys.project(project.id), equals: stored.raw }, ...slug.expect],
-      ops: [['set', keys.project(project.id), JSON.stringify(updated)], ...slug.ops],
-      events: [changeEvent(actor.orgId, 'project', 'updated', project.id, updated, CONFIG_READERS)],
+    const changed = await commitEntityUpdate(context, {
+      entity: 'project',
+      key: keys.project(project.id),
+      stored,
+      updated,
+      name: updated.name,
+      audience: CONFIG_READERS,
+      ...slug,
     });
-    return updated;
+    return changed ? updated : project;
   },
 });
 
@@ -255,23 +255,24 @@ export const updateArtifactConfig = defineCommand({
   input: commandInputs['artifactConfig.update'],
   permission: 'config:write',
   async handler(context, input) {
-    const { actor, repos, commit } = context;
+    const { repos } = context;
     const stored = await artifactConfigInOrg(context, input.artifactConfigId);
     const config = stored.value;
     assertVersion(`Artifact configuration ${config.slug}`, input.version, config, config);
     const { artifactConfigId: _id, version: _version, ...fields } = input;
     const updated: ArtifactConfigRecord = { ...config, ...dropUndefined(fields), version: config.version + 1 };
-    const changes = diffFields(config, updated);
-    if (Object.keys(changes).length === 0) return config;
     const demoted = updated.isDefault && !config.isDefault ? await makeDefaultWrites(context, config.projectId, config.id) : [];
-    await commit({
-      target: { type: 'artifactConfig', id: config.id, name: config.slug },
-      changes,
-      expect: [{ key: repos.keys.artifactConfig(config.id), equals: stored.raw }],
-      ops: [['set', repos.keys.artifactConfig(config.id), JSON.stringify(updated)], ...demoted.map((d) => d.op)],
-      events: [changeEvent(actor.orgId, 'artifactConfig', 'updated', config.id, updated, CONFIG_READERS), ...demoted.map((d) => d.event)],
+    const changed = await commitEntityUpdate(context, {
+      entity: 'artifactConfig',
+      key: repos.keys.artifactConfig(config.id),
+      stored,
+      updated,
+      name: config.slug,
+      audience: CONFIG_READERS,
+      ops: demoted.map((d) => d.op),
+      events: demoted.map((d) => d.event),
     });
-    return updated;
+    return changed ? updated : config;
   },
 });
 
