@@ -35,6 +35,9 @@ async function fail(signet: Signet, stored: Loaded<RequestRecord>, reason: strin
 export async function signRequest(signet: Signet, requestId: string, options: { finalAttempt: boolean }): Promise<string> {
   let stored = await signet.repos.request(requestId);
   if (!stored) return 'gone';
+  // A deleted organization signs nothing more.
+  const org = (await signet.repos.org(stored.value.orgId))?.value;
+  if (!org || org.deletedAt) return 'organization deleted';
   if (stored.value.workflowStatus === 'QueuedForProcessing') {
     const policy = (await signet.repos.policy(stored.value.policyId))?.value ?? null;
     await commitRequestChange(signet, {
