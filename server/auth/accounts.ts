@@ -405,5 +405,11 @@ export async function completeSetup(signet: Signet, rawInput: unknown, source: A
   }
   const { token: _token, ...organization } = input;
   const actor: AuditActor = { type: 'user', id: 'setup', name: input.ownerName };
-  return createOrganization(signet, organization, actor, source);
+  try {
+    return await createOrganization(signet, organization, actor, source);
+  } catch (error) {
+    // Nothing was created (say, the data store failed): the link works again.
+    await signet.redis.set(signet.keys.setupToken, stored, 'NX').catch(() => {});
+    throw error;
+  }
 }
