@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../server/index.js';
 import { connect, nextEvent, seedOrg, signIn, startNode, testConfig, type ClientSocket, type TestOrg } from '../helpers/signet.js';
-import { createPolicy, createSigningProject, must, opensslVerify, removeDir, run, tempDir, type SigningProject } from '../helpers/restFixtures.js';
+import { createPolicy, createSigningProject, must, removeDir, run, tempDir, verifyWithOpenssl, type SigningProject } from '../helpers/signing.js';
 
 const SCRIPT = fileURLToPath(new URL('../../examples/ci-sign.sh', import.meta.url));
 
@@ -71,8 +71,8 @@ beforeAll(async () => {
   const ci = await must(owner, 'ciUser.create', { name: 'Pipeline' });
   ciToken = ci.token;
   const approvers = [org.users.admin.userId];
-  await createPolicy(owner, fixture, { slug: 'automatic', submitters: [ci.ciUser.userId], approvers, requiredApprovals: 0 });
-  await createPolicy(owner, fixture, { slug: 'gated', submitters: [ci.ciUser.userId], approvers, requiredApprovals: 1 });
+  await createPolicy(owner, { projectId: fixture.project.id, certificateId: fixture.certificate.id, slug: 'automatic', submitters: [ci.ciUser.userId], approvers, requiredApprovals: 0 });
+  await createPolicy(owner, { projectId: fixture.project.id, certificateId: fixture.certificate.id, slug: 'gated', submitters: [ci.ciUser.userId], approvers, requiredApprovals: 1 });
 });
 
 afterAll(async () => {
@@ -90,7 +90,7 @@ describe('examples/ci-sign.sh', () => {
     expect(result.stdout).toMatch(/Submitted signing request sr_\w+/);
     expect(result.stdout).toContain(`Signed: ${file}.p7s`);
     expect(existsSync(`${file}.p7s`)).toBe(true);
-    const verified = await opensslVerify(work, readFileSync(`${file}.p7s`), data, fixture.certificate.certificatePem);
+    const verified = verifyWithOpenssl(readFileSync(`${file}.p7s`), data, fixture.certificate.certificatePem);
     expect(verified.status, verified.stderr).toBe(0);
   });
 
@@ -121,7 +121,7 @@ describe('examples/ci-sign.sh', () => {
     expect(result.status, `stdout: ${result.stdout}\nstderr: ${result.stderr}`).toBe(0);
     expect(result.stdout).toContain(`Submitted signing request ${event.id}`);
     expect(result.stdout).toContain('WaitingForApproval');
-    const verified = await opensslVerify(work, readFileSync(`${file}.p7s`), data, fixture.certificate.certificatePem);
+    const verified = verifyWithOpenssl(readFileSync(`${file}.p7s`), data, fixture.certificate.certificatePem);
     expect(verified.status, verified.stderr).toBe(0);
   });
 

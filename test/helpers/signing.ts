@@ -1,15 +1,16 @@
 // Fixtures for signing tests over a real node: people, projects, certificates, policies and API keys
-// made through commands; submissions as multipart uploads over REST with a bearer API key;
-// waiting for a request's status on a socket's `change` events; openssl verification.
-import { spawnSync } from 'node:child_process';
+// made through commands; submissions as multipart uploads over REST (SPEC §8) with a bearer token;
+// waiting for a request's status on a socket's `change` events or by polling REST; certificate
+// material and verification with the openssl CLI; scratch directories and child processes.
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { SignetNode } from '../../server/index.js';
 import { addMemberDirectly } from '../../server/auth/accounts.js';
 import { CLI_SOURCE } from '../../server/audit/entries.js';
-import type { Certificate, SigningPolicy, SigningRequest } from '../../src/lib/shared/entities.js';
+import type { Certificate, Project, SigningPolicy, SigningRequest } from '../../src/lib/shared/entities.js';
 import type { ChangeEvent } from '../../src/lib/shared/events.js';
 import { command, connect, OPERATOR, signIn, type ClientSocket, type TestAck, type TestOrg } from './signet.js';
 
@@ -20,6 +21,11 @@ export async function ok<R = any>(pending: Promise<TestAck<R>>): Promise<R> {
   const ack = await pending;
   if (!ack.ok) throw new Error(`command failed: ${ack.error.code} ${ack.error.message}`);
   return ack.result;
+}
+
+/** Shorthand for `ok(command(socket, name, input))`. */
+export function must<R = any>(socket: ClientSocket, name: string, input: unknown = {}): Promise<R> {
+  return ok(command<R>(socket, name, input));
 }
 
 export interface Person {
@@ -62,8 +68,19 @@ export async function people<Extra extends string>(
   return result as Record<'owner' | 'admin' | 'member' | 'viewer' | Extra, Person>;
 }
 
-export async function createProject(owner: ClientSocket, slug: string): Promise<{ id: string; slug: string }> {
-  const created = await ok(command(owner, 'project.create', { slug, name: `Project ${slug}`, repositoryUrl: `https://example.com/acme/${slug}` }));
+export async function createProject(
+  owner: ClientSocket,
+  slug: string,
+  options: { repositoryUrl?: string | null; description?: string } = {},
+): Promise<Project> {
+  const created = await ok(
+    command(owner, 'project.create', {
+      slug,
+      name: `Project ${slug}`,
+      repositoryUrl: options.repositoryUrl === undefined ? `https://example.com/acme/${slug}` : options.repositoryUrl,
+      ...(options.description === undefined ? {} : { description: options.description }),
+    }),
+  );
   return created.project;
 }
 
@@ -92,9 +109,39 @@ export async function certificatePem(socket: ClientSocket, certificateId: string
   return found.certificatePem;
 }
 
+export interface SigningProject {
+  project: Project;
+  certificate: Certificate;
+}
+
+/**
+ * A project (with a GitHub repository URL unless given) and a freshly generated ECDSA-P256 test
+ * certificate (slug `<slug>-cert` unless given), created by `owner`.
+ */
+export async function createSigningProject(
+  owner: ClientSocket,
+  options: { slug: string; repositoryUrl?: string | null; certificateSlug?: string },
+): Promise<SigningProject> {
+  const project = await createProject(owner, options.slug, {
+    repositoryUrl: options.repositoryUrl === undefined ? `https://github.com/acme/${options.slug}` : options.repositoryUrl,
+    description: 'signed by the tests',
+  });
+  const certificate = await generateCertificate(owner, options.certificateSlug ?? `${options.slug}-cert`);
+  return { project, certificate };
+}
+
 export async function createPolicy(
   owner: ClientSocket,
-  input: { projectId: string; slug: string; certificateId: string; submitters: string[]; approvers?: string[]; requiredApprovals?: number },
+  input: {
+    projectId: string;
+    slug: string;
+    certificateId: string;
+    submitters: string[];
+    approvers?: string[];
+    requiredApprovals?: number;
+    originVerification?: boolean;
+    allowedBranches?: string[];
+  },
 ): Promise<SigningPolicy> {
   return ok(
     command(owner, 'policy.create', {
@@ -118,32 +165,52 @@ export interface Submitted {
   headers: Headers;
 }
 
-/** POST /api/v1/orgs/{org}/signing-requests as multipart, with `Authorization: Bearer`. */
-export async function submitRequest(
-  node: SignetNode | { url: string },
-  orgSlug: string,
-  token: string,
-  input: { projectSlug: string; signingPolicySlug: string; artifact: Buffer; fileName?: string; description?: string; parameters?: Record<string, string> },
-): Promise<Submitted> {
+export interface SubmitInput {
+  projectSlug?: string;
+  signingPolicySlug?: string;
+  description?: string;
+  /** Further form fields (artifactConfigurationSlug, originToken, …), in order; undefined values are left out. */
+  fields?: Record<string, string | undefined>;
+  /** Become `parameters[name]` fields. */
+  parameters?: Record<string, string>;
+  /** The artifact's bytes; null sends no file part. */
+  artifact: Buffer | null;
+  fileName?: string;
+  /** Sends the file part before the other fields. */
+  fileFirst?: boolean;
+  idempotencyKey?: string;
+}
+
+/**
+ * POST /api/v1/orgs/{org}/signing-requests as multipart, with `Authorization: Bearer` when a token
+ * is given. Fields go in the order projectSlug, signingPolicySlug, description, `fields`,
+ * `parameters`, then the file (first instead with `fileFirst`).
+ */
+export async function submitRequest(node: SignetNode | { url: string }, orgSlug: string, token: string | undefined, input: SubmitInput): Promise<Submitted> {
   const form = new FormData();
-  form.append('projectSlug', input.projectSlug);
-  form.append('signingPolicySlug', input.signingPolicySlug);
-  if (input.description !== undefined) form.append('description', input.description);
+  const appendFile = () => {
+    if (input.artifact) form.append('artifact', new Blob([new Uint8Array(input.artifact)], { type: 'application/octet-stream' }), input.fileName ?? 'app.bin');
+  };
+  if (input.fileFirst) appendFile();
+  const fields = { projectSlug: input.projectSlug, signingPolicySlug: input.signingPolicySlug, description: input.description, ...input.fields };
+  for (const [name, value] of Object.entries(fields)) if (value !== undefined) form.append(name, value);
   for (const [name, value] of Object.entries(input.parameters ?? {})) form.append(`parameters[${name}]`, value);
-  form.append('artifact', new Blob([new Uint8Array(input.artifact)], { type: 'application/octet-stream' }), input.fileName ?? 'app.bin');
-  const response = await fetch(`${node.url}/api/v1/orgs/${orgSlug}/signing-requests`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}` },
-    body: form,
-  });
+  if (!input.fileFirst) appendFile();
+  const headers: Record<string, string> = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (input.idempotencyKey !== undefined) headers['idempotency-key'] = input.idempotencyKey;
+  const response = await fetch(`${node.url}/api/v1/orgs/${orgSlug}/signing-requests`, { method: 'POST', headers, body: form });
+  return { status: response.status, body: await jsonOrText(response), headers: response.headers };
+}
+
+/** A response's body as JSON, or `{ raw: text }` when it is not JSON. */
+export async function jsonOrText(response: Response): Promise<any> {
   const text = await response.text();
-  let body: any;
   try {
-    body = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
-    body = { raw: text };
+    return { raw: text };
   }
-  return { status: response.status, body, headers: response.headers };
 }
 
 /** Submits and insists on 201; returns the request as the REST API presents it. */
@@ -151,6 +218,25 @@ export async function submitOk(...args: Parameters<typeof submitRequest>): Promi
   const response = await submitRequest(...args);
   if (response.status !== 201) throw new Error(`submission failed: ${response.status} ${JSON.stringify(response.body)}`);
   return response.body;
+}
+
+/** GET with a bearer token, of a path or of a URL (whose path is asked of this node); the raw response. */
+export function getWithToken(node: SignetNode | { url: string }, pathOrUrl: string, token: string): Promise<Response> {
+  const url = pathOrUrl.startsWith('http') ? `${node.url}${new URL(pathOrUrl).pathname}${new URL(pathOrUrl).search}` : `${node.url}${pathOrUrl}`;
+  return fetch(url, { headers: { authorization: `Bearer ${token}` } });
+}
+
+/** Polls GET /signing-requests/{id} (every 50 ms, bounded) until the request reaches a final status. */
+export async function waitForFinal(node: SignetNode | { url: string }, orgSlug: string, id: string, token: string, timeoutMs = 15_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await getWithToken(node, `/api/v1/orgs/${orgSlug}/signing-requests/${id}`, token);
+    const body = await jsonOrText(response);
+    if (response.status !== 200) throw new Error(`GET ${id}: ${response.status} ${JSON.stringify(body)}`);
+    if (body.isFinalStatus) return body;
+    if (Date.now() > deadline) throw new Error(`request ${id} is still ${body.workflowStatus} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** GET …/signed-artifact or …/unsigned-artifact as bytes. */
@@ -161,9 +247,7 @@ export async function download(
   requestId: string,
   which: 'signed-artifact' | 'unsigned-artifact',
 ): Promise<Buffer> {
-  const response = await fetch(`${node.url}/api/v1/orgs/${orgSlug}/signing-requests/${requestId}/${which}`, {
-    headers: { authorization: `Bearer ${token}` },
-  });
+  const response = await getWithToken(node, `/api/v1/orgs/${orgSlug}/signing-requests/${requestId}/${which}`, token);
   const data = Buffer.from(await response.arrayBuffer());
   if (response.status !== 200) throw new Error(`download of ${which} failed: ${response.status} ${data.toString()}`);
   return data;
@@ -174,7 +258,7 @@ export async function download(
  * -purpose any -out /dev/null`; returns its exit status and stderr.
  */
 export function verifyWithOpenssl(signature: Buffer, artifact: Buffer, certificate: string): { status: number; stderr: string } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'signet-verify-'));
+  const dir = tempDir('signet-verify-');
   try {
     const sig = path.join(dir, 'signature.p7s');
     const content = path.join(dir, 'artifact');
@@ -190,7 +274,40 @@ export function verifyWithOpenssl(signature: Buffer, artifact: Buffer, certifica
     if (result.error) throw result.error;
     return { status: result.status ?? -1, stderr: result.stderr };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
+  }
+}
+
+export interface ImportMaterial {
+  certificatePem: string;
+  privateKeyPem: string;
+  /** The same certificate and key as PKCS#12, base64. */
+  pkcs12Base64: string;
+  pkcs12Password: string;
+  /** The private key as PKCS#8 DER, base64: what must never appear in the clear at rest. */
+  pkcs8DerBase64: string;
+}
+
+/** A self-signed RSA-2048 certificate with its key, as PEM and as PKCS#12 (password "secret"), made as an administrator would. */
+export async function opensslCertificate(commonName = 'x'): Promise<ImportMaterial> {
+  const dir = tempDir('signet-openssl-');
+  const openssl = async (args: string[]) => {
+    const result = await run(OPENSSL, args, { cwd: dir });
+    if (result.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${result.stderr}`);
+  };
+  try {
+    await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${commonName}`, '-days', '30', '-keyout', 'k.pem', '-out', 'c.pem']);
+    await openssl(['pkcs12', '-export', '-inkey', 'k.pem', '-in', 'c.pem', '-passout', 'pass:secret', '-out', 'c.p12']);
+    await openssl(['pkcs8', '-topk8', '-nocrypt', '-in', 'k.pem', '-outform', 'DER', '-out', 'k.der']);
+    return {
+      certificatePem: readFileSync(path.join(dir, 'c.pem'), 'utf8'),
+      privateKeyPem: readFileSync(path.join(dir, 'k.pem'), 'utf8'),
+      pkcs12Base64: readFileSync(path.join(dir, 'c.p12')).toString('base64'),
+      pkcs12Password: 'secret',
+      pkcs8DerBase64: readFileSync(path.join(dir, 'k.der')).toString('base64'),
+    };
+  } finally {
+    removeDir(dir);
   }
 }
 
@@ -199,7 +316,7 @@ export function verifyWithOpenssl(signature: Buffer, artifact: Buffer, certifica
  * made with `openssl ca -selfsign -startdate -enddate` since OpenSSL 3.0's `req` cannot backdate.
  */
 export function expiredCertificate(commonName = 'Signet expired test'): { certificatePem: string; privateKeyPem: string } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'signet-expired-'));
+  const dir = tempDir('signet-expired-');
   const run = (args: string[]) => {
     const result = spawnSync(OPENSSL, args, { cwd: dir, encoding: 'utf8' });
     if (result.error) throw result.error;
@@ -240,7 +357,7 @@ export function expiredCertificate(commonName = 'Signet expired test'): { certif
     const privateKeyPem = run(['pkey', '-in', 'key.pem']);
     return { certificatePem, privateKeyPem };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   }
 }
 
@@ -326,4 +443,52 @@ export function waitForNotifications(
 
 export function randomArtifact(size = 4096): Buffer {
   return randomBytes(size);
+}
+
+/** A scratch directory, removed with `removeDir`. */
+export function tempDir(prefix: string): string {
+  return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function removeDir(dir: string | undefined): void {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}
+
+/** The request directories below <artifact dir>/<org>. */
+export function requestDirs(artifactDir: string, orgId: string): string[] {
+  try {
+    return readdirSync(path.join(artifactDir, orgId)).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Runs a program without blocking the event loop (a live node answers in this same process). */
+export function run(
+  program: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; onStdout?: (stdoutSoFar: string) => void } = {},
+): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk) => {
+      stdout += chunk;
+      options.onStdout?.(stdout);
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${program} ${args.join(' ')} did not finish within ${options.timeoutMs ?? 20_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, options.timeoutMs ?? 20_000);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ status: code ?? -1, stdout, stderr });
+    });
+  });
 }

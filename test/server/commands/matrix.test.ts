@@ -25,7 +25,7 @@ import {
   type ClientSocket,
   type TestOrg,
 } from '../../helpers/signet.js';
-import { opensslCertificate, submittedRequestId, type ImportMaterial } from '../../helpers/signingFixtures.js';
+import { opensslCertificate, submitOk, type ImportMaterial } from '../../helpers/signing.js';
 
 let node: SignetNode;
 let org: TestOrg;
@@ -258,8 +258,15 @@ async function createSigningFixtures(): Promise<void> {
   ).id;
   signing.webhookId = (await ok(sockets.owner, 'webhook.create', { projectId: signing.projectId, url: 'https://hooks.example.com/matrix' })).webhook.id;
 
-  const submit = (fileName: string) =>
-    submittedRequestId(node, org.slug, signing.ciToken, { projectSlug: signing.projectSlug, signingPolicySlug: signing.policySlug, fileName });
+  const submit = async (fileName: string): Promise<string> =>
+    (
+      await submitOk(node, org.slug, signing.ciToken, {
+        projectSlug: signing.projectSlug,
+        signingPolicySlug: signing.policySlug,
+        artifact: Buffer.from('hello, signed world\n'),
+        fileName,
+      })
+    ).id;
   for (const name of ['request.approve', 'request.deny', 'request.cancel'] as const) signing.waiting[name] = await submit(`${name}.bin`);
   signing.finalRequestId = await submit('final.bin');
   await ok(sockets.owner, 'request.cancel', { requestId: signing.finalRequestId, reason: 'to have a final request' });

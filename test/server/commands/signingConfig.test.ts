@@ -27,7 +27,7 @@ import {
   type ClientSocket,
   type TestOrg,
 } from '../../helpers/signet.js';
-import { opensslCertificate, type ImportMaterial } from '../../helpers/signingFixtures.js';
+import { opensslCertificate, type ImportMaterial } from '../../helpers/signing.js';
 
 let node: SignetNode;
 let artifactDir = '';

@@ -34,7 +34,7 @@ import {
   tempDir,
   waitForFinal,
   type SigningProject,
-} from '../../helpers/restFixtures.js';
+} from '../../helpers/signing.js';
 
 const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
 const REPOSITORY_URL = 'https://github.com/acme/widget';
@@ -68,8 +68,7 @@ function submit(token: string | undefined, policy = 'verified', data = randomByt
     node,
     org.slug,
     ci.token,
-    { projectSlug: fixture.project.slug, signingPolicySlug: policy, description: 'from CI', originToken: token },
-    { fileName: 'widget.exe', data },
+    { projectSlug: fixture.project.slug, signingPolicySlug: policy, description: 'from CI', fields: { originToken: token }, artifact: data, fileName: 'widget.exe' },
   );
 }
 
@@ -114,7 +113,9 @@ beforeAll(async () => {
   fixture = await createSigningProject(owner, { slug: 'widget', repositoryUrl: REPOSITORY_URL });
   const created = await must(owner, 'ciUser.create', { name: 'GitHub Runner' });
   ci = { userId: created.ciUser.userId, token: created.token };
-  await createPolicy(owner, fixture, {
+  await createPolicy(owner, {
+    projectId: fixture.project.id,
+    certificateId: fixture.certificate.id,
     slug: 'verified',
     submitters: [ci.userId],
     approvers: [org.users.admin.userId],
@@ -213,8 +214,8 @@ describe('submitting to a policy with origin verification', () => {
   });
 
   it('re-submission checks the origin against the new policy', async () => {
-    await createPolicy(owner, fixture, { slug: 'plain', submitters: [ci.userId] });
-    await createPolicy(owner, fixture, { slug: 'release-only', submitters: [ci.userId], originVerification: true, allowedBranches: ['release/*'] });
+    await createPolicy(owner, { projectId: fixture.project.id, certificateId: fixture.certificate.id, slug: 'plain', submitters: [ci.userId] });
+    await createPolicy(owner, { projectId: fixture.project.id, certificateId: fixture.certificate.id, slug: 'release-only', submitters: [ci.userId], originVerification: true, allowedBranches: ['release/*'] });
     const resubmit = (id: string, body: object) =>
       http(node, 'POST', `/api/v1/orgs/${org.slug}/signing-requests/${id}/resubmit`, { token: ci.token, origin: null, body });
 
@@ -306,7 +307,7 @@ describe('Open Source organizations', () => {
 
   it('a policy created with originVerification false is stored with originVerification true', async () => {
     const ci = await must(ossOwner, 'ciUser.create', { name: 'OSS Runner' });
-    const created = await createPolicy(ossOwner, ossFixture, { slug: 'release', submitters: [ci.ciUser.userId], originVerification: false });
+    const created = await createPolicy(ossOwner, { projectId: ossFixture.project.id, certificateId: ossFixture.certificate.id, slug: 'release', submitters: [ci.ciUser.userId], originVerification: false });
     expect(created.originVerification).toBe(true);
     const stored = (await must(ossAdmin, 'policy.list', { projectId: ossFixture.project.id })).find((policy: { slug: string }) => policy.slug === 'release');
     expect(stored.originVerification).toBe(true);
@@ -316,8 +317,7 @@ describe('Open Source organizations', () => {
       node,
       oss.slug,
       ci.token,
-      { projectSlug: 'libfoo', signingPolicySlug: 'release' },
-      { fileName: 'libfoo.tar.gz', data: randomBytes(500) },
+      { projectSlug: 'libfoo', signingPolicySlug: 'release', artifact: randomBytes(500), fileName: 'libfoo.tar.gz' },
     );
     expect(response.status, JSON.stringify(response.body)).toBe(400);
     expect(response.body.error.issues.map((issue: { path: string }) => issue.path)).toEqual(['originToken']);

@@ -23,21 +23,25 @@ import {
   getWithToken,
   jsonOrText,
   must,
-  opensslVerify,
   removeDir,
   requestDirs,
   submitRequest,
   tempDir,
+  verifyWithOpenssl,
   waitForFinal,
   type SigningProject,
-  type Upload,
-} from '../../helpers/restFixtures.js';
+  type SubmitInput,
+} from '../../helpers/signing.js';
+
+interface Upload {
+  fileName: string;
+  data: Buffer;
+}
 
 let node: SignetNode;
 let org: TestOrg;
 let otherOrg: TestOrg;
 let artifactDir: string;
-let scratch: string;
 const sockets: ClientSocket[] = [];
 const as = {} as Record<Role, ClientSocket>;
 let fixture: SigningProject;
@@ -65,8 +69,18 @@ async function allRequests(): Promise<any[]> {
 }
 
 /** Submits to the fixture project as the CI user; the usual fields unless overridden. */
-function submitAsCi(fields: Record<string, string | undefined> = {}, upload: Upload | null = artifact(), options: Parameters<typeof submitRequest>[5] = {}, token = ci.token) {
-  return submitRequest(node, org.slug, token, { projectSlug: fixture.project.slug, signingPolicySlug: 'test-signing', ...fields }, upload, options);
+function submitAsCi(
+  fields: Record<string, string | undefined> = {},
+  upload: Upload | null = artifact(),
+  options: Pick<SubmitInput, 'parameters' | 'idempotencyKey' | 'fileFirst'> = {},
+  token = ci.token,
+) {
+  return submitRequest(node, org.slug, token, {
+    fields: { projectSlug: fixture.project.slug, signingPolicySlug: 'test-signing', ...fields },
+    artifact: upload?.data ?? null,
+    fileName: upload?.fileName,
+    ...options,
+  });
 }
 
 /** The error envelope of a refused call: status, code and the fields its issues name. */
@@ -95,7 +109,6 @@ async function state() {
 
 beforeAll(async () => {
   artifactDir = tempDir('signet-rest-artifacts-');
-  scratch = tempDir('signet-rest-scratch-');
   node = await startNode(testConfig({ SIGNET_ARTIFACT_DIR: artifactDir }));
   org = await seedOrg(node);
   otherOrg = await seedOrg(node);
@@ -111,9 +124,9 @@ beforeAll(async () => {
 
   const member = org.users.member.userId;
   const admin = org.users.admin.userId;
-  await createPolicy(as.owner, fixture, { slug: 'test-signing', submitters: [member, ci.userId], approvers: [admin], requiredApprovals: 0 });
-  await createPolicy(as.owner, fixture, { slug: 'release-signing', submitters: [member, ci.userId], approvers: [admin], requiredApprovals: 1 });
-  await createPolicy(as.owner, fixture, { slug: 'ci-only', submitters: [ci.userId], approvers: [admin], requiredApprovals: 0 });
+  await createPolicy(as.owner, { projectId: fixture.project.id, certificateId: fixture.certificate.id, slug: 'test-signing', submitters: [member, ci.userId], approvers: [admin], requiredApprovals: 0 });
+  await createPolicy(as.owner, { projectId: fixture.project.id, certificateId: fixture.certificate.id, slug: 'release-signing', submitters: [member, ci.userId], approvers: [admin], requiredApprovals: 1 });
+  await createPolicy(as.owner, { projectId: fixture.project.id, certificateId: fixture.certificate.id, slug: 'ci-only', submitters: [ci.userId], approvers: [admin], requiredApprovals: 0 });
 
   memberSubmitToken = (await must(as.member, 'apiKey.create', { name: 'member submit', permissions: ['signing:read', 'signing:submit'] })).token;
   memberReadToken = (await must(as.member, 'apiKey.create', { name: 'member read', permissions: ['signing:read'] })).token;
@@ -127,7 +140,6 @@ afterAll(async () => {
   for (const socket of sockets) socket.close();
   if (node) await node.close();
   removeDir(artifactDir);
-  removeDir(scratch);
 });
 
 describe('POST /api/v1/orgs/{org}/signing-requests', () => {
@@ -356,7 +368,7 @@ describe('POST /api/v1/orgs/{org}/signing-requests', () => {
 
     it('an inactive project → 409 CONFLICT', async () => {
       const legacy = await createSigningProject(as.owner, { slug: 'legacy' });
-      await createPolicy(as.owner, legacy, { slug: 'test-signing', submitters: [ci.userId] });
+      await createPolicy(as.owner, { projectId: legacy.project.id, certificateId: legacy.certificate.id, slug: 'test-signing', submitters: [ci.userId] });
       await must(as.owner, 'project.update', { projectId: legacy.project.id, version: legacy.project.version, status: 'inactive' });
       const before = await state();
       const response = await submitAsCi({ projectSlug: 'legacy' });
@@ -374,7 +386,7 @@ describe('POST /api/v1/orgs/{org}/signing-requests', () => {
 
     it('no token → 401; a revoked key → 401', async () => {
       const before = await state();
-      const anonymous = await submitRequest(node, org.slug, undefined, { projectSlug: 'widget', signingPolicySlug: 'test-signing' }, artifact());
+      const anonymous = await submitRequest(node, org.slug, undefined, { projectSlug: 'widget', signingPolicySlug: 'test-signing', artifact: artifact().data });
       expect(refusal(anonymous)).toEqual({ status: 401, code: 'UNAUTHENTICATED', fields: [] });
 
       const { apiKey, token } = await must(as.member, 'apiKey.create', { name: 'short-lived', permissions: ['signing:read', 'signing:submit'] });
@@ -448,12 +460,12 @@ describe('reading, downloading and re-submitting', () => {
     expect(bytes.equals(completedUpload.data)).toBe(true);
     expect(sha256(bytes)).toBe(completed.artifact.sha256);
 
-    const verified = await opensslVerify(scratch, signature, bytes, fixture.certificate.certificatePem);
+    const verified = verifyWithOpenssl(signature, bytes, fixture.certificate.certificatePem);
     expect(verified.status, verified.stderr).toBe(0);
     // And it is a signature over these bytes only.
     const tampered = Buffer.from(bytes);
     tampered[100] = tampered[100]! ^ 0xff;
-    expect((await opensslVerify(scratch, signature, tampered, fixture.certificate.certificatePem)).status).not.toBe(0);
+    expect(verifyWithOpenssl(signature, tampered, fixture.certificate.certificatePem).status).not.toBe(0);
   });
 
   it('POST …/resubmit to the release policy → 201, a new request linked to the original, waiting for approval', async () => {
@@ -480,7 +492,7 @@ describe('reading, downloading and re-submitting', () => {
     const done = await waitForFinal(node, org.slug, body.id, ci.token);
     expect(done).toMatchObject({ workflowStatus: 'Completed', approvals: [{ userId: org.users.admin.userId, comment: 'ship it' }] });
     const signature = Buffer.from(await (await getWithToken(node, done.links.signedArtifact, ci.token)).arrayBuffer());
-    const verified = await opensslVerify(scratch, signature, completedUpload.data, fixture.certificate.certificatePem);
+    const verified = verifyWithOpenssl(signature, completedUpload.data, fixture.certificate.certificatePem);
     expect(verified.status, verified.stderr).toBe(0);
   });
 
