@@ -176,3 +176,31 @@ export async function commitEntityUpdate<T extends { id: string; version: number
   });
   return true;
 }
+
+/**
+ * The usual deletion of a stored entity: only if it is still as read, audited with what it was
+ * (`identity`: the field that named it), announced to `audience`, with the index entries (`ops`)
+ * that pointed at it removed in the same commit.
+ */
+export async function commitEntityDelete(
+  context: CommandContext,
+  deletion: {
+    entity: string;
+    key: string;
+    stored: { value: { id: string }; raw: string };
+    name: string;
+    identity: Record<string, unknown>;
+    audience: Audience[];
+    ops?: WriteOp[];
+  },
+): Promise<{ deleted: string }> {
+  const { id } = deletion.stored.value;
+  await context.commit({
+    target: { type: deletion.entity, id, name: deletion.name },
+    changes: Object.fromEntries(Object.entries(deletion.identity).map(([field, value]) => [field, { before: value, after: null }])),
+    expect: [{ key: deletion.key, equals: deletion.stored.raw }],
+    ops: [['del', deletion.key], ...(deletion.ops ?? [])],
+    events: [changeEvent(context.actor.orgId, deletion.entity, 'deleted', id, undefined, deletion.audience)],
+  });
+  return { deleted: id };
+}

@@ -2,7 +2,7 @@
 import { commandInputs } from '../../src/lib/shared/commands.js';
 import { permissionsOf } from '../../src/lib/shared/permissions.js';
 import { toOrganization } from '../store/records.js';
-import { assertVersion, changeEvent, defineCommand } from './define.js';
+import { assertVersion, changeEvent, commitEntityUpdate, defineCommand } from './define.js';
 import { invalid } from './errors.js';
 
 export const getMe = defineCommand({
@@ -35,19 +35,22 @@ export const updateOrganization = defineCommand({
   name: 'org.update',
   input: commandInputs['org.update'],
   permission: 'team:manage',
-  async handler({ actor, repos, commit }, input) {
+  async handler(context, input) {
+    const { actor, repos } = context;
     // The organization was read with the actor, a moment ago; the commit re-checks it is unchanged.
     const stored = { value: actor.org, raw: actor.orgRaw };
     assertVersion('The organization', input.version, stored.value, toOrganization(stored.value));
     const updated = { ...stored.value, name: input.name, version: stored.value.version + 1 };
-    await commit({
-      target: { type: 'organization', id: updated.id, name: updated.name },
-      changes: { name: { before: stored.value.name, after: updated.name } },
-      expect: [{ key: repos.keys.org(updated.id), equals: stored.raw }],
-      ops: [['set', repos.keys.org(updated.id), JSON.stringify(updated)]],
-      events: [changeEvent(updated.id, 'organization', 'updated', updated.id, toOrganization(updated), ['all'])],
+    const changed = await commitEntityUpdate(context, {
+      entity: 'organization',
+      key: repos.keys.org(updated.id),
+      stored,
+      updated,
+      name: updated.name,
+      audience: ['all'],
+      present: toOrganization,
     });
-    return toOrganization(updated);
+    return toOrganization(changed ? updated : stored.value);
   },
 });
 

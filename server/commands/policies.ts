@@ -6,7 +6,7 @@ import { roleHas } from '../../src/lib/shared/permissions.js';
 import type { BuildSystemRecord, PolicyRecord, ProjectRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
-import { assertVersion, changeEvent, commitEntityUpdate, CONFIG_READERS, defineCommand, slugChange, type CommandContext } from './define.js';
+import { assertVersion, changeEvent, commitEntityDelete, commitEntityUpdate, CONFIG_READERS, defineCommand, slugChange, type CommandContext } from './define.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { assertOutboundAllowed } from '../net/outbound.js';
 import { dropUndefined, projectInOrg } from './projects.js';
@@ -127,22 +127,21 @@ export const deletePolicy = defineCommand({
   input: commandInputs['policy.delete'],
   permission: 'policy:write',
   async handler(context, input) {
-    const { actor, repos, commit } = context;
-    const { keys } = repos;
+    const { keys } = context.repos;
     const stored = await policyInOrg(context, input.policyId);
     const policy = stored.value;
-    await commit({
-      target: { type: 'policy', id: policy.id, name: policy.slug },
-      changes: { slug: { before: policy.slug, after: null } },
-      expect: [{ key: keys.policy(policy.id), equals: stored.raw }],
+    return commitEntityDelete(context, {
+      entity: 'policy',
+      key: keys.policy(policy.id),
+      stored,
+      name: policy.slug,
+      identity: { slug: policy.slug },
+      audience: CONFIG_READERS,
       ops: [
-        ['del', keys.policy(policy.id)],
         ['srem', keys.policies(policy.projectId), policy.id],
         ['hdel', keys.policySlugs(policy.projectId), policy.slug],
       ],
-      events: [changeEvent(actor.orgId, 'policy', 'deleted', policy.id, undefined, CONFIG_READERS)],
     });
-    return { deleted: policy.id };
   },
 });
 
@@ -196,20 +195,18 @@ export const deleteBuildSystem = defineCommand({
   name: 'buildSystem.delete',
   input: commandInputs['buildSystem.delete'],
   permission: 'policy:write',
-  async handler({ actor, repos, commit }, input) {
-    const { keys } = repos;
+  async handler(context, input) {
+    const { actor, repos } = context;
     const stored = await repos.buildSystem(input.buildSystemId);
     if (!stored || stored.value.orgId !== actor.orgId) throw notFound(`Build system ${input.buildSystemId}`);
-    await commit({
-      target: { type: 'buildSystem', id: stored.value.id, name: stored.value.name },
-      changes: { issuer: { before: stored.value.issuer, after: null } },
-      expect: [{ key: keys.buildSystem(stored.value.id), equals: stored.raw }],
-      ops: [
-        ['del', keys.buildSystem(stored.value.id)],
-        ['srem', keys.buildSystems(actor.orgId), stored.value.id],
-      ],
-      events: [changeEvent(actor.orgId, 'buildSystem', 'deleted', stored.value.id, undefined, CONFIG_READERS)],
+    return commitEntityDelete(context, {
+      entity: 'buildSystem',
+      key: repos.keys.buildSystem(stored.value.id),
+      stored,
+      name: stored.value.name,
+      identity: { issuer: stored.value.issuer },
+      audience: CONFIG_READERS,
+      ops: [['srem', repos.keys.buildSystems(actor.orgId), stored.value.id]],
     });
-    return { deleted: stored.value.id };
   },
 });

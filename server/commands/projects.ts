@@ -5,7 +5,7 @@ import type { WriteOp } from '../store/commit.js';
 import type { ArtifactConfigRecord, ProjectRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
-import { assertVersion, changeEvent, commitEntityUpdate, CONFIG_READERS, defineCommand, slugChange, type CommandContext } from './define.js';
+import { assertVersion, changeEvent, commitEntityDelete, commitEntityUpdate, CONFIG_READERS, defineCommand, slugChange, type CommandContext } from './define.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
 
 export const DEFAULT_MAX_ARTIFACT_BYTES = 100 * 1024 ** 2;
@@ -281,23 +281,22 @@ export const deleteArtifactConfig = defineCommand({
   input: commandInputs['artifactConfig.delete'],
   permission: 'config:write',
   async handler(context, input) {
-    const { actor, repos, commit } = context;
-    const { keys } = repos;
+    const { keys } = context.repos;
     const stored = await artifactConfigInOrg(context, input.artifactConfigId);
     const config = stored.value;
     if (config.isDefault) throw conflict(`"${config.slug}" is the project's default artifact configuration; make another one the default first`);
-    await commit({
-      target: { type: 'artifactConfig', id: config.id, name: config.slug },
-      changes: { slug: { before: config.slug, after: null } },
-      expect: [{ key: keys.artifactConfig(config.id), equals: stored.raw }],
+    return commitEntityDelete(context, {
+      entity: 'artifactConfig',
+      key: keys.artifactConfig(config.id),
+      stored,
+      name: config.slug,
+      identity: { slug: config.slug },
+      audience: CONFIG_READERS,
       ops: [
-        ['del', keys.artifactConfig(config.id)],
         ['srem', keys.artifactConfigs(config.projectId), config.id],
         ['hdel', keys.artifactConfigSlugs(config.projectId), config.slug],
       ],
-      events: [changeEvent(actor.orgId, 'artifactConfig', 'deleted', config.id, undefined, CONFIG_READERS)],
     });
-    return { deleted: config.id };
   },
 });
 

@@ -2,20 +2,22 @@
 // organization as its support user (with administrator rights). Disabling ends their sockets at once.
 import { commandInputs } from '../../src/lib/shared/commands.js';
 import { toOrganization } from '../store/records.js';
-import { changeEvent, defineCommand, type CommandContext } from './define.js';
+import { commitEntityUpdate, defineCommand, type CommandContext } from './define.js';
 
-async function setSupportAuthorized({ actor, repos, commit, refreshAccess }: CommandContext, authorized: boolean) {
-  const { keys } = repos;
-  const stored = (await repos.org(actor.orgId))!;
-  if (stored.value.supportAuthorized === authorized) return toOrganization(stored.value);
+async function setSupportAuthorized(context: CommandContext, authorized: boolean) {
+  const { actor, repos, refreshAccess } = context;
+  const stored = { value: actor.org, raw: actor.orgRaw };
   const updated = { ...stored.value, supportAuthorized: authorized, version: stored.value.version + 1 };
-  await commit({
-    target: { type: 'organization', id: updated.id, name: updated.name },
-    changes: { supportAuthorized: { before: !authorized, after: authorized } },
-    expect: [{ key: keys.org(updated.id), equals: stored.raw }],
-    ops: [['set', keys.org(updated.id), JSON.stringify(updated)]],
-    events: [changeEvent(updated.id, 'organization', 'updated', updated.id, toOrganization(updated), ['all'])],
+  const changed = await commitEntityUpdate(context, {
+    entity: 'organization',
+    key: repos.keys.org(updated.id),
+    stored,
+    updated,
+    name: updated.name,
+    audience: ['all'],
+    present: toOrganization,
   });
+  if (!changed) return toOrganization(stored.value);
   if (!authorized) await refreshAccess({ orgId: updated.id, support: true });
   return toOrganization(updated);
 }

@@ -4,7 +4,7 @@ import { commandInputs } from '../../src/lib/shared/commands.js';
 import { toWebhook, type WebhookRecord } from '../store/records.js';
 import { randomId, randomToken } from '../auth/secrets.js';
 import { sealPrivateKey } from '../signing/keyVault.js';
-import { changeEvent, CONFIG_READERS, defineCommand } from './define.js';
+import { changeEvent, commitEntityDelete, CONFIG_READERS, defineCommand } from './define.js';
 import { invalid, notFound } from './errors.js';
 import { assertOutboundAllowed } from '../net/outbound.js';
 import { projectInOrg } from './projects.js';
@@ -59,20 +59,18 @@ export const deleteWebhook = defineCommand({
   name: 'webhook.delete',
   input: commandInputs['webhook.delete'],
   permission: 'config:write',
-  async handler({ actor, repos, commit }, input) {
-    const { keys } = repos;
+  async handler(context, input) {
+    const { actor, repos } = context;
     const stored = await repos.webhook(input.webhookId);
     if (!stored || stored.value.orgId !== actor.orgId) throw notFound(`Webhook ${input.webhookId}`);
-    await commit({
-      target: { type: 'webhook', id: stored.value.id, name: stored.value.url },
-      changes: { url: { before: stored.value.url, after: null } },
-      expect: [{ key: keys.webhook(stored.value.id), equals: stored.raw }],
-      ops: [
-        ['del', keys.webhook(stored.value.id)],
-        ['srem', keys.webhooks(stored.value.projectId), stored.value.id],
-      ],
-      events: [changeEvent(actor.orgId, 'webhook', 'deleted', stored.value.id, undefined, CONFIG_READERS)],
+    return commitEntityDelete(context, {
+      entity: 'webhook',
+      key: repos.keys.webhook(stored.value.id),
+      stored,
+      name: stored.value.url,
+      identity: { url: stored.value.url },
+      audience: CONFIG_READERS,
+      ops: [['srem', repos.keys.webhooks(stored.value.projectId), stored.value.id]],
     });
-    return { deleted: stored.value.id };
   },
 });
