@@ -1,8 +1,8 @@
 // me.get, org.get, org.update, org.delete
 import { commandInputs } from '../../src/lib/shared/commands.js';
 import { permissionsOf } from '../../src/lib/shared/permissions.js';
-import { toOrganization } from '../store/records.js';
-import { assertVersion, changeEvent, commitEntityUpdate, defineCommand } from './define.js';
+import { toOrganization, type OrganizationRecord } from '../store/records.js';
+import { assertVersion, changeEvent, commitEntityUpdate, defineCommand, type CommandContext } from './define.js';
 import { invalid } from './errors.js';
 
 export const getMe = defineCommand({
@@ -36,23 +36,29 @@ export const updateOrganization = defineCommand({
   input: commandInputs['org.update'],
   permission: 'team:manage',
   async handler(context, input) {
-    const { actor, repos } = context;
-    // The organization was read with the actor, a moment ago; the commit re-checks it is unchanged.
-    const stored = { value: actor.org, raw: actor.orgRaw };
-    assertVersion('The organization', input.version, stored.value, toOrganization(stored.value));
-    const updated = { ...stored.value, name: input.name, version: stored.value.version + 1 };
-    const changed = await commitEntityUpdate(context, {
-      entity: 'organization',
-      key: repos.keys.org(updated.id),
-      stored,
-      updated,
-      name: updated.name,
-      audience: ['all'],
-      present: toOrganization,
-    });
-    return toOrganization(changed ? updated : stored.value);
+    assertVersion('The organization', input.version, context.actor.org, toOrganization(context.actor.org));
+    return (await changeOrganization(context, { name: input.name })).org;
   },
 });
+
+/**
+ * Changes the actor's organization (read with the actor a moment ago; the commit re-checks that it
+ * is unchanged). Nothing is written when nothing changes.
+ */
+export async function changeOrganization(context: CommandContext, patch: Partial<Pick<OrganizationRecord, 'name' | 'supportAuthorized'>>) {
+  const stored = { value: context.actor.org, raw: context.actor.orgRaw };
+  const updated = { ...stored.value, ...patch, version: stored.value.version + 1 };
+  const changed = await commitEntityUpdate(context, {
+    entity: 'organization',
+    key: context.repos.keys.org(updated.id),
+    stored,
+    updated,
+    name: updated.name,
+    audience: ['all'],
+    present: toOrganization,
+  });
+  return { org: toOrganization(changed ? updated : stored.value), changed };
+}
 
 export const deleteOrganization = defineCommand({
   name: 'org.delete',

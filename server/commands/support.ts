@@ -1,25 +1,13 @@
 // support.authorize, support.disable: whether the instance's operators may enter this
 // organization as its support user (with administrator rights). Disabling ends their sockets at once.
 import { commandInputs } from '../../src/lib/shared/commands.js';
-import { toOrganization } from '../store/records.js';
-import { commitEntityUpdate, defineCommand, type CommandContext } from './define.js';
+import { defineCommand, type CommandContext } from './define.js';
+import { changeOrganization } from './organization.js';
 
 async function setSupportAuthorized(context: CommandContext, authorized: boolean) {
-  const { actor, repos, refreshAccess } = context;
-  const stored = { value: actor.org, raw: actor.orgRaw };
-  const updated = { ...stored.value, supportAuthorized: authorized, version: stored.value.version + 1 };
-  const changed = await commitEntityUpdate(context, {
-    entity: 'organization',
-    key: repos.keys.org(updated.id),
-    stored,
-    updated,
-    name: updated.name,
-    audience: ['all'],
-    present: toOrganization,
-  });
-  if (!changed) return toOrganization(stored.value);
-  if (!authorized) await refreshAccess({ orgId: updated.id, support: true });
-  return toOrganization(updated);
+  const { org, changed } = await changeOrganization(context, { supportAuthorized: authorized });
+  if (changed && !authorized) await context.refreshAccess({ orgId: org.id, support: true });
+  return org;
 }
 
 export const authorizeSupport = defineCommand({
