@@ -13,6 +13,7 @@ import { createMetrics } from './metrics.js';
 import { createDispatcher } from './commands/dispatch.js';
 import { createApi } from './http/api.js';
 import { attachSocketServer } from './realtime/socketServer.js';
+import { subscribeToCommitted } from './realtime/committedEvents.js';
 import { startAuditSealer } from './audit/chain.js';
 import { startNodeHeartbeat } from './realtime/presence.js';
 import { createSigningApi } from './http/signingApi.js';
@@ -48,6 +49,8 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
     })) as typeof pub.publish;
   // The adapter's subscriber must queue its SUBSCRIBE until connected, and keeps no command timeout.
   const sub = await connectRedis(redisUrl, { enableOfflineQueue: true, commandTimeout: undefined, enableAutoPipelining: false });
+  // Commits made elsewhere (other nodes, the CLI) arrive on a subscriber of their own.
+  const committedSub = await connectRedis(redisUrl, { enableOfflineQueue: true, commandTimeout: undefined, enableAutoPipelining: false });
   const signet = createSignet(config, redis, log);
   const metrics = createMetrics();
   const dispatcher = createDispatcher(signet, metrics);
@@ -61,6 +64,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
 
   const httpServer = http.createServer(app);
   const io = attachSocketServer(signet, httpServer, dispatcher, { pub, sub });
+  await subscribeToCommitted(signet, committedSub, io);
   io.on('connection', (socket) => {
     metrics.sockets.inc();
     socket.on('disconnect', () => metrics.sockets.dec());
@@ -93,10 +97,9 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
       await stopSealer();
       io.local.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
-      await Promise.allSettled([redis.quit(), pub.quit(), sub.quit()]);
-      redis.disconnect();
-      pub.disconnect();
-      sub.disconnect();
+      const clients = [redis, pub, sub, committedSub];
+      await Promise.allSettled(clients.map((client) => client.quit()));
+      for (const client of clients) client.disconnect();
     },
   };
 }

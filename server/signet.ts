@@ -1,14 +1,15 @@
 // The runtime every part of the server shares: configuration, Redis, repositories, the audit key,
-// and `apply`, which commits a change with its audit entry and then broadcasts it.
+// and `apply`, which commits a change with its audit entry and then delivers it to live sockets.
 import type { Server } from 'socket.io';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { redisKeys, type RedisKeys } from './store/keys.js';
 import { createRepositories, type Repositories } from './store/repositories.js';
+import { randomUUID } from 'node:crypto';
 import { commit, type CommitPlan, type Committed } from './store/commit.js';
 import { deriveAuditSigningKey, type AuditSigningKey } from './audit/chain.js';
-import { audienceRoom, permissionRoom } from './realtime/rooms.js';
+import { deliverCommitted } from './realtime/committedEvents.js';
 import type { SigningJobs } from './signing/lifecycle.js';
 import type { ClientToServerEvents, ServerToClientEvents } from '../src/lib/shared/events.js';
 
@@ -33,8 +34,11 @@ export interface Signet {
   auditKey: AuditSigningKey;
   /** Set once the Socket.IO server is attached; CLI runs have none. */
   io: SignetIo | null;
-  /** Where committed events are broadcast: the node's Socket.IO server, or (CLI) a Redis emitter. */
-  broadcaster: Broadcaster | null;
+  /**
+   * Who this process is in the commits it publishes (unique per process, unlike a configured node
+   * id): a node delivers its own commits at once and skips them when they come back.
+   */
+  commitOrigin: string;
   /**
    * Re-checks matching live sockets on every node; resolves when all nodes are done. The socket
    * that sent the command (if it lost access) is cut off right after its acknowledgement instead.
@@ -57,35 +61,19 @@ export function createSignet(config: Config, redis: Redis, logger: Logger): Sign
     logger,
     auditKey: deriveAuditSigningKey(config.masterKey),
     io: null,
-    broadcaster: null,
+    commitOrigin: randomUUID(),
     shuttingDown: false,
     jobs: null,
     refreshAccess: async () => {},
     async apply(plan) {
-      const committed = await commit(redis, keys, config.SIGNET_EVENT_RETENTION, plan);
-      if (signet.broadcaster) publishCommitted(signet.broadcaster, committed);
+      const committed = await commit(redis, keys, config.SIGNET_EVENT_RETENTION, plan, {
+        channel: keys.committedChannel,
+        origin: signet.commitOrigin,
+      });
+      // Other nodes hear of it through the channel the commit published on.
+      if (signet.io) deliverCommitted(signet.io, committed);
       return committed;
     },
   };
   return signet;
-}
-
-/** What both a Socket.IO server and a Redis emitter offer. */
-export interface Broadcaster {
-  to(room: string | string[]): { emit(event: string, data: unknown): unknown };
-}
-
-/** Broadcasts committed audit entries and events to the rooms allowed to see them. */
-export function publishCommitted(io: Broadcaster, committed: Committed): void {
-  for (const audit of committed.audits) {
-    io.to(permissionRoom(audit.orgId, 'audit:read')).emit('audit', { seq: audit.eventSeq, entry: audit.entry });
-  }
-  for (const event of committed.events) {
-    const rooms = event.audience.map((audience) => audienceRoom(event.orgId, audience));
-    if (event.kind === 'change') {
-      io.to(rooms).emit('change', { seq: event.seq, ...(event.data as object) });
-    } else {
-      io.to(rooms).emit('notification', { seq: event.seq, ...(event.data as object) });
-    }
-  }
 }

@@ -3,6 +3,12 @@
 // broadcasting the same audit and change payloads to a room, replaying N stored events before
 // `ready`, and (over plain HTTP) receiving a multipart upload, hashing it to disk and signing the
 // hash. With REDIS_URL it uses the Socket.IO Redis adapter, for the two-node baseline.
+//
+// With BARE_STORE_REDIS_URL it is the "same I/O" reference of the command scenario instead: each
+// command makes one Lua call that writes what Signet's commit writes (the record, an audit entry,
+// its index, two stream events, a publish) on the bench's Redis, then emits the audit entry and the
+// change to the sender's room and acks. No validation, permission, actor, rate limit or audit
+// chain: what is left between it and Signet is Signet's own work.
 import http from 'node:http';
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
@@ -20,11 +26,13 @@ import { serveIpc } from './ipc.js';
 interface Configuration {
   /** What an org.update ack's result looks like: name and version are filled in per command. */
   commandResult: Record<string, unknown>;
+  /** The audit entry an org.update writes (the "same I/O" reference stores and emits it). */
+  auditEntry: Record<string, unknown>;
   /** Events replayed in a cycle to a client that connects with auth.replay = N. */
   replayEvents: Array<{ event: string; data: Record<string, unknown> }>;
 }
 
-let configuration: Configuration = { commandResult: {}, replayEvents: [{ event: 'audit', data: { entry: {} } }] };
+let configuration: Configuration = { commandResult: {}, auditEntry: {}, replayEvents: [{ event: 'audit', data: { entry: {} } }] };
 const port = Number(process.env.PORT ?? 0);
 const uploadDir = process.env.BARE_UPLOAD_DIR ?? path.join(os.tmpdir(), `signet-bench-bare-${process.pid}`);
 mkdirSync(uploadDir, { recursive: true });
@@ -65,6 +73,23 @@ const httpServer = http.createServer((req, res) => {
   req.pipe(parser);
 });
 
+const STORE_LUA = `
+redis.call('SET', KEYS[1], ARGV[1])
+local auditSeq = redis.call('INCR', KEYS[2])
+redis.call('ZADD', KEYS[3], auditSeq, ARGV[2])
+redis.call('ZADD', KEYS[3] .. ':target', auditSeq, auditSeq)
+local first = redis.call('INCR', KEYS[4])
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', '100000', first .. '-0', 'd', ARGV[2])
+local second = redis.call('INCR', KEYS[4])
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', '100000', second .. '-0', 'd', ARGV[3])
+redis.call('PUBLISH', KEYS[6], ARGV[2] .. ARGV[3])
+return {auditSeq, first, second}`;
+const storeUrl = process.env.BARE_STORE_REDIS_URL;
+const store = storeUrl ? new Redis(storeUrl, { enableAutoPipelining: true }) : null;
+store?.defineCommand('storeCommand', { numberOfKeys: 6, lua: STORE_LUA });
+const storePrefix = `bench:bare-store:${process.pid}:`;
+type StoreClient = Redis & { storeCommand(...args: string[]): Promise<[number, number, number]> };
+
 const redisUrl = process.env.REDIS_URL;
 const adapterClients = redisUrl ? [new Redis(redisUrl), new Redis(redisUrl)] : null;
 const io = new Server(httpServer, {
@@ -78,9 +103,27 @@ io.on('connection', (socket) => {
   const auth = (socket.handshake.auth ?? {}) as { viewer?: boolean; replay?: number };
   if (auth.viewer) socket.join('viewers');
 
+  const room = `client:${socket.id}`;
+  if (store) socket.join(room);
   socket.on('command', (_name: string, input: { name?: string; version?: number }, ack: (response: unknown) => void) => {
     if (typeof ack !== 'function') return;
-    ack({ ok: true, result: { ...configuration.commandResult, name: input?.name, version: (input?.version ?? 0) + 1 } });
+    const result = { ...configuration.commandResult, name: input?.name, version: (input?.version ?? 0) + 1 };
+    if (!store) {
+      ack({ ok: true, result });
+      return;
+    }
+    const entry = { ...configuration.auditEntry, time: new Date().toISOString() };
+    const change = { entity: 'organization', id: socket.id, op: 'updated', data: result, version: result.version };
+    const key = `${storePrefix}${socket.id}`;
+    const entryJson = JSON.stringify(entry);
+    (store as StoreClient)
+      .storeCommand(key, `${key}:auditseq`, `${key}:audit`, `${key}:seq`, `${key}:events`, `${storePrefix}channel`, JSON.stringify(result), entryJson, JSON.stringify(change))
+      .then(([auditSeq, first, second]) => {
+        io.local.to(room).emit('audit', { seq: first, entry: { ...entry, seq: auditSeq } });
+        io.local.to(room).emit('change', { seq: second, ...change });
+        ack({ ok: true, result });
+      })
+      .catch((error: Error) => ack({ ok: false, error: { code: 'UNAVAILABLE', message: error.message } }));
   });
 
   socket.on('trigger', (payload: { audit: { entry: Record<string, unknown> }; change: Record<string, unknown> }, ack?: () => void) => {
@@ -122,6 +165,7 @@ serveIpc(
 const stop = () => {
   io.close();
   for (const client of adapterClients ?? []) client.disconnect();
+  store?.disconnect();
   process.exit(0);
 };
 process.once('SIGTERM', stop);

@@ -88,17 +88,22 @@ export async function startSignetNodes(ctx: BenchContext, prefix: string, count:
 }
 
 /** Starts `count` bare Socket.IO baseline servers; several share a Redis adapter (the two-node baseline). */
-export async function startBareServers(ctx: BenchContext, count: number, options: { exposeGc?: boolean } = {}): Promise<ServerProcess[]> {
+export async function startBareServers(
+  ctx: BenchContext,
+  count: number,
+  options: { exposeGc?: boolean; name?: string; storeCommands?: boolean } = {},
+): Promise<ServerProcess[]> {
   return Promise.all(
     Array.from({ length: count }, async (_, index) =>
       startServerProcess({
-        name: `bare-${String.fromCharCode(97 + index)}`,
+        name: `${options.name ?? 'bare'}-${String.fromCharCode(97 + index)}`,
         script: 'bareServer.ts',
         nodeFlags: options.exposeGc ? ['--expose-gc'] : [],
         env: {
           PORT: String(await freePort()),
           BARE_UPLOAD_DIR: path.join(ctx.tmpDir, `bare-uploads-${index}`),
           ...(count > 1 ? { REDIS_URL: ctx.redisUrl } : {}),
+          ...(options.storeCommands ? { BARE_STORE_REDIS_URL: ctx.redisUrl } : {}),
         },
       }),
     ),

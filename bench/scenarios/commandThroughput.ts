@@ -2,8 +2,11 @@
 // `org.update {name, version}` in a closed loop with the version of the previous result: a real
 // state change (validated, authorized by team:manage, committed with its audit entry, broadcast),
 // never a conflict. The baseline is a bare Socket.IO server that only acks the same result.
-// Both are up at once and measured in alternating one-second windows, so the machine's noise
-// falls on both alike.
+// Beside both, a reference that does the same I/O as Signet and nothing else (a bare server that
+// makes one Lua call writing what a commit writes, fsynced, then emits the audit entry and the
+// change to the sender and acks): the distance from it is Signet's own work, the distance from it
+// to the bare ack is the cost of durable, broadcast writes on this machine. All three are up at
+// once and measured in rotating one-second windows, so the machine's noise falls on all alike.
 import { performance } from 'node:perf_hooks';
 import type { Socket } from 'socket.io-client';
 import { closeAll, command, connectMany, connectReady } from '../lib/clients.js';
@@ -15,7 +18,7 @@ import { round, roundSummary, summarize } from '../lib/stats.js';
 import { callsPer, commandCalls, latencyEvents, redisCpuSeconds, resetLatencyMonitor } from '../lib/redisStats.js';
 
 interface Side {
-  name: 'signet' | 'baseline';
+  name: 'signet' | 'sameIo' | 'baseline';
   server: ServerProcess;
   sockets: Socket[];
   versions: number[];
@@ -100,10 +103,15 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
     phase('setup', 0, `${clients} organizations, one owner each`);
     const orgs = await mapLimit(clients, 16, (i) => seeder.createOrgWithOwner(`bench-cmd-${i}`));
     phase('setup', 0.5, 'starting a Signet node and the bare Socket.IO server');
-    const [nodes, bares] = await Promise.all([startSignetNodes(ctx, prefix, 1, { scenario: 'command' }), startBareServers(ctx, 1)]);
-    servers = [...nodes, ...bares];
+    const [nodes, bares, stores] = await Promise.all([
+      startSignetNodes(ctx, prefix, 1, { scenario: 'command' }),
+      startBareServers(ctx, 1),
+      startBareServers(ctx, 1, { name: 'same-io', storeCommands: true }),
+    ]);
+    servers = [...nodes, ...bares, ...stores];
     const node = nodes[0]!;
     const bare = bares[0]!;
+    const sameIoServer = stores[0]!;
     const signetSockets = await connectMany(clients, 16, (i) => connectReady(node.url, { cookie: orgs[i]!.cookie, origin: node.url }));
     sockets.push(...signetSockets);
     const versions = await Promise.all(
@@ -115,17 +123,24 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
     );
     const bareSockets = await connectMany(clients, 16, () => connectReady(bare.url));
     sockets.push(...bareSockets);
+    const sameIoSockets = await connectMany(clients, 16, () => connectReady(sameIoServer.url));
+    sockets.push(...sameIoSockets);
     const side = (name: Side['name'], server: ServerProcess, list: Socket[], initial: number[]): Side => ({
       name, server, sockets: list, versions: [...initial], latencies: [], completed: 0, measuredMs: 0, errors: {}, serverCpu: [], serverElu: [], clientElu: [], lastResult: null,
     });
     const signet = side('signet', node, signetSockets, versions);
     const baseline = side('baseline', bare, bareSockets, versions);
+    const sameIo = side('sameIo', sameIoServer, sameIoSockets, versions);
 
     phase('warm-up', 0, 'Signet');
+    let auditEntry: Record<string, unknown> | null = null;
+    signetSockets[0]!.once('audit', (event: { entry: Record<string, unknown> }) => (auditEntry = event.entry));
     await window(signet, windowMs, false);
-    if (!signet.lastResult) throw new Error('no org.update succeeded during the warm-up');
-    await bare.request('configure', { configuration: { commandResult: signet.lastResult } });
-    phase('warm-up', 0.5, 'baseline');
+    if (!signet.lastResult || !auditEntry) throw new Error('no org.update (with its audit entry) succeeded during the warm-up');
+    const configuration = { commandResult: signet.lastResult, auditEntry };
+    await Promise.all([bare.request('configure', { configuration }), sameIoServer.request('configure', { configuration })]);
+    phase('warm-up', 0.5, 'same I/O and baseline');
+    await window(sameIo, windowMs, false);
     await window(baseline, windowMs, false);
 
     await resetLatencyMonitor(ctx.redis);
@@ -139,10 +154,12 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
       redisCpu += (await redisCpuSeconds(ctx.redis)) - cpuBefore;
       // Only Signet talks to Redis in its window (the bare server has no adapter here).
       if (i === 0) redisCalls = callsPer(before, await commandCalls(ctx.redis), signet.completed - completedBefore);
+      await window(sameIo, windowMs, true);
       await window(baseline, windowMs, true);
       const now = report(signet).commandsPerSecond;
+      const floor = report(sameIo).commandsPerSecond;
       const base = report(baseline).commandsPerSecond;
-      phase('measuring', (i + 1) / rounds, `round ${i + 1}/${rounds}: Signet ${Math.round(now)}/s, bare ${Math.round(base)}/s`);
+      phase('measuring', (i + 1) / rounds, `round ${i + 1}/${rounds}: Signet ${Math.round(now)}/s, same I/O ${Math.round(floor)}/s, bare ${Math.round(base)}/s`);
     }
     if (signet.completed === 0) throw new Error(`no command succeeded: ${JSON.stringify(signet.errors)}`);
     // Per second, the worst fsync (appendfsync always) and command: a slow disk shows here.
@@ -150,6 +167,7 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
 
     const signetReport = report(signet);
     const baselineReport = report(baseline);
+    const sameIoReport = report(sameIo);
     const throughputRatio = ratio(signetReport.commandsPerSecond, baselineReport.commandsPerSecond);
     const scale = `${clients} clients, closed loop`;
     return {
@@ -165,6 +183,7 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
           redisCpuCores: round(redisCpu / (signet.measuredMs / 1000)),
           redisLatencyMonitor: redisLatency,
         },
+        sameIo: sameIoReport,
         baseline: baselineReport,
       },
       rows: [
@@ -183,6 +202,21 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
           value: throughputRatio,
           unit: '',
           goal: { op: '>=', value: 0.5 },
+        },
+        {
+          key: 'commandsPerSecondVsSameIo',
+          label: `org.update commands/s vs the same I/O alone`,
+          value: signetReport.commandsPerSecond,
+          unit: '/s',
+          baseline: sameIoReport.commandsPerSecond,
+          baselineLabel: 'same I/O',
+          ratio: ratio(signetReport.commandsPerSecond, sameIoReport.commandsPerSecond),
+        },
+        {
+          key: 'sameIoThroughputRatio',
+          label: 'same I/O alone commands/s ÷ bare acks/s',
+          value: ratio(sameIoReport.commandsPerSecond, baselineReport.commandsPerSecond),
+          unit: '',
         },
         {
           key: 'commandAckP50Ms',

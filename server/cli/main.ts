@@ -6,7 +6,6 @@ import { ConfigError, loadConfig, type Config } from '../config.js';
 import { createLogger } from '../logger.js';
 import { connectRedis } from '../store/redis.js';
 import { ensureLocalRedis, type LocalRedis } from '../store/localRedis.js';
-import { Emitter } from '@socket.io/redis-emitter';
 import { createSignet, type Signet } from '../signet.js';
 import { sealAuditChain, verifyAuditChain } from '../audit/chain.js';
 import { CLI_SOURCE } from '../audit/entries.js';
@@ -39,8 +38,7 @@ async function withSignet<T>(config: Config, work: (signet: Signet) => Promise<T
   }
   const redis = await connectRedis(url);
   const signet = createSignet(config, redis, createLogger('silent'));
-  // What the CLI changes reaches live consoles through the nodes' Redis adapter channel.
-  signet.broadcaster = new Emitter(redis, { key: signet.keys.adapterChannel });
+  // What the CLI changes reaches live consoles through the channel its commits publish on.
   try {
     return await work(signet);
   } finally {

@@ -11,7 +11,7 @@ import { SESSION_COOKIE } from '../auth/accounts.js';
 import { CommandFailure } from '../commands/errors.js';
 import { toCommandError, type Dispatcher } from '../commands/dispatch.js';
 import type { AuditSource } from '../audit/entries.js';
-import type { AccessScope, Broadcaster, Signet, SignetIo } from '../signet.js';
+import type { AccessScope, Signet, SignetIo } from '../signet.js';
 import { roomsForActor } from './rooms.js';
 import { replayMissedEvents } from './replay.js';
 import { removePresence, schedulePresenceBroadcast, setPresence } from './presence.js';
@@ -65,7 +65,6 @@ export function attachSocketServer(
     adapter: createAdapter(adapterClients.pub, adapterClients.sub, { key: signet.keys.adapterChannel, requestsTimeout: 2000 }),
   });
   signet.io = io;
-  signet.broadcaster = io as unknown as Broadcaster;
 
   io.use(async (rawSocket, next) => {
     const socket = rawSocket as SignetSocket;

@@ -1,6 +1,7 @@
 // The one place that writes state: a change, its audit entries and its events go to Redis in a
 // single Lua call (commit.lua), so there is never a change without its audit entry or the other
-// way round. Broadcasting happens after this returns, i.e. after the write has committed.
+// way round. The same call publishes what it committed; every node delivers that to its sockets
+// (server/realtime/committedEvents.ts), so nothing is broadcast before it is written.
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { AuditEntry } from '../../src/lib/shared/entities.js';
@@ -72,43 +73,52 @@ export class PreconditionFailed extends Error {
 
 export const AUDIT_AUDIENCE: Audience[] = ['p:audit:read'];
 
-type CommitClient = Redis & { signetCommit(plan: string): Promise<Array<string | number>> };
+type CommitClient = Redis & { signetCommit(...args: string[]): Promise<Array<string | number>> };
 
 export function installCommitScript(redis: Redis): void {
   if (!('signetCommit' in redis)) redis.defineCommand('signetCommit', { numberOfKeys: 0, lua: COMMIT_LUA });
 }
 
-export async function commit(redis: Redis, keys: RedisKeys, retention: number, plan: CommitPlan): Promise<Committed> {
+/** Where a commit publishes what it committed, and who it says committed it (none: not published, as when tests fill a log). */
+export interface CommitChannel {
+  channel: string;
+  /** The committing node's id: that node has delivered to its own sockets already. */
+  origin: string;
+}
+
+export async function commit(redis: Redis, keys: RedisKeys, retention: number, plan: CommitPlan, publishTo?: CommitChannel): Promise<Committed> {
   installCommitScript(redis);
   const expect = plan.expect ?? [];
+  const ops = plan.ops ?? [];
   const audits = plan.audits ?? [];
   const events = plan.events ?? [];
-  const stream = (orgId: string) => ({
-    seqKey: keys.eventSeq(orgId),
-    eventsKey: keys.events(orgId),
+  const stream = (orgId: string) => ({ orgId, seqKey: keys.eventSeq(orgId), eventsKey: keys.events(orgId) });
+  const header = {
+    expect: expect.length,
+    ops: ops.length,
     retention: String(retention),
-  });
-  const payload = {
-    expect: expect.map((p) => [p.key, p.equals, p.field ?? null]),
-    ops: (plan.ops ?? []).map((op) => op.map((part) => (typeof part === 'number' ? String(part) : part))),
+    unsealedKey: keys.auditUnsealed,
+    ...(publishTo ? { channel: publishTo.channel, origin: publishTo.origin } : {}),
     audits: audits.map((entry) => ({
       ...stream(entry.orgId),
-      orgId: entry.orgId,
       auditSeqKey: keys.auditSeq(entry.orgId),
       auditKey: keys.audit(entry.orgId),
-      unsealedKey: keys.auditUnsealed,
       audience: AUDIT_AUDIENCE.join(','),
-      entry: JSON.stringify(entry),
       targetId: entry.target.id,
     })),
-    events: events.map((event) => ({
-      ...stream(event.orgId),
-      kind: event.kind,
-      audience: event.audience.join(','),
-      data: JSON.stringify(event.data),
-    })),
+    events: events.map((event) => ({ ...stream(event.orgId), kind: event.kind, audience: event.audience.join(',') })),
   };
-  const reply = await (redis as CommitClient).signetCommit(JSON.stringify(payload));
+  // Large values (stored records, entries, event data) travel as arguments of their own, so they
+  // are not escaped a second time inside the header's JSON.
+  const args: string[] = [JSON.stringify(header)];
+  for (const p of expect) args.push(p.key, p.field ?? '', p.equals === null ? '0' : '=', p.equals ?? '');
+  for (const op of ops) {
+    if (op[0] === 'set') args.push('set', op[1], op[2], op[3] === undefined ? '' : String(op[3]));
+    else for (const part of op) args.push(typeof part === 'number' ? String(part) : part);
+  }
+  for (const entry of audits) args.push(JSON.stringify(entry));
+  for (const event of events) args.push(JSON.stringify(event.data));
+  const reply = await (redis as CommitClient).signetCommit(...args);
   if (reply[0] === 'CONFLICT') {
     const precondition = expect[Number(reply[1]) - 1]!;
     const current = reply[2] === '' ? null : String(reply[2]);

@@ -5,6 +5,8 @@ export function redisKeys(prefix: string) {
   return {
     prefix,
     adapterChannel: k('socket.io'),
+    /** Where the commit script publishes what it committed, for every node to deliver to its sockets. */
+    committedChannel: k('committed'),
     rateLimit: k('ratelimit'),
 
     orgIds: k('orgs'),

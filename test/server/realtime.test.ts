@@ -1,10 +1,17 @@
-// Live events: rooms, two nodes through the Redis adapter, resuming, revocation, handshake rules.
+// Live events: rooms, two nodes (commits published by the commit script, revocation through the
+// Redis adapter), resuming, revocation, handshake rules.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../server/index.js';
+import { createSignet } from '../../server/signet.js';
+import { createLogger } from '../../server/logger.js';
+import { connectRedis } from '../../server/store/redis.js';
+import { CLI_SOURCE, auditDraft } from '../../server/audit/entries.js';
 import {
   command,
   connect,
   nextEvent,
+  OPERATOR,
+  redisUrl,
   restCommand,
   seedOrg,
   signIn,
@@ -57,6 +64,42 @@ describe('live events across nodes', () => {
     await command(memberOnB, 'me.get');
     expect(memberOnB.received.filter((r) => r.event === 'audit')).toEqual([]);
     expect(memberOnB.received.filter((r) => r.event === 'change' && r.data.entity === 'invitation')).toEqual([]);
+  });
+
+  it('the node that committed delivers each event to its own sockets exactly once', async () => {
+    const ownerOnA = await connectAs('owner', nodeA);
+    const renamed = await command(ownerOnA, 'org.get');
+    const updated = await command(ownerOnA, 'org.update', { name: 'Renamed once', version: renamed.result.version });
+    expect(updated.ok).toBe(true);
+    // A later command's audit entry arrives after any late copy of the first one would have.
+    const marker = nextEvent(ownerOnA, 'audit', (event) => event.entry.action === 'member.invite');
+    await command(ownerOnA, 'member.invite', { email: 'once@example.com', role: 'viewer' });
+    await marker;
+    const renames = ownerOnA.received.filter((r) => r.event === 'audit' && r.data.entry.action === 'org.update');
+    const changes = ownerOnA.received.filter((r) => r.event === 'change' && r.data.entity === 'organization' && r.data.data?.name === 'Renamed once');
+    expect(renames).toHaveLength(1);
+    expect(changes).toHaveLength(1);
+  });
+
+  it('a change committed outside any node (as the CLI does) reaches live sockets on every node', async () => {
+    const adminOnA = await connectAs('admin', nodeA);
+    const adminOnB = await connectAs('admin', nodeB);
+    const redis = await connectRedis(redisUrl());
+    try {
+      // A Signet runtime without a Socket.IO server, on the nodes' Redis and prefix: the CLI's shape.
+      const cli = createSignet(nodeA.signet.config, redis, createLogger('silent'));
+      const target = { type: 'organization', id: org.orgId, name: 'probe from the CLI' };
+      const seenOnA = nextEvent(adminOnA, 'audit', (event) => event.entry.target.name === target.name);
+      const seenOnB = nextEvent(adminOnB, 'audit', (event) => event.entry.target.name === target.name);
+      const committed = await cli.apply({
+        audits: [auditDraft({ orgId: org.orgId, actor: OPERATOR, action: 'org.probe', target, source: CLI_SOURCE })],
+      });
+      const [onA, onB] = await Promise.all([seenOnA, seenOnB]);
+      expect(onA).toEqual({ seq: committed.audits[0]!.eventSeq, entry: committed.audits[0]!.entry });
+      expect(onB).toEqual(onA);
+    } finally {
+      redis.disconnect();
+    }
   });
 });
 
