@@ -5,10 +5,11 @@
 // hash. With REDIS_URL it uses the Socket.IO Redis adapter, for the two-node baseline.
 //
 // With BARE_STORE_REDIS_URL it is the "same I/O" reference of the command scenario instead: each
-// command makes one Lua call that writes what Signet's commit writes (the record, an audit entry,
-// its index, two stream events, a publish) on the bench's Redis, then emits the audit entry and the
-// change to the sender's room and acks. No validation, permission, actor, rate limit or audit
-// chain: what is left between it and Signet is Signet's own work.
+// command reads the stored record (one round trip: an update audited with its changed fields must
+// read before it writes), then makes one Lua call that writes what Signet's commit writes (the
+// record, an audit entry, its index, two stream events, a publish) on the bench's Redis, then emits
+// the audit entry and the change to the sender's room and acks. No validation, permission, actor,
+// rate limit or audit chain: what is left between it and Signet is Signet's own work.
 import http from 'node:http';
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
@@ -116,8 +117,12 @@ io.on('connection', (socket) => {
     const change = { entity: 'organization', id: socket.id, op: 'updated', data: result, version: result.version };
     const key = `${storePrefix}${socket.id}`;
     const entryJson = JSON.stringify(entry);
-    (store as StoreClient)
-      .storeCommand(key, `${key}:auditseq`, `${key}:audit`, `${key}:seq`, `${key}:events`, `${storePrefix}channel`, JSON.stringify(result), entryJson, JSON.stringify(change))
+    // Read, then write: an update audited with what changed needs the stored record first.
+    store
+      .get(key)
+      .then(() =>
+        (store as StoreClient).storeCommand(key, `${key}:auditseq`, `${key}:audit`, `${key}:seq`, `${key}:events`, `${storePrefix}channel`, JSON.stringify(result), entryJson, JSON.stringify(change)),
+      )
       .then(([auditSeq, first, second]) => {
         io.local.to(room).emit('audit', { seq: first, entry: { ...entry, seq: auditSeq } });
         io.local.to(room).emit('change', { seq: second, ...change });
