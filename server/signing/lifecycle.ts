@@ -77,6 +77,9 @@ export async function commitRequestChange(signet: Signet, input: RequestChangeIn
   } else if (previous?.workflowStatus === 'QueuedForProcessing' || previous?.workflowStatus === 'Processing') {
     ops.push(['zrem', keys.signingQueued, orgAndId]);
   }
+  // Its webhook deliveries are owed from this commit on: the reconciler queues them should this
+  // node die before it does.
+  if (after.isFinalStatus && !previous?.isFinalStatus) ops.push(['zadd', keys.webhooksPending, Date.now(), orgAndId]);
 
   const changes: AuditChanges = {};
   if (previous?.workflowStatus !== after.workflowStatus) {

@@ -1,6 +1,7 @@
 // Signing, expiry and webhook jobs on BullMQ: any node may run a job, none runs one twice (BullMQ's
 // job lock), a job whose worker died mid-way is picked up again once its lock lapses (stalled-job
-// detection), and a reconciler re-queues signing jobs that a crash lost between commit and enqueue.
+// detection), and a reconciler re-queues signing jobs and webhook deliveries that a crash lost
+// between commit and enqueue.
 import { Queue, Worker, type Job } from 'bullmq';
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -87,6 +88,8 @@ export function startSigningQueues(signet: Signet, redisUrl: string, options: { 
           }),
         ),
       );
+      // Queued (job ids make a second queueing a no-op): no longer owed.
+      await signet.redis.zrem(keys.webhooksPending, `${request.orgId}:${request.id}`);
     },
   };
 
@@ -124,7 +127,8 @@ export function startSigningQueues(signet: Signet, redisUrl: string, options: { 
 
   /**
    * Re-queues signing jobs for requests that have been queued a while (jobIds make this
-   * idempotent), and expires requests whose expiry job was lost.
+   * idempotent), expires requests whose expiry job was lost, and queues the webhook deliveries
+   * still owed a while after a request became final.
    */
   async function reconcile() {
     const overdue = await signet.redis.zrangebyscore(keys.signingExpiring, '-inf', Date.now() - RECONCILE_EVERY_MS, 'LIMIT', 0, 500);
@@ -146,6 +150,17 @@ export function startSigningQueues(signet: Signet, redisUrl: string, options: { 
       if (job) await job.remove().catch(() => {});
       logger.info({ orgId, requestId }, 're-queueing a signing job that was lost');
       await jobs.enqueueSigning(stored.value);
+    }
+    const owed = await signet.redis.zrangebyscore(keys.webhooksPending, '-inf', Date.now() - RECONCILE_EVERY_MS, 'LIMIT', 0, 500);
+    for (const member of owed) {
+      const [orgId, requestId] = member.split(':') as [string, string];
+      const stored = await signet.repos.request(requestId);
+      if (!stored?.value.isFinalStatus) {
+        await signet.redis.zrem(keys.webhooksPending, member);
+        continue;
+      }
+      logger.info({ orgId, requestId }, 'queueing webhook deliveries that were lost');
+      await jobs.enqueueWebhooks(stored.value);
     }
   }
 

@@ -64,6 +64,8 @@ export function redisKeys(prefix: string) {
     idempotency: (orgId: string, scope: string, key: string) => k(`org:${orgId}:idempotency:${scope}:${key}`),
     signingQueued: k('signing:queued'),
     signingExpiring: k('signing:expiring'),
+    /** Requests that reached a final status and whose webhook deliveries are not queued yet. */
+    webhooksPending: k('webhooks:pending'),
     bullPrefix: k('bull'),
 
     presence: (orgId: string) => k(`org:${orgId}:presence`),

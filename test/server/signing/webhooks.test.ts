@@ -247,6 +247,27 @@ describe('webhooks', () => {
     expect(signatureValid(delivery!, webhooks[0]!.secret)).toBe(true);
   });
 
+  it('deliveries lost between the commit and their queueing (the node died) are queued by the reconciler', async () => {
+    const { project, webhooks } = await projectWithWebhooks('lost-hooks', ['/lost'], { approvers: [who.admin.userId], requiredApprovals: 1 });
+    const request = await submit(project.slug);
+    const jobs = node.signet.jobs!;
+    // Fault injection: the denial commits, but the node never gets to queue its webhook jobs.
+    node.signet.jobs = { ...jobs, enqueueWebhooks: async () => {} };
+    try {
+      await ok(command(who.admin.socket, 'request.deny', { requestId: request.id, comment: 'lost in transit' }));
+    } finally {
+      node.signet.jobs = jobs;
+    }
+    expect(await jobsOf(webhooks[0]!.webhook.id)).toEqual([]);
+    const owed = await node.signet.redis.zrange(node.signet.keys.webhooksPending, 0, -1);
+    expect(owed).toContain(`${org.orgId}:${request.id}`);
+    const [delivery] = await waitForDeliveries('/lost', 1, 20_000);
+    expect(JSON.parse(delivery!.body)).toEqual({ organization: org.slug, signingRequestId: request.id, status: 'Denied' });
+    expect(signatureValid(delivery!, webhooks[0]!.secret)).toBe(true);
+    expect(await jobsOf(webhooks[0]!.webhook.id)).toHaveLength(1);
+    expect(await node.signet.redis.zrange(node.signet.keys.webhooksPending, 0, -1)).not.toContain(`${org.orgId}:${request.id}`);
+  });
+
   it('a deleted webhook gets no deliveries; one deleted between tries gets no further try', async () => {
     responders.set('/late', () => 500);
     const { project, webhooks } = await projectWithWebhooks('pruned', ['/kept', '/gone', '/late']);
