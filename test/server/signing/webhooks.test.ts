@@ -259,13 +259,13 @@ describe('webhooks', () => {
       node.signet.jobs = jobs;
     }
     expect(await jobsOf(webhooks[0]!.webhook.id)).toEqual([]);
-    const owed = await node.signet.redis.zrange(node.signet.keys.webhooksPending, 0, -1);
+    const owed = await node.signet.redis.zrange(node.signet.keys.webhooksPending, '0', '-1');
     expect(owed).toContain(`${org.orgId}:${request.id}`);
     const [delivery] = await waitForDeliveries('/lost', 1, 20_000);
     expect(JSON.parse(delivery!.body)).toEqual({ organization: org.slug, signingRequestId: request.id, status: 'Denied' });
     expect(signatureValid(delivery!, webhooks[0]!.secret)).toBe(true);
     expect(await jobsOf(webhooks[0]!.webhook.id)).toHaveLength(1);
-    expect(await node.signet.redis.zrange(node.signet.keys.webhooksPending, 0, -1)).not.toContain(`${org.orgId}:${request.id}`);
+    expect(await node.signet.redis.zrange(node.signet.keys.webhooksPending, '0', '-1')).not.toContain(`${org.orgId}:${request.id}`);
   });
 
   it('a deleted webhook gets no deliveries; one deleted between tries gets no further try', async () => {
