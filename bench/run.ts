@@ -39,7 +39,7 @@ interface Scenario {
 }
 
 const SCENARIOS: Scenario[] = [
-  { name: 'command', label: '1 command throughput', quickScale: '32 clients, 5 × 1 s windows', fullScale: '64 clients, 30 × 1 s windows', limitSeconds: { quick: 40, full: 180 }, run: commandThroughput },
+  { name: 'command', label: '1 command throughput', quickScale: '32 clients, 5 × 1 s windows', fullScale: '64 clients, 30 × 1 s windows', limitSeconds: { quick: 75, full: 180 }, run: commandThroughput },
   { name: 'fanout', label: '2 fan-out, 1 node', quickScale: '200 viewers, 50 entries', fullScale: '1,000 viewers, 400 entries', limitSeconds: { quick: 45, full: 240 }, run: (ctx, p) => fanout(ctx, p, 1) },
   { name: 'fanout2', label: '3 fan-out, 2 nodes', quickScale: '200 viewers, 50 entries', fullScale: '1,000 viewers, 400 entries', limitSeconds: { quick: 45, full: 240 }, run: (ctx, p) => fanout(ctx, p, 2) },
   { name: 'memory', label: '4 memory/connection', quickScale: '2,000 connections', fullScale: '5,000 connections', limitSeconds: { quick: 60, full: 180 }, run: memoryPerConnection },

@@ -14,6 +14,16 @@ const node = await startSignetNode({ config, redisUrl, serveUi: false, logger: c
 serveIpc(
   {
     sockets: () => node.io.of('/').sockets.size,
+    // What the node's main Redis client is doing, when commands seem to hang.
+    diagnose: async () => {
+      const redis = node.signet.redis as unknown as { status: string; commandQueue?: { length: number }; offlineQueue?: { length: number } };
+      const started = Date.now();
+      const ping = await Promise.race([
+        node.signet.redis.ping().then((answer) => `${answer} in ${Date.now() - started} ms`, (error: Error) => `failed: ${error.message}`),
+        new Promise<string>((resolve) => setTimeout(() => resolve('no answer in 3 s'), 3000)),
+      ]);
+      return { status: redis.status, commandQueue: redis.commandQueue?.length, offlineQueue: redis.offlineQueue?.length, ping };
+    },
   },
   config.publicUrl,
 );

@@ -102,6 +102,8 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
   let servers: ServerProcess[] = [];
   const sockets: Socket[] = [];
   try {
+    // From the start, so a warm-up that fails can show a stalled disk (fsync) or a slow command.
+    await resetLatencyMonitor(ctx.redis);
     phase('setup', 0, `${clients} organizations, one owner each`);
     const orgs = await mapLimit(clients, 16, (i) => seeder.createOrgWithOwner(`bench-cmd-${i}`));
     phase('setup', 0.5, 'starting a Signet node and the bare Socket.IO server');
@@ -143,9 +145,13 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
     for (const socket of signetSockets) socket.off('audit', keepEntry);
     if (!signet.lastResult || !auditEntry) {
       const redisLatency = await latencyEvents(ctx.redis).catch(() => null);
+      const nodeState = await node.request('diagnose', {}, 5000).catch((error: Error) => error.message);
+      const slowlog = await ctx.redis.call('SLOWLOG', 'GET', '5').catch((error: Error) => error.message);
+      const clients = await ctx.redis.call('CLIENT', 'LIST').catch((error: Error) => error.message);
       throw new Error(
         `no org.update (with its audit entry) succeeded during the warm-up: ${JSON.stringify(signet.warmUpErrors)}; ` +
-          `Redis latency monitor: ${JSON.stringify(redisLatency)}; the node said:\n${node.output().split('\n').slice(-20).join('\n')}`,
+          `Redis latency monitor: ${JSON.stringify(redisLatency)}; the node's Redis client: ${JSON.stringify(nodeState)}; ` +
+          `slowlog: ${JSON.stringify(slowlog)}; clients:\n${String(clients)}\nthe node said:\n${node.output().split('\n').slice(-20).join('\n')}`,
       );
     }
     const configuration = { commandResult: signet.lastResult, auditEntry };

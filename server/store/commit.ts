@@ -75,6 +75,7 @@ export const AUDIT_AUDIENCE: Audience[] = ['p:audit:read'];
 
 type CommitClient = Redis & { signetCommit(...args: string[]): Promise<Array<string | number>> };
 
+/** Defines the commit command on a client; done when the client is made (see createRedisClient). */
 export function installCommitScript(redis: Redis): void {
   if (!('signetCommit' in redis)) redis.defineCommand('signetCommit', { numberOfKeys: 0, lua: COMMIT_LUA });
 }
@@ -87,7 +88,7 @@ export interface CommitChannel {
 }
 
 export async function commit(redis: Redis, keys: RedisKeys, retention: number, plan: CommitPlan, publishTo?: CommitChannel): Promise<Committed> {
-  installCommitScript(redis);
+  if (!('signetCommit' in redis)) throw new Error('commit() needs a client made by createRedisClient, which defines the commit script up front');
   const expect = plan.expect ?? [];
   const ops = plan.ops ?? [];
   const audits = plan.audits ?? [];

@@ -2,6 +2,7 @@
 // queue (a command while disconnected fails at once), a per-command timeout, and endless
 // reconnection so the server recovers by itself when Redis returns.
 import { Redis, type RedisOptions } from 'ioredis';
+import { installCommitScript } from './commit.js';
 
 export type { Redis };
 
@@ -23,7 +24,11 @@ export function redisOptions(): RedisOptions {
 /** Accepts redis://, rediss:// and unix:///path/to/redis.sock. */
 export function createRedisClient(url: string, options: RedisOptions = {}): Redis {
   const merged = { ...redisOptions(), ...options };
-  return url.startsWith('unix://') ? new Redis({ ...merged, path: url.slice('unix://'.length) }) : new Redis(url, merged);
+  const client = url.startsWith('unix://') ? new Redis({ ...merged, path: url.slice('unix://'.length) }) : new Redis(url, merged);
+  // Before the first command: an auto-pipeline knows only the scripts defined when it was opened,
+  // so a script defined while one is open fails in it (and breaks that pipeline's replies).
+  installCommitScript(client);
+  return client;
 }
 
 export async function connectRedis(url: string, options: RedisOptions = {}): Promise<Redis> {

@@ -7,9 +7,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../server/index.js';
 import { commit } from '../../server/store/commit.js';
+import { connectRedis } from '../../server/store/redis.js';
 import { createOrganization } from '../../server/auth/accounts.js';
 import { CLI_SOURCE } from '../../server/audit/entries.js';
-import { OPERATOR, auditLog, command, connect, http, nextEvent, seedOrg, startNode, testConfig, type ClientSocket, type TestOrg } from '../helpers/signet.js';
+import { OPERATOR, auditLog, command, connect, http, nextEvent, redisUrl, seedOrg, startNode, testConfig, type ClientSocket, type TestOrg } from '../helpers/signet.js';
 import { createApiKey, createPolicy, createProject, generateCertificate, ok, people, randomArtifact, submitOk, type Person } from '../helpers/signing.js';
 
 let node: SignetNode;
@@ -159,6 +160,25 @@ describe('the commit script', () => {
     // The first op was valid, but nothing of the plan was written.
     expect(await redis.exists(keys.org('half-written'))).toBe(0);
     expect(await redis.get(keys.eventSeq(org.orgId))).toBe(seqBefore);
+  });
+
+  it("works as a fresh client's very first command, sharing an auto-pipeline with others", async () => {
+    // A new node's first commits arrive while the actor reads of other commands are still queued
+    // in one auto-pipeline; that pipeline must already know the commit script.
+    const fresh = await connectRedis(redisUrl());
+    try {
+      const { keys } = node.signet;
+      const event = { orgId: org.orgId, kind: 'change' as const, audience: ['all' as const], data: { entity: 'probe', id: 'fresh', op: 'updated' } };
+      const [stored, first, second] = await Promise.all([
+        fresh.get(keys.org(org.orgId)),
+        commit(fresh, keys, 1000, { events: [event] }),
+        commit(fresh, keys, 1000, { events: [event] }),
+      ]);
+      expect(JSON.parse(stored!).id).toBe(org.orgId);
+      expect(second.events[0]!.seq).toBe(first.events[0]!.seq + 1);
+    } finally {
+      fresh.disconnect();
+    }
   });
 
   it('keeps event ids growing even when the counter fell behind the stream', async () => {
