@@ -13,7 +13,7 @@ import { createMetrics } from './metrics.js';
 import { createDispatcher } from './commands/dispatch.js';
 import { createApi } from './http/api.js';
 import { attachSocketServer } from './realtime/socketServer.js';
-import { subscribeToCommitted } from './realtime/committedEvents.js';
+import { startCommittedFeed } from './realtime/committedEvents.js';
 import { startAuditSealer } from './audit/chain.js';
 import { startNodeHeartbeat } from './realtime/presence.js';
 import { createSigningApi } from './http/signingApi.js';
@@ -40,7 +40,8 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
   const redis = await connectRedis(redisUrl);
   const pub = await connectRedis(redisUrl);
   // The adapter publishes without handling failures; while Redis is away that must not become an
-  // unhandled rejection (which would end the process). Lost broadcasts are resumed by seq.
+  // unhandled rejection (which would end the process). It carries presence (re-sent to whoever
+  // connects) and revocation requests (answered, or caught by the periodic re-check).
   const publish = pub.publish.bind(pub);
   pub.publish = ((...args: Parameters<typeof pub.publish>) =>
     (publish(...args) as Promise<number>).catch((error: unknown) => {
@@ -49,9 +50,14 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
     })) as typeof pub.publish;
   // The adapter's subscriber must queue its SUBSCRIBE until connected, and keeps no command timeout.
   const sub = await connectRedis(redisUrl, { enableOfflineQueue: true, commandTimeout: undefined, enableAutoPipelining: false });
-  // Commits made elsewhere (other nodes, the CLI) arrive on a subscriber of their own.
-  const committedSub = await connectRedis(redisUrl, { enableOfflineQueue: true, commandTimeout: undefined, enableAutoPipelining: false });
   const signet = createSignet(config, redis, log);
+  // Commits (this node's, other nodes', the CLI's) arrive on a subscriber of their own.
+  const committedSub = await connectRedis(redisUrl, {
+    enableOfflineQueue: true,
+    commandTimeout: undefined,
+    enableAutoPipelining: false,
+    connectionName: `signet-commits-${signet.commitOrigin}`,
+  });
   const metrics = createMetrics();
   const dispatcher = createDispatcher(signet, metrics);
 
@@ -64,7 +70,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
 
   const httpServer = http.createServer(app);
   const io = attachSocketServer(signet, httpServer, dispatcher, { pub, sub });
-  await subscribeToCommitted(signet, committedSub, io);
+  signet.feed = await startCommittedFeed(signet, committedSub, io);
   io.on('connection', (socket) => {
     metrics.sockets.inc();
     socket.on('disconnect', () => metrics.sockets.dec());

@@ -9,7 +9,7 @@ import { createRepositories, type Repositories } from './store/repositories.js';
 import { randomUUID } from 'node:crypto';
 import { commit, type CommitPlan, type Committed } from './store/commit.js';
 import { deriveAuditSigningKey, type AuditSigningKey } from './audit/chain.js';
-import { deliverCommitted } from './realtime/committedEvents.js';
+import type { CommittedFeed } from './realtime/committedEvents.js';
 import type { SigningJobs } from './signing/lifecycle.js';
 import type { ClientToServerEvents, ServerToClientEvents } from '../src/lib/shared/events.js';
 
@@ -35,10 +35,12 @@ export interface Signet {
   /** Set once the Socket.IO server is attached; CLI runs have none. */
   io: SignetIo | null;
   /**
-   * Who this process is in the commits it publishes (unique per process, unlike a configured node
-   * id): a node delivers its own commits at once and skips them when they come back.
+   * Who this Signet instance is in the commits it publishes (random, unlike a configured node id,
+   * which two nodes could share): how a node knows its own commits when they come back.
    */
   commitOrigin: string;
+  /** The node's subscription to the commit channel, which delivers to its sockets; CLI runs have none. */
+  feed: CommittedFeed | null;
   /**
    * Re-checks matching live sockets on every node; resolves when all nodes are done. The socket
    * that sent the command (if it lost access) is cut off right after its acknowledgement instead.
@@ -62,6 +64,7 @@ export function createSignet(config: Config, redis: Redis, logger: Logger): Sign
     auditKey: deriveAuditSigningKey(config.masterKey),
     io: null,
     commitOrigin: randomUUID(),
+    feed: null,
     shuttingDown: false,
     jobs: null,
     refreshAccess: async () => {},
@@ -70,8 +73,9 @@ export function createSignet(config: Config, redis: Redis, logger: Logger): Sign
         channel: keys.committedChannel,
         origin: signet.commitOrigin,
       });
-      // Other nodes hear of it through the channel the commit published on.
-      if (signet.io) deliverCommitted(signet.io, committed);
+      // Every node, this one included, delivers it from the channel the commit published on; the
+      // command is acknowledged after this node's sockets have it.
+      if (signet.feed) await signet.feed.delivered(committed);
       return committed;
     },
   };

@@ -69,6 +69,8 @@ export function attachSocketServer(
   io.use(async (rawSocket, next) => {
     const socket = rawSocket as SignetSocket;
     try {
+      // Without the commit channel this node could not deliver what others commit.
+      if (signet.feed && !signet.feed.live) throw new CommandFailure('UNAVAILABLE', 'This server is reconnecting to its data store; try again shortly');
       const auth = (socket.handshake.auth ?? {}) as HandshakeAuth;
       let principal: Principal;
       if (typeof auth.token === 'string') {

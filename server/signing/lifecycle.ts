@@ -1,7 +1,7 @@
 // Every change of a signing request goes through here: the transition is checked against the
 // lifecycle, and the request, its audit entry, its live event and its notifications are written in
-// one commit. Jobs (signing, expiry, webhooks) are queued after it commits; the reconciler re-queues
-// signing jobs a crash may have lost between the two.
+// one commit. Jobs (signing, expiry, webhooks) are queued after it commits; the reconciler queues
+// the signing jobs, expiries and webhook deliveries a crash may have lost between the two.
 import { STATUS_OF, TRANSITIONS, isFinalStatus, type WorkflowStatus } from '../../src/lib/shared/signing.js';
 import type { AuditActor } from '../../src/lib/shared/entities.js';
 import type { Signet } from '../signet.js';

@@ -121,7 +121,7 @@ export function startSigningQueues(signet: Signet, redisUrl: string, options: { 
       worker.on('failed', (job, error) => logger.warn({ job: job?.name, requestId: job?.data.requestId, attempts: job?.attemptsMade, err: error.message }, 'job failed'));
       workers.push(worker);
     }
-    reconcileTimer = setInterval(() => void reconcile().catch(() => {}), RECONCILE_EVERY_MS);
+    reconcileTimer = setInterval(() => void reconcile().catch((error) => logger.debug({ err: error }, 'reconciling deferred')), RECONCILE_EVERY_MS);
     reconcileTimer.unref();
   }
 
@@ -154,13 +154,18 @@ export function startSigningQueues(signet: Signet, redisUrl: string, options: { 
     const owed = await signet.redis.zrangebyscore(keys.webhooksPending, '-inf', Date.now() - RECONCILE_EVERY_MS, 'LIMIT', 0, 500);
     for (const member of owed) {
       const [orgId, requestId] = member.split(':') as [string, string];
-      const stored = await signet.repos.request(requestId);
-      if (!stored?.value.isFinalStatus) {
-        await signet.redis.zrem(keys.webhooksPending, member);
-        continue;
+      try {
+        const stored = await signet.repos.request(requestId);
+        if (!stored?.value.isFinalStatus) {
+          await signet.redis.zrem(keys.webhooksPending, member);
+          continue;
+        }
+        logger.info({ orgId, requestId }, 'queueing webhook deliveries that were lost');
+        await jobs.enqueueWebhooks(stored.value);
+      } catch (error) {
+        // One request that cannot be handled now must not hold up the others.
+        logger.warn({ err: error, orgId, requestId }, 'could not queue owed webhook deliveries; retrying later');
       }
-      logger.info({ orgId, requestId }, 'queueing webhook deliveries that were lost');
-      await jobs.enqueueWebhooks(stored.value);
     }
   }
 

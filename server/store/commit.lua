@@ -31,6 +31,15 @@ end
 
 -- Redis does not roll a script back when a command in it fails, so everything that could make a
 -- write fail is checked before the first write.
+-- tonumber also reads 'nan', 'inf' and '1.5', which the write itself would refuse half-way.
+local function positiveInteger(text)
+  local n = tonumber(text)
+  return n ~= nil and n == n and n > 0 and n < math.huge and n == math.floor(n)
+end
+local function score(text)
+  local n = tonumber(text)
+  return n ~= nil and n == n
+end
 local arity = {set = 3, del = 1, sadd = 2, srem = 2, hset = 3, hdel = 2, zadd = 3, zrem = 2, pexpire = 2}
 local ops = {}
 for i = 1, header.ops do
@@ -42,10 +51,10 @@ for i = 1, header.ops do
     if type(value) ~= 'string' then return redis.error_reply('commit: op ' .. i .. ' (' .. name .. ') lacks argument ' .. (j + 1)) end
     op[j + 1] = value
   end
-  if name == 'set' and op[4] ~= '' and (tonumber(op[4]) == nil or tonumber(op[4]) <= 0) then
+  if name == 'set' and op[4] ~= '' and not positiveInteger(op[4]) then
     return redis.error_reply('commit: op ' .. i .. ' has a bad expiry')
   end
-  if (name == 'pexpire' and (tonumber(op[3]) == nil or tonumber(op[3]) <= 0)) or (name == 'zadd' and tonumber(op[3]) == nil) then
+  if (name == 'pexpire' and not positiveInteger(op[3])) or (name == 'zadd' and not score(op[3])) then
     return redis.error_reply('commit: op ' .. i .. ' has a bad number')
   end
   ops[i] = op

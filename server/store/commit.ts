@@ -75,6 +75,19 @@ export const AUDIT_AUDIENCE: Audience[] = ['p:audit:read'];
 
 type CommitClient = Redis & { signetCommit(...args: string[]): Promise<Array<string | number>> };
 
+/** A script argument as Redis gets it; anything else is refused before anything is sent (ioredis would send ''). */
+function argument(part: unknown, what: string): string {
+  if (typeof part === 'string') return part;
+  if (typeof part === 'number' && Number.isFinite(part)) return String(part);
+  throw new Error(`commit: ${what} is ${String(part)}, not a string or a finite number`);
+}
+
+function json(value: unknown, what: string): string {
+  const text = JSON.stringify(value);
+  if (text === undefined) throw new Error(`commit: ${what} has no JSON form`);
+  return text;
+}
+
 /** Defines the commit command on a client; done when the client is made (see createRedisClient). */
 export function installCommitScript(redis: Redis): void {
   if (!('signetCommit' in redis)) redis.defineCommand('signetCommit', { numberOfKeys: 0, lua: COMMIT_LUA });
@@ -83,7 +96,7 @@ export function installCommitScript(redis: Redis): void {
 /** Where a commit publishes what it committed, and who it says committed it (none: not published, as when tests fill a log). */
 export interface CommitChannel {
   channel: string;
-  /** The committing node's id: that node has delivered to its own sockets already. */
+  /** The committing Signet instance (its commitOrigin), so it knows its own commits when they come back. */
   origin: string;
 }
 
@@ -112,13 +125,13 @@ export async function commit(redis: Redis, keys: RedisKeys, retention: number, p
   // Large values (stored records, entries, event data) travel as arguments of their own, so they
   // are not escaped a second time inside the header's JSON.
   const args: string[] = [JSON.stringify(header)];
-  for (const p of expect) args.push(p.key, p.field ?? '', p.equals === null ? '0' : '=', p.equals ?? '');
+  for (const p of expect) args.push(argument(p.key, 'a precondition key'), p.field ?? '', p.equals === null ? '0' : '=', p.equals ?? '');
   for (const op of ops) {
-    if (op[0] === 'set') args.push('set', op[1], op[2], op[3] === undefined ? '' : String(op[3]));
-    else for (const part of op) args.push(typeof part === 'number' ? String(part) : part);
+    if (op[0] === 'set') args.push('set', argument(op[1], 'set key'), argument(op[2], 'set value'), op[3] === undefined ? '' : argument(op[3], 'set expiry'));
+    else for (const part of op) args.push(argument(part, `${op[0]} argument`));
   }
-  for (const entry of audits) args.push(JSON.stringify(entry));
-  for (const event of events) args.push(JSON.stringify(event.data));
+  for (const entry of audits) args.push(json(entry, 'an audit entry'));
+  for (const event of events) args.push(json(event.data, 'event data'));
   const reply = await (redis as CommitClient).signetCommit(...args);
   if (reply[0] === 'CONFLICT') {
     const precondition = expect[Number(reply[1]) - 1]!;

@@ -1,5 +1,6 @@
 // Redis down (SPEC §10): commands answer UNAVAILABLE within two seconds, nothing is half-written,
-// and the node works again by itself when Redis returns.
+// and the node works again by itself when Redis returns: it then disconnects its sockets, which
+// resume from the last sequence number they saw (the console reconnects by itself).
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,7 @@ let redis: Awaited<ReturnType<typeof spawnRedisServer>>;
 let node: SignetNode;
 let org: TestOrg;
 let owner: ClientSocket;
+let ownerCookie: string;
 
 beforeAll(async () => {
   // A Redis of this test's own, with an append-only file, so it can be stopped and brought back.
@@ -20,7 +22,8 @@ beforeAll(async () => {
   redis = await spawnRedisServer({ dir, appendOnly: true });
   node = await startNode(testConfig(), redis.url);
   org = await seedOrg(node);
-  owner = await connect(node, { cookie: await signIn(node, org.users.owner) });
+  ownerCookie = await signIn(node, org.users.owner);
+  owner = await connect(node, { cookie: ownerCookie });
 });
 
 afterAll(async () => {
@@ -29,6 +32,18 @@ afterAll(async () => {
   await redis?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/**
+ * What the console does once Redis is back: the node disconnects its sockets when it is on the
+ * commit channel again, and the client reconnects with the last sequence number it saw.
+ */
+async function resumeOwner(cutOff: Promise<string>): Promise<void> {
+  expect(await cutOff).toBe('io server disconnect');
+  const seqs = owner.received.filter((r) => ['change', 'audit', 'notification'].includes(r.event)).map((r) => r.data.seq as number);
+  owner.close();
+  owner = await connect(node, { cookie: ownerCookie, lastSeq: Math.max(owner.ready.seq, ...seqs) });
+  expect(owner.ready.resumed).toBe(true);
+}
 
 async function orgVersion(): Promise<number> {
   const current = await command<any>(owner, 'org.get');
@@ -54,12 +69,10 @@ describe('with Redis stopped', () => {
     }
 
     // Redis comes back on the same port with its append-only file.
+    const cutOff = new Promise<string>((resolve) => owner.once('disconnect', resolve));
     redis = await spawnRedisServer({ dir, appendOnly: true, port: redis.port });
-    let recovered = await command<any>(owner, 'org.get');
-    for (let attempt = 0; !recovered.ok && attempt < 100; attempt++) {
-      await new Promise((resolve) => setTimeout(resolve, 50)); // the client reconnects on its own schedule
-      recovered = await command<any>(owner, 'org.get');
-    }
+    await resumeOwner(cutOff);
+    const recovered = await command<any>(owner, 'org.get');
     expect(recovered.ok).toBe(true);
     // Nothing from the failed commands was written: no rename, no invitation, no audit entries.
     expect(recovered.ok && recovered.result.name).not.toBe('Renamed while down');
@@ -77,16 +90,14 @@ describe('with Redis stopped', () => {
     const renamed = await command<any>(owner, 'org.update', { name: 'Acknowledged before the crash', version });
     expect(renamed.ok).toBe(true);
     // SIGKILL: no chance to flush anything on the way out.
+    const cutOff = new Promise<string>((resolve) => owner.once('disconnect', resolve));
     await new Promise<void>((resolve) => {
       redis.child.once('exit', () => resolve());
       redis.child.kill('SIGKILL');
     });
     redis = await spawnRedisServer({ dir, appendOnly: true, port: redis.port });
-    let current = await command<any>(owner, 'org.get');
-    for (let attempt = 0; !current.ok && attempt < 100; attempt++) {
-      await new Promise((resolve) => setTimeout(resolve, 50)); // the client reconnects on its own schedule
-      current = await command<any>(owner, 'org.get');
-    }
+    await resumeOwner(cutOff);
+    const current = await command<any>(owner, 'org.get');
     expect(current.result).toMatchObject({ name: 'Acknowledged before the crash', version: version + 1 });
     expect((await auditLog(node, org.orgId)).at(-1)).toMatchObject({ action: 'org.update', changes: { name: { after: 'Acknowledged before the crash' } } });
   });

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../server/index.js';
 import { createSignet } from '../../server/signet.js';
+import { commit } from '../../server/store/commit.js';
 import { createLogger } from '../../server/logger.js';
 import { connectRedis } from '../../server/store/redis.js';
 import { CLI_SOURCE, auditDraft } from '../../server/audit/entries.js';
@@ -81,6 +82,19 @@ describe('live events across nodes', () => {
     expect(changes).toHaveLength(1);
   });
 
+  it("a node's own commit whose reply it never got (a lost connection) still reaches its sockets", async () => {
+    const adminOnA = await connectAs('admin', nodeA);
+    const { redis, keys, commitOrigin } = nodeA.signet;
+    const target = { type: 'organization', id: org.orgId, name: 'reply lost' };
+    const seen = nextEvent(adminOnA, 'audit', (event) => event.entry.target.name === target.name);
+    // Committed and published in node A's name, but A's apply() never learned of it.
+    await commit(redis, keys, 1000, { audits: [auditDraft({ orgId: org.orgId, actor: OPERATOR, action: 'org.probe', target, source: CLI_SOURCE })] }, {
+      channel: keys.committedChannel,
+      origin: commitOrigin,
+    });
+    expect((await seen).entry.action).toBe('org.probe');
+  });
+
   it('a change committed outside any node (as the CLI does) reaches live sockets on every node', async () => {
     const adminOnA = await connectAs('admin', nodeA);
     const adminOnB = await connectAs('admin', nodeB);
@@ -100,6 +114,34 @@ describe('live events across nodes', () => {
     } finally {
       redis.disconnect();
     }
+  });
+});
+
+/** The highest sequence number a socket has seen, as the console keeps it for resuming. */
+function lastSeqOf(socket: ClientSocket): number {
+  const seqs = socket.received.filter((r) => ['change', 'audit', 'notification'].includes(r.event)).map((r) => r.data.seq as number);
+  return Math.max(socket.ready?.seq ?? 0, ...seqs);
+}
+
+describe('a node that lost the commit channel', () => {
+  it('delivers nothing meanwhile, then has its clients resume exactly what they missed', async () => {
+    const adminOnB = await connectAs('admin', nodeB);
+    const ownerOnA = await connectAs('owner', nodeA);
+    const clients = String(await nodeA.signet.redis.call('CLIENT', 'LIST'));
+    const line = clients.split('\n').find((entry) => entry.includes(`name=signet-commits-${nodeB.signet.commitOrigin}`));
+    expect(line).toBeDefined();
+    const cutOff = new Promise<string>((resolve) => adminOnB.once('disconnect', resolve));
+    // Node B's subscription drops (Redis stays up; B reconnects by itself).
+    await nodeA.signet.redis.call('CLIENT', 'KILL', 'ID', /\bid=(\d+)/.exec(line!)![1]!);
+    const invited = await command(ownerOnA, 'member.invite', { email: 'during.the.gap@example.com', role: 'viewer' });
+    expect(invited.ok).toBe(true);
+    // Once B is back on the channel it disconnects its sockets, so that they resume.
+    expect(await cutOff).toBe('io server disconnect');
+    const missed = (r: { event: string; data: any }) => r.event === 'audit' && r.data.entry.target.name === 'during.the.gap@example.com';
+    expect(adminOnB.received.filter(missed)).toEqual([]);
+    const resumed = await connectAs('admin', nodeB, { lastSeq: lastSeqOf(adminOnB) });
+    expect(resumed.ready).toMatchObject({ resumed: true });
+    expect(resumed.received.filter(missed)).toHaveLength(1);
   });
 });
 

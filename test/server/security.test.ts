@@ -157,6 +157,14 @@ describe('the commit script', () => {
         ],
       }),
     ).rejects.toThrow(/bad number/);
+    // Numbers Lua would read but the write itself would refuse half-way, and missing values.
+    for (const ops of [
+      [['set', keys.org('half-written'), '{}'], ['pexpire', keys.org('half-written'), 1.5]],
+      [['set', keys.org('half-written'), '{}', Number.NaN]],
+      [['set', keys.org('half-written'), '{}'], ['hset', keys.org('half-written-hash'), 'field', undefined]],
+    ] as never[]) {
+      await expect(commit(redis, keys, 1000, { ops })).rejects.toThrow(/bad number|bad expiry|not a string or a finite number/);
+    }
     // The first op was valid, but nothing of the plan was written.
     expect(await redis.exists(keys.org('half-written'))).toBe(0);
     expect(await redis.get(keys.eventSeq(org.orgId))).toBe(seqBefore);

@@ -88,9 +88,16 @@ class RealtimeClient {
       if (this.#socket !== socket) return;
       const code = (error as Error & { data?: { code?: string } }).data?.code ?? 'UNAVAILABLE';
       this.problem = { code, message: error.message };
-      // socket.active is false when the server refused the handshake: no automatic retry then.
+      // socket.active is false when the server refused the handshake: no automatic retry then,
+      // except when it refused for a while only (its data store is away): try again ourselves.
       if (socket.active) {
         this.state = 'reconnecting';
+        return;
+      }
+      if (code === 'UNAVAILABLE') {
+        this.state = 'reconnecting';
+        clearTimeout(this.#retryTimer);
+        this.#retryTimer = setTimeout(() => socket.connect(), SERVER_DISCONNECT_RETRY_MS);
         return;
       }
       this.state = 'refused';
