@@ -156,13 +156,19 @@ export async function startCommittedFeed(signet: Signet, subscriber: Redis, io: 
       // Off the channel: its sockets will be replayed this commit when they resume.
       if (!live) return Promise.resolve();
       return new Promise<void>((resolve) => {
-        waiting.set(key, resolve);
-        setTimeout(() => {
-          if (!waiting.delete(key)) return;
-          remember(deliveredDirectly, key);
-          deliverCommitted(io, committed);
+        const late = setTimeout(() => {
+          waiting.delete(key);
+          // Lost the channel meanwhile: leave it to the replay, like everything else missed.
+          if (live) {
+            remember(deliveredDirectly, key);
+            deliverCommitted(io, committed);
+          }
           resolve();
-        }, OWN_COMMIT_WAIT_MS).unref();
+        }, OWN_COMMIT_WAIT_MS);
+        waiting.set(key, () => {
+          clearTimeout(late);
+          resolve();
+        });
       });
     },
   };
