@@ -164,6 +164,12 @@ export async function restCommand(node: SignetNode, name: string, input: unknown
 }
 
 /** Resolves with the next `event` the socket receives that satisfies `match`. */
+/** The last event sequence number a client saw: what it passes as lastSeq when it returns (as the console does). */
+export function lastSeenSeq(socket: ClientSocket): number {
+  const seqs = socket.received.filter((r) => ['change', 'audit', 'notification'].includes(r.event)).map((r) => r.data.seq as number);
+  return Math.max(socket.ready?.seq ?? 0, ...seqs);
+}
+
 export function nextEvent<E extends keyof ServerToClientEvents>(socket: ClientSocket, event: E, match: (data: Parameters<ServerToClientEvents[E]>[0]) => boolean = () => true, timeoutMs = 5000): Promise<Parameters<ServerToClientEvents[E]>[0]> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../server/index.js';
 import { spawnRedisServer } from '../../server/store/localRedis.js';
-import { auditLog, command, connect, seedOrg, signIn, startNode, testConfig, type ClientSocket, type TestOrg } from '../helpers/signet.js';
+import { auditLog, command, connect, lastSeenSeq, seedOrg, signIn, startNode, testConfig, type ClientSocket, type TestOrg } from '../helpers/signet.js';
 
 let dir: string;
 let redis: Awaited<ReturnType<typeof spawnRedisServer>>;
@@ -39,9 +39,9 @@ afterAll(async () => {
  */
 async function resumeOwner(cutOff: Promise<string>): Promise<void> {
   expect(await cutOff).toBe('io server disconnect');
-  const seqs = owner.received.filter((r) => ['change', 'audit', 'notification'].includes(r.event)).map((r) => r.data.seq as number);
+  const lastSeq = lastSeenSeq(owner);
   owner.close();
-  owner = await connect(node, { cookie: ownerCookie, lastSeq: Math.max(owner.ready.seq, ...seqs) });
+  owner = await connect(node, { cookie: ownerCookie, lastSeq });
   expect(owner.ready.resumed).toBe(true);
 }
 

@@ -10,6 +10,7 @@ import { CLI_SOURCE, auditDraft } from '../../server/audit/entries.js';
 import {
   command,
   connect,
+  lastSeenSeq,
   nextEvent,
   OPERATOR,
   redisUrl,
@@ -117,12 +118,6 @@ describe('live events across nodes', () => {
   });
 });
 
-/** The highest sequence number a socket has seen, as the console keeps it for resuming. */
-function lastSeqOf(socket: ClientSocket): number {
-  const seqs = socket.received.filter((r) => ['change', 'audit', 'notification'].includes(r.event)).map((r) => r.data.seq as number);
-  return Math.max(socket.ready?.seq ?? 0, ...seqs);
-}
-
 describe('a node that lost the commit channel', () => {
   it('delivers nothing meanwhile, then has its clients resume exactly what they missed', async () => {
     const adminOnB = await connectAs('admin', nodeB);
@@ -139,7 +134,7 @@ describe('a node that lost the commit channel', () => {
     expect(await cutOff).toBe('io server disconnect');
     const missed = (r: { event: string; data: any }) => r.event === 'audit' && r.data.entry.target.name === 'during.the.gap@example.com';
     expect(adminOnB.received.filter(missed)).toEqual([]);
-    const resumed = await connectAs('admin', nodeB, { lastSeq: lastSeqOf(adminOnB) });
+    const resumed = await connectAs('admin', nodeB, { lastSeq: lastSeenSeq(adminOnB) });
     expect(resumed.ready).toMatchObject({ resumed: true });
     expect(resumed.received.filter(missed)).toHaveLength(1);
   });

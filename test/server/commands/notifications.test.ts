@@ -6,6 +6,7 @@ import type { Role } from '../../../src/lib/shared/permissions.js';
 import {
   command,
   connect,
+  lastSeenSeq,
   nextEvent,
   seedOrg,
   signIn,
@@ -62,13 +63,6 @@ async function inbox(socket: ClientSocket) {
   if (!ack.ok) throw new Error(`notification.list failed: ${JSON.stringify(ack.error)}`);
   return ack.result;
 }
-
-/** The last event sequence number a client saw: what it passes as lastSeq when it returns. */
-const lastSeenSeq = (socket: Connected) =>
-  Math.max(
-    socket.ready.seq,
-    ...socket.received.filter((r) => ['change', 'audit', 'notification'].includes(r.event)).map((r) => r.data.seq as number),
-  );
 
 const notificationsReceived = (socket: Connected) => socket.received.filter((r) => r.event === 'notification');
 
