@@ -48,16 +48,12 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
       log.debug({ err: error }, 'broadcast not published');
       return 0;
     })) as typeof pub.publish;
-  // The adapter's subscriber must queue its SUBSCRIBE until connected, and keeps no command timeout.
-  const sub = await connectRedis(redisUrl, { enableOfflineQueue: true, commandTimeout: undefined, enableAutoPipelining: false });
+  // Subscribers queue their SUBSCRIBE until connected and keep no command timeout.
+  const subscriber = { enableOfflineQueue: true, commandTimeout: undefined, enableAutoPipelining: false };
+  const sub = await connectRedis(redisUrl, subscriber);
   const signet = createSignet(config, redis, log);
   // Commits (this node's, other nodes', the CLI's) arrive on a subscriber of their own.
-  const committedSub = await connectRedis(redisUrl, {
-    enableOfflineQueue: true,
-    commandTimeout: undefined,
-    enableAutoPipelining: false,
-    connectionName: `signet-commits-${signet.commitOrigin}`,
-  });
+  const committedSub = await connectRedis(redisUrl, { ...subscriber, connectionName: `signet-commits-${signet.commitOrigin}` });
   const metrics = createMetrics();
   const dispatcher = createDispatcher(signet, metrics);
 

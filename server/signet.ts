@@ -1,12 +1,12 @@
 // The runtime every part of the server shares: configuration, Redis, repositories, the audit key,
 // and `apply`, which commits a change with its audit entry and then delivers it to live sockets.
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'socket.io';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { redisKeys, type RedisKeys } from './store/keys.js';
 import { createRepositories, type Repositories } from './store/repositories.js';
-import { randomUUID } from 'node:crypto';
 import { commit, type CommitPlan, type Committed } from './store/commit.js';
 import { deriveAuditSigningKey, type AuditSigningKey } from './audit/chain.js';
 import type { CommittedFeed } from './realtime/committedEvents.js';

@@ -37,8 +37,8 @@ async function withSignet<T>(config: Config, work: (signet: Signet) => Promise<T
     url = local.url;
   }
   const redis = await connectRedis(url);
-  const signet = createSignet(config, redis, createLogger('silent'));
   // What the CLI changes reaches live consoles through the channel its commits publish on.
+  const signet = createSignet(config, redis, createLogger('silent'));
   try {
     return await work(signet);
   } finally {

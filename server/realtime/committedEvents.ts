@@ -10,7 +10,7 @@ import type { Signet, SignetIo } from '../signet.js';
 import { audienceRoom, permissionRoom } from './rooms.js';
 
 /** Emits committed audit entries and events to the rooms allowed to see them, on this node only. */
-export function deliverCommitted(io: SignetIo, committed: Committed): void {
+function deliverCommitted(io: SignetIo, committed: Committed): void {
   const local = io.local;
   for (const audit of committed.audits) {
     local.to(permissionRoom(audit.orgId, 'audit:read')).emit('audit', { seq: audit.eventSeq, entry: audit.entry });
@@ -39,7 +39,7 @@ interface PublishedItem {
 }
 
 /** Reads a published commit: `origin\n[items]`. */
-export function parsePublishedCommit(message: string): { origin: string; committed: Committed } | null {
+function parsePublishedCommit(message: string): { origin: string; committed: Committed } | null {
   const newline = message.indexOf('\n');
   if (newline < 0) return null;
   const items = JSON.parse(message.slice(newline + 1)) as PublishedItem[];
