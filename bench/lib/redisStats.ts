@@ -1,29 +1,41 @@
 // Redis round trips per operation: INFO commandstats before and after, divided by the operations.
 import type { Redis } from 'ioredis';
 
-export async function commandCalls(redis: Redis): Promise<Map<string, number>> {
+export interface CommandCount {
+  calls: number;
+  /** Time Redis spent running them (a script's includes the commands it called, counted again under their own names). */
+  usec: number;
+}
+
+export async function commandCalls(redis: Redis): Promise<Map<string, CommandCount>> {
   const info = await redis.info('commandstats');
-  const calls = new Map<string, number>();
+  const calls = new Map<string, CommandCount>();
   for (const line of info.split('\n')) {
-    const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
-    if (match) calls.set(match[1]!, Number(match[2]));
+    const match = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line.trim());
+    if (match) calls.set(match[1]!, { calls: Number(match[2]), usec: Number(match[3]) });
   }
   return calls;
 }
 
-/** Calls per operation by command (those above 0.01), and their total, between two snapshots. */
-export function callsPer(before: Map<string, number>, after: Map<string, number>, operations: number) {
+/**
+ * Calls per operation by command (those above 0.01), and their total, between two snapshots; and
+ * the microseconds Redis spent per operation in each (those of at least 0.1 µs).
+ */
+export function callsPer(before: Map<string, CommandCount>, after: Map<string, CommandCount>, operations: number) {
   const perCommand: Record<string, number> = {};
+  const microsPerCommand: Record<string, number> = {};
   let total = 0;
+  const per = (value: number) => value / Math.max(1, operations);
   for (const [name, count] of after) {
-    const delta = count - (before.get(name) ?? 0);
+    const delta = count.calls - (before.get(name)?.calls ?? 0);
     // The bench's own INFO calls are not the server's.
     if (delta <= 0 || name === 'info') continue;
     total += delta;
-    const per = delta / Math.max(1, operations);
-    if (per >= 0.01) perCommand[name] = Math.round(per * 100) / 100;
+    if (per(delta) >= 0.01) perCommand[name] = Math.round(per(delta) * 100) / 100;
+    const usec = per(count.usec - (before.get(name)?.usec ?? 0));
+    if (usec >= 0.1) microsPerCommand[name] = Math.round(usec * 10) / 10;
   }
-  return { total: Math.round((total / Math.max(1, operations)) * 100) / 100, perCommand };
+  return { total: Math.round(per(total) * 100) / 100, perCommand, microsPerCommand };
 }
 
 /** Seconds of CPU the Redis server has used (user + system, main thread and children). */

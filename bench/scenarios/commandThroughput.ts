@@ -161,17 +161,27 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
     await window(baseline, windowMs, false);
 
     await resetLatencyMonitor(ctx.redis);
-    let redisCalls: ReturnType<typeof callsPer> | null = null;
-    let redisCpu = 0;
-    for (let i = 0; i < rounds; i += 1) {
+    const redisCalls: { signet?: ReturnType<typeof callsPer>; sameIo?: ReturnType<typeof callsPer> } = {};
+    // Redis's CPU during each side's windows: only that side talks to Redis then (the bare
+    // server has no adapter here).
+    const redisCpu = { signet: 0, sameIo: 0 };
+    const measureRedisCpu = async (which: keyof typeof redisCpu, run: () => Promise<void>) => {
+      const before = await redisCpuSeconds(ctx.redis);
+      await run();
+      redisCpu[which] += (await redisCpuSeconds(ctx.redis)) - before;
+    };
+    // Redis calls (and Redis's time in them) per command, from each side's first window.
+    const countCalls = async (which: keyof typeof redisCpu, side: Side) => {
       const before = await commandCalls(ctx.redis);
-      const completedBefore = signet.completed;
-      const cpuBefore = await redisCpuSeconds(ctx.redis);
-      await window(signet, windowMs, true);
-      redisCpu += (await redisCpuSeconds(ctx.redis)) - cpuBefore;
-      // Only Signet talks to Redis in its window (the bare server has no adapter here).
-      if (i === 0) redisCalls = callsPer(before, await commandCalls(ctx.redis), signet.completed - completedBefore);
-      await window(sameIo, windowMs, true);
+      const completedBefore = side.completed;
+      await measureRedisCpu(which, () => window(side, windowMs, true));
+      redisCalls[which] = callsPer(before, await commandCalls(ctx.redis), side.completed - completedBefore);
+    };
+    for (let i = 0; i < rounds; i += 1) {
+      if (i === 0) await countCalls('signet', signet);
+      else await measureRedisCpu('signet', () => window(signet, windowMs, true));
+      if (i === 0) await countCalls('sameIo', sameIo);
+      else await measureRedisCpu('sameIo', () => window(sameIo, windowMs, true));
       await window(baseline, windowMs, true);
       const now = report(signet).commandsPerSecond;
       const floor = report(sameIo).commandsPerSecond;
@@ -186,6 +196,11 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
     const baselineReport = report(baseline);
     const sameIoReport = report(sameIo);
     const throughputRatio = ratio(signetReport.commandsPerSecond, baselineReport.commandsPerSecond);
+    // Redis is single-threaded and shares this machine's cores with the node and the load
+    // generator: the CPU it spends per command bounds the rate any node could reach here.
+    const redisMicrosPerCommand = (which: keyof typeof redisCpu, side: Side) => round((redisCpu[which] * 1e6) / Math.max(1, side.completed));
+    const signetRedisMicros = redisMicrosPerCommand('signet', signet);
+    const goalRate = 0.5 * baselineReport.commandsPerSecond;
     const scale = `${clients} clients, closed loop`;
     return {
       details: {
@@ -195,12 +210,18 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
         command: 'org.update {name, version} (team:manage, audited, broadcast to the org)',
         signet: {
           ...signetReport,
-          redisCallsPerCommand: redisCalls,
+          redisCallsPerCommand: redisCalls.signet,
           // Redis is single-threaded: near 1 core it would be the bottleneck.
-          redisCpuCores: round(redisCpu / (signet.measuredMs / 1000)),
+          redisCpuCores: round(redisCpu.signet / (signet.measuredMs / 1000)),
+          redisCpuMicrosPerCommand: signetRedisMicros,
           redisLatencyMonitor: redisLatency,
         },
-        sameIo: sameIoReport,
+        sameIo: {
+          ...sameIoReport,
+          redisCpuCores: round(redisCpu.sameIo / (sameIo.measuredMs / 1000)),
+          redisCpuMicrosPerCommand: redisMicrosPerCommand('sameIo', sameIo),
+          redisCallsPerCommand: redisCalls.sameIo,
+        },
         baseline: baselineReport,
       },
       rows: [
@@ -234,6 +255,12 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
           label: 'same I/O alone commands/s ÷ bare acks/s',
           value: ratio(sameIoReport.commandsPerSecond, baselineReport.commandsPerSecond),
           unit: '',
+        },
+        {
+          key: 'redisCoresAtGoal',
+          label: `Redis CPU cores Signet's commits would need at the goal (${Math.round(goalRate)}/s, ${signetRedisMicros} µs each)`,
+          value: round((signetRedisMicros * goalRate) / 1e6),
+          unit: 'cores',
         },
         {
           key: 'commandAckP50Ms',

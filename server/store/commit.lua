@@ -2,32 +2,39 @@
 -- what it committed for every node to deliver. Either every precondition holds and everything is
 -- written, or nothing is written at all.
 --
--- ARGV[1]: a small JSON header (see commit.ts): counts, the audit and event stream keys, the channel.
--- Then, flat (large values are never JSON-escaped twice): each precondition as key, hash field or
--- '', '=' (must equal) or '0' (must not exist), value; each write as its name and arguments; each
--- audit entry's JSON; each event's data JSON.
-local header = cjson.decode(ARGV[1])
-local at = 2
+-- Every argument is in ARGV, flat and in a fixed order. commit.ts is their one producer and names
+-- every key (from keys.ts); this script builds none.
+--   1-4   how many preconditions, writes, audit entries and events follow
+--   5-8   the event streams' retention, the set of organizations with unsealed audit entries, the
+--         channel to publish on ('' : none) and who commits (the origin the channel message names)
+--   then each precondition: key, hash field or '', '=' (must equal) or '0' (must not exist), value
+--   then each write: its name and arguments
+--   then each audit entry: its event stream's counter and key; the audit counter, log and target
+--         index keys; the stream entry's audience; the organization; the start of its channel
+--         item (JSON, up to the numbers only this script knows); the entry (JSON)
+--   then each event: its stream's counter and key; its kind; its audience; the start of its
+--         channel item; its data (JSON)
+local at = 1
 local function take()
   local value = ARGV[at]
   at = at + 1
   return value
 end
+local function takeMany(n)
+  local values = {}
+  for i = 1, n do values[i] = take() end
+  return values
+end
+
+local counts = takeMany(4)
+for i = 1, 4 do
+  counts[i] = tonumber(counts[i])
+  if counts[i] == nil then return redis.error_reply('commit: argument ' .. i .. ' must be a count') end
+end
+local retention, unsealedKey, channel, origin = take(), take(), take(), take()
 
 local expects = {}
-for i = 1, header.expect do
-  expects[i] = {take(), take(), take(), take()}
-end
-for i, expected in ipairs(expects) do
-  local key, field, mode, want = expected[1], expected[2], expected[3], expected[4]
-  local current
-  if field ~= '' then current = redis.call('HGET', key, field) else current = redis.call('GET', key) end
-  local matches
-  if mode == '0' then matches = (current == false) else matches = (current == want) end
-  if not matches then
-    return {'CONFLICT', i, current or ''}
-  end
-end
+for i = 1, counts[1] do expects[i] = takeMany(4) end
 
 -- Redis does not roll a script back when a command in it fails, so everything that could make a
 -- write fail is checked before the first write.
@@ -42,7 +49,7 @@ local function score(text)
 end
 local arity = {set = 3, del = 1, sadd = 2, srem = 2, hset = 3, hdel = 2, zadd = 3, zrem = 2, pexpire = 2}
 local ops = {}
-for i = 1, header.ops do
+for i = 1, counts[2] do
   local name = take()
   if arity[name] == nil then return redis.error_reply('commit: unknown op ' .. tostring(name)) end
   local op = {name}
@@ -59,11 +66,23 @@ for i = 1, header.ops do
   end
   ops[i] = op
 end
-local entries = {}
-for i = 1, #header.audits do entries[i] = take() end
-local datas = {}
-for i = 1, #header.events do datas[i] = take() end
+local audits = {}
+for i = 1, counts[3] do audits[i] = takeMany(9) end
+local events = {}
+for i = 1, counts[4] do events[i] = takeMany(6) end
 if at ~= #ARGV + 1 then return redis.error_reply('commit: expected ' .. (at - 1) .. ' arguments, got ' .. #ARGV) end
+if not positiveInteger(retention) then return redis.error_reply('commit: the retention must be a positive integer') end
+
+for i, expected in ipairs(expects) do
+  local key, field, mode, want = expected[1], expected[2], expected[3], expected[4]
+  local current
+  if field ~= '' then current = redis.call('HGET', key, field) else current = redis.call('GET', key) end
+  local matches
+  if mode == '0' then matches = (current == false) else matches = (current == want) end
+  if not matches then
+    return {'CONFLICT', i, current or ''}
+  end
+end
 
 for _, op in ipairs(ops) do
   local name = op[1]
@@ -84,48 +103,53 @@ for _, op in ipairs(ops) do
   end
 end
 
-local function appendEvent(stream, fields)
-  local seq = redis.call('INCR', stream.seqKey)
-  -- The stream's ids must grow: should the counter ever lag the stream (say, a restored backup),
-  -- continue after the stream instead of failing half-way through this commit.
-  local newest = redis.call('XREVRANGE', stream.eventsKey, '+', '-', 'COUNT', 1)[1]
-  if newest then
-    local newestSeq = tonumber(string.match(newest[1], '^(%d+)'))
-    if newestSeq >= seq then
-      seq = newestSeq + 1
-      redis.call('SET', stream.seqKey, seq)
-    end
+-- Appends to an organization's event stream under the next number of its counter; returns that
+-- number as text (numbers become text once: Lua formats them with printf).
+local function appendEvent(seqKey, eventsKey, fields)
+  local seq = tostring(redis.call('INCR', seqKey))
+  local function add()
+    local args = {eventsKey, 'MAXLEN', '~', retention, seq .. '-0'}
+    for _, value in ipairs(fields) do table.insert(args, value) end
+    return redis.pcall('XADD', unpack(args))
   end
-  local args = {stream.eventsKey, 'MAXLEN', '~', header.retention, seq .. '-0'}
-  for _, value in ipairs(fields) do table.insert(args, value) end
-  redis.call('XADD', unpack(args))
+  local added = add()
+  -- The stream's ids must grow: should the counter ever lag the stream (say, a restored backup),
+  -- XADD refuses the id, and the event goes after the stream's newest instead of the commit
+  -- failing half-way. (Reading the newest entry first would cost every commit a fifth of its time.)
+  if type(added) == 'table' and added.err then
+    if not string.find(added.err, 'equal or smaller', 1, true) then error(added) end
+    local newest = redis.call('XREVRANGE', eventsKey, '+', '-', 'COUNT', 1)[1]
+    seq = tostring(tonumber(string.match(newest[1], '^(%d+)')) + 1)
+    redis.call('SET', seqKey, seq)
+    added = add()
+    if type(added) == 'table' and added.err then error(added) end
+  end
   return seq
 end
 
-local reply = {'OK', #header.audits}
+local reply = {'OK', #audits}
 local published = {}
-for i, audit in ipairs(header.audits) do
-  local entry = entries[i]
-  local auditSeq = redis.call('INCR', audit.auditSeqKey)
-  redis.call('ZADD', audit.auditKey, auditSeq, entry)
+for _, audit in ipairs(audits) do
+  local seqKey, eventsKey, auditSeqKey, auditKey, targetKey, audience, orgId, item, entry = unpack(audit)
+  local auditSeq = tostring(redis.call('INCR', auditSeqKey))
+  redis.call('ZADD', auditKey, auditSeq, entry)
   -- An index per target, so an entity's activity trail is read without scanning the log.
-  redis.call('ZADD', audit.auditKey .. ':target:' .. audit.targetId, auditSeq, auditSeq)
-  redis.call('SADD', header.unsealedKey, audit.orgId)
-  local eventSeq = appendEvent(audit, {'k', 'audit', 'a', audit.audience, 'd', entry, 'n', tostring(auditSeq)})
+  redis.call('ZADD', targetKey, auditSeq, auditSeq)
+  redis.call('SADD', unsealedKey, orgId)
+  local eventSeq = appendEvent(seqKey, eventsKey, {'k', 'audit', 'a', audience, 'd', entry, 'n', auditSeq})
   table.insert(reply, auditSeq)
   table.insert(reply, eventSeq)
-  table.insert(published, '{"k":"audit","o":' .. cjson.encode(audit.orgId) .. ',"s":' .. eventSeq .. ',"n":' .. auditSeq ..
-    ',"a":' .. cjson.encode(audit.audience) .. ',"d":' .. entry .. '}')
+  table.insert(published, item .. ',"s":' .. eventSeq .. ',"n":' .. auditSeq .. ',"d":' .. entry .. '}')
 end
-for i, event in ipairs(header.events) do
-  local seq = appendEvent(event, {'k', event.kind, 'a', event.audience, 'd', datas[i]})
+for _, event in ipairs(events) do
+  local seqKey, eventsKey, kind, audience, item, data = unpack(event)
+  local seq = appendEvent(seqKey, eventsKey, {'k', kind, 'a', audience, 'd', data})
   table.insert(reply, seq)
-  table.insert(published, '{"k":' .. cjson.encode(event.kind) .. ',"o":' .. cjson.encode(event.orgId) .. ',"s":' .. seq ..
-    ',"a":' .. cjson.encode(event.audience) .. ',"d":' .. datas[i] .. '}')
+  table.insert(published, item .. ',"s":' .. seq .. ',"d":' .. data .. '}')
 end
 -- Subscribers hear this only after the write is in the append-only file (Redis answers clients,
 -- subscribers included, after its fsync), so no node delivers an event that could still be lost.
-if header.channel and #published > 0 then
-  redis.call('PUBLISH', header.channel, header.origin .. '\n[' .. table.concat(published, ',') .. ']')
+if channel ~= '' and #published > 0 then
+  redis.call('PUBLISH', channel, origin .. '\n[' .. table.concat(published, ',') .. ']')
 end
 return reply

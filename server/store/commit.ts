@@ -106,32 +106,51 @@ export async function commit(redis: Redis, keys: RedisKeys, retention: number, p
   const ops = plan.ops ?? [];
   const audits = plan.audits ?? [];
   const events = plan.events ?? [];
-  const stream = (orgId: string) => ({ orgId, seqKey: keys.eventSeq(orgId), eventsKey: keys.events(orgId) });
-  const header = {
-    expect: expect.length,
-    ops: ops.length,
-    retention: String(retention),
-    unsealedKey: keys.auditUnsealed,
-    ...(publishTo ? { channel: publishTo.channel, origin: publishTo.origin } : {}),
-    audits: audits.map((entry) => ({
-      ...stream(entry.orgId),
-      auditSeqKey: keys.auditSeq(entry.orgId),
-      auditKey: keys.audit(entry.orgId),
-      audience: AUDIT_AUDIENCE.join(','),
-      targetId: entry.target.id,
-    })),
-    events: events.map((event) => ({ ...stream(event.orgId), kind: event.kind, audience: event.audience.join(',') })),
-  };
-  // Large values (stored records, entries, event data) travel as arguments of their own, so they
-  // are not escaped a second time inside the header's JSON.
-  const args: string[] = [JSON.stringify(header)];
+  // In the order commit.lua takes them (see its header). Large values (stored records, entries,
+  // event data) are arguments of their own, never escaped inside another JSON text.
+  const args: string[] = [
+    String(expect.length),
+    String(ops.length),
+    String(audits.length),
+    String(events.length),
+    argument(retention, 'the retention'),
+    keys.auditUnsealed,
+    publishTo?.channel ?? '',
+    publishTo?.origin ?? '',
+  ];
   for (const p of expect) args.push(argument(p.key, 'a precondition key'), p.field ?? '', p.equals === null ? '0' : '=', p.equals ?? '');
   for (const op of ops) {
     if (op[0] === 'set') args.push('set', argument(op[1], 'set key'), argument(op[2], 'set value'), op[3] === undefined ? '' : argument(op[3], 'set expiry'));
     else for (const part of op) args.push(argument(part, `${op[0]} argument`));
   }
-  for (const entry of audits) args.push(json(entry, 'an audit entry'));
-  for (const event of events) args.push(json(event.data, 'event data'));
+  // Each channel item starts with what is known here; the script adds the numbers it assigns.
+  const audience = AUDIT_AUDIENCE.join(',');
+  for (const entry of audits) {
+    const orgId = argument(entry.orgId, 'an audit entry organization');
+    args.push(
+      keys.eventSeq(orgId),
+      keys.events(orgId),
+      keys.auditSeq(orgId),
+      keys.audit(orgId),
+      keys.auditByTarget(orgId, argument(entry.target.id, 'an audit target id')),
+      audience,
+      orgId,
+      `{"k":"audit","o":${JSON.stringify(orgId)},"a":${JSON.stringify(audience)}`,
+      json(entry, 'an audit entry'),
+    );
+  }
+  for (const event of events) {
+    const orgId = argument(event.orgId, 'an event organization');
+    const eventAudience = event.audience.join(',');
+    args.push(
+      keys.eventSeq(orgId),
+      keys.events(orgId),
+      event.kind,
+      eventAudience,
+      `{"k":${JSON.stringify(event.kind)},"o":${JSON.stringify(orgId)},"a":${JSON.stringify(eventAudience)}`,
+      json(event.data, 'event data'),
+    );
+  }
   const reply = await (redis as CommitClient).signetCommit(...args);
   if (reply[0] === 'CONFLICT') {
     const precondition = expect[Number(reply[1]) - 1]!;
