@@ -25,7 +25,7 @@ const EnvSchema = z.object({
   SIGNET_SESSION_TTL_HOURS: positiveInt.max(24 * 90).default(12),
   SIGNET_RATE_LIMIT_PER_MINUTE: positiveInt.default(600),
   SIGNET_MAX_MESSAGE_BYTES: positiveInt.min(1024).default(1_000_000),
-  SIGNET_EVENT_RETENTION: positiveInt.min(100).default(100_000),
+  SIGNET_EVENT_RETENTION: positiveInt.min(100).max(1_000_000_000).default(100_000),
   SIGNET_TRUST_PROXY: bool.default(false),
   /** Let webhooks and JWKS URLs point at this machine (loopback); off by default. */
   SIGNET_OUTBOUND_ALLOW_LOOPBACK: bool.default(false),

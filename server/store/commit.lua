@@ -71,7 +71,10 @@ for i = 1, counts[3] do audits[i] = takeMany(9) end
 local events = {}
 for i = 1, counts[4] do events[i] = takeMany(6) end
 if at ~= #ARGV + 1 then return redis.error_reply('commit: expected ' .. (at - 1) .. ' arguments, got ' .. #ARGV) end
-if not positiveInteger(retention) then return redis.error_reply('commit: the retention must be a positive integer') end
+-- Digits only, as XADD's MAXLEN takes them (tonumber would also read '1e3' or '0x10').
+if type(retention) ~= 'string' or not string.match(retention, '^[1-9]%d*$') or #retention > 18 then
+  return redis.error_reply('commit: the retention must be a positive integer of at most 18 digits')
+end
 
 for i, expected in ipairs(expects) do
   local key, field, mode, want = expected[1], expected[2], expected[3], expected[4]
@@ -103,10 +106,15 @@ for _, op in ipairs(ops) do
   end
 end
 
+-- A counter's value as text, once per number, in digits (tostring would write 1e+14).
+local function digits(n)
+  return string.format('%d', n)
+end
+
 -- Appends to an organization's event stream under the next number of its counter; returns that
--- number as text (numbers become text once: Lua formats them with printf).
+-- number as text.
 local function appendEvent(seqKey, eventsKey, fields)
-  local seq = tostring(redis.call('INCR', seqKey))
+  local seq = digits(redis.call('INCR', seqKey))
   local function add()
     local args = {eventsKey, 'MAXLEN', '~', retention, seq .. '-0'}
     for _, value in ipairs(fields) do table.insert(args, value) end
@@ -118,8 +126,15 @@ local function appendEvent(seqKey, eventsKey, fields)
   -- failing half-way. (Reading the newest entry first would cost every commit a fifth of its time.)
   if type(added) == 'table' and added.err then
     if not string.find(added.err, 'equal or smaller', 1, true) then error(added) end
-    local newest = redis.call('XREVRANGE', eventsKey, '+', '-', 'COUNT', 1)[1]
-    seq = tostring(tonumber(string.match(newest[1], '^(%d+)')) + 1)
+    -- The id XADD compares with is the last one it generated, even when that entry was deleted.
+    local info = redis.call('XINFO', 'STREAM', eventsKey)
+    local last
+    for i = 1, #info, 2 do
+      if info[i] == 'last-generated-id' then last = info[i + 1] end
+    end
+    local lastSeq = last and tonumber(string.match(last, '^(%d+)'))
+    if lastSeq == nil then error(added) end
+    seq = digits(lastSeq + 1)
     redis.call('SET', seqKey, seq)
     added = add()
     if type(added) == 'table' and added.err then error(added) end
@@ -131,7 +146,7 @@ local reply = {'OK', #audits}
 local published = {}
 for _, audit in ipairs(audits) do
   local seqKey, eventsKey, auditSeqKey, auditKey, targetKey, audience, orgId, item, entry = unpack(audit)
-  local auditSeq = tostring(redis.call('INCR', auditSeqKey))
+  local auditSeq = digits(redis.call('INCR', auditSeqKey))
   redis.call('ZADD', auditKey, auditSeq, entry)
   -- An index per target, so an entity's activity trail is read without scanning the log.
   redis.call('ZADD', targetKey, auditSeq, auditSeq)

@@ -18,6 +18,7 @@ describe('configuration', () => {
     ['REDIS_URL', 'http://not-redis'],
     ['SIGNET_MASTER_KEY', 'too-short'],
     ['SIGNET_RATE_LIMIT_PER_MINUTE', '0'],
+    ['SIGNET_EVENT_RETENTION', '1e21'],
     ['LOG_LEVEL', 'loud'],
   ] as const) {
     it(`rejects ${variable}=${value}, naming the variable`, () => {

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../server/index.js';
-import { commit } from '../../server/store/commit.js';
+import { commit, type AuditDraft } from '../../server/store/commit.js';
 import { connectRedis } from '../../server/store/redis.js';
 import { createOrganization } from '../../server/auth/accounts.js';
 import { CLI_SOURCE } from '../../server/audit/entries.js';
@@ -146,6 +146,18 @@ describe('outbound configuration holds no secrets', () => {
 });
 
 describe('the commit script', () => {
+  const auditProbe = (orgId: string): AuditDraft => ({
+    id: 'probe-entry',
+    time: '2026-11-22T00:00:00.000Z',
+    orgId,
+    actor: { type: 'user', id: 'probe', name: 'Probe' },
+    action: 'org.update',
+    target: { type: 'organization', id: orgId, name: 'Probe' },
+    changes: {},
+    outcome: 'ok',
+    source: CLI_SOURCE,
+  });
+
   it('refuses a bad plan before writing anything', async () => {
     const { redis, keys } = node.signet;
     const seqBefore = await redis.get(keys.eventSeq(org.orgId));
@@ -164,6 +176,10 @@ describe('the commit script', () => {
       [['set', keys.org('half-written'), '{}'], ['hset', keys.org('half-written-hash'), 'field', undefined]],
     ] as never[]) {
       await expect(commit(redis, keys, 1000, { ops })).rejects.toThrow(/bad number|bad expiry|not a string or a finite number/);
+    }
+    // A retention XADD would refuse only after the writes before it (String(1e21) is '1e+21').
+    for (const retention of [1.5, 1e21]) {
+      await expect(commit(redis, keys, retention, { ops: [['set', keys.org('half-written'), '{}']] })).rejects.toThrow(/retention/);
     }
     // The first op was valid, but nothing of the plan was written.
     expect(await redis.exists(keys.org('half-written'))).toBe(0);
@@ -201,5 +217,36 @@ describe('the commit script', () => {
     // Stored under its own number (other work of this organization may have appended since).
     const [stored] = await redis.xrange(keys.events(org.orgId), `${seq}-0`, `${seq}-0`);
     expect(stored![1].join(' ')).toContain('"id":"behind"');
+  });
+
+  it('keeps event ids growing when the newest events were deleted (XADD compares with the last id it gave)', async () => {
+    const { redis, keys } = node.signet;
+    const orgId = 'trimmed-stream';
+    const event = { orgId, kind: 'change' as const, audience: ['all' as const], data: { entity: 'probe', id: 'trimmed', op: 'updated' } };
+    const first = await commit(redis, keys, 1000, { events: [event, event] });
+    const last = first.events[1]!.seq;
+    await redis.xdel(keys.events(orgId), `${first.events[0]!.seq}-0`, `${last}-0`);
+    await redis.set(keys.eventSeq(orgId), '0');
+    const again = await commit(redis, keys, 1000, { events: [event] });
+    expect(again.events[0]!.seq).toBe(last + 1);
+    expect(await redis.get(keys.eventSeq(orgId))).toBe(String(last + 1));
+  });
+
+  it('writes sequence numbers past 10^14 as digits (Lua would print 1e+14)', async () => {
+    const { redis, keys } = node.signet;
+    const orgId = 'long-lived';
+    await redis.set(keys.eventSeq(orgId), '99999999999999');
+    await redis.set(keys.auditSeq(orgId), '99999999999999');
+    const committed = await commit(redis, keys, 1000, {
+      audits: [auditProbe(orgId)],
+      events: [{ orgId, kind: 'change', audience: ['all'], data: { entity: 'probe', id: 'long', op: 'updated' } }],
+    });
+    expect(committed.audits[0]!.entry.seq).toBe(100_000_000_000_000);
+    expect(committed.audits[0]!.eventSeq).toBe(100_000_000_000_000);
+    expect(committed.events[0]!.seq).toBe(100_000_000_000_001);
+    expect((await redis.xrange(keys.events(orgId), '-', '+')).map(([id]) => id)).toEqual(['100000000000000-0', '100000000000001-0']);
+    expect(await redis.zscore(keys.audit(orgId), JSON.stringify(auditProbe(orgId)))).toBe('100000000000000');
+    // Its chain starts at 10^14, a gap the sealer would retry every second.
+    await redis.srem(keys.auditUnsealed, orgId);
   });
 });
