@@ -178,10 +178,10 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
       redisCalls[which] = callsPer(before, await commandCalls(ctx.redis), side.completed - completedBefore);
     };
     for (let i = 0; i < rounds; i += 1) {
-      if (i === 0) await countCalls('signet', signet);
-      else await measureRedisCpu('signet', () => window(signet, windowMs, true));
-      if (i === 0) await countCalls('sameIo', sameIo);
-      else await measureRedisCpu('sameIo', () => window(sameIo, windowMs, true));
+      const measure = (which: keyof typeof redisCpu, side: Side) =>
+        i === 0 ? countCalls(which, side) : measureRedisCpu(which, () => window(side, windowMs, true));
+      await measure('signet', signet);
+      await measure('sameIo', sameIo);
       await window(baseline, windowMs, true);
       const now = report(signet).commandsPerSecond;
       const floor = report(sameIo).commandsPerSecond;
