@@ -63,26 +63,14 @@ export class RequestFeed {
   /** (Re)loads the first page. */
   async load(): Promise<void> {
     const generation = ++this.#generation;
-    this.#held = [];
-    this.loading = true;
-    try {
+    await this.#fetch(generation, async () => {
       const page = await command('request.list', { ...this.filter, limit: this.#pageSize });
       if (generation !== this.#generation) return;
-      const held = this.#held ?? [];
-      this.#held = null;
       this.items = page.requests;
       this.nextBefore = page.nextBefore;
       this.loaded = true;
       this.error = null;
-      for (const event of held) this.#apply(event);
-    } catch (error) {
-      if (generation === this.#generation) this.error = asProtocolError(error).message;
-    } finally {
-      if (generation === this.#generation) {
-        this.#held = null;
-        this.loading = false;
-      }
-    }
+    });
   }
 
   /**
@@ -93,9 +81,7 @@ export class RequestFeed {
   async loadMore(): Promise<void> {
     if (this.loading || !this.loaded || this.nextBefore === null) return;
     const generation = this.#generation;
-    this.#held = [];
-    this.loading = true;
-    try {
+    await this.#fetch(generation, async () => {
       for (let round = 0; round < MAX_EMPTY_ROUNDS && this.nextBefore !== null; round += 1) {
         // The cursor (creation ms and id) never skips or repeats a request; live events may
         // still have added one that a page brings again, so known ids are dropped.
@@ -109,6 +95,19 @@ export class RequestFeed {
         this.error = null;
         if (fresh.length > 0) break;
       }
+    });
+  }
+
+  /**
+   * Runs one fetch of pages: events that arrive meanwhile are held and applied on top of what it
+   * brought. A fetch overtaken by a newer load() (another generation) changes nothing.
+   */
+  async #fetch(generation: number, fetchPages: () => Promise<void>): Promise<void> {
+    this.#held = [];
+    this.loading = true;
+    try {
+      await fetchPages();
+      if (generation !== this.#generation) return;
       const held = this.#held ?? [];
       this.#held = null;
       for (const event of held) this.#apply(event);
