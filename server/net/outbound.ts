@@ -163,6 +163,9 @@ export function createOutboundClient(options: OutboundOptions): OutboundClient {
           });
           incoming.on('error', fail);
           incoming.on('end', () => resolve({ status: incoming.statusCode ?? 0, body: Buffer.concat(chunks) }));
+          incoming.on('close', () => {
+            if (!incoming.complete) fail(new OutboundError('the answer was cut short'));
+          });
         },
       );
       outgoing.on('error', fail);
