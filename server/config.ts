@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { LOOPBACK_CIDRS, parseAllowedCidrs, type Cidr } from './net/addresses.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().min(1);
@@ -27,7 +28,23 @@ const EnvSchema = z.object({
   SIGNET_MAX_MESSAGE_BYTES: positiveInt.min(1024).default(1_000_000),
   SIGNET_EVENT_RETENTION: positiveInt.min(100).max(1_000_000_000).default(100_000),
   SIGNET_TRUST_PROXY: bool.default(false),
-  /** Let webhooks and JWKS URLs point at this machine (loopback); off by default. */
+  /**
+   * Loopback, private, CGNAT or unique-local ranges that webhooks and JWKS URLs may reach
+   * (comma-separated CIDRs); none by default. Link-local, metadata, unspecified, multicast and
+   * reserved addresses can never be allowed.
+   */
+  SIGNET_OUTBOUND_ALLOWED_CIDRS: z
+    .string()
+    .default('')
+    .transform((text, context): Cidr[] => {
+      try {
+        return parseAllowedCidrs(text);
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /** Deprecated: `true` means SIGNET_OUTBOUND_ALLOWED_CIDRS also holds 127.0.0.0/8,::1/128. */
   SIGNET_OUTBOUND_ALLOW_LOOPBACK: bool.default(false),
   SIGNET_ARTIFACT_DIR: z.string().min(1).optional(),
   SIGNET_MAX_UPLOAD_BYTES: positiveInt.max(2 * 1024 ** 3).default(2 * 1024 ** 3),
@@ -49,6 +66,8 @@ export interface Config extends Env {
   masterKey: Buffer;
   nodeId: string;
   artifactDir: string;
+  /** SIGNET_OUTBOUND_ALLOWED_CIDRS, with what the deprecated SIGNET_OUTBOUND_ALLOW_LOOPBACK adds. */
+  outboundAllowedCidrs: Cidr[];
 }
 
 export class ConfigError extends Error {}
@@ -87,6 +106,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowedOrigins,
     masterKey: loadMasterKey(parsed),
     nodeId: parsed.SIGNET_NODE_ID ?? `node-${randomBytes(4).toString('hex')}`,
+    outboundAllowedCidrs: [
+      ...parsed.SIGNET_OUTBOUND_ALLOWED_CIDRS,
+      ...(parsed.SIGNET_OUTBOUND_ALLOW_LOOPBACK ? parseAllowedCidrs(LOOPBACK_CIDRS) : []),
+    ],
     artifactDir: path.resolve(parsed.SIGNET_ARTIFACT_DIR ?? path.join(parsed.SIGNET_DATA_DIR, 'artifacts')),
   };
 }

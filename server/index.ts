@@ -33,9 +33,11 @@ export interface StartOptions {
   logger?: Logger;
   /** Serve the built SvelteKit app (build/handler.js) when present. */
   serveUi?: boolean;
+  /** Test-only: DNS servers for outbound requests instead of the system resolver. */
+  outboundDnsServers?: string[];
 }
 
-export async function startSignetNode({ config, redisUrl, logger, serveUi = true }: StartOptions): Promise<SignetNode> {
+export async function startSignetNode({ config, redisUrl, logger, serveUi = true, outboundDnsServers }: StartOptions): Promise<SignetNode> {
   const log = logger ?? createLogger(config.LOG_LEVEL);
   const redis = await connectRedis(redisUrl);
   const pub = await connectRedis(redisUrl);
@@ -51,7 +53,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
   // Subscribers queue their SUBSCRIBE until connected and keep no command timeout.
   const subscriber = { enableOfflineQueue: true, commandTimeout: undefined, enableAutoPipelining: false };
   const sub = await connectRedis(redisUrl, subscriber);
-  const signet = createSignet(config, redis, log);
+  const signet = createSignet(config, redis, log, { outboundDnsServers });
   // Commits (this node's, other nodes', the CLI's) arrive on a subscriber of their own.
   const committedSub = await connectRedis(redisUrl, { ...subscriber, connectionName: `signet-commits-${signet.commitOrigin}` });
   const metrics = createMetrics();

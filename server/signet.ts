@@ -11,6 +11,7 @@ import { commit, type CommitPlan, type Committed } from './store/commit.js';
 import { deriveAuditSigningKey, type AuditSigningKey } from './audit/chain.js';
 import type { CommittedFeed } from './realtime/committedEvents.js';
 import type { SigningJobs } from './signing/lifecycle.js';
+import { createOutboundClient, type OutboundClient } from './net/outbound.js';
 import type { ClientToServerEvents, ServerToClientEvents } from '../src/lib/shared/events.js';
 
 export type SignetIo = Server<ClientToServerEvents, ServerToClientEvents>;
@@ -48,12 +49,19 @@ export interface Signet {
   refreshAccess: (scope: AccessScope, callerSocketId?: string) => Promise<void>;
   /** The job queues, on nodes (and CLI runs) that have them. */
   jobs: SigningJobs | null;
+  /** Every request the server sends of its own (webhooks, JWKS) goes through this. */
+  outbound: OutboundClient;
   /** Set while the node closes: no more presence broadcasts. */
   shuttingDown: boolean;
   apply(plan: CommitPlan): Promise<Committed>;
 }
 
-export function createSignet(config: Config, redis: Redis, logger: Logger): Signet {
+export interface SignetOptions {
+  /** Test-only: DNS servers for outbound requests instead of the system resolver. */
+  outboundDnsServers?: string[];
+}
+
+export function createSignet(config: Config, redis: Redis, logger: Logger, options: SignetOptions = {}): Signet {
   const keys = redisKeys(config.SIGNET_REDIS_PREFIX);
   const signet: Signet = {
     config,
@@ -67,6 +75,7 @@ export function createSignet(config: Config, redis: Redis, logger: Logger): Sign
     feed: null,
     shuttingDown: false,
     jobs: null,
+    outbound: createOutboundClient({ allowedCidrs: config.outboundAllowedCidrs, dnsServers: options.outboundDnsServers }),
     refreshAccess: async () => {},
     async apply(plan) {
       const committed = await commit(redis, keys, config.SIGNET_EVENT_RETENTION, plan, {

@@ -8,7 +8,6 @@ import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
 import { assertVersion, changeEvent, commitEntityDelete, commitEntityUpdate, CONFIG_READERS, defineCommand, slugChange, type CommandContext } from './define.js';
 import { conflict, invalid, notFound } from './errors.js';
-import { assertOutboundAllowed } from '../net/outbound.js';
 import { dropUndefined, projectInOrg } from './projects.js';
 
 
@@ -161,7 +160,7 @@ export const createBuildSystem = defineCommand({
   async handler({ actor, repos, commit, signet }, input) {
     const { keys } = repos;
     if (input.jwksUrl) {
-      await assertOutboundAllowed(input.jwksUrl, { allowLoopback: signet.config.SIGNET_OUTBOUND_ALLOW_LOOPBACK }).catch((error: Error) => {
+      await signet.outbound.checkUrl(input.jwksUrl).catch((error: Error) => {
         throw invalid('jwksUrl', error.message);
       });
     }

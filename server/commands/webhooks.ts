@@ -6,7 +6,6 @@ import { randomId, randomToken } from '../auth/secrets.js';
 import { sealPrivateKey } from '../signing/keyVault.js';
 import { changeEvent, commitEntityDelete, CONFIG_READERS, defineCommand } from './define.js';
 import { invalid, notFound } from './errors.js';
-import { assertOutboundAllowed } from '../net/outbound.js';
 import { projectInOrg } from './projects.js';
 
 
@@ -28,7 +27,7 @@ export const createWebhook = defineCommand({
     const { actor, repos, commit, signet } = context;
     const { keys } = repos;
     const project = (await projectInOrg(context, input.projectId)).value;
-    await assertOutboundAllowed(input.url, { allowLoopback: signet.config.SIGNET_OUTBOUND_ALLOW_LOOPBACK }).catch((error: Error) => {
+    await signet.outbound.checkUrl(input.url).catch((error: Error) => {
       throw invalid('url', error.message);
     });
     const id = randomId();

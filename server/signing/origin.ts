@@ -3,7 +3,8 @@
 // CI, or anything issuing tokens of that shape). This module checks the token — signature against
 // the build system's JWKS, issuer, audience, expiry — and then that it was minted for the project's
 // repository and for a branch the policy allows. Every failure is an OriginVerificationError whose
-// message says exactly what failed and never contains the token.
+// message says exactly what failed and never contains the token; only what a JWKS URL did (did not
+// answer, was refused, had no matching key) reads the same every time, with the cause in `detail`.
 //
 // Rules, kept deliberately simple:
 //
@@ -27,6 +28,7 @@
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
+  customFetch,
   decodeJwt,
   decodeProtectedHeader,
   errors,
@@ -36,6 +38,7 @@ import {
   type JWTVerifyGetKey,
   type JWTVerifyOptions,
 } from 'jose';
+import { OutboundError, type OutboundClient } from '../net/outbound.js';
 
 export interface TrustedBuildSystem {
   id: string;
@@ -96,10 +99,15 @@ export class OriginVerificationError extends Error {
   constructor(
     readonly reason: OriginFailureReason,
     message: string,
+    /** For the server log only: what `message` deliberately leaves out (never the token). */
+    readonly detail?: string,
   ) {
     super(message);
   }
 }
+
+/** How JWKS URLs are fetched: the server's outbound client, which refuses addresses it must not reach. */
+export type JwksFetcher = Pick<OutboundClient, 'fetch'>;
 
 export const ALLOWED_ALGORITHMS = ['RS256', 'ES256'] as const;
 export const CLOCK_TOLERANCE_SECONDS = 30;
@@ -111,7 +119,7 @@ const ISSUER_REPOSITORY_HOSTS: Record<string, string> = {
   'token.actions.githubusercontent.com': 'github.com',
 };
 
-const fail = (reason: OriginFailureReason, message: string) => new OriginVerificationError(reason, message);
+const fail = (reason: OriginFailureReason, message: string, detail?: string) => new OriginVerificationError(reason, message, detail);
 
 /** Quotes an untrusted value for a message, cut short so a message stays a message. */
 function quote(value: unknown, max = 120): string {
@@ -302,22 +310,23 @@ function refFromClaims(claims: Record<string, unknown>): string | null {
 /** Errors from fetching or importing the build system's keys, as opposed to verifying with them. */
 class KeySourceError extends Error {
   constructor(readonly original: unknown) {
-    super(original instanceof Error ? original.message : String(original));
+    super(original instanceof OutboundError ? original.detail : original instanceof Error ? original.message : String(original));
   }
 }
 
-const remoteJwks = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+/** Remote JWKS getters per outbound client (each node's rules apply to its own fetches), by URL. */
+let remoteJwks = new WeakMap<JwksFetcher, Map<string, ReturnType<typeof createRemoteJWKSet>>>();
 
 /** Forgets the cached remote JWKS getters (e.g. after a build system's JWKS URL changed). */
 export function clearJwksCache(): void {
-  remoteJwks.clear();
+  remoteJwks = new WeakMap();
 }
 
 function describeKeySource(system: TrustedBuildSystem): string {
   return system.jwksUrl ? `the JWKS at ${quote(system.jwksUrl, 300)}` : 'its inline JWKS';
 }
 
-function keyResolver(system: TrustedBuildSystem): JWTVerifyGetKey {
+function keyResolver(system: TrustedBuildSystem, fetcher: JwksFetcher): JWTVerifyGetKey {
   const hasUrl = typeof system.jwksUrl === 'string' && system.jwksUrl.trim() !== '';
   const hasInline = system.jwks !== null && system.jwks !== undefined;
   if (hasUrl === hasInline) {
@@ -337,10 +346,17 @@ function keyResolver(system: TrustedBuildSystem): JWTVerifyGetKey {
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
       throw fail('invalid_build_system', `build system ${quote(system.name)} has a JWKS URL that is not http(s)`);
     }
-    let remote = remoteJwks.get(url.href);
+    let cache = remoteJwks.get(fetcher);
+    if (!cache) remoteJwks.set(fetcher, (cache = new Map()));
+    let remote = cache.get(url.href);
     if (!remote) {
-      remote = createRemoteJWKSet(url, { timeoutDuration: 5_000, cooldownDuration: 30_000, cacheMaxAge: 600_000 });
-      remoteJwks.set(url.href, remote);
+      remote = createRemoteJWKSet(url, {
+        timeoutDuration: 5_000,
+        cooldownDuration: 30_000,
+        cacheMaxAge: 600_000,
+        [customFetch]: (href, init) => fetcher.fetch(href, init),
+      });
+      cache.set(url.href, remote);
     }
     resolve = remote;
   } else {
@@ -382,7 +398,21 @@ async function verifyJwt(token: string, getKey: JWTVerifyGetKey, options: JWTVer
   }
 }
 
+/** What the keys said about the token; with a JWKS URL, none of it may be told apart. */
+const KEY_OUTCOMES: ReadonlySet<OriginFailureReason> = new Set(['jwks_unavailable', 'unknown_key', 'bad_signature', 'verification_failed']);
+
 function translateJoseError(error: unknown, system: TrustedBuildSystem, header: { alg?: unknown; kid?: unknown }): OriginVerificationError {
+  const translated = describeJoseError(error, system, header);
+  // With keys fetched from a URL, a refused address, a closed port, an answer that is no JWKS and
+  // keys that do not match the token read the same: otherwise the message would tell whoever can
+  // register a build system which addresses and ports answer. The log gets the difference.
+  if (system.jwksUrl && KEY_OUTCOMES.has(translated.reason)) {
+    return fail(translated.reason, `the origin token could not be verified with the keys of build system ${quote(system.name)}`, translated.message);
+  }
+  return translated;
+}
+
+function describeJoseError(error: unknown, system: TrustedBuildSystem, header: { alg?: unknown; kid?: unknown }): OriginVerificationError {
   const who = `build system ${quote(system.name)}`;
   if (error instanceof OriginVerificationError) return error;
   if (error instanceof KeySourceError) {
@@ -508,6 +538,7 @@ export async function verifyOriginToken(
   token: string,
   buildSystems: TrustedBuildSystem[],
   expectation: OriginExpectation,
+  fetcher: JwksFetcher,
 ): Promise<VerifiedOrigin> {
   if (typeof token !== 'string' || token.trim() === '') throw fail('missing_token', 'no origin token was supplied');
   const jwt = token.trim();
@@ -537,7 +568,7 @@ export async function verifyOriginToken(
 
   let payload: JWTPayload;
   try {
-    const getKey = keyResolver(system);
+    const getKey = keyResolver(system, fetcher);
     ({ payload } = await verifyJwt(jwt, getKey, {
       issuer: unverified.iss,
       audience: system.audience,

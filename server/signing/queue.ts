@@ -10,7 +10,7 @@ import { createRedisClient } from '../store/redis.js';
 import type { SigningJobs } from './lifecycle.js';
 import { expireRequest, signRequest } from './worker.js';
 import { openPrivateKey } from './keyVault.js';
-import { assertOutboundAllowed } from '../net/outbound.js';
+import { OutboundError } from '../net/outbound.js';
 
 interface RequestJob {
   orgId: string;
@@ -180,29 +180,35 @@ export function startSigningQueues(signet: Signet, redisUrl: string, options: { 
   };
 }
 
-/** POSTs `{organization, signingRequestId, status}` with an HMAC-SHA256 signature; throws (and so is retried) on failure. */
+/**
+ * POSTs `{organization, signingRequestId, status}` with an HMAC-SHA256 signature; throws (and so is
+ * retried) on failure. Redirects are not followed: a receiver must answer 2xx at the URL it gave.
+ */
 async function deliverWebhook(signet: Signet, job: WebhookJob): Promise<void> {
   const stored = await signet.repos.webhook(job.webhookId);
   if (!stored) return; // deleted meanwhile
-  await assertOutboundAllowed(stored.value.url, { allowLoopback: signet.config.SIGNET_OUTBOUND_ALLOW_LOOPBACK });
   const secret = openPrivateKey(signet.config.masterKey, stored.value.sealedSecret, `webhook:${stored.value.id}`).toString();
   const timestamp = Math.floor(Date.now() / 1000);
   const signature = createHmac('sha256', secret).update(`${timestamp}.${job.body}`).digest('hex');
-  const response = await fetch(stored.value.url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'user-agent': 'Signet-Webhook/1',
-      'x-signet-delivery': randomUUID(),
-      'x-signet-timestamp': String(timestamp),
-      'x-signet-signature': `sha256=${signature}`,
-    },
-    body: job.body,
-    signal: AbortSignal.timeout(10_000),
-    redirect: 'manual',
-  });
-  if (response.status < 200 || response.status >= 300) {
-    throw new Error(`webhook ${stored.value.url} answered ${response.status}`);
+  let status: number;
+  try {
+    ({ status } = await signet.outbound.request(stored.value.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'Signet-Webhook/1',
+        'x-signet-delivery': randomUUID(),
+        'x-signet-timestamp': String(timestamp),
+        'x-signet-signature': `sha256=${signature}`,
+      },
+      body: job.body,
+      timeoutMs: 10_000,
+    }));
+  } catch (error) {
+    if (error instanceof OutboundError) {
+      signet.logger.warn({ orgId: job.orgId, webhookId: job.webhookId, detail: error.detail }, 'webhook delivery failed');
+    }
+    throw error;
   }
+  if (status < 200 || status >= 300) throw new Error(`webhook answered ${status}`);
 }
-

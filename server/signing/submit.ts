@@ -14,7 +14,6 @@ import { conflict, forbidden, invalid } from '../commands/errors.js';
 import { commitRequestChange, withStatus } from './lifecycle.js';
 import { OriginVerificationError, branchMatches, globToRegExp, verifyOriginToken } from './origin.js';
 import type { WriteOp } from '../store/commit.js';
-import { assertOutboundAllowed } from '../net/outbound.js';
 
 export interface UploadedArtifact {
   fileName: string;
@@ -103,7 +102,7 @@ async function checkOrigin(signet: Signet, actor: Actor, source: AuditSource, in
     try {
       return await verify();
     } catch (error) {
-      if (error instanceof OriginVerificationError) return denied(signet, actor, source, action, `Origin verification failed: ${error.message}`);
+      if (error instanceof OriginVerificationError) return denied(signet, actor, source, action, `Origin verification failed: ${logged(error).message}`);
       throw error;
     }
   }
@@ -111,22 +110,23 @@ async function checkOrigin(signet: Signet, actor: Actor, source: AuditSource, in
     try {
       return await verify();
     } catch (error) {
-      if (error instanceof OriginVerificationError) throw invalid('originToken', error.message);
+      if (error instanceof OriginVerificationError) throw invalid('originToken', logged(error).message);
       throw error;
     }
   }
+  function logged(error: OriginVerificationError): OriginVerificationError {
+    if (error.detail) signet.logger.info({ orgId: actor.orgId, reason: error.reason, detail: error.detail }, 'origin verification failed');
+    return error;
+  }
   async function verify(): Promise<Origin> {
-    const policyOfOutbound = { allowLoopback: signet.config.SIGNET_OUTBOUND_ALLOW_LOOPBACK };
-    const buildSystems = [];
-    for (const system of await signet.repos.buildSystems(actor.orgId)) {
-      // Checked again at use: a host may resolve elsewhere now than when it was registered.
-      if (system.jwksUrl && (await assertOutboundAllowed(system.jwksUrl, policyOfOutbound).then(() => false, () => true))) continue;
-      buildSystems.push(system);
-    }
-    const verified = await verifyOriginToken(input.originToken!, buildSystems, {
-      repositoryUrl: project.repositoryUrl ?? '',
-      branchPatterns: policy.allowedBranches,
-    });
+    // JWKS URLs are fetched through the outbound client, which judges the address it connects to.
+    const buildSystems = await signet.repos.buildSystems(actor.orgId);
+    const verified = await verifyOriginToken(
+      input.originToken!,
+      buildSystems,
+      { repositoryUrl: project.repositoryUrl ?? '', branchPatterns: policy.allowedBranches },
+      signet.outbound,
+    );
     return {
       verified: true,
       repository: verified.repository,

@@ -42,7 +42,7 @@ export function testConfig(overrides: Record<string, string> = {}, prefix = `t${
     SIGNET_DATA_DIR: '/tmp/signet-test-unused',
     LOG_LEVEL: 'silent',
     // Test receivers and issuers listen on 127.0.0.1.
-    SIGNET_OUTBOUND_ALLOW_LOOPBACK: 'true',
+    SIGNET_OUTBOUND_ALLOWED_CIDRS: '127.0.0.1/32',
     ...overrides,
   });
 }

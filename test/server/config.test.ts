@@ -20,12 +20,27 @@ describe('configuration', () => {
     ['SIGNET_RATE_LIMIT_PER_MINUTE', '0'],
     ['SIGNET_EVENT_RETENTION', '1e21'],
     ['LOG_LEVEL', 'loud'],
+    ['SIGNET_OUTBOUND_ALLOWED_CIDRS', '10.0.0.0/8,169.254.0.0/16'],
+    ['SIGNET_OUTBOUND_ALLOWED_CIDRS', 'everything'],
   ] as const) {
     it(`rejects ${variable}=${value}, naming the variable`, () => {
       expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
       expect(() => loadConfig({ [variable]: value })).toThrow(new RegExp(variable));
     });
   }
+
+  it('SIGNET_OUTBOUND_ALLOWED_CIDRS names the entry that can never be allowed', () => {
+    expect(() => loadConfig({ SIGNET_OUTBOUND_ALLOWED_CIDRS: '127.0.0.1/32,169.254.169.254/32' })).toThrow(
+      'SIGNET_OUTBOUND_ALLOWED_CIDRS: "169.254.169.254/32" covers a cloud metadata address, where Signet never sends requests',
+    );
+  });
+
+  it('allows no outbound CIDRs by default; the deprecated SIGNET_OUTBOUND_ALLOW_LOOPBACK=true adds loopback', () => {
+    const cidrs = (env: Record<string, string>) => loadConfig({ SIGNET_MASTER_KEY: 'A'.repeat(43) + '=', ...env }).outboundAllowedCidrs.map(([address, bits]) => `${address}/${bits}`);
+    expect(cidrs({})).toEqual([]);
+    expect(cidrs({ SIGNET_OUTBOUND_ALLOWED_CIDRS: '10.0.0.0/8, fd00::/8' })).toEqual(['10.0.0.0/8', 'fd00::/8']);
+    expect(cidrs({ SIGNET_OUTBOUND_ALLOW_LOOPBACK: 'true', SIGNET_OUTBOUND_ALLOWED_CIDRS: '10.0.0.0/8' })).toEqual(['10.0.0.0/8', '127.0.0.0/8', '::1/128']);
+  });
 
   it('stops `npm start`’s server with the message before touching anything', async () => {
     const failure = await run(process.execPath, ['--import', 'tsx', 'server/main.ts'], {

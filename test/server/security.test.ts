@@ -122,16 +122,18 @@ describe('outbound configuration holds no secrets', () => {
     expect(refused.error).toMatchObject({ code: 'INVALID_INPUT', issues: [{ path: 'url' }] });
   });
 
-  it('webhooks and JWKS URLs may not point at link-local addresses (cloud metadata), nor at loopback unless allowed', async () => {
+  // Every form of it, at save and request time: test/server/security/ssrf.test.ts.
+  it('webhooks and JWKS URLs may not point at cloud metadata or link-local addresses, nor at loopback or private ranges unless allowed', async () => {
     const project = await createProject(everyone.owner.socket, 'metadata');
     const webhook = await command(everyone.admin.socket, 'webhook.create', { projectId: project.id, url: 'http://169.254.169.254/latest/meta-data' });
-    expect(webhook.error).toMatchObject({ code: 'INVALID_INPUT', issues: [{ path: 'url', message: expect.stringMatching(/link-local/) }] });
+    expect(webhook.error).toMatchObject({ code: 'INVALID_INPUT', issues: [{ path: 'url', message: expect.stringMatching(/metadata/) }] });
     const jwks = await command(everyone.admin.socket, 'buildSystem.create', { name: 'Metadata', issuer: 'https://ci.example.com', audience: 'signet', jwksUrl: 'http://[fe80::1]/jwks' });
-    expect(jwks.error).toMatchObject({ code: 'INVALID_INPUT', issues: [{ path: 'jwksUrl' }] });
-    const { assertOutboundAllowed } = await import('../../server/net/outbound.js');
-    await expect(assertOutboundAllowed('http://127.0.0.1:9/hook', { allowLoopback: false })).rejects.toThrow(/loopback/);
-    await expect(assertOutboundAllowed('http://127.0.0.1:9/hook', { allowLoopback: true })).resolves.toBeUndefined();
-    await expect(assertOutboundAllowed('http://10.1.2.3/hook', { allowLoopback: false })).resolves.toBeUndefined();
+    expect(jwks.error).toMatchObject({ code: 'INVALID_INPUT', issues: [{ path: 'jwksUrl', message: expect.stringMatching(/link-local/) }] });
+    const { createOutboundClient } = await import('../../server/net/outbound.js');
+    const { parseAllowedCidrs } = await import('../../server/net/addresses.js');
+    await expect(createOutboundClient({ allowedCidrs: [] }).checkUrl('http://127.0.0.1:9/hook')).rejects.toThrow(/loopback/);
+    await expect(createOutboundClient({ allowedCidrs: parseAllowedCidrs('127.0.0.1/32') }).checkUrl('http://127.0.0.1:9/hook')).resolves.toBeUndefined();
+    await expect(createOutboundClient({ allowedCidrs: [] }).checkUrl('http://10.1.2.3/hook')).rejects.toThrow(/private/);
   });
 
   it('inline JWKS with private key parts is refused', async () => {

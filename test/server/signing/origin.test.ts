@@ -7,11 +7,19 @@ import {
   normalizeRepositoryUrl,
   OriginVerificationError,
   repositoryMatches,
-  verifyOriginToken,
+  verifyOriginToken as verifyWith,
+  type OriginExpectation,
   type OriginFailureReason,
   type TrustedBuildSystem,
 } from '../../../server/signing/origin.js';
 import { startTestIssuer, TEST_SHA, type TestIssuer } from '../../helpers/oidcIssuer.js';
+import { createOutboundClient } from '../../../server/net/outbound.js';
+import { parseAllowedCidrs } from '../../../server/net/addresses.js';
+
+// The issuer listens on 127.0.0.1, which the server reaches only when an operator allows it.
+const outbound = createOutboundClient({ allowedCidrs: parseAllowedCidrs('127.0.0.1/32') });
+const verifyOriginToken = (token: string, systems: TrustedBuildSystem[], expectation: OriginExpectation) =>
+  verifyWith(token, systems, expectation, outbound);
 
 const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
 
@@ -280,7 +288,9 @@ describe('verifyOriginToken: rejected tokens', () => {
     const system: TrustedBuildSystem = { ...remote, issuer: gone.issuer, jwksUrl: gone.jwksUrl };
     await gone.close();
     const error = await expectFailure(token, [system], { repositoryUrl: `${gone.issuer}/acme/widget`, branchPatterns: [] }, 'jwks_unavailable');
-    expect(error.message).toContain(gone.jwksUrl);
+    // Said the same way as keys that do not match (test/server/security/ssrf.test.ts); the log has the cause.
+    expect(error.message).toBe('the origin token could not be verified with the keys of build system "Forge CI"');
+    expect(error.detail).toContain(gone.jwksUrl);
 
     const both = { ...remote, jwks: idp.jwks };
     await expectFailure(await idp.sign(), [both], { repositoryUrl: repoUrl, branchPatterns: [] }, 'invalid_build_system');
