@@ -36,6 +36,10 @@ export function markUiRoute(_req: Request, res: Response, next: NextFunction): v
   next();
 }
 
+function summary(req: Request, res: Response): string {
+  return `${req.method} ${redactUrl(req.originalUrl ?? req.url)} ${res.statusCode}`;
+}
+
 export function requestObserver(logger: Logger, metrics: Metrics): RequestHandler {
   const log = pinoHttp({
     logger,
@@ -48,8 +52,8 @@ export function requestObserver(logger: Logger, metrics: Metrics): RequestHandle
       req: (req: { method: string; url: string; raw: Request }) => ({ method: req.method, url: redactUrl(req.raw.originalUrl ?? req.url) }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
-    customSuccessMessage: (req, res) => `${req.method} ${routeOf(req as Request, res as Response)} ${res.statusCode}`,
-    customErrorMessage: (req, res) => `${req.method} ${routeOf(req as Request, res as Response)} ${res.statusCode}`,
+    customSuccessMessage: (req, res) => summary(req as Request, res as Response),
+    customErrorMessage: (req, res) => summary(req as Request, res as Response),
     customSuccessObject: (req, res, value) => ({ ...value, route: routeOf(req as Request, res as Response) }),
     customErrorObject: (req, res, _error, value) => ({ ...value, route: routeOf(req as Request, res as Response) }),
   });

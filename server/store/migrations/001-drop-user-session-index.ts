@@ -1,6 +1,7 @@
 // Version 1. Earlier versions of Signet kept a set of session hashes per user (`user:{id}:sessions`), added at
 // sign-in and removed at sign-out. Sessions expire by their own TTL, so these sets only grew; nothing
-// reads them any more. This deletes them.
+// reads them any more. This deletes them. Nodes of the previous version can keep running while it
+// applies: they never read these sets either.
 import type { Migration } from './migration.js';
 
 export const dropUserSessionIndex: Migration = {

@@ -1,4 +1,6 @@
-// What one data migration is. Each lives in its own numbered file and is listed in index.ts.
+// What one data migration is. Each lives in its own numbered file (NNN-what-it-does.ts), is listed in
+// index.ts, and says in its header comment whether nodes of the previous version can keep running
+// while it applies (a rolling upgrade) or must be stopped first.
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../keys.js';
 
