@@ -11,6 +11,16 @@ export interface CountsJobs {
 
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
+const QUEUE_COUNT_TIMEOUT_MS = 1000;
+
+function withinMs<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}
+
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 export function createMetrics() {
@@ -55,8 +65,9 @@ export function createMetrics() {
       registers: [registry],
       async collect() {
         for (const [name, queue] of queues) {
-          // A scrape while Redis is away keeps the last values rather than failing the whole page.
-          const counts = await queue.getJobCounts(...QUEUE_STATES).catch(() => null);
+          // A scrape while Redis is away or frozen keeps the last values rather than failing or
+          // hanging the whole page (BullMQ's connections have no command timeout).
+          const counts = await withinMs(queue.getJobCounts(...QUEUE_STATES), QUEUE_COUNT_TIMEOUT_MS).catch(() => null);
           if (!counts) continue;
           for (const state of QUEUE_STATES) this.set({ queue: name, state }, counts[state] ?? 0);
         }

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../server/index.js';
 import { QUEUE_STATES } from '../../server/metrics.js';
+import { spawnRedisServer } from '../../server/store/localRedis.js';
 import { command, restCommand, seedOrg, startNode, testConfig, type ClientSocket, type TestOrg } from '../helpers/signet.js';
 import { createApiKey, createPolicy, createProject, generateCertificate, ok, people, randomArtifact, removeDir, submitOk, tempDir, waitForFinal } from '../helpers/signing.js';
 
@@ -124,5 +125,26 @@ describe('GET /metrics', () => {
     expect(text).toMatch(/^signet_socket_buffer_disconnects_total 0$/m);
     expect(text).toMatch(/^signet_revocation_confirmation_duration_seconds_count 0$/m);
     expect(text).toMatch(/^signet_commands_total\{command="webhook.create",outcome="ok"\} 1$/m);
+  });
+});
+
+describe('GET /metrics while Redis is frozen', () => {
+  it('still answers, with the last queue depths, instead of hanging on the queue counts', async () => {
+    const dir = tempDir('signet-metrics-frozen-');
+    const frozen = await spawnRedisServer({ dir });
+    const lonely = await startNode(testConfig(), frozen.url);
+    try {
+      expect(await (await fetch(`${lonely.url}/metrics`)).text()).toMatch(/signet_queue_jobs\{queue="signing",state="waiting"\} 0/);
+      frozen.child.kill('SIGSTOP');
+      // Bounded by the queue-count timeout (1 s), not by Redis: without it this request never ends.
+      const response = await fetch(`${lonely.url}/metrics`, { signal: AbortSignal.timeout(15_000) });
+      expect(response.status).toBe(200);
+      expect(await response.text()).toMatch(/signet_queue_jobs\{queue="signing",state="waiting"\} 0/);
+    } finally {
+      frozen.child.kill('SIGCONT');
+      await lonely.close();
+      await frozen.stop();
+      removeDir(dir);
+    }
   });
 });
