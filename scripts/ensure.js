@@ -2,7 +2,7 @@
 // npm packages (npm ci), redis-server and, for the browser tests, Chromium (apt-get as root).
 // Plain JavaScript with no dependencies, because it runs before `npm ci`.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -11,8 +11,18 @@ function onPath(binary) {
   return (process.env.PATH ?? '').split(path.delimiter).concat(['/usr/bin', '/usr/sbin']).some((dir) => existsSync(path.join(dir, binary)));
 }
 
+// When stdout is not a terminal (a container, a service manager, a log collector) every line the
+// server writes there is JSON; so are these notes, and the installers' own output goes to stderr.
+const terminal = process.stdout.isTTY === true;
+
+/** A progress note: plain on a terminal, else one JSON line shaped like the server's (pino) lines. */
+export function note(message) {
+  if (terminal) console.log(message);
+  else process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), pid: process.pid, msg: message })}\n`);
+}
+
 function run(command, args, options = {}) {
-  const result = spawnSync(command, args, { stdio: 'inherit', cwd: root, ...options });
+  const result = spawnSync(command, args, { stdio: ['inherit', terminal ? 'inherit' : 2, 'inherit'], cwd: root, ...options });
   if (result.status !== 0) {
     console.error(`\n${command} ${args.join(' ')} failed (exit ${result.status}).`);
     process.exit(result.status ?? 1);
@@ -23,24 +33,33 @@ export function ensureNodeModules() {
   const installed = path.join(root, 'node_modules', '.package-lock.json');
   const lock = path.join(root, 'package-lock.json');
   if (existsSync(installed) && statSync(installed).mtimeMs >= statSync(lock).mtimeMs) return;
-  console.log('Installing npm packages (npm ci)…');
+  note('Installing npm packages (npm ci)…');
   run('npm', ['ci', '--no-audit', '--no-fund']);
 }
 
 let aptUpdated = false;
-function aptInstall(packages, what) {
+/** Installs Debian packages; `tools only` packages are services whose daemons must not be started. */
+function aptInstall(packages, what, { toolsOnly = false } = {}) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!isRoot || !onPath('apt-get')) {
     console.error(`\n${what} is not installed. Install it with:\n\n  sudo apt-get install -y ${packages.join(' ')}\n`);
     process.exit(1);
   }
-  console.log(`Installing ${packages.join(', ')} with apt-get…`);
+  note(`Installing ${packages.join(', ')} with apt-get…`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   if (!aptUpdated) {
     run('apt-get', ['update', '-qq'], { env });
     aptUpdated = true;
   }
-  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { env });
+  // A policy-rc.d answering 101 tells the packages' scripts not to start their services.
+  const policy = '/usr/sbin/policy-rc.d';
+  const ownPolicy = toolsOnly && !existsSync(policy);
+  if (ownPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+  try {
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { env });
+  } finally {
+    if (ownPolicy) rmSync(policy, { force: true });
+  }
 }
 
 export function ensureRedisServer() {
@@ -51,6 +70,12 @@ export function ensureDockerCompose() {
   if (!onPath('docker-compose')) aptInstall(['docker-compose'], 'docker-compose (to validate docker-compose.yml)');
 }
 
+/** haproxy (to check deploy/haproxy.cfg) and promtool (to lint /metrics), for the tests. */
+export function ensureOpsTools() {
+  const missing = [['haproxy', 'haproxy'], ['promtool', 'prometheus']].filter(([binary]) => !onPath(binary)).map(([, pkg]) => pkg);
+  if (missing.length) aptInstall(missing, `${missing.join(' and ')} (to check the load balancer's configuration and the metrics)`, { toolsOnly: true });
+}
+
 export function ensureChromium() {
   if (!existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium')) aptInstall(['chromium'], 'Chromium');
 }
@@ -59,7 +84,7 @@ export function ensureChromium() {
 export function ensureUiBuild() {
   const handler = path.join(root, 'build', 'handler.js');
   if (existsSync(handler) && !newerThan(statSync(handler).mtimeMs, ['src', 'svelte.config.js', 'vite.config.ts', 'package-lock.json'])) return;
-  console.log('Building the console (vite build)…');
+  note('Building the console (vite build)…');
   run(process.execPath, [path.join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn']);
 }
 

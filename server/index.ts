@@ -9,7 +9,10 @@ import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { connectRedis } from './store/redis.js';
 import { createSignet, type Signet, type SignetIo } from './signet.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, startRedisProbe } from './metrics.js';
+import { markUiRoute, requestObserver } from './http/requestLog.js';
+import { prepareStore } from './prepareStore.js';
+import { SERVER_LOG_KEY, type ServerLog } from '../src/lib/shared/serverLog.js';
 import { createDispatcher } from './commands/dispatch.js';
 import { createApi } from './http/api.js';
 import { attachSocketServer } from './realtime/socketServer.js';
@@ -40,6 +43,12 @@ export interface StartOptions {
 export async function startSignetNode({ config, redisUrl, logger, serveUi = true, outboundDnsServers }: StartOptions): Promise<SignetNode> {
   const log = logger ?? createLogger(config.LOG_LEVEL);
   const redis = await connectRedis(redisUrl);
+  const signet = createSignet(config, redis, log, { outboundDnsServers });
+  // A node with another installation's master key, or data in a format it does not know, stops here.
+  await prepareStore(signet).catch((error: unknown) => {
+    redis.disconnect();
+    throw error;
+  });
   const pub = await connectRedis(redisUrl);
   // The adapter publishes without handling failures; while Redis is away that must not become an
   // unhandled rejection (which would end the process). It carries presence (re-sent to whoever
@@ -53,15 +62,16 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
   // Subscribers queue their SUBSCRIBE until connected and keep no command timeout.
   const subscriber = { enableOfflineQueue: true, commandTimeout: undefined, enableAutoPipelining: false };
   const sub = await connectRedis(redisUrl, subscriber);
-  const signet = createSignet(config, redis, log, { outboundDnsServers });
   // Commits (this node's, other nodes', the CLI's) arrive on a subscriber of their own.
   const committedSub = await connectRedis(redisUrl, { ...subscriber, connectionName: `signet-commits-${signet.commitOrigin}` });
   const metrics = createMetrics();
+  const stopRedisProbe = startRedisProbe(redis, metrics);
   const dispatcher = createDispatcher(signet, metrics);
 
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.SIGNET_TRUST_PROXY);
+  app.use(requestObserver(log, metrics));
   app.use(createApi(signet, dispatcher, metrics));
   app.use(createSigningApi(signet, dispatcher));
   if (serveUi) await mountUi(app, log);
@@ -77,7 +87,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
     log.debug({ err: error }, 'audit sealing deferred'),
   );
   const stopHeartbeat = startNodeHeartbeat(signet);
-  const queues = startSigningQueues(signet, redisUrl, { workers: true });
+  const queues = startSigningQueues(signet, redisUrl, { workers: true, metrics });
   signet.jobs = queues.jobs;
 
   await new Promise<void>((resolve, reject) => {
@@ -97,6 +107,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
     async close() {
       signet.shuttingDown = true;
       stopHeartbeat();
+      stopRedisProbe();
       await queues.close();
       await stopSealer();
       io.local.disconnectSockets(true);
@@ -114,6 +125,9 @@ async function mountUi(app: express.Express, log: Logger): Promise<void> {
     log.warn('no built UI at build/handler.js: serving the API only (run `npm run build`)');
     return;
   }
+  // The console's own server-side errors (hooks.server.ts) go to this logger as JSON.
+  const serverLog: ServerLog = (level, fields, message) => log[level](fields, message);
+  (globalThis as Record<symbol, unknown>)[SERVER_LOG_KEY] = serverLog;
   const { handler } = (await import(pathToFileURL(handlerFile).href)) as { handler: express.RequestHandler };
-  app.use(handler);
+  app.use(markUiRoute, handler);
 }

@@ -1,23 +1,21 @@
 // `npm start`: load configuration (a bad value stops here, naming it), use REDIS_URL or start our
-// own Redis under the data directory, start a node, and print the one-time setup link on first run.
+// own Redis under the data directory, start a node, and show the one-time setup link on first run.
+// Everything it says goes through the logger: JSON lines when stdout is not a terminal, readable
+// lines (pino-pretty) on one.
 import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, stdoutIsTerminal, type Logger } from './logger.js';
 import { ensureLocalRedis, type LocalRedis } from './store/localRedis.js';
 import { startSignetNode } from './index.js';
 import { ensureSetupToken } from './auth/accounts.js';
+import { MasterKeyMismatch } from './store/masterKeyCheck.js';
+import { SchemaTooNew } from './store/migrations/index.js';
+
+// Before the configuration is read there is no configured level yet.
+let logger: Logger = createLogger('info');
 
 async function main() {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(78);
-    }
-    throw error;
-  }
-  const logger = createLogger(config.LOG_LEVEL);
+  const config = loadConfig();
+  logger = createLogger(config.LOG_LEVEL);
   let localRedis: LocalRedis | null = null;
   let redisUrl = config.REDIS_URL;
   if (!redisUrl) {
@@ -25,14 +23,14 @@ async function main() {
     redisUrl = localRedis.url;
     logger.info({ dataDir: config.SIGNET_DATA_DIR, owned: localRedis.owned }, 'using the local Redis (append-only file under the data directory)');
   }
-  const node = await startSignetNode({ config, redisUrl, logger });
+  const node = await startSignetNode({ config, redisUrl, logger }).catch(async (error: unknown) => {
+    await localRedis?.stop();
+    throw error;
+  });
 
   const setupToken = await ensureSetupToken(node.signet);
-  if (setupToken) {
-    // Printed to the terminal only, never logged: it creates the first organization and its owner.
-    process.stdout.write(`\n  Signet is ready. Create the first organization and its owner:\n\n    ${config.publicUrl}/setup?token=${setupToken}\n\n  This link works once.\n\n`);
-  }
-  process.stdout.write(`  Console: ${config.publicUrl}\n`);
+  if (setupToken) showSetupLink(logger, `${config.publicUrl}/setup?token=${setupToken}`);
+  logger.info({ url: config.publicUrl }, `console at ${config.publicUrl}`);
 
   let stopping = false;
   const stop = async () => {
@@ -46,7 +44,24 @@ async function main() {
   process.on('SIGTERM', stop);
 }
 
-main().catch((error) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
+/**
+ * The setup link creates the first organization and its owner, so the operator must see it: on a
+ * terminal as a banner, otherwise as one JSON line (`setupUrl`) in the node's own output. It is
+ * never part of a request log (those redact query values such as token=).
+ */
+function showSetupLink(log: Logger, setupUrl: string) {
+  if (stdoutIsTerminal()) {
+    process.stdout.write(`\n  Signet is ready. Create the first organization and its owner:\n\n    ${setupUrl}\n\n  This link works once.\n\n`);
+  } else {
+    log.info({ setupUrl }, 'Signet is ready: open setupUrl to create the first organization and its owner (the link works once)');
+  }
+}
+
+main().catch((error: unknown) => {
+  // Problems an operator fixes (configuration, master key, data format) are told without a stack.
+  const known = error instanceof ConfigError || error instanceof MasterKeyMismatch || error instanceof SchemaTooNew;
+  if (known) logger.fatal(error.message);
+  else logger.fatal({ err: error }, error instanceof Error ? error.message : String(error));
+  logger.flush?.();
+  process.exit(error instanceof ConfigError || error instanceof MasterKeyMismatch ? 78 : 1);
 });

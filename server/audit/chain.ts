@@ -197,3 +197,16 @@ export async function verifyAuditChain(
   }
   return { ok: true, entries, sealed: head?.seq ?? 0 };
 }
+
+/**
+ * Whether the first signed chain head found among these organizations verifies with this key (true
+ * when none is stored yet): how a node tells data written under another master key.
+ */
+export async function storedHeadVerifies(redis: Redis, keys: RedisKeys, publicKey: KeyObject, orgIds: string[]): Promise<boolean> {
+  if (orgIds.length === 0) return true;
+  const heads = await redis.mget(...orgIds.map((orgId) => keys.auditHead(orgId)));
+  const at = heads.findIndex((raw) => raw !== null);
+  if (at < 0) return true;
+  const head = JSON.parse(heads[at]!) as ChainHead;
+  return verify(null, headMessage(orgIds[at]!, head.seq, head.hash), publicKey, Buffer.from(head.signature, 'base64'));
+}

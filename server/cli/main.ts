@@ -13,6 +13,9 @@ import { createOrganization } from '../auth/accounts.js';
 import { CommandFailure } from '../commands/errors.js';
 import type { AuditActor } from '../../src/lib/shared/entities.js';
 import { runDemo } from './demo.js';
+import { prepareStore } from '../prepareStore.js';
+import { MasterKeyMismatch } from '../store/masterKeyCheck.js';
+import { SchemaTooNew } from '../store/migrations/index.js';
 import { transferOwnership, setOpenSource, createOperator } from './operator.js';
 
 const USAGE = `signet — Signet's operator command line
@@ -39,6 +42,13 @@ async function withSignet<T>(config: Config, work: (signet: Signet) => Promise<T
   const redis = await connectRedis(url);
   // What the CLI changes reaches live consoles through the channel its commits publish on.
   const signet = createSignet(config, redis, createLogger('silent'));
+  // The same checks as a node start: the installation's master key (a wrong one must not seal the
+  // audit chain below), the data format (migrated once).
+  await prepareStore(signet).catch(async (error: unknown) => {
+    redis.disconnect();
+    await local?.stop();
+    throw error;
+  });
   try {
     return await work(signet);
   } finally {
@@ -151,9 +161,9 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error) => {
-    if (error instanceof ConfigError) console.error(error.message);
+    if (error instanceof ConfigError || error instanceof MasterKeyMismatch || error instanceof SchemaTooNew) console.error(error.message);
     else if (error instanceof CommandFailure) console.error(`${error.code}: ${error.message}`);
     else console.error(error instanceof Error ? error.message : error);
-    process.exit(error instanceof ConfigError ? 78 : 1);
+    process.exit(error instanceof ConfigError || error instanceof MasterKeyMismatch ? 78 : 1);
   },
 );

@@ -11,6 +11,7 @@ import type { SigningJobs } from './lifecycle.js';
 import { expireRequest, signRequest } from './worker.js';
 import { openPrivateKey } from './keyVault.js';
 import { OutboundError } from '../net/outbound.js';
+import type { Metrics } from '../metrics.js';
 
 interface RequestJob {
   orgId: string;
@@ -30,7 +31,8 @@ export interface SigningQueues {
 }
 
 /** Starts the queues (and, unless `workers` is false, this node's workers and reconciler). */
-export function startSigningQueues(signet: Signet, redisUrl: string, options: { workers: boolean }): SigningQueues {
+export function startSigningQueues(signet: Signet, redisUrl: string, options: { workers: boolean; metrics?: Metrics }): SigningQueues {
+  const { metrics } = options;
   const { config, keys, logger } = signet;
   const clients: Redis[] = [];
   // BullMQ wants its own connections; workers block and must never give up on Redis.
@@ -52,6 +54,8 @@ export function startSigningQueues(signet: Signet, redisUrl: string, options: { 
   const webhookQueue = new Queue<WebhookJob>('webhooks', { connection: connection(false), prefix });
   signingQueue.on('error', (error) => logger.debug({ err: error }, 'signing queue'));
   webhookQueue.on('error', (error) => logger.debug({ err: error }, 'webhook queue'));
+  metrics?.watchQueue('signing', signingQueue);
+  metrics?.watchQueue('webhooks', webhookQueue);
 
   const jobs: SigningJobs = {
     async enqueueSigning(request) {
@@ -99,7 +103,7 @@ export function startSigningQueues(signet: Signet, redisUrl: string, options: { 
     const signingWorker = new Worker<RequestJob>(
       'signing',
       async (job: Job<RequestJob>) => {
-        if (job.name === 'sign') return signRequest(signet, job.data.requestId, { finalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) });
+        if (job.name === 'sign') return measureSigning(metrics, () => signRequest(signet, job.data.requestId, { finalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) }));
         if (job.name === 'expire') return expireRequest(signet, job.data.requestId);
       },
       {
@@ -111,12 +115,15 @@ export function startSigningQueues(signet: Signet, redisUrl: string, options: { 
         maxStalledCount: 2,
       },
     );
-    const webhookWorker = new Worker<WebhookJob>('webhooks', (job) => deliverWebhook(signet, job.data), {
+    const webhookWorker = new Worker<WebhookJob>('webhooks', (job) => measureDelivery(metrics, job, () => deliverWebhook(signet, job.data)), {
       connection: connection(true),
       prefix,
       concurrency: 8,
     });
-    for (const worker of [signingWorker, webhookWorker]) {
+    for (const [queue, worker] of [['signing', signingWorker], ['webhooks', webhookWorker]] as const) {
+      worker.on('completed', () => metrics?.jobs.inc({ queue, outcome: 'completed' }));
+      worker.on('failed', () => metrics?.jobs.inc({ queue, outcome: 'failed' }));
+      worker.on('stalled', () => metrics?.jobs.inc({ queue, outcome: 'stalled' }));
       worker.on('error', (error) => logger.debug({ err: error }, 'worker'));
       worker.on('failed', (job, error) => logger.warn({ job: job?.name, requestId: job?.data.requestId, attempts: job?.attemptsMade, err: error.message }, 'job failed'));
       workers.push(worker);
@@ -178,6 +185,32 @@ export function startSigningQueues(signet: Signet, redisUrl: string, options: { 
       for (const client of clients) client.disconnect();
     },
   };
+}
+
+/** Times a signing job by its outcome: completed, failed (refused with a reason, not retried) or error (retried). */
+async function measureSigning(metrics: Metrics | undefined, sign: () => Promise<string>): Promise<string> {
+  const stopTimer = metrics?.signingSeconds.startTimer();
+  try {
+    const outcome = await sign();
+    if (outcome === 'completed' || outcome === 'failed') stopTimer?.({ outcome });
+    if (outcome === 'failed') metrics?.signingFailures.inc({ kind: 'refused' });
+    return outcome;
+  } catch (error) {
+    stopTimer?.({ outcome: 'error' });
+    metrics?.signingFailures.inc({ kind: 'error' });
+    throw error;
+  }
+}
+
+/** Counts a delivery attempt: delivered, retrying, or gave_up on the last attempt. */
+async function measureDelivery(metrics: Metrics | undefined, job: Job<WebhookJob>, deliver: () => Promise<void>): Promise<void> {
+  try {
+    await deliver();
+    metrics?.webhookDeliveries.inc({ outcome: 'delivered' });
+  } catch (error) {
+    metrics?.webhookDeliveries.inc({ outcome: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) ? 'gave_up' : 'retrying' });
+    throw error;
+  }
 }
 
 /**

@@ -26,6 +26,11 @@ export function redisKeys(prefix: string) {
     userOrgs: (userId: string) => k(`user:${userId}:orgs`),
     session: (sessionHash: string) => k(`session:${sessionHash}`),
     setupToken: k('instance:setupToken'),
+    /** An HMAC under a key derived from the master key: nodes with another master key refuse to start. */
+    masterKeyCheck: k('instance:masterKeyCheck'),
+    /** The data-format version of everything under this prefix, and the lock of whoever migrates it. */
+    schemaVersion: k('schema:version'),
+    schemaLock: k('schema:lock'),
 
     eventSeq: (orgId: string) => k(`org:${orgId}:seq`),
     events: (orgId: string) => k(`org:${orgId}:events`),

@@ -47,6 +47,8 @@ describe('configuration', () => {
       env: { ...process.env, PORT: '70000', SIGNET_DATA_DIR: '/tmp/signet-config-test' },
     }).catch((error) => error);
     expect(failure.code).toBe(78);
-    expect(failure.stderr).toMatch(/PORT/);
+    // Said through the logger: one JSON line (stdout is not a terminal here), level fatal.
+    const said = JSON.parse(failure.stdout.trim());
+    expect(said).toMatchObject({ level: 60, msg: expect.stringMatching(/PORT/) });
   });
 });

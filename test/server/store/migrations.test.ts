@@ -1,0 +1,130 @@
+// Upgrades: Redis holds a data-format version; a node start (and a CLI run) migrates a store written
+// in an older layout, once, even when several nodes start together.
+import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Config } from '../../../server/config.js';
+import { createLogger } from '../../../server/logger.js';
+import { startSignetNode } from '../../../server/index.js';
+import { connectRedis, type Redis } from '../../../server/store/redis.js';
+import { redisKeys } from '../../../server/store/keys.js';
+import { migrateStore, MIGRATIONS, SCHEMA_VERSION } from '../../../server/store/migrations/index.js';
+import { redisUrl, seedOrg, signIn, startNode, testConfig, type TestOrg } from '../../helpers/signet.js';
+
+const exec = promisify(execFile);
+
+/** A logger whose JSON lines are kept, to see what each node logged. */
+function capturingLogger() {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = createLogger('info', { destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+  return { logger, lines };
+}
+
+const applied = (lines: Array<Record<string, unknown>>) => lines.filter((line) => line.msg === 'data migration applied');
+
+let redis: Redis;
+beforeAll(async () => {
+  redis = await connectRedis(redisUrl());
+});
+afterAll(() => {
+  redis?.disconnect();
+});
+
+/**
+ * A store as an earlier Signet left it: an organization with its people, no data-format version,
+ * and the per-user session index (`user:{id}:sessions`) that version 1 drops.
+ */
+async function olderStore(): Promise<{ config: Config; org: TestOrg; sessionIndexes: string[] }> {
+  const config = testConfig();
+  const node = await startNode(config);
+  const org = await seedOrg(node);
+  await node.close();
+  const keys = redisKeys(config.SIGNET_REDIS_PREFIX);
+  await redis.del(keys.schemaVersion);
+  const sessionIndexes = Object.values(org.users).map((user) => `${keys.prefix}user:${user.userId}:sessions`);
+  for (const key of sessionIndexes) await redis.sadd(key, randomBytes(32).toString('hex'), randomBytes(32).toString('hex'));
+  return { config, org, sessionIndexes };
+}
+
+describe('data-format version', () => {
+  it('a new store is recorded at the newest version without running migrations', async () => {
+    const { logger, lines } = capturingLogger();
+    const config = testConfig();
+    const node = await startSignetNode({ config, redisUrl: redisUrl(), serveUi: false, logger });
+    expect(await redis.get(node.signet.keys.schemaVersion)).toBe(String(SCHEMA_VERSION));
+    expect(applied(lines)).toEqual([]);
+    await node.close();
+  });
+
+  it('migrations are numbered 1, 2, … with no gaps', () => {
+    expect(MIGRATIONS.map((migration) => migration.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+    expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
+  });
+});
+
+describe('upgrading a store written in an older layout', () => {
+  it('two nodes starting together upgrade it exactly once, logging the migration, and the data still works', async () => {
+    const { config, org, sessionIndexes } = await olderStore();
+    // Something that only looks like the old index (another key shape) stays.
+    const lookalike = `${config.SIGNET_REDIS_PREFIX}user:${org.users.owner.userId}:sessions:keep`;
+    await redis.sadd(lookalike, 'x');
+
+    const a = capturingLogger();
+    const b = capturingLogger();
+    const [nodeA, nodeB] = await Promise.all([
+      startSignetNode({ config, redisUrl: redisUrl(), serveUi: false, logger: a.logger }),
+      startSignetNode({ config: { ...config, nodeId: 'node-b' }, redisUrl: redisUrl(), serveUi: false, logger: b.logger }),
+    ]);
+    try {
+      const logged = [...applied(a.lines), ...applied(b.lines)];
+      expect(logged).toHaveLength(1);
+      expect(logged[0]).toMatchObject({ from: 0, to: 1, migration: MIGRATIONS[0]!.name, changed: sessionIndexes.length });
+      expect(await redis.get(nodeA.signet.keys.schemaVersion)).toBe(String(SCHEMA_VERSION));
+      expect(await redis.exists(...sessionIndexes)).toBe(0);
+      expect(await redis.exists(lookalike)).toBe(1);
+      // The people of the old store still sign in, on either node.
+      await signIn(nodeA, org.users.owner);
+      await signIn(nodeB, org.users.viewer);
+    } finally {
+      await Promise.all([nodeA.close(), nodeB.close()]);
+      await redis.del(lookalike);
+    }
+
+    // A later start finds nothing left to do.
+    const again = capturingLogger();
+    const later = await startSignetNode({ config, redisUrl: redisUrl(), serveUi: false, logger: again.logger });
+    expect(applied(again.lines)).toEqual([]);
+    await later.close();
+  });
+
+  it('the CLI migrates too, before its command', async () => {
+    const { config, org, sessionIndexes } = await olderStore();
+    const env = { ...process.env, REDIS_URL: redisUrl(), SIGNET_REDIS_PREFIX: config.SIGNET_REDIS_PREFIX, SIGNET_MASTER_KEY: config.masterKey.toString('base64') };
+    const { stdout } = await exec(process.execPath, ['bin/signet.js', 'audit', 'verify', '--org', org.slug], { env });
+    expect(JSON.parse(stdout)).toMatchObject({ ok: true });
+    expect(await redis.get(redisKeys(config.SIGNET_REDIS_PREFIX).schemaVersion)).toBe(String(SCHEMA_VERSION));
+    expect(await redis.exists(...sessionIndexes)).toBe(0);
+  });
+
+  it('a node that died holding the migration lock delays the others only until the lock lapses', async () => {
+    const { config, sessionIndexes } = await olderStore();
+    const keys = redisKeys(config.SIGNET_REDIS_PREFIX);
+    await redis.set(keys.schemaLock, 'a node that died', 'PX', 300);
+    const { logger, lines } = capturingLogger();
+    const result = await migrateStore(redis, keys, logger, { pollMs: 20 });
+    expect(result).toMatchObject({ from: 0, to: SCHEMA_VERSION });
+    expect(lines.some((line) => line.msg === 'another node is migrating the data; waiting for it')).toBe(true);
+    expect(applied(lines)).toHaveLength(1);
+    expect(await redis.exists(...sessionIndexes)).toBe(0);
+    expect(await redis.exists(keys.schemaLock)).toBe(0);
+  });
+
+  it('a store written by a newer Signet stops the start, naming both versions', async () => {
+    const config = testConfig();
+    const keys = redisKeys(config.SIGNET_REDIS_PREFIX);
+    await redis.set(keys.schemaVersion, String(SCHEMA_VERSION + 1));
+    const failure = startSignetNode({ config, redisUrl: redisUrl(), serveUi: false, logger: createLogger('silent') });
+    await expect(failure).rejects.toThrow(`format version ${SCHEMA_VERSION + 1}, newer than this Signet knows (${SCHEMA_VERSION})`);
+  });
+});
