@@ -12,6 +12,7 @@ import { createSignet, type Signet, type SignetIo } from './signet.js';
 import { createMetrics } from './metrics.js';
 import { createDispatcher } from './commands/dispatch.js';
 import { createApi } from './http/api.js';
+import { consoleSetsItsOwnPolicy, securityHeaders } from './http/securityHeaders.js';
 import { attachSocketServer } from './realtime/socketServer.js';
 import { startCommittedFeed } from './realtime/committedEvents.js';
 import { startAuditSealer } from './audit/chain.js';
@@ -60,6 +61,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.SIGNET_TRUST_PROXY);
+  app.use(securityHeaders(config));
   app.use(createApi(signet, dispatcher, metrics));
   app.use(createSigningApi(signet, dispatcher));
   if (serveUi) await mountUi(app, log);
@@ -113,5 +115,5 @@ async function mountUi(app: express.Express, log: Logger): Promise<void> {
     return;
   }
   const { handler } = (await import(pathToFileURL(handlerFile).href)) as { handler: express.RequestHandler };
-  app.use(handler);
+  app.use(consoleSetsItsOwnPolicy, handler);
 }
