@@ -328,8 +328,9 @@ describe('keys created with an API key never outlive it (its expiry, its revocat
     expect(created).toMatchObject([{ actor: { type: 'apiKey', id: parent.apiKey.id }, changes: { createdWithKey: { after: parent.apiKey.id }, expiresAt: { after: parentExpiry } } }]);
   });
 
-  it('a key with a 4-second expiry mints no permanent key: child and grandchild stop working when it expires, over REST and on their sockets', async () => {
-    const expiresAt = new Date(Date.now() + 4000).toISOString();
+  it('a key with a short expiry mints no permanent key: child and grandchild stop working when it expires, over REST and on their sockets', async () => {
+    // The issue's 4 seconds, doubled: room for a loaded machine to build the chain before the parent expires.
+    const expiresAt = new Date(Date.now() + 8000).toISOString();
     const parent = await createKey(as.member, { name: 'four seconds', permissions: KEY_WRITER, expiresAt });
     const parentSocket = await open({ token: parent.token });
     const child = await createKey(parentSocket, { name: 'meant to be permanent', permissions: KEY_WRITER });
@@ -338,11 +339,11 @@ describe('keys created with an API key never outlive it (its expiry, its revocat
     expect([child.apiKey.expiresAt, grandchild.apiKey.expiresAt]).toEqual([expiresAt, expiresAt]);
     expect(grandchild.apiKey.ancestry).toEqual([child.apiKey.id, parent.apiKey.id]);
     const grandchildSocket = await open({ token: grandchild.token });
-    const cutOff = [childSocket, grandchildSocket].map((socket) => nextEvent(socket, 'revoked', () => true, 15_000));
+    const cutOff = [childSocket, grandchildSocket].map((socket) => nextEvent(socket, 'revoked', () => true, 20_000));
     expect((await restCommand(node, 'member.list', {}, { token: child.token })).status).toBe(200);
 
     // Once the parent is refused, so are the keys it created.
-    expect((await restStatusChange(parent.token, 200, 15_000)).status).toBe(401);
+    expect((await restStatusChange(parent.token, 200, 20_000)).status).toBe(401);
     for (const token of [child.token, grandchild.token]) {
       const refused = await restCommand(node, 'member.list', {}, { token });
       expect(refused.status).toBe(401);
