@@ -15,6 +15,7 @@ import { prepareStore } from './prepareStore.js';
 import { SERVER_LOG_KEY, type ServerLog } from '../src/lib/shared/serverLog.js';
 import { createDispatcher } from './commands/dispatch.js';
 import { createApi } from './http/api.js';
+import { consoleSetsItsOwnPolicy, securityHeaders } from './http/securityHeaders.js';
 import { attachSocketServer } from './realtime/socketServer.js';
 import { startCommittedFeed } from './realtime/committedEvents.js';
 import { startAuditSealer } from './audit/chain.js';
@@ -72,6 +73,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
   app.disable('x-powered-by');
   app.set('trust proxy', config.SIGNET_TRUST_PROXY);
   app.use(requestObserver(log, metrics));
+  app.use(securityHeaders(config));
   app.use(createApi(signet, dispatcher, metrics));
   app.use(createSigningApi(signet, dispatcher));
   if (serveUi) await mountUi(app, log);
@@ -129,5 +131,5 @@ async function mountUi(app: express.Express, log: Logger): Promise<void> {
   const serverLog: ServerLog = (level, fields, message) => log[level](fields, message);
   (globalThis as Record<symbol, unknown>)[SERVER_LOG_KEY] = serverLog;
   const { handler } = (await import(pathToFileURL(handlerFile).href)) as { handler: express.RequestHandler };
-  app.use(markUiRoute, handler);
+  app.use(markUiRoute, consoleSetsItsOwnPolicy, handler);
 }

@@ -20,7 +20,8 @@ export type SignetIo = Server<ClientToServerEvents, ServerToClientEvents>;
 export interface AccessScope {
   orgId?: string;
   userId?: string;
-  keyId?: string;
+  /** Sockets authenticated with one of these API keys. */
+  keyIds?: readonly string[];
   sessionHash?: string;
   /** Support sockets of this organization. */
   support?: boolean;

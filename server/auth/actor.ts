@@ -12,7 +12,8 @@ import { parseApiKeyToken, sameHash, tokenHash } from './secrets.js';
 export type Principal =
   | { kind: 'session'; sessionHash: string; userId: string; orgId: string }
   | { kind: 'support'; sessionHash: string; userId: string; orgId: string }
-  | { kind: 'apiKey'; keyId: string; ownerId: string; orgId: string };
+  /** `ancestry`: the keys it was created with, parent first (they never change, so the principal carries them). */
+  | { kind: 'apiKey'; keyId: string; ownerId: string; orgId: string; ancestry: readonly string[] };
 
 export interface Actor {
   type: 'user' | 'ciUser' | 'apiKey' | 'support';
@@ -27,8 +28,13 @@ export interface Actor {
   /** The organization as stored when the actor was loaded: a commit may name it as its precondition. */
   orgRaw: string;
   audit: AuditActor;
-  /** When the key or session stops being valid (null or absent: never). */
+  /** When the key or session stops being valid (null or absent: never); for a key, the earliest of its ancestry's. */
   expiresAt?: string | null;
+  /**
+   * For an API key: the key and the keys it was created with (itself first), as loaded. A key it
+   * creates descends from all of them, and its creation is committed only while they are unchanged.
+   */
+  keyChain?: ReadonlyArray<{ id: string; raw: string }>;
 }
 
 const unauthenticated = (message: string) => new CommandFailure('UNAUTHENTICATED', message);
@@ -37,17 +43,28 @@ export function isExpired(expiresAt: string | null | undefined, now = Date.now()
   return expiresAt !== null && expiresAt !== undefined && Date.parse(expiresAt) <= now;
 }
 
-/** Loads the actor in one round trip (MGET of the principal's record, the membership and the org). */
+/**
+ * Loads the actor in one round trip (MGET of the principal's record, the membership and the org;
+ * for an API key also the keys it was created with: it lives only while all of them do).
+ */
 export async function loadActor(redis: Redis, keys: RedisKeys, principal: Principal): Promise<Actor> {
   if (principal.kind === 'apiKey') {
-    const [keyRaw, memberRaw, orgRaw] = await redis.mget(
+    const [keyRaw, memberRaw, orgRaw, ...ancestorRaws] = await redis.mget(
       keys.apiKey(principal.keyId),
       keys.member(principal.orgId, principal.ownerId),
       keys.org(principal.orgId),
+      ...principal.ancestry.map((id) => keys.apiKey(id)),
     );
     if (!keyRaw) throw unauthenticated('This API key was revoked');
     const key = JSON.parse(keyRaw) as ApiKeyRecord;
     if (isExpired(key.expiresAt)) throw unauthenticated('This API key has expired');
+    let expiresAt = key.expiresAt;
+    for (const ancestorRaw of ancestorRaws) {
+      if (!ancestorRaw) throw unauthenticated('The API key this key was created with was revoked, and this key with it');
+      const ancestor = JSON.parse(ancestorRaw) as ApiKeyRecord;
+      if (isExpired(ancestor.expiresAt)) throw unauthenticated('The API key this key was created with has expired, and this key with it');
+      if (ancestor.expiresAt && (!expiresAt || Date.parse(ancestor.expiresAt) < Date.parse(expiresAt))) expiresAt = ancestor.expiresAt;
+    }
     const org = liveOrg(orgRaw ?? null);
     if (!memberRaw) throw unauthenticated('The owner of this API key is no longer a member of the organization');
     const member = JSON.parse(memberRaw) as MemberRecord;
@@ -66,7 +83,8 @@ export async function loadActor(redis: Redis, keys: RedisKeys, principal: Princi
       principal,
       org,
       orgRaw: orgRaw!,
-      expiresAt: key.expiresAt,
+      expiresAt,
+      keyChain: [{ id: key.id, raw: keyRaw }, ...principal.ancestry.map((id, index) => ({ id, raw: ancestorRaws[index]! }))],
       audit:
         member.kind === 'ciUser'
           ? { type: 'ciUser', id: member.userId, name: member.name, apiKey: { id: key.id, name: key.name } }
@@ -137,7 +155,7 @@ export async function authenticateApiKey(redis: Redis, keys: RedisKeys, token: s
   const key = JSON.parse(raw) as ApiKeyRecord;
   if (!sameHash(key.secretHash, tokenHash(parsed.secret))) throw unauthenticated('The API key is not valid');
   if (isExpired(key.expiresAt)) throw unauthenticated('This API key has expired');
-  return { kind: 'apiKey', keyId: key.id, ownerId: key.ownerId, orgId: key.orgId };
+  return { kind: 'apiKey', keyId: key.id, ownerId: key.ownerId, orgId: key.orgId, ancestry: key.ancestry ?? [] };
 }
 
 /** Resolves a session cookie and the chosen organization (slug, or the only one) to a principal. */

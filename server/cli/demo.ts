@@ -158,6 +158,7 @@ async function writeDemoKey(signet: Signet, orgId: string, ownerId: string, keyI
     createdBy: actor.id,
     expiresAt: null,
     lastUsedAt: null,
+    ancestry: [],
     version: 1,
     secretHash: tokenHash(secret),
   };

@@ -8,7 +8,7 @@ import { randomId } from '../auth/secrets.js';
 import { assertNotSupport, changeEvent, defineCommand } from './define.js';
 import { invalid, notFound } from './errors.js';
 import { memberRemovalWrites } from './members.js';
-import { newApiKey } from './apiKeys.js';
+import { keyLifetime, newApiKey } from './apiKeys.js';
 
 export const createCiUser = defineCommand({
   name: 'ciUser.create',
@@ -23,11 +23,14 @@ export const createCiUser = defineCommand({
     const email = `ci-${id.toLowerCase()}@${actor.org.slug}.ci.signet.invalid`;
     const user: UserRecord = { id, email, name: input.name, kind: 'ciUser', passwordHash: null, operator: false, createdAt: now, version: 1 };
     const member: MemberRecord = { userId: id, orgId: actor.orgId, kind: 'ciUser', email, name: input.name, role: input.role, joinedAt: now, version: 1 };
-    const key = newApiKey(actor.orgId, member, actor.userId, `${input.name} token`, permissionsOf(input.role), null, keys);
+    // Created with an API key, the token is bounded by that key: its lifetime, and its permissions.
+    const lifetime = keyLifetime(actor, null, keys);
+    const permissions = permissionsOf(input.role).filter((permission) => actor.permissions.has(permission));
+    const key = newApiKey(actor.orgId, member, actor.userId, `${input.name} token`, permissions, lifetime, keys);
     await commit({
       target: { type: 'ciUser', id, name: input.name },
       changes: { role: { before: null, after: input.role }, apiKey: { before: null, after: key.record.prefix } },
-      expect: [{ key: keys.user(id), equals: null }],
+      expect: [{ key: keys.user(id), equals: null }, ...lifetime.expect],
       ops: [
         ['set', keys.user(id), JSON.stringify(user)],
         ['hset', keys.usersByEmail, email, id],
@@ -58,8 +61,10 @@ export const removeCiUser = defineCommand({
       expect: [{ key: repos.keys.member(actor.orgId, input.userId), equals: stored.raw }],
       ops: [...removal.ops, ['hdel', repos.keys.usersByEmail, stored.value.email]],
       events: removal.events,
+      alsoAudited: removal.alsoAudited,
     });
     await refreshAccess({ orgId: actor.orgId, userId: input.userId });
+    if (removal.descendantKeyIds.length) await refreshAccess({ keyIds: removal.descendantKeyIds });
     return { removed: input.userId, revokedApiKeys: removal.revokedKeys };
   },
 });

@@ -21,6 +21,8 @@ export interface Change {
   expect?: CommitPlan['expect'];
   ops?: CommitPlan['ops'];
   events?: PlannedEvent[];
+  /** Further entities the same commit changes, each audited in an entry of its own (keys revoked along with the one named). */
+  alsoAudited?: Array<{ target: AuditTarget; changes?: AuditChanges; action?: string }>;
 }
 
 export interface CommandContext {
@@ -66,16 +68,18 @@ export function createCommandContext(
     actor,
     source,
     async commit(change) {
-      const audit = auditDraft({
-        orgId: actor.orgId,
-        actor: actor.audit,
-        action: change.action ?? name,
-        target: change.target,
-        changes: change.changes,
-        source,
-      });
+      const audits = [change, ...(change.alsoAudited ?? [])].map((audited) =>
+        auditDraft({
+          orgId: actor.orgId,
+          actor: actor.audit,
+          action: audited.action ?? change.action ?? name,
+          target: audited.target,
+          changes: audited.changes,
+          source,
+        }),
+      );
       try {
-        return await signet.apply({ expect: change.expect, ops: change.ops, events: change.events, audits: [audit] });
+        return await signet.apply({ expect: change.expect, ops: change.ops, events: change.events, audits });
       } catch (error) {
         if (error instanceof PreconditionFailed) {
           throw conflict(`${change.target.type} "${change.target.name}" was changed by someone else meanwhile; reload and try again`);

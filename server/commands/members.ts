@@ -7,6 +7,7 @@ import { INVITATION_LIFETIME_MS, invitationLink, invitationWrites, newInvitation
 import { notificationWrites } from '../notifications.js';
 import { assertNotSupport, assertVersion, changeEvent, defineCommand, type CommandContext } from './define.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
+import { keyRevocationWrites } from './apiKeys.js';
 
 export { INVITATION_LIFETIME_MS };
 const TEAM: Audience[] = ['p:team:read'];
@@ -100,29 +101,25 @@ export const changeMemberRole = defineCommand({
   },
 });
 
-/** Writes that remove a member and the API keys they own in the organization. */
+/**
+ * Writes that remove a member and the API keys they own in the organization, with every key created
+ * with one of those (which may belong to others, CI users): the sockets of `descendantKeyIds` must be
+ * re-checked besides the member's own.
+ */
 export async function memberRemovalWrites(context: CommandContext, member: MemberRecord) {
   const { actor, repos } = context;
   const { keys } = repos;
-  const ownKeys = (await repos.apiKeys(actor.orgId)).filter(({ record }) => record.ownerId === member.userId);
+  const ownKeys = (await repos.apiKeys(actor.orgId)).filter(({ record }) => record.ownerId === member.userId).map(({ record }) => record);
+  const revocation = await keyRevocationWrites(context, ownKeys);
   const ops: WriteOp[] = [
     ['del', keys.member(actor.orgId, member.userId)],
     ['srem', keys.orgMembers(actor.orgId), member.userId],
     ['srem', keys.userOrgs(member.userId), actor.orgId],
-    ...ownKeys.flatMap(({ record }): WriteOp[] => [
-      ['del', keys.apiKey(record.id)],
-      ['del', keys.apiKeyLastUsed(record.id)],
-      ['srem', keys.orgApiKeys(actor.orgId), record.id],
-    ]),
+    ...revocation.ops,
   ];
   if (member.kind === 'ciUser') ops.push(['del', keys.user(member.userId)], ['del', keys.userOrgs(member.userId)]);
-  const events = [
-    changeEvent(actor.orgId, 'member', 'deleted', member.userId, undefined, TEAM),
-    ...ownKeys.map(({ record }) =>
-      changeEvent(actor.orgId, 'apiKey', 'deleted', record.id, undefined, [`u:${member.userId}`, 'p:team:manage']),
-    ),
-  ];
-  return { ops, events, revokedKeys: ownKeys.length };
+  const events = [changeEvent(actor.orgId, 'member', 'deleted', member.userId, undefined, TEAM), ...revocation.events];
+  return { ops, events, alsoAudited: revocation.alsoAudited, revokedKeys: ownKeys.length, descendantKeyIds: revocation.descendants.map((key) => key.id) };
 }
 
 export const removeMember = defineCommand({
@@ -140,8 +137,10 @@ export const removeMember = defineCommand({
       expect: [{ key: repos.keys.member(actor.orgId, member.userId), equals: stored.raw }],
       ops: removal.ops,
       events: removal.events,
+      alsoAudited: removal.alsoAudited,
     });
     await refreshAccess({ orgId: actor.orgId, userId: member.userId });
+    if (removal.descendantKeyIds.length) await refreshAccess({ keyIds: removal.descendantKeyIds });
     return { removed: member.userId, revokedApiKeys: removal.revokedKeys };
   },
 });

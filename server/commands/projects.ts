@@ -1,6 +1,7 @@
 // project.*, artifactConfig.*: what is signed. Open Source organizations may not create projects
 // or edit their metadata: the instance's operators do (as the organization's support user).
 import { commandInputs } from '../../src/lib/shared/commands.js';
+import { REPOSITORY_URL_PERMISSION } from '../../src/lib/shared/permissions.js';
 import type { WriteOp } from '../store/commit.js';
 import type { ArtifactConfigRecord, ProjectRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
@@ -15,6 +16,19 @@ export function assertNotOpenSourceRestricted({ actor }: CommandContext, what: s
   if (actor.org.openSource && actor.type !== 'support') {
     throw forbidden(`In an Open Source organization only the instance operators ${what}`);
   }
+}
+
+/**
+ * Origin verification trusts the repository URL: whoever may only edit projects (config:write)
+ * must not be able to point it at a repository they control. Refused as a whole (FORBIDDEN, so
+ * the dispatcher audits the denial): no other field of the same command is applied.
+ */
+function assertMayChangeRepositoryUrl({ actor }: CommandContext, from: string | null, to: string | null | undefined): void {
+  if (to === undefined || (to ?? null) === from || actor.permissions.has(REPOSITORY_URL_PERMISSION)) return;
+  throw forbidden(
+    `Setting a project's repository URL needs ${REPOSITORY_URL_PERMISSION}: origin verification trusts it. ` +
+      'Leave it out (or unchanged) and ask an admin to set it.',
+  );
 }
 
 export async function projectInOrg(context: CommandContext, projectId: string) {
@@ -58,6 +72,7 @@ export const createProject = defineCommand({
   permission: 'config:write',
   async handler(context, input) {
     assertNotOpenSourceRestricted(context, 'create projects');
+    assertMayChangeRepositoryUrl(context, null, input.repositoryUrl);
     const { actor, repos, commit } = context;
     const { keys } = repos;
     if (await repos.projectIdBySlug(actor.orgId, input.slug)) throw conflict(`A project with slug "${input.slug}" exists already`);
@@ -118,6 +133,7 @@ export const updateProject = defineCommand({
     const { keys } = repos;
     const stored = await projectInOrg(context, input.projectId);
     const project = stored.value;
+    assertMayChangeRepositoryUrl(context, project.repositoryUrl, input.repositoryUrl);
     assertVersion(`Project ${project.name}`, input.version, project, project);
     const { projectId: _id, version: _version, ...fields } = input;
     const updated: ProjectRecord = { ...project, ...dropUndefined(fields), version: project.version + 1 };

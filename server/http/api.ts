@@ -14,13 +14,14 @@ import type { Signet } from '../signet.js';
 import type { Metrics } from '../metrics.js';
 import { tokenHash as hashSession } from '../auth/secrets.js';
 import { openApiDocument } from './openapi.js';
+import { servedOverHttps } from './securityHeaders.js';
 
 const LoginInput = z.strictObject({ email: z.string().max(254), password: z.string().max(256) });
 
 export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metrics): express.Router {
   const { config } = signet;
   const api = express.Router();
-  const secureCookie = config.publicUrl.startsWith('https:');
+  const secureCookie = servedOverHttps(config);
 
   const setSessionCookie = (res: Response, sessionId: string) =>
     res.setHeader(

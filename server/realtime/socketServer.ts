@@ -156,7 +156,7 @@ export function attachSocketServer(
       const principal = data.principal;
       if (scope.orgId && data.orgId !== scope.orgId) return false;
       if (scope.userId && data.userId !== scope.userId) return false;
-      if (scope.keyId && (principal.kind !== 'apiKey' || principal.keyId !== scope.keyId)) return false;
+      if (scope.keyIds && (principal.kind !== 'apiKey' || !scope.keyIds.includes(principal.keyId))) return false;
       if (scope.sessionHash && (principal.kind === 'apiKey' || principal.sessionHash !== scope.sessionHash)) return false;
       if (scope.support && principal.kind !== 'support') return false;
       return true;

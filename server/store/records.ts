@@ -37,8 +37,10 @@ export interface InvitationRecord extends Invitation {
   tokenHash: string;
 }
 
-export interface ApiKeyRecord extends ApiKey {
+export interface ApiKeyRecord extends Omit<ApiKey, 'ancestry'> {
   secretHash: string;
+  /** Absent on keys stored before keys recorded what created them: those were created by people. */
+  ancestry?: string[];
 }
 
 export interface SessionRecord {
@@ -59,7 +61,7 @@ export function toInvitation(record: InvitationRecord): Invitation {
 
 export function toApiKey(record: ApiKeyRecord, lastUsedAt: string | null): ApiKey {
   const { secretHash: _secretHash, ...key } = record;
-  return { ...key, lastUsedAt: lastUsedAt ?? record.lastUsedAt };
+  return { ...key, ancestry: record.ancestry ?? [], lastUsedAt: lastUsedAt ?? record.lastUsedAt };
 }
 
 export type ProjectRecord = Project;

@@ -103,12 +103,24 @@ describe('what each role sees', () => {
     const projectLink = page.getByRole('link', { name: 'Project desktop-app' });
     await projectLink.waitFor();
     await shownIff(button(page, 'New project'), can('config:write'), 'New project');
+    // Origin verification trusts the repository URL: only policy:write may type one (SPEC §3).
+    if (can('config:write')) {
+      await button(page, 'New project').click();
+      expect(await page.getByLabel('Repository URL').isEditable(), 'the new project\'s repository URL').toBe(can('policy:write'));
+      await button(page, 'Cancel').click();
+    }
 
     // One project.
     await projectLink.click();
     await page.getByRole('heading', { level: 1, name: 'Project desktop-app' }).waitFor();
     await page.getByText('Policy release-signing', { exact: true }).waitFor();
     await shownIff(button(page, 'Edit project'), can('config:write'), 'Edit project');
+    if (can('config:write')) {
+      await button(page, 'Edit project').click();
+      expect(await page.getByLabel('Repository URL').inputValue()).toBe('https://example.com/acme/desktop-app');
+      expect(await page.getByLabel('Repository URL').isEditable(), 'the project\'s repository URL').toBe(can('policy:write'));
+      await button(page, 'Cancel').click();
+    }
     await shownIff(button(page, 'New artifact configuration'), can('config:write'), 'New artifact configuration');
     await shownIff(button(page, 'Add webhook'), can('config:write'), 'Add webhook');
     await shownIff(button(page, 'New signing policy'), can('policy:write'), 'New signing policy');

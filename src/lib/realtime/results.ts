@@ -64,8 +64,8 @@ export interface CommandResults {
   'support.authorize': Organization;
   'support.disable': Organization;
   'apiKey.list': ApiKey[];
-  'apiKey.create': { apiKey: ApiKey; token: string };
-  'apiKey.revoke': { revoked: string };
+  'apiKey.create': { apiKey: ApiKey; token: string; inheritedExpiry: boolean };
+  'apiKey.revoke': { revoked: string; alsoRevoked: string[] };
   'notification.settings': { defaultLevel: 'default'; policies: Record<string, NotificationLevel> };
   'policy.list': SigningPolicy[];
   // Code signing (SPEC §4)

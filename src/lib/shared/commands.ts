@@ -95,7 +95,9 @@ export const commandInputs = {
   'apiKey.create': z.strictObject({
     name: Name,
     permissions: z.array(z.enum(PERMISSIONS)).min(1).max(PERMISSIONS.length),
-    expiresAt: IsoTime.nullable().default(null),
+    expiresAt: IsoTime.nullable()
+      .default(null)
+      .describe('null or absent: never, or for a key created with an API key, when that key expires (a later time is refused)'),
     ciUserId: EntityId.optional().describe('create the key for this CI user (needs team:manage)'),
   }),
   'apiKey.revoke': z.strictObject({ keyId: EntityId }),

@@ -54,6 +54,9 @@ export const ApiKey = z.object({
   createdBy: Id,
   expiresAt: Timestamp.nullable(),
   lastUsedAt: Timestamp.nullable(),
+  ancestry: z
+    .array(Id)
+    .describe('the API keys this key was created with, its parent first (empty: created by a person); it expires no later than any of them and is revoked with each'),
   version: z.number().int(),
 });
 export type ApiKey = z.infer<typeof ApiKey>;

@@ -34,8 +34,8 @@ export const PERMISSION_DESCRIPTIONS: Record<Permission, string> = {
   'signing:submit': 'submit, re-submit, cancel own requests where a signing policy names you a submitter',
   'signing:approve': 'approve or deny where a signing policy names you an approver',
   'config:read': 'view projects, artifact configurations, signing policies, certificates (public parts)',
-  'config:write': 'create and edit projects and artifact configurations',
-  'policy:write': 'create and edit signing policies',
+  'config:write': 'create and edit projects (all but their repository URL) and artifact configurations',
+  'policy:write': "create and edit signing policies and a project's repository URL, which origin verification trusts",
   'certificate:write': 'add, generate, import, edit, disable certificates',
   'apikey:write': 'create and revoke your own API keys',
   'team:read': 'view members',
@@ -64,6 +64,13 @@ const MATRIX: Record<Permission, [owner: boolean, admin: boolean, member: boolea
   'project:delete': [Y, N, N, N],
   'org:delete': [Y, N, N, N],
 };
+
+/**
+ * A project's repository URL is the anchor origin verification checks build identities against:
+ * setting or changing it is trusted like the signing policies that rely on it (SPEC §3), not like
+ * the rest of the project's metadata (config:write).
+ */
+export const REPOSITORY_URL_PERMISSION: Permission = 'policy:write';
 
 /** The role a stored role behaves as: `analyst` is `member`. */
 export function effectiveRole(role: StoredRole): Role {

@@ -56,10 +56,21 @@ async function everythingStored(): Promise<string[]> {
   return found;
 }
 
-async function createKey(socket: ClientSocket, input: Record<string, unknown>) {
+interface CreatedKey {
+  apiKey: { id: string; name: string; ownerId: string; prefix: string; expiresAt: string | null; ancestry: string[]; permissions: string[] };
+  token: string;
+  inheritedExpiry: boolean;
+}
+
+async function createKey(socket: ClientSocket, input: Record<string, unknown>): Promise<CreatedKey> {
   const ack = await command<any>(socket, 'apiKey.create', input);
   if (!ack.ok) throw new Error(`apiKey.create failed: ${JSON.stringify(ack.error)}`);
-  return ack.result as { apiKey: { id: string; name: string; ownerId: string; prefix: string; expiresAt: string | null }; token: string };
+  return ack.result as CreatedKey;
+}
+
+/** Whether a node still holds a live socket authenticated with this API key. */
+function holdsKeySocket(on: SignetNode, keyId: string): boolean {
+  return [...on.io.of('/').sockets.values()].some((socket) => socket.data?.principal?.kind === 'apiKey' && socket.data.principal.keyId === keyId);
 }
 
 /** Polls a REST command with the key every 100 ms until its status differs from `from` (bounded). */
@@ -277,5 +288,171 @@ describe('effective permissions: the key\'s list intersected with its owner\'s c
     const list = await restCommand(node, 'member.list', {}, { token });
     expect(list.status).toBe(200);
     expect(list.body.result.map((m: { userId: string }) => m.userId)).toContain(fresh.users.admin.userId);
+  });
+});
+
+describe('keys created with an API key never outlive it (its expiry, its revocation)', () => {
+  const KEY_WRITER = ['team:read', 'apikey:write'];
+
+  it('a key created without an expiry gets its parent\'s (and says so); a later one is INVALID_INPUT naming expiresAt; an earlier one is kept', async () => {
+    const parentExpiry = new Date(Date.now() + 3_600_000).toISOString();
+    const parent = await createKey(as.member, { name: 'expiring parent', permissions: KEY_WRITER, expiresAt: parentExpiry });
+    expect(parent.inheritedExpiry).toBe(false);
+    expect(parent.apiKey.ancestry).toEqual([]);
+    const parentSocket = await open({ token: parent.token });
+
+    const child = await createKey(parentSocket, { name: 'child', permissions: ['team:read'] });
+    expect(child.apiKey).toMatchObject({ expiresAt: parentExpiry, ancestry: [parent.apiKey.id], ownerId: org.users.member.userId });
+    expect(child.inheritedExpiry).toBe(true);
+    // "Never" from a key means: as long as the key creating it.
+    expect((await createKey(parentSocket, { name: 'never?', permissions: ['team:read'], expiresAt: null })).apiKey.expiresAt).toBe(parentExpiry);
+
+    const before = await command<any[]>(as.member, 'apiKey.list');
+    for (const expiresAt of [new Date(Date.parse(parentExpiry) + 1000).toISOString(), '2999-01-01T00:00:00Z']) {
+      const later = await command(parentSocket, 'apiKey.create', { name: 'outliving', permissions: ['team:read'], expiresAt });
+      expect(later.ok).toBe(false);
+      expect(!later.ok && later.error.code).toBe('INVALID_INPUT');
+      expect(!later.ok && later.error.issues?.map((issue) => issue.path)).toEqual(['expiresAt']);
+      expect(!later.ok && later.error.message).toContain(parentExpiry);
+    }
+    expect((await command<any[]>(as.member, 'apiKey.list')).result?.length).toBe(before.result?.length);
+
+    const earlierExpiry = new Date(Date.parse(parentExpiry) - 60_000).toISOString();
+    const earlier = await createKey(parentSocket, { name: 'shorter', permissions: ['team:read'], expiresAt: earlierExpiry });
+    expect(earlier).toMatchObject({ apiKey: { expiresAt: earlierExpiry }, inheritedExpiry: false });
+
+    // The list (and the console) shows what each key was created with.
+    const listed = (await command<any[]>(as.member, 'apiKey.list')).result ?? [];
+    expect(listed.find((key) => key.id === child.apiKey.id)?.ancestry).toEqual([parent.apiKey.id]);
+    const created = (await auditLog(node, org.orgId)).filter((entry) => entry.action === 'apiKey.create' && entry.target.id === child.apiKey.id);
+    expect(created).toMatchObject([{ actor: { type: 'apiKey', id: parent.apiKey.id }, changes: { createdWithKey: { after: parent.apiKey.id }, expiresAt: { after: parentExpiry } } }]);
+  });
+
+  it('a key with a short expiry mints no permanent key: child and grandchild stop working when it expires, over REST and on their sockets', async () => {
+    // The issue's 4 seconds, doubled: room for a loaded machine to build the chain before the parent expires.
+    const expiresAt = new Date(Date.now() + 8000).toISOString();
+    const parent = await createKey(as.member, { name: 'four seconds', permissions: KEY_WRITER, expiresAt });
+    const parentSocket = await open({ token: parent.token });
+    const child = await createKey(parentSocket, { name: 'meant to be permanent', permissions: KEY_WRITER });
+    const childSocket = await open({ token: child.token });
+    const grandchild = await createKey(childSocket, { name: 'grandchild', permissions: ['team:read'], expiresAt: null });
+    expect([child.apiKey.expiresAt, grandchild.apiKey.expiresAt]).toEqual([expiresAt, expiresAt]);
+    expect(grandchild.apiKey.ancestry).toEqual([child.apiKey.id, parent.apiKey.id]);
+    const grandchildSocket = await open({ token: grandchild.token });
+    const cutOff = [childSocket, grandchildSocket].map((socket) => nextEvent(socket, 'revoked', () => true, 20_000));
+    expect((await restCommand(node, 'member.list', {}, { token: child.token })).status).toBe(200);
+
+    // Once the parent is refused, so are the keys it created.
+    expect((await restStatusChange(parent.token, 200, 20_000)).status).toBe(401);
+    for (const token of [child.token, grandchild.token]) {
+      const refused = await restCommand(node, 'member.list', {}, { token });
+      expect(refused.status).toBe(401);
+      expect(refused.body.error?.code).toBe('UNAUTHENTICATED');
+    }
+    for (const revoked of await Promise.all(cutOff)) expect(revoked.reason).toMatch(/expired/);
+    await expect(connect(node, { token: child.token })).rejects.toThrow(/expired/);
+  });
+
+  it('a key whose parent is gone is refused, even if its own record survived (created while the parent was being revoked)', async () => {
+    const parent = await createKey(as.member, { name: 'racing parent', permissions: KEY_WRITER });
+    const child = await createKey(await open({ token: parent.token }), { name: 'racing child', permissions: ['team:read'] });
+    const { redis, keys } = node.signet;
+    const childRaw = (await redis.get(keys.apiKey(child.apiKey.id)))!;
+    expect((await command(as.member, 'apiKey.revoke', { keyId: parent.apiKey.id })).ok).toBe(true);
+    // As if the child's commit had landed after the revocation read the organization's keys.
+    await redis.set(keys.apiKey(child.apiKey.id), childRaw);
+    await redis.sadd(keys.orgApiKeys(org.orgId), child.apiKey.id);
+
+    const refused = await restCommand(node, 'member.list', {}, { token: child.token });
+    expect(refused.status).toBe(401);
+    expect(refused.body.error?.message).toMatch(/created with was revoked/);
+    await expect(connect(node, { token: child.token })).rejects.toThrow(/created with was revoked/);
+  });
+
+  it('revoking a key revokes every key created with it in the same commit, cut off on every node before the revoke is acknowledged', async () => {
+    const nodeB = await startNode({ ...node.signet.config, nodeId: 'node-b' });
+    try {
+      const parent = await createKey(as.member, { name: 'parent', permissions: KEY_WRITER });
+      const child = await createKey(await open({ token: parent.token }), { name: 'child', permissions: KEY_WRITER });
+      const childOnB = await connect(nodeB, { token: child.token });
+      sockets.push(childOnB);
+      const grandchild = await createKey(childOnB, { name: 'grandchild', permissions: ['team:read'] });
+      const grandchildOnB = await connect(nodeB, { token: grandchild.token });
+      const grandchildOnA = await open({ token: grandchild.token });
+      sockets.push(grandchildOnB);
+      // A sibling created by the person, and a key created with the child's sibling, stay.
+      const unrelated = await createKey(as.member, { name: 'unrelated', permissions: ['team:read'] });
+      expect(holdsKeySocket(nodeB, child.apiKey.id) && holdsKeySocket(nodeB, grandchild.apiKey.id) && holdsKeySocket(node, grandchild.apiKey.id)).toBe(true);
+
+      const cutOff = [childOnB, grandchildOnB, grandchildOnA].map((socket) => nextEvent(socket, 'revoked'));
+      const deleted = [child, grandchild].map(({ apiKey }) => nextEvent(as.member, 'change', (event) => event.entity === 'apiKey' && event.op === 'deleted' && event.id === apiKey.id));
+      const seqBefore = (await auditLog(node, org.orgId)).at(-1)!.seq;
+      const revoked = await command<any>(as.member, 'apiKey.revoke', { keyId: parent.apiKey.id });
+      expect(revoked.result).toEqual({ revoked: parent.apiKey.id, alsoRevoked: expect.arrayContaining([child.apiKey.id, grandchild.apiKey.id]) });
+      expect(revoked.result.alsoRevoked).toHaveLength(2);
+
+      // When the acknowledgement arrives, no node holds a socket of any of them any more.
+      for (const [on, keyId] of [[nodeB, child.apiKey.id], [nodeB, grandchild.apiKey.id], [node, grandchild.apiKey.id]] as const) {
+        expect(holdsKeySocket(on, keyId), `a socket of ${keyId} on ${on === node ? 'node A' : 'node B'}`).toBe(false);
+      }
+      for (const token of [parent.token, child.token, grandchild.token]) {
+        expect((await restCommand(nodeB, 'member.list', {}, { token })).status).toBe(401);
+      }
+      for (const event of await Promise.all(cutOff)) expect(event.reason).toMatch(/revoked|not valid/);
+      await Promise.all(deleted);
+      expect((await restCommand(node, 'member.list', {}, { token: unrelated.token })).status).toBe(200);
+
+      // One commit: the revocation and an entry for each key revoked with it, in consecutive positions.
+      const entries = (await auditLog(node, org.orgId)).filter((entry) => entry.seq > seqBefore && entry.action === 'apiKey.revoke');
+      expect(entries.map((entry) => entry.target.id).sort()).toEqual([parent.apiKey.id, child.apiKey.id, grandchild.apiKey.id].sort());
+      expect(entries.map((entry) => entry.seq)).toEqual([entries[0]!.seq, entries[0]!.seq + 1, entries[0]!.seq + 2]);
+      expect(entries.find((entry) => entry.target.id === grandchild.apiKey.id)?.changes).toMatchObject({ revokedWith: { after: parent.apiKey.id } });
+      const listed = ((await command<any[]>(as.member, 'apiKey.list')).result ?? []).map((key) => key.id);
+      expect(listed).not.toContain(child.apiKey.id);
+      expect(listed).not.toContain(grandchild.apiKey.id);
+    } finally {
+      await nodeB.close();
+    }
+  });
+
+  it('revoking a child leaves its parent working', async () => {
+    const parent = await createKey(as.member, { name: 'keeps working', permissions: KEY_WRITER });
+    const child = await createKey(await open({ token: parent.token }), { name: 'revoked alone', permissions: ['team:read'] });
+    const revoked = await command<any>(as.member, 'apiKey.revoke', { keyId: child.apiKey.id });
+    expect(revoked.result).toEqual({ revoked: child.apiKey.id, alsoRevoked: [] });
+    expect((await restCommand(node, 'member.list', {}, { token: parent.token })).status).toBe(200);
+    expect((await restCommand(node, 'member.list', {}, { token: child.token })).status).toBe(401);
+  });
+
+  it('a CI user created with an expiring key gets a token bounded by that key; removing the key\'s owner revokes it', async () => {
+    const fresh = await seedOrg(node);
+    orgIds.push(fresh.orgId);
+    const owner = await open({ cookie: await signIn(node, fresh.users.owner) });
+    const admin = await open({ cookie: await signIn(node, fresh.users.admin) });
+    const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
+    const teamKey = await createKey(admin, { name: 'team bot', permissions: ['team:manage', 'team:read'], expiresAt });
+    const bot = await command<any>(await open({ token: teamKey.token }), 'ciUser.create', { name: 'Bot made by a key' });
+    expect(bot.ok).toBe(true);
+    expect(bot.result.apiKey).toMatchObject({ expiresAt, ancestry: [teamKey.apiKey.id], permissions: ['team:read'] });
+    const botSocket = await open({ token: bot.result.token });
+    const cutOff = nextEvent(botSocket, 'revoked');
+
+    const removed = await command(owner, 'member.remove', { userId: fresh.users.admin.userId });
+    expect(removed.ok).toBe(true);
+    expect(holdsKeySocket(node, bot.result.apiKey.id)).toBe(false);
+    expect((await restCommand(node, 'member.list', {}, { token: bot.result.token })).status).toBe(401);
+    expect((await cutOff).reason).toMatch(/revoked|not valid/);
+  });
+
+  it('a key has at most four keys above it: the fifth generation cannot create another', async () => {
+    let creator = await open({ cookie: cookies.member });
+    for (let depth = 1; depth <= 5; depth += 1) {
+      const key = await createKey(creator, { name: `depth ${depth}`, permissions: KEY_WRITER });
+      expect(key.apiKey.ancestry).toHaveLength(depth - 1);
+      creator = await open({ token: key.token });
+    }
+    const refused = await command(creator, 'apiKey.create', { name: 'depth 6', permissions: ['team:read'] });
+    expect(!refused.ok && refused.error.code).toBe('FORBIDDEN');
+    expect(!refused.ok && refused.error.message).toMatch(/closer to a person/);
   });
 });

@@ -1,6 +1,7 @@
 // The signing configuration (SPEC §3, §4, §7): projects, artifact configurations, certificates,
 // signing policies, build systems and webhooks. Who may write what (config:write for projects and
-// artifact configurations, policy:write for policies and build systems, certificate:write for
+// artifact configurations, policy:write for policies, build systems and a project's repository URL,
+// which origin verification trusts, certificate:write for
 // certificates, project:delete for deleting a project), tenancy (another organization's ids are
 // not found), optimistic concurrency (a stale version gets CONFLICT with the current entity),
 // unique slugs, live `change` events for config:read, and secrets that never leave the server.
@@ -354,7 +355,7 @@ describe('project.*', () => {
   it('project.create makes the project with a default artifact configuration; a viewer sees both live', async () => {
     const projectSeen = changeSeen(as.viewer, 'project', 'created', (event) => slugOf(event) === 'web-app');
     const configSeen = changeSeen(as.viewer, 'artifactConfig', 'created');
-    const { project, defaultArtifactConfig } = await ok(as.member, 'project.create', {
+    const { project, defaultArtifactConfig } = await ok(as.admin, 'project.create', {
       slug: 'web-app',
       name: 'Web App',
       repositoryUrl: 'https://github.com/example/web-app',
@@ -373,6 +374,67 @@ describe('project.*', () => {
     expect(got.artifactConfigs).toEqual([defaultArtifactConfig]);
     expect(await ok(as.viewer, 'artifactConfig.list', { projectId: project.id })).toEqual([defaultArtifactConfig]);
     expect((await auditLog(node, orgA.orgId)).at(-1)).toMatchObject({ action: 'project.create', outcome: 'ok', target: { type: 'project', id: project.id } });
+  });
+
+  it('a member creates a project without a repository URL; with one it is FORBIDDEN naming policy:write, audited, nothing created', async () => {
+    const without = await ok(as.member, 'project.create', { slug: freshSlug('no-url'), name: 'No URL yet' });
+    expect(without.project.repositoryUrl).toBeNull();
+
+    const before = await stateExceptAudit();
+    const slug = freshSlug('anchored');
+    const error = await refused(as.member, 'project.create', { slug, name: 'Anchored', repositoryUrl: 'https://github.com/mallory/fork' }, 'FORBIDDEN');
+    expect(error.message).toContain('policy:write');
+    expect(await stateExceptAudit()).toEqual(before);
+    expect((await auditLog(node, orgA.orgId)).at(-1)).toMatchObject({
+      action: 'project.create',
+      outcome: 'denied',
+      actor: { id: orgA.users.member.userId },
+      reason: expect.stringContaining('repository URL'),
+    });
+    expect((await ok<any[]>(as.member, 'project.list')).map((p) => p.slug)).not.toContain(slug);
+  });
+
+  it('a member cannot set, change or clear the repository URL: FORBIDDEN, audited, and no other field of the update is applied', async () => {
+    const { project } = await newProject(as.admin, { repositoryUrl: 'https://github.com/example/anchor' });
+    const bare = (await newProject(as.admin)).project;
+    const attempts = [
+      { projectId: project.id, version: project.version, repositoryUrl: 'https://github.com/mallory/fork', description: 'moved' },
+      { projectId: project.id, version: project.version, repositoryUrl: null, name: 'Cleared' },
+      { projectId: bare.id, version: bare.version, repositoryUrl: 'https://github.com/mallory/fork', status: 'inactive' },
+    ];
+    for (const input of attempts) {
+      const before = await stateExceptAudit();
+      const error = await refused(as.member, 'project.update', input, 'FORBIDDEN');
+      expect(error.message).toContain('policy:write');
+      expect(await stateExceptAudit()).toEqual(before);
+      expect((await auditLog(node, orgA.orgId)).at(-1)).toMatchObject({ action: 'project.update', outcome: 'denied', actor: { id: orgA.users.member.userId } });
+    }
+    expect((await ok(as.viewer, 'project.get', { projectId: project.id })).project).toEqual(project);
+
+    // The rest of the metadata stays the member's to edit, also when the unchanged URL is sent along.
+    const edited = await ok(as.member, 'project.update', { projectId: project.id, version: project.version, description: 'edited', repositoryUrl: project.repositoryUrl });
+    expect(edited).toMatchObject({ description: 'edited', repositoryUrl: 'https://github.com/example/anchor', version: project.version + 1 });
+  });
+
+  it('an admin sets, changes and clears the repository URL; a key without policy:write cannot, even the owner\'s', async () => {
+    const { project } = await newProject(as.member);
+    const set = await ok(as.admin, 'project.update', { projectId: project.id, version: project.version, repositoryUrl: 'https://github.com/example/set' });
+    expect(set.repositoryUrl).toBe('https://github.com/example/set');
+    const changed = await ok(as.owner, 'project.update', { projectId: project.id, version: set.version, repositoryUrl: 'https://github.com/example/moved' });
+    expect(changed.repositoryUrl).toBe('https://github.com/example/moved');
+
+    const { token } = await ok(as.owner, 'apiKey.create', { name: 'config only', permissions: ['config:read', 'config:write'] });
+    const keySocket = await open({ token });
+    await refused(keySocket, 'project.update', { projectId: project.id, version: changed.version, repositoryUrl: 'https://github.com/mallory/fork' }, 'FORBIDDEN');
+    await refused(keySocket, 'project.create', { slug: freshSlug('by-key'), name: 'By key', repositoryUrl: 'https://github.com/mallory/fork' }, 'FORBIDDEN');
+
+    const cleared = await ok(as.admin, 'project.update', { projectId: project.id, version: changed.version, repositoryUrl: null });
+    expect(cleared).toMatchObject({ repositoryUrl: null, version: changed.version + 1 });
+    expect((await auditLog(node, orgA.orgId)).at(-1)).toMatchObject({
+      action: 'project.update',
+      outcome: 'ok',
+      changes: { repositoryUrl: { before: 'https://github.com/example/moved', after: null } },
+    });
   });
 
   it('a duplicate slug is CONFLICT, on create and on a rename', async () => {

@@ -46,6 +46,7 @@ let artifactDir: string;
 const sockets: ClientSocket[] = [];
 let owner: ClientSocket;
 let admin: ClientSocket;
+let member: ClientSocket;
 let fixture: SigningProject;
 let ci: { userId: string; token: string };
 let buildSystemId: string;
@@ -101,6 +102,7 @@ beforeAll(async () => {
   org = await seedOrg(node);
   owner = await open({ cookie: await signIn(node, org.users.owner) });
   admin = await open({ cookie: await signIn(node, org.users.admin) });
+  member = await open({ cookie: await signIn(node, org.users.member) });
 
   const buildSystem = await must(admin, 'buildSystem.create', {
     name: 'GitHub Actions (test keys)',
@@ -250,6 +252,37 @@ describe('submitting to a policy with origin verification', () => {
     expect(releaseToken.status, JSON.stringify(releaseToken.body)).toBe(201);
     expect((releaseToken.body as any).origin).toMatchObject({ verified: true, branch: 'release/3.1' });
     for (const id of [(withToken.body as any).id, (releaseToken.body as any).id]) {
+      expect(await waitForFinal(node, org.slug, id, ci.token)).toMatchObject({ workflowStatus: 'Completed' });
+    }
+  });
+
+  it('the repository URL is the trust anchor: a member cannot move it to a fork, an admin can, and the tokens accepted follow it', async () => {
+    const fork = { repository: 'mallory/widget', repository_owner: 'mallory', sub: 'repo:mallory/widget:ref:refs/heads/main' };
+    const FORK_URL = 'https://github.com/mallory/widget';
+    const current = async () => (await must(owner, 'project.get', { projectId: fixture.project.id })).project;
+
+    // A member (config:write) trying to point the project at their fork: refused, audited, nothing moves.
+    const before = await current();
+    const refused = await command(member, 'project.update', { projectId: before.id, version: before.version, repositoryUrl: FORK_URL });
+    expect(refused.error?.code).toBe('FORBIDDEN');
+    expect((await auditLog(node, org.orgId)).filter((entry) => entry.actor.id === org.users.member.userId).at(-1)).toMatchObject({
+      action: 'project.update',
+      outcome: 'denied',
+    });
+    expect(await current()).toEqual(before);
+    expect(await expectDenied(await originToken(fork))).toContain('mallory/widget');
+
+    // An admin (policy:write) moves it: now the fork's token is accepted and the original's refused.
+    const moved = await must(admin, 'project.update', { projectId: before.id, version: before.version, repositoryUrl: FORK_URL });
+    const accepted = await submit(await originToken(fork));
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(201);
+    expect(accepted.body.origin).toMatchObject({ verified: true, repositoryUrl: FORK_URL });
+    await expectDenied(await originToken());
+
+    await must(admin, 'project.update', { projectId: before.id, version: moved.version, repositoryUrl: REPOSITORY_URL });
+    const back = await submit(await originToken());
+    expect(back.status, JSON.stringify(back.body)).toBe(201);
+    for (const id of [accepted.body.id, back.body.id]) {
       expect(await waitForFinal(node, org.slug, id, ci.token)).toMatchObject({ workflowStatus: 'Completed' });
     }
   });
