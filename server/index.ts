@@ -15,6 +15,7 @@ import { createApi } from './http/api.js';
 import { attachSocketServer } from './realtime/socketServer.js';
 import { startCommittedFeed } from './realtime/committedEvents.js';
 import { startAuditSealer } from './audit/chain.js';
+import { startAuditWatch } from './audit/rollbackWatch.js';
 import { startNodeHeartbeat } from './realtime/presence.js';
 import { createSigningApi } from './http/signingApi.js';
 import { startSigningQueues } from './signing/queue.js';
@@ -71,9 +72,12 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
     metrics.sockets.inc();
     socket.on('disconnect', () => metrics.sockets.dec());
   });
-  const stopSealer = startAuditSealer(redis, signet.keys, signet.auditKey, 200, (error) =>
-    log.debug({ err: error }, 'audit sealing deferred'),
-  );
+  const auditWatch = startAuditWatch(signet, { alarms: metrics.auditRollbacks, intervalMs: config.SIGNET_AUDIT_CHECK_MS });
+  signet.auditWatch = auditWatch;
+  const stopSealer = startAuditSealer(redis, signet.keys, signet.auditKey, config.publicUrl, {
+    onError: (error) => log.debug({ err: error }, 'audit sealing deferred'),
+    onSealed: (orgId, checkpoint) => auditWatch.observe(orgId, checkpoint).then(() => {}),
+  });
   const stopHeartbeat = startNodeHeartbeat(signet);
   const queues = startSigningQueues(signet, redisUrl, { workers: true });
   signet.jobs = queues.jobs;
@@ -97,6 +101,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
       stopHeartbeat();
       await queues.close();
       await stopSealer();
+      await auditWatch.close();
       io.local.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
       const clients = [redis, pub, sub, committedSub];

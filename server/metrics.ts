@@ -20,6 +20,12 @@ export function createMetrics() {
       registers: [registry],
     }),
     sockets: new Gauge({ name: 'signet_sockets', help: 'Connected sockets on this node', registers: [registry] }),
+    auditRollbacks: new Counter({
+      name: 'signet_audit_rollback_detected_total',
+      help: 'Times this node found an organization\'s audit log in Redis behind a signed checkpoint it had seen (rolled back)',
+      labelNames: ['org'] as const,
+      registers: [registry],
+    }),
   };
 }
 
