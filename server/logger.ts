@@ -1,7 +1,8 @@
 // Structured logs. Known secret-bearing fields are redacted by pino before anything is written.
-import { pino } from 'pino';
+import { pino, type DestinationStream } from 'pino';
 
-export function createLogger(level: string) {
+/** Writes to stdout, or to `destination` (tests read what a node logs). */
+export function createLogger(level: string, destination?: DestinationStream) {
   return pino({
     level,
     redact: {
@@ -19,7 +20,7 @@ export function createLogger(level: string) {
       ],
       censor: '[redacted]',
     },
-  });
+  }, destination);
 }
 
 export type Logger = ReturnType<typeof createLogger>;

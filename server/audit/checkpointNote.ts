@@ -42,12 +42,15 @@ export function noteVerifierKey(keyName: string, publicKey: KeyObject): string {
   return `${keyName}+${noteKeyId(keyName, publicKey).toString('hex')}+${key}`;
 }
 
-/** Signs the checkpoint "the chain of `origin` has `size` entries and its head is `hashHex`". */
-export function signCheckpoint(key: AuditSigningKey, origin: string, size: number, hashHex: string): string {
-  const text = `${origin}\n${size}\n${hexToBase64(hashHex)}\n`;
+/** A signed note: `text` (ending in a newline), a blank line, and one Ed25519 signature line by `keyName`. */
+export function signNote(text: string, keyName: string, key: AuditSigningKey): string {
   const signature = sign(null, Buffer.from(text), key.privateKey);
-  const line = Buffer.concat([noteKeyId(origin, key.publicKey), signature]).toString('base64');
-  return `${text}\n\u2014 ${origin} ${line}\n`;
+  return `${text}\n\u2014 ${keyName} ${Buffer.concat([noteKeyId(keyName, key.publicKey), signature]).toString('base64')}\n`;
+}
+
+/** Signs the checkpoint "the chain of `origin` has `size` entries and its head is `hashHex`", with the origin as key name. */
+export function signCheckpoint(key: AuditSigningKey, origin: string, size: number, hashHex: string): string {
+  return signNote(`${origin}\n${size}\n${hexToBase64(hashHex)}\n`, origin, key);
 }
 
 /**
