@@ -4,7 +4,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npx vite build && mkdir -p /artifacts && chown node /artifacts
+RUN npx vite build && mkdir -p /artifacts /audit-checkpoints && chown node /artifacts /audit-checkpoints
 ENV NODE_ENV=production PORT=3000 HOST=0.0.0.0
 EXPOSE 3000
 USER node
