@@ -2,9 +2,10 @@
 // directory), outside the Redis an attacker could roll back (SPEC §6). One file per installation
 // (Redis prefix) and organization, `<prefix><orgId>.checkpoints`, one signed note per line as a JSON
 // string, only ever appended to (O_APPEND, one write per line), so several nodes or CLI runs may
-// share the directory: each reads what the others appended. Lines that are torn, or not signed by
-// this instance's key, are skipped. A file over COMPACT_BYTES is replaced by its highest line.
-import { open, readdir, mkdir, rename, stat } from 'node:fs/promises';
+// share the directory: each reads what the others appended. Lines that are torn (a crash mid-write),
+// or not signed by this instance's key, are skipped. A file over `compactBytes` (1 MiB, about 4,000
+// checkpoints) is replaced by its highest line.
+import { open, readdir, mkdir, rename } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { KeyObject } from 'node:crypto';
@@ -19,7 +20,6 @@ export interface RecordedCheckpoint {
 
 const SUFFIX = '.checkpoints';
 const ORG_ID = /^[A-Za-z0-9_-]{1,64}$/;
-/** About 4,000 checkpoints: then the file is rewritten to hold only the highest. */
 const COMPACT_BYTES = 1024 * 1024;
 
 function fileName(prefix: string, orgId: string): string {
@@ -67,6 +67,7 @@ export class CheckpointRecord {
     readonly dir: string,
     readonly prefix: string,
     readonly publicKey: KeyObject,
+    readonly compactBytes = COMPACT_BYTES,
   ) {}
 
   path(orgId: string): string {
@@ -129,16 +130,23 @@ export class CheckpointRecord {
   async append(orgId: string, checkpoint: RecordedCheckpoint): Promise<void> {
     const file = this.path(orgId);
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const handle = await open(file, 'a', 0o600);
+    const handle = await open(file, 'a+', 0o600);
+    let size: number;
     try {
-      await handle.write(`${JSON.stringify(checkpoint.note)}\n`);
+      // After a torn line, start a new one, so this one is not lost with it.
+      const before = (await handle.stat()).size;
+      const last = Buffer.alloc(1);
+      if (before > 0) await handle.read(last, 0, 1, before - 1);
+      const line = `${before > 0 && last[0] !== 0x0a ? '\n' : ''}${JSON.stringify(checkpoint.note)}\n`;
+      await handle.write(line);
       await handle.datasync();
+      size = (await handle.stat()).size;
     } finally {
       await handle.close();
     }
     const state = this.#files.get(orgId);
     if (state && (!state.highest || checkpoint.size > state.highest.size)) state.highest = checkpoint;
-    if ((await stat(file)).size > COMPACT_BYTES) await this.#compact(orgId, file);
+    if (size > this.compactBytes) await this.#compact(orgId, file);
   }
 
   /**
