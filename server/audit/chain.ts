@@ -74,7 +74,7 @@ export function headSigned(publicKey: KeyObject, orgId: string, head: ChainHead)
 }
 
 /** A stored head as read from Redis, or null when there is none or it is not JSON of a head. */
-export function parseHead(raw: string | null): ChainHead | null {
+function parseHead(raw: string | null): ChainHead | null {
   if (!raw) return null;
   try {
     const head = JSON.parse(raw) as ChainHead;
