@@ -38,7 +38,7 @@ COPY package.json ./
 COPY bin ./bin
 COPY server ./server
 COPY src/lib/shared ./src/lib/shared
-# The data directory (master.key when SIGNET_MASTER_KEY is unset) and the artifact store belong to
+# The data directory (master.key when SIGNET_MASTER_KEY is unset, the audit checkpoint record) and the artifact store belong to
 # the unprivileged user the node runs as.
 RUN mkdir -p /data /artifacts && chown -R node:node /data /artifacts
 USER node

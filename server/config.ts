@@ -52,6 +52,10 @@ const EnvSchema = z.object({
   SIGNET_WORKER_CONCURRENCY: positiveInt.max(64).default(2),
   SIGNET_JOB_LOCK_MS: positiveInt.min(1000).default(30_000),
   SIGNET_WEBHOOK_ATTEMPTS: positiveInt.max(20).default(8),
+  /** Where this node keeps the highest audit checkpoint it has seen per organization (default: under the data directory). */
+  SIGNET_AUDIT_CHECKPOINT_DIR: z.string().min(1).optional(),
+  /** How often a node compares every organization's audit head in Redis with its checkpoint record. */
+  SIGNET_AUDIT_CHECK_MS: positiveInt.min(50).max(3_600_000).default(15_000),
   /** Fault injection for tests: the worker process exits right before signing. Never set in production. */
   SIGNET_FAULT_CRASH_BEFORE_SIGNING: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -68,6 +72,7 @@ export interface Config extends Env {
   artifactDir: string;
   /** SIGNET_OUTBOUND_ALLOWED_CIDRS, with what the deprecated SIGNET_OUTBOUND_ALLOW_LOOPBACK adds. */
   outboundAllowedCidrs: Cidr[];
+  auditCheckpointDir: string;
 }
 
 export class ConfigError extends Error {}
@@ -111,5 +116,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...(parsed.SIGNET_OUTBOUND_ALLOW_LOOPBACK ? parseAllowedCidrs(LOOPBACK_CIDRS) : []),
     ],
     artifactDir: path.resolve(parsed.SIGNET_ARTIFACT_DIR ?? path.join(parsed.SIGNET_DATA_DIR, 'artifacts')),
+    auditCheckpointDir: path.resolve(parsed.SIGNET_AUDIT_CHECKPOINT_DIR ?? path.join(parsed.SIGNET_DATA_DIR, 'audit-checkpoints')),
   };
 }

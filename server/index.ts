@@ -19,6 +19,7 @@ import { consoleSetsItsOwnPolicy, securityHeaders } from './http/securityHeaders
 import { attachSocketServer } from './realtime/socketServer.js';
 import { startCommittedFeed } from './realtime/committedEvents.js';
 import { startAuditSealer } from './audit/chain.js';
+import { startAuditWatch } from './audit/rollbackWatch.js';
 import { startNodeHeartbeat } from './realtime/presence.js';
 import { createSigningApi } from './http/signingApi.js';
 import { startSigningQueues } from './signing/queue.js';
@@ -85,9 +86,12 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
     metrics.sockets.inc();
     socket.on('disconnect', () => metrics.sockets.dec());
   });
-  const stopSealer = startAuditSealer(redis, signet.keys, signet.auditKey, 200, (error) =>
-    log.debug({ err: error }, 'audit sealing deferred'),
-  );
+  const auditWatch = startAuditWatch(signet, { alarms: metrics.auditRollbacks, intervalMs: config.SIGNET_AUDIT_CHECK_MS });
+  signet.auditWatch = auditWatch;
+  const stopSealer = startAuditSealer(redis, signet.keys, signet.auditKey, config.publicUrl, {
+    onError: (error) => log.debug({ err: error }, 'audit sealing deferred'),
+    onSealed: (orgId, checkpoint) => auditWatch.observe(orgId, checkpoint).then(() => {}),
+  });
   const stopHeartbeat = startNodeHeartbeat(signet);
   const queues = startSigningQueues(signet, redisUrl, { workers: true, metrics });
   signet.jobs = queues.jobs;
@@ -112,6 +116,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
       stopRedisProbe();
       await queues.close();
       await stopSealer();
+      await auditWatch.close();
       io.local.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
       const clients = [redis, pub, sub, committedSub];

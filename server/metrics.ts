@@ -125,6 +125,12 @@ export function createMetrics() {
     watchQueue(name: string, queue: CountsJobs) {
       queues.set(name, queue);
     },
+    auditRollbacks: new Counter({
+      name: 'signet_audit_rollback_detected_total',
+      help: 'Times this node found an organization\'s audit log in Redis behind a signed checkpoint it had seen (rolled back)',
+      labelNames: ['org'] as const,
+      registers: [registry],
+    }),
   };
 }
 

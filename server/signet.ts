@@ -10,6 +10,7 @@ import { createRepositories, type Repositories } from './store/repositories.js';
 import { commit, type CommitPlan, type Committed } from './store/commit.js';
 import { deriveAuditSigningKey, type AuditSigningKey } from './audit/chain.js';
 import type { CommittedFeed } from './realtime/committedEvents.js';
+import type { AuditWatch } from './audit/rollbackWatch.js';
 import type { SigningJobs } from './signing/lifecycle.js';
 import { createOutboundClient, type OutboundClient } from './net/outbound.js';
 import type { ClientToServerEvents, ServerToClientEvents } from '../src/lib/shared/events.js';
@@ -48,6 +49,8 @@ export interface Signet {
    * that sent the command (if it lost access) is cut off right after its acknowledgement instead.
    */
   refreshAccess: (scope: AccessScope, callerSocketId?: string) => Promise<void>;
+  /** The node's watch against a rolled-back audit log; CLI runs have none. */
+  auditWatch: AuditWatch | null;
   /** The job queues, on nodes (and CLI runs) that have them. */
   jobs: SigningJobs | null;
   /** Every request the server sends of its own (webhooks, JWKS) goes through this. */
@@ -77,6 +80,7 @@ export function createSignet(config: Config, redis: Redis, logger: Logger, optio
     shuttingDown: false,
     jobs: null,
     outbound: createOutboundClient({ allowedCidrs: config.outboundAllowedCidrs, dnsServers: options.outboundDnsServers }),
+    auditWatch: null,
     refreshAccess: async () => {},
     async apply(plan) {
       const committed = await commit(redis, keys, config.SIGNET_EVENT_RETENTION, plan, {

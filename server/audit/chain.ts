@@ -1,18 +1,34 @@
 // The tamper-evident audit chain (SPEC §6). Entries are written by commit.lua; a sealer on every
 // node links them into a per-organization SHA-256 hash chain within a second, and signs the head
-// with the instance key. Verification recomputes the chain and names the first broken entry.
-import { createHash, createPrivateKey, createPublicKey, hkdfSync, sign, verify, type KeyObject } from 'node:crypto';
+// with the instance key as a C2SP checkpoint note (./checkpointNote.ts). Verification recomputes
+// the chain and names the first broken entry, and, given checkpoints remembered outside Redis,
+// names a log that was rolled back to an older signed head.
+import { createHash, createPrivateKey, createPublicKey, hkdfSync, verify, type KeyObject } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../store/keys.js';
+import { auditOrigin, CheckpointError, openCheckpoint, signCheckpoint } from './checkpointNote.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 const SEAL_BATCH = 5000;
 
+/**
+ * The stored head (and each stored checkpoint): `note` is the signed checkpoint. Heads sealed before
+ * checkpoints were notes carry `signature` instead (Ed25519 over `signet-audit-head:<org>:<seq>:<hash>`);
+ * they still verify, and the next seal replaces the head with a note.
+ */
 export interface ChainHead {
   seq: number;
   hash: string;
-  signature: string;
   sealedAt: string;
+  note?: string;
+  signature?: string;
+}
+
+/** A checkpoint remembered outside Redis, to check the chain against; `source` says where it came from. */
+export interface KnownCheckpoint {
+  size: number;
+  hash: string;
+  source: string;
 }
 
 export interface AuditSigningKey {
@@ -22,7 +38,11 @@ export interface AuditSigningKey {
 
 /** The instance's Ed25519 audit key, derived from the master key so every node holds the same one. */
 export function deriveAuditSigningKey(masterKey: Buffer): AuditSigningKey {
-  const seed = Buffer.from(hkdfSync('sha256', masterKey, 'signet', 'audit-chain-signing-key', 32));
+  return ed25519KeyFromSeed(Buffer.from(hkdfSync('sha256', masterKey, 'signet', 'audit-chain-signing-key', 32)));
+}
+
+/** An Ed25519 key pair from its 32-byte RFC 8032 seed. */
+export function ed25519KeyFromSeed(seed: Buffer): AuditSigningKey {
   const pkcs8 = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
   const privateKey = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
   return { privateKey, publicKey: createPublicKey(privateKey) };
@@ -32,8 +52,53 @@ export function chainHash(previousHash: string, seq: number, storedEntry: string
   return createHash('sha256').update(`${previousHash}\n${seq}\n${storedEntry}`).digest('hex');
 }
 
-function headMessage(orgId: string, seq: number, hash: string): Buffer {
+function legacyHeadMessage(orgId: string, seq: number, hash: string): Buffer {
   return Buffer.from(`signet-audit-head:${orgId}:${seq}:${hash}`);
+}
+
+/** Whether a stored head (or checkpoint) is signed by this instance and says what its fields say. */
+export function headSigned(publicKey: KeyObject, orgId: string, head: ChainHead): boolean {
+  if (head.note !== undefined) {
+    try {
+      const note = openCheckpoint(head.note, publicKey, orgId);
+      return note.size === head.seq && note.hash === head.hash;
+    } catch (error) {
+      if (error instanceof CheckpointError) return false;
+      throw error;
+    }
+  }
+  return (
+    typeof head.signature === 'string' &&
+    verify(null, legacyHeadMessage(orgId, head.seq, head.hash), publicKey, Buffer.from(head.signature, 'base64'))
+  );
+}
+
+/** A stored head as read from Redis, or null when there is none or it is not JSON of a head. */
+function parseHead(raw: string | null): ChainHead | null {
+  if (!raw) return null;
+  try {
+    const head = JSON.parse(raw) as ChainHead;
+    return Number.isSafeInteger(head?.seq) && typeof head.hash === 'string' ? head : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The organization's current signed checkpoint note, from its head in Redis: null when nothing is
+ * sealed yet or the head is not validly signed. A head from before notes is vouched for with a
+ * note signed now (its old signature verified first).
+ */
+export async function currentCheckpoint(
+  redis: Redis,
+  keys: RedisKeys,
+  signingKey: AuditSigningKey,
+  publicUrl: string,
+  orgId: string,
+): Promise<string | null> {
+  const head = parseHead(await redis.get(keys.auditHead(orgId)));
+  if (!head || !headSigned(signingKey.publicKey, orgId, head)) return null;
+  return head.note ?? signCheckpoint(signingKey, auditOrigin(publicUrl, orgId), head.seq, head.hash);
 }
 
 const SEAL_LUA = `
@@ -47,8 +112,23 @@ if tonumber(redis.call('GET', auditSeqKey) or '0') <= newSeq then redis.call('SR
 return 1
 `;
 
-/** Seals the organization's unsealed entries. Safe to run on several nodes at once: the head is compare-and-set. */
-export async function sealAuditChain(redis: Redis, keys: RedisKeys, signingKey: AuditSigningKey, orgId: string): Promise<number> {
+export interface SealResult {
+  sealed: number;
+  /** The checkpoint note this call signed and stored as the head; null when it sealed nothing. */
+  checkpoint: string | null;
+}
+
+/**
+ * Seals the organization's unsealed entries and signs the new head as a checkpoint note whose
+ * origin names `publicUrl`'s host. Safe to run on several nodes at once: the head is compare-and-set.
+ */
+export async function sealAuditChain(
+  redis: Redis,
+  keys: RedisKeys,
+  signingKey: AuditSigningKey,
+  orgId: string,
+  publicUrl: string,
+): Promise<SealResult> {
   const headRaw = (await redis.get(keys.auditHead(orgId))) ?? '';
   const head: ChainHead | null = headRaw ? JSON.parse(headRaw) : null;
   const fromSeq = (head?.seq ?? 0) + 1;
@@ -67,15 +147,15 @@ export async function sealAuditChain(redis: Redis, keys: RedisKeys, signingKey: 
     // Nothing to seal: drop the org from the work list if the counter agrees.
     const written = Number((await redis.get(keys.auditSeq(orgId))) ?? 0);
     if (written <= (head?.seq ?? 0)) await redis.srem(keys.auditUnsealed, orgId);
-    return 0;
+    return { sealed: 0, checkpoint: null };
   }
   const newHead: ChainHead = {
     seq,
     hash: previousHash,
-    signature: sign(null, headMessage(orgId, seq, previousHash), signingKey.privateKey).toString('base64'),
     sealedAt: new Date().toISOString(),
+    note: signCheckpoint(signingKey, auditOrigin(publicUrl, orgId), seq, previousHash),
   };
-  await redis.eval(
+  const stored = await redis.eval(
     SEAL_LUA,
     5,
     keys.auditHead(orgId),
@@ -89,7 +169,15 @@ export async function sealAuditChain(redis: Redis, keys: RedisKeys, signingKey: 
     String(seq),
     ...seals,
   );
-  return seals.length / 2;
+  // 0: another node moved the head first; what it sealed is its to report.
+  return stored === 1 ? { sealed: seals.length / 2, checkpoint: newHead.note! } : { sealed: 0, checkpoint: null };
+}
+
+export interface SealerOptions {
+  intervalMs?: number;
+  onError?: (error: unknown) => void;
+  /** Each checkpoint this node signed and stored, after the seal. */
+  onSealed?: (orgId: string, checkpoint: string) => Promise<void> | void;
 }
 
 /** Runs the sealer every `intervalMs` on this node; returns a stop function. */
@@ -97,13 +185,16 @@ export function startAuditSealer(
   redis: Redis,
   keys: RedisKeys,
   signingKey: AuditSigningKey,
-  intervalMs = 200,
-  onError: (error: unknown) => void = () => {},
+  publicUrl: string,
+  { intervalMs = 200, onError = () => {}, onSealed }: SealerOptions = {},
 ): () => Promise<void> {
   let running: Promise<void> | null = null;
   const tick = async () => {
     const orgIds = await redis.smembers(keys.auditUnsealed);
-    for (const orgId of orgIds) await sealAuditChain(redis, keys, signingKey, orgId);
+    for (const orgId of orgIds) {
+      const { checkpoint } = await sealAuditChain(redis, keys, signingKey, orgId, publicUrl);
+      if (checkpoint && onSealed) await onSealed(orgId, checkpoint);
+    }
   };
   const timer = setInterval(() => {
     if (running) return;
@@ -127,11 +218,17 @@ export interface ChainVerification {
   firstBroken?: { seq: number; reason: string };
 }
 
+/**
+ * Recomputes the organization's chain. With `known` checkpoints (remembered outside Redis: a node's
+ * record, a saved checkpoint file), a chain that holds fewer entries than one of them, or another
+ * head at its size, is reported as rolled back.
+ */
 export async function verifyAuditChain(
   redis: Redis,
   keys: RedisKeys,
   publicKey: KeyObject,
   orgId: string,
+  known: KnownCheckpoint[] = [],
 ): Promise<ChainVerification> {
   const [headRaw, seals, checkpointRows] = await Promise.all([
     redis.get(keys.auditHead(orgId)),
@@ -151,8 +248,9 @@ export async function verifyAuditChain(
     firstBroken: { seq, reason },
   });
 
-  const signatureValid = (checkpoint: ChainHead) =>
-    verify(null, headMessage(orgId, checkpoint.seq, checkpoint.hash), publicKey, Buffer.from(checkpoint.signature, 'base64'));
+  const signatureValid = (checkpoint: ChainHead) => headSigned(publicKey, orgId, checkpoint);
+  const knownAt = new Map<number, KnownCheckpoint[]>();
+  for (const checkpoint of known) knownAt.set(checkpoint.size, [...(knownAt.get(checkpoint.size) ?? []), checkpoint]);
 
   let expected = 1;
   let previousHash = GENESIS_HASH;
@@ -187,6 +285,14 @@ export async function verifyAuditChain(
         }
         lastGoodCheckpoint = expected;
       }
+      const forked = knownAt.get(expected)?.find((checkpoint) => checkpoint.hash !== previousHash);
+      if (forked) {
+        return broken(
+          expected,
+          `the log was rolled back and rewritten: entries up to ${expected} differ from the signed checkpoint of ${expected} entries in ${forked.source}`,
+          expected - 1,
+        );
+      }
       expected += 1;
     }
   }
@@ -194,6 +300,14 @@ export async function verifyAuditChain(
   if (head && !signatureValid(head)) return broken(head.seq, 'the chain head signature is not valid', entries);
   if (head && head.seq > entries) {
     return broken(entries + 1, `entry ${entries + 1} is missing (the log was truncated; ${head.seq} were sealed)`, entries);
+  }
+  const longest = known.reduce<KnownCheckpoint | null>((best, checkpoint) => (checkpoint.size > (best?.size ?? entries) ? checkpoint : best), null);
+  if (longest) {
+    return broken(
+      entries + 1,
+      `the log was rolled back: ${longest.source} holds a signed checkpoint of ${longest.size} entries, Redis holds ${entries}`,
+      entries,
+    );
   }
   return { ok: true, entries, sealed: head?.seq ?? 0 };
 }
@@ -207,6 +321,6 @@ export async function storedHeadVerifies(redis: Redis, keys: RedisKeys, publicKe
   const heads = await redis.mget(...orgIds.map((orgId) => keys.auditHead(orgId)));
   const at = heads.findIndex((raw) => raw !== null);
   if (at < 0) return true;
-  const head = JSON.parse(heads[at]!) as ChainHead;
-  return verify(null, headMessage(orgIds[at]!, head.seq, head.hash), publicKey, Buffer.from(head.signature, 'base64'));
+  const head = parseHead(heads[at]!);
+  return head !== null && headSigned(publicKey, orgIds[at]!, head);
 }

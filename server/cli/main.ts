@@ -1,13 +1,16 @@
 // `signet` — the instance operator's command line. Run with the same SIGNET_DATA_DIR (default
 // ./data) or REDIS_URL as a running server, it works on that server's Redis.
 import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { createLogger } from '../logger.js';
 import { connectRedis } from '../store/redis.js';
 import { ensureLocalRedis, type LocalRedis } from '../store/localRedis.js';
 import { createSignet, type Signet } from '../signet.js';
-import { sealAuditChain, verifyAuditChain } from '../audit/chain.js';
+import { currentCheckpoint, sealAuditChain, verifyAuditChain, type KnownCheckpoint } from '../audit/chain.js';
+import { CheckpointError, openCheckpoint } from '../audit/checkpointNote.js';
+import { readCheckpointRecord, recordPath } from '../audit/checkpointRecord.js';
 import { CLI_SOURCE } from '../audit/entries.js';
 import { createOrganization } from '../auth/accounts.js';
 import { CommandFailure } from '../commands/errors.js';
@@ -26,9 +29,14 @@ const USAGE = `signet — Signet's operator command line
   signet org open-source --org SLUG (--on | --off)
   signet operator create --email EMAIL --name NAME
   signet demo [--json]
-  signet audit verify --org SLUG
+  signet audit verify --org SLUG [--checkpoint FILE]
+  signet audit checkpoint --org SLUG > FILE
 
-Uses REDIS_URL, or the Redis of SIGNET_DATA_DIR (default ./data), starting it if it is not running.`;
+Uses REDIS_URL, or the Redis of SIGNET_DATA_DIR (default ./data), starting it if it is not running.
+audit verify also checks the chain against the signed checkpoints this installation's nodes
+recorded under SIGNET_AUDIT_CHECKPOINT_DIR (default SIGNET_DATA_DIR/audit-checkpoints), and with
+--checkpoint against a checkpoint saved earlier by audit checkpoint (or the REST endpoint
+/api/v1/orgs/ORG/audit/checkpoint): a log rolled back behind either fails with exit 1.`;
 
 export const OPERATOR_ACTOR: AuditActor = { type: 'operator', id: `cli:${os.userInfo().username}`, name: `operator (${os.userInfo().username})` };
 
@@ -54,7 +62,7 @@ async function withSignet<T>(config: Config, work: (signet: Signet) => Promise<T
   } finally {
     // Seal what this run wrote, so the chain is whole even when no server is running.
     for (const orgId of await redis.smembers(signet.keys.auditUnsealed)) {
-      await sealAuditChain(redis, signet.keys, signet.auditKey, orgId);
+      await sealAuditChain(redis, signet.keys, signet.auditKey, orgId, config.publicUrl);
     }
     redis.disconnect();
     await local?.stop();
@@ -70,6 +78,20 @@ async function orgIdOf(signet: Signet, slug: string): Promise<string> {
   const orgId = await signet.repos.orgIdBySlug(slug);
   if (!orgId) throw new CommandFailure('NOT_FOUND', `Organization "${slug}" was not found`);
   return orgId;
+}
+
+/** A checkpoint note saved earlier, opened with this instance's key: a bad one stops the run, naming the file. */
+async function savedCheckpoint(signet: Signet, orgId: string, file: string): Promise<KnownCheckpoint> {
+  const note = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new CommandFailure('INVALID_INPUT', `--checkpoint ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
+  });
+  try {
+    const { size, hash } = openCheckpoint(note, signet.auditKey.publicKey, orgId);
+    return { size, hash, source: `the checkpoint file ${file}` };
+  } catch (error) {
+    if (error instanceof CheckpointError) throw new CommandFailure('INVALID_INPUT', `--checkpoint ${file}: ${error.message}`);
+    throw error;
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -89,6 +111,7 @@ async function main(argv: string[]): Promise<number> {
       on: { type: 'boolean' },
       off: { type: 'boolean' },
       json: { type: 'boolean' },
+      checkpoint: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -146,11 +169,26 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'audit verify': {
       need(values, 'org');
-      const result = await withSignet(config, async (signet) =>
-        verifyAuditChain(signet.redis, signet.keys, signet.auditKey.publicKey, await orgIdOf(signet, values.org!)),
-      );
+      const result = await withSignet(config, async (signet) => {
+        const orgId = await orgIdOf(signet, values.org!);
+        const known: KnownCheckpoint[] = [];
+        if (values.checkpoint !== undefined) known.push(await savedCheckpoint(signet, orgId, values.checkpoint));
+        const recorded = await readCheckpointRecord(config.auditCheckpointDir, config.SIGNET_REDIS_PREFIX, signet.auditKey.publicKey, orgId);
+        const source = `the data directory's record (${recordPath(config.auditCheckpointDir, config.SIGNET_REDIS_PREFIX, orgId)})`;
+        for (const { size, hash } of recorded) known.push({ size, hash, source });
+        return verifyAuditChain(signet.redis, signet.keys, signet.auditKey.publicKey, orgId, known);
+      });
       console.log(JSON.stringify(result, null, 2));
       return result.ok ? 0 : 1;
+    }
+    case 'audit checkpoint': {
+      need(values, 'org');
+      const note = await withSignet(config, async (signet) =>
+        currentCheckpoint(signet.redis, signet.keys, signet.auditKey, config.publicUrl, await orgIdOf(signet, values.org!)),
+      );
+      if (!note) throw new CommandFailure('NOT_FOUND', `The audit log of "${values.org}" has no validly signed checkpoint`);
+      process.stdout.write(note);
+      return 0;
     }
     default:
       console.error(`Unknown command "${command}"\n\n${USAGE}`);

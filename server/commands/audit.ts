@@ -1,16 +1,28 @@
-// audit.query, audit.verify
+// audit.query, audit.verify. Both hand the browser the organization's current signed checkpoint,
+// which it remembers (src/lib/audit/checkpointMemory.ts), and let this node compare it with its own
+// record (server/audit/rollbackWatch.ts).
 import { commandInputs } from '../../src/lib/shared/commands.js';
 import { queryAudit } from '../audit/query.js';
-import { verifyAuditChain } from '../audit/chain.js';
+import { currentCheckpoint, verifyAuditChain } from '../audit/chain.js';
+import type { Signet } from '../signet.js';
 import { defineCommand } from './define.js';
+
+/** The current checkpoint note, also offered to this node's rollback watch (without waiting for it). */
+export async function checkpointFor(signet: Signet, orgId: string): Promise<string | null> {
+  const checkpoint = await currentCheckpoint(signet.redis, signet.keys, signet.auditKey, signet.config.publicUrl, orgId);
+  void signet.auditWatch?.observe(orgId, checkpoint);
+  return checkpoint;
+}
 
 export const queryAuditLog = defineCommand({
   name: 'audit.query',
   input: commandInputs['audit.query'],
   permission: 'audit:read',
-  async handler({ actor, repos }, input) {
+  async handler({ actor, repos, signet }, input) {
     const { before, limit, ...filter } = input;
-    return queryAudit(repos.redis, repos.keys, actor.orgId, filter, before, limit ?? 50);
+    const page = await queryAudit(repos.redis, repos.keys, actor.orgId, filter, before, limit ?? 50);
+    // The first page carries the checkpoint; older pages are read against the same one.
+    return before === undefined ? { ...page, checkpoint: await checkpointFor(signet, actor.orgId) } : page;
   },
 });
 
@@ -19,6 +31,9 @@ export const verifyAuditLog = defineCommand({
   input: commandInputs['audit.verify'],
   permission: 'audit:read',
   async handler({ actor, repos, signet }) {
-    return verifyAuditChain(repos.redis, repos.keys, signet.auditKey.publicKey, actor.orgId);
+    const remembered = await signet.auditWatch?.remembered(actor.orgId);
+    const known = remembered ? [{ size: remembered.size, hash: remembered.hash, source: "this node's checkpoint record" }] : [];
+    const result = await verifyAuditChain(repos.redis, repos.keys, signet.auditKey.publicKey, actor.orgId, known);
+    return { ...result, checkpoint: await checkpointFor(signet, actor.orgId) };
   },
 });

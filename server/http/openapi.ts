@@ -175,6 +175,20 @@ export function openApiDocument(publicUrl: string) {
           responses: { '200': { description: 'one audit entry per line', content: { 'application/x-ndjson': { schema: { type: 'string' } } } }, ...commonErrors },
         },
       },
+      '/api/v1/orgs/{org}/audit/checkpoint': {
+        get: {
+          operationId: 'auditCheckpoint',
+          summary: 'The audit log\'s current signed checkpoint, a C2SP signed note (needs audit:read); keep it to detect a rollback later',
+          parameters: [orgParam],
+          responses: {
+            '200': {
+              description: 'origin, size and chain head, then the signature line; the X-Signet-Note-Verifier-Key header names the signing key',
+              content: { 'text/plain': { schema: { type: 'string' } } },
+            },
+            ...commonErrors,
+          },
+        },
+      },
       '/api/v1/auth/login': { post: { operationId: 'login', tags: ['auth'], responses: { '200': { description: 'signed in; sets the session cookie' }, ...commonErrors } } },
       '/api/v1/auth/logout': { post: { operationId: 'logout', tags: ['auth'], responses: { '200': { description: 'signed out' } } } },
       '/api/v1/auth/accept-invite': { post: { operationId: 'acceptInvite', tags: ['auth'], responses: { '200': { description: 'joined and signed in' }, ...commonErrors } } },

@@ -11,6 +11,8 @@ import { Description } from '../../src/lib/shared/commands.js';
 import { loadActor, type Actor } from '../auth/actor.js';
 import { auditDenial } from '../audit/denial.js';
 import { parseStoredEntry } from '../audit/query.js';
+import { auditOrigin, noteVerifierKey } from '../audit/checkpointNote.js';
+import { checkpointFor } from '../commands/audit.js';
 import { CommandFailure, conflict, forbidden, invalid, invalidInput } from '../commands/errors.js';
 import { toCommandError, type Dispatcher } from '../commands/dispatch.js';
 import { resubmit } from '../commands/requests.js';
@@ -236,6 +238,16 @@ export function createSigningApi(signet: Signet, dispatcher: Dispatcher): expres
     // The cursor for the next page, for clients that do not parse the last line.
     res.setHeader('X-Signet-Next-After', String(last));
     res.send(lines.length ? `${lines.join('\n')}\n` : '');
+  }));
+
+  // The current signed checkpoint (a C2SP note), for a monitor outside Signet to keep and compare
+  // (or to save for `signet audit verify --checkpoint`). The header names the key that signs it.
+  api.get(`${base}/audit/checkpoint`, run(async (req, res) => {
+    const actor = await actorFor(req, 'audit:read', 'audit.checkpoint');
+    const note = await checkpointFor(signet, actor.orgId);
+    if (!note) throw new CommandFailure('NOT_FOUND', 'The audit log has no signed checkpoint yet');
+    res.setHeader('X-Signet-Note-Verifier-Key', noteVerifierKey(auditOrigin(signet.config.publicUrl, actor.orgId), signet.auditKey.publicKey));
+    res.type('text/plain; charset=utf-8').send(note);
   }));
 
   return api;

@@ -40,6 +40,8 @@ export function redisKeys(prefix: string) {
     auditSeals: (orgId: string) => k(`org:${orgId}:audit:seals`),
     auditHead: (orgId: string) => k(`org:${orgId}:audit:head`),
     auditCheckpoints: (orgId: string) => k(`org:${orgId}:audit:checkpoints`),
+    /** The remembered checkpoint a rollback alarm was last sent for (so nodes notify once). */
+    auditRollbackAlarm: (orgId: string) => k(`org:${orgId}:audit:rollbackAlarm`),
     auditUnsealed: k('audit:unsealed'),
 
     notifications: (orgId: string, userId: string) => k(`org:${orgId}:user:${userId}:notifications`),

@@ -20,6 +20,8 @@ export class AuditStream {
   paused = $state(false);
   /** Matching live entries that arrived while paused, newest first. */
   held = $state.raw<AuditEntry[]>([]);
+  /** The signed checkpoint note the last load was shown (undefined: not loaded yet). */
+  checkpoint = $state.raw<string | null | undefined>(undefined);
 
   #seen = new Set<number>();
   #generation = 0;
@@ -41,6 +43,7 @@ export class AuditStream {
       this.entries = page.entries;
       this.held = [];
       this.nextBefore = page.nextBefore;
+      this.checkpoint = page.checkpoint ?? null;
       this.loaded = true;
       for (const entry of racing) this.receive(entry);
     } finally {
@@ -108,6 +111,7 @@ export class AuditStream {
     this.loading = false;
     this.loadingMore = false;
     this.nextBefore = null;
+    this.checkpoint = undefined;
   }
 }
 

@@ -33,6 +33,8 @@ export interface Me {
 export interface AuditPage {
   entries: AuditEntry[];
   nextBefore: number | null;
+  /** On the first page (no `before`): the log's current signed checkpoint note, null before the first seal. */
+  checkpoint?: string | null;
 }
 
 export interface RequestPage {

@@ -4,7 +4,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
-import { verifyAuditChain } from '../../../server/audit/chain.js';
+import { sign } from 'node:crypto';
+import { currentCheckpoint, verifyAuditChain } from '../../../server/audit/chain.js';
+import { openCheckpoint } from '../../../server/audit/checkpointNote.js';
 import { auditLog, auditSealed, command, connect, redisUrl, seedOrg, signIn, startNode, testConfig, type ClientSocket, type TestOrg } from '../../helpers/signet.js';
 
 const run = promisify(execFile);
@@ -104,6 +106,32 @@ describe('the audit chain', () => {
     const result = await verify();
     expect(result.ok).toBe(false);
     expect(result.firstBroken!.seq).toBeLessThanOrEqual(2);
+  });
+
+  it('a head sealed before checkpoints were signed notes still verifies, is served as a note, and is extended', async () => {
+    const { redis, keys, auditKey } = node.signet;
+    const head = JSON.parse((await redis.get(keys.auditHead(org.orgId)))!);
+    const legacy = JSON.stringify({
+      seq: head.seq,
+      hash: head.hash,
+      signature: sign(null, Buffer.from(`signet-audit-head:${org.orgId}:${head.seq}:${head.hash}`), auditKey.privateKey).toString('base64'),
+      sealedAt: head.sealedAt,
+    });
+    const checkpoints = keys.auditCheckpoints(org.orgId);
+    await redis.multi().set(keys.auditHead(org.orgId), legacy).zremrangebyscore(checkpoints, head.seq, head.seq).zadd(checkpoints, head.seq, legacy).exec();
+    expect(await verify()).toEqual({ ok: true, entries: head.seq, sealed: head.seq });
+    const note = await currentCheckpoint(redis, keys, auditKey, node.signet.config.publicUrl, org.orgId);
+    expect(openCheckpoint(note!, auditKey.publicKey, org.orgId)).toMatchObject({ size: head.seq, hash: head.hash });
+
+    expect((await command(owner, 'member.invite', { email: 'd@example.com', role: 'member' })).ok).toBe(true);
+    await auditSealed(node);
+    const extended = JSON.parse((await redis.get(keys.auditHead(org.orgId)))!);
+    expect(extended.seq).toBeGreaterThan(head.seq);
+    expect(openCheckpoint(extended.note, auditKey.publicKey, org.orgId)).toMatchObject({ size: extended.seq });
+    expect(await verify()).toMatchObject({ ok: true, entries: extended.seq });
+    // A forged legacy head (its signature over other numbers) does not verify.
+    await redis.set(keys.auditHead(org.orgId), JSON.stringify({ ...JSON.parse(legacy), seq: extended.seq, hash: extended.hash }));
+    expect(await verify()).toMatchObject({ ok: false, firstBroken: { reason: 'the chain head signature is not valid' } });
   });
 
   it('`signet audit verify --org SLUG` reports the same, with its exit code', async () => {
