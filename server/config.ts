@@ -35,6 +35,10 @@ const EnvSchema = z.object({
   SIGNET_WORKER_CONCURRENCY: positiveInt.max(64).default(2),
   SIGNET_JOB_LOCK_MS: positiveInt.min(1000).default(30_000),
   SIGNET_WEBHOOK_ATTEMPTS: positiveInt.max(20).default(8),
+  /** RFC 3161 time-stamping authority for CMS and Authenticode signatures; a signing policy may name its own. */
+  SIGNET_TSA_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** How long a TSA may take to answer before the request fails (or is signed without a timestamp, where the policy allows). */
+  SIGNET_TSA_TIMEOUT_MS: positiveInt.max(120_000).default(15_000),
   /** Fault injection for tests: the worker process exits right before signing. Never set in production. */
   SIGNET_FAULT_CRASH_BEFORE_SIGNING: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -38,6 +38,12 @@ async function validatedPolicy(context: CommandContext, policy: PolicyRecord, pr
   if (originVerification && !project.repositoryUrl) {
     throw invalid('originVerification', `project ${project.slug} has no repository URL to verify origins against`);
   }
+  // Checked again before each use: a host may resolve elsewhere later.
+  if (policy.tsaUrl) {
+    await assertOutboundAllowed(policy.tsaUrl, { allowLoopback: context.signet.config.SIGNET_OUTBOUND_ALLOW_LOOPBACK }).catch((error: Error) => {
+      throw invalid('tsaUrl', error.message);
+    });
+  }
   return { ...policy, originVerification };
 }
 
