@@ -138,7 +138,8 @@ export async function buildSignedData(input: SignedDataInput): Promise<Buffer> {
   const signedData = new pkijs.SignedData({
     version: 1,
     digestAlgorithms: [sha256()],
-    encapContentInfo: new pkijs.EncapsulatedContentInfo({ eContentType: input.contentType, ...(input.content ? { eContent: input.content } : {}) }),
+    // pkijs types eContent as an OCTET STRING; Authenticode's is a SEQUENCE, which pkijs encodes as given.
+    encapContentInfo: new pkijs.EncapsulatedContentInfo({ eContentType: input.contentType, ...(input.content ? { eContent: input.content as asn1js.OctetString } : {}) }),
     certificates: [certificate.pkijs, ...chain],
     signerInfos: [signerInfo],
   });

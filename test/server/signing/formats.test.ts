@@ -22,7 +22,7 @@ import { removeDir, tempDir, verifyWithOpenssl } from '../../helpers/signing.js'
 
 const masterKey = Buffer.alloc(32, 7);
 const config = { SIGNET_TSA_URL: undefined, SIGNET_TSA_TIMEOUT_MS: 10_000, SIGNET_OUTBOUND_ALLOW_LOOPBACK: true, masterKey };
-const noTsaPolicy = { slug: 'plain', tsaUrl: null, allowWithoutTimestamp: false };
+const noTsaPolicy: { slug: string; tsaUrl: string | null; allowWithoutTimestamp: boolean } = { slug: 'plain', tsaUrl: null, allowWithoutTimestamp: false };
 
 let dir: string;
 let ec: CertificateMaterial;
