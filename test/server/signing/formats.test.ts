@@ -3,7 +3,7 @@
 // signatures that `gpg --verify` accepts, RFC 3161 timestamps that `openssl ts -verify` and
 // osslsigncode accept, and files refused because they do not fit their format.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSelfSigned, type CertificateMaterial } from '../../../server/signing/certificates.js';
@@ -18,6 +18,7 @@ import { timestampPlan, type TimestampResult } from '../../../server/signing/for
 import type { CertificateRecord } from '../../../server/store/records.js';
 import { authenticodeFixtures, gpgVerify, minimalPe, osslsigncodeVerify, tampered, type Fixture } from '../../helpers/fixtures.js';
 import { opensslTsVerify, silentTsaUrl, startTestTsa, type TestTsa } from '../../helpers/tsa.js';
+import { SOFTHSM_MODULE, softhsmToken } from '../../helpers/softhsm.js';
 import { removeDir, tempDir, verifyWithOpenssl } from '../../helpers/signing.js';
 
 const masterKey = Buffer.alloc(32, 7);
@@ -198,5 +199,60 @@ describe('detached OpenPGP', () => {
     const file = path.join(dir, 'x.bin');
     writeFileSync(file, 'x');
     await expect(signOpenpgpDetached({ masterKey }, other, file)).rejects.toThrow(/cannot decrypt/);
+  });
+});
+
+describe('Authenticode with a key in a PKCS#11 token (SoftHSM2)', () => {
+  it('lets osslsigncode sign through the token (the PIN over stdin) and timestamps it: osslsigncode verify accepts it', async () => {
+    const token = await softhsmToken(dir);
+    const previous = process.env.SOFTHSM2_CONF;
+    process.env.SOFTHSM2_CONF = token.conf;
+    try {
+      const work = path.join(dir, `token-${++seq}`);
+      mkdirSync(work);
+      const input = path.join(work, 'artifact');
+      writeFileSync(input, fixtures.pe.data);
+      const result = await signAuthenticode({
+        certificatePem: token.certificatePem,
+        signer: {
+          keyType: 'ec',
+          // The key stays in the token: osslsigncode uses it there, nothing signs in this process.
+          sign: () => Promise.reject(new Error('a token-held key is used by osslsigncode itself')),
+          pkcs11: { modulePath: SOFTHSM_MODULE, uri: `pkcs11:token=${token.label};object=${token.keyLabel};type=private`, pin: token.pin },
+          close() {},
+        },
+        fileName: 'app.exe',
+        input,
+        output: path.join(work, 'signed-artifact'),
+        workDir: work,
+        timestamp: timestampPlan(config, { slug: 'token', tsaUrl: tsa.url, allowWithoutTimestamp: false }),
+      });
+      expect(result.timestamp?.tsaUrl).toBe(tsa.url);
+      const signed = readFileSync(path.join(work, 'signed-artifact'));
+      const verified = await osslsigncodeVerify(signed, 'app.exe', token.certificatePem, tsa.rootPem);
+      expect(verified.output).toContain('Timestamp Server Signature verification: ok');
+      expect(verified.status).toBe(0);
+      expect((await osslsigncodeVerify(tampered(signed, fixtures.pe.marker), 'app.exe', token.certificatePem)).status).not.toBe(0);
+
+      // A wrong PIN fails with osslsigncode's reason, and no file is left.
+      const wrong = path.join(dir, `token-${++seq}`);
+      mkdirSync(wrong);
+      writeFileSync(path.join(wrong, 'artifact'), fixtures.pe.data);
+      await expect(
+        signAuthenticode({
+          certificatePem: token.certificatePem,
+          signer: { keyType: 'ec', sign: () => Promise.reject(new Error('unused')), pkcs11: { modulePath: SOFTHSM_MODULE, uri: `pkcs11:token=${token.label};object=${token.keyLabel};type=private`, pin: '0000' }, close() {} },
+          fileName: 'app.exe',
+          input: path.join(wrong, 'artifact'),
+          output: path.join(wrong, 'signed-artifact'),
+          workDir: wrong,
+          timestamp: timestampPlan(config, noTsaPolicy),
+        }),
+      ).rejects.toThrow(/osslsigncode could not sign app\.exe with the token key/);
+      expect(existsSync(path.join(wrong, 'signed-artifact'))).toBe(false);
+    } finally {
+      if (previous === undefined) delete process.env.SOFTHSM2_CONF;
+      else process.env.SOFTHSM2_CONF = previous;
+    }
   });
 });
