@@ -16,7 +16,7 @@ import { openSeeder, scenarioPrefix, startSignetNodes, stopAll, type BenchContex
 import type { Progress } from '../lib/progress.js';
 import type { ServerProcess } from '../lib/processes.js';
 import { ratio, type FigureRow, type ScenarioOutcome } from '../lib/report.js';
-import { round, roundSummary, summarize, withTimeout } from '../lib/stats.js';
+import { closedLoop, round, roundSummary, summarize, withTimeout } from '../lib/stats.js';
 
 const ARTIFACT_BYTES = 1024 * 1024;
 const PROJECT = 'bench-formats';
@@ -93,27 +93,13 @@ function completions(socket: BenchSocket) {
   };
 }
 
-async function inFlight(total: number, concurrency: number, operation: () => Promise<number>) {
-  const latencies: number[] = [];
-  let started = 0;
-  const startedAt = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (started < total) {
-        started += 1;
-        latencies.push(await operation());
-      }
-    }),
-  );
-  return { latencies, seconds: (performance.now() - startedAt) / 1000 };
-}
-
 export async function signingFormats(ctx: BenchContext, progress: Progress): Promise<ScenarioOutcome> {
   const sequential = ctx.quick ? 6 : 30;
   const concurrentTotal = ctx.quick ? 8 : 40;
   const concurrency = 4;
   const cases = Object.entries(CUSTODIES).flatMap(([custody, how]) => FORMATS.map((format) => ({ custody, how, ...format })));
-  const phase = progress.phases({ setup: 1, ...Object.fromEntries(cases.map((c) => [`${c.key}${c.how.keySuffix}`, 2])) });
+  const weights: Record<string, number> = { setup: 1, ...Object.fromEntries(cases.map((c) => [`${c.key}${c.how.keySuffix}`, 2])) };
+  const phase = progress.phases<string>(weights);
   const prefix = scenarioPrefix('formats');
   const seeder = await openSeeder(ctx, prefix);
   const toolDir = path.join(ctx.tmpDir, 'format-tools');
@@ -178,8 +164,8 @@ export async function signingFormats(ctx: BenchContext, progress: Progress): Pro
       const signetBlocks = [];
       const toolBlocks = [];
       for (let block = 0; block < 2; block += 1) {
-        signetBlocks.push(await inFlight(half, concurrency, submitAndWait));
-        toolBlocks.push(await inFlight(half, concurrency, bare));
+        signetBlocks.push(await closedLoop(half, concurrency, submitAndWait));
+        toolBlocks.push(await closedLoop(half, concurrency, bare));
         phase(name, 0.5 + (block + 1) / 4, `${c.label} (${c.custody}) ${concurrency} in flight`);
       }
       const perSecond = (blocks: Array<{ latencies: number[]; seconds: number }>) =>
