@@ -183,7 +183,7 @@ async function signWithToken(input: AuthenticodeInput, partial: string, result: 
   const extracted = path.join(input.workDir, 'signature.p7');
   await osslsigncode(['extract-signature', '-in', partial, '-out', extracted], `read the signature of ${input.fileName}`);
   const tokenDer = readSignerInfo(await readFile(extracted)).unsignedAttributes.get(OID.authenticodeTimestampToken);
-  result.timestamp = { time: tokenDer ? timestampTime(tokenDer) : new Date().toISOString(), tsaUrl };
+  result.timestamp = { time: tokenDer ? timestampTime(tokenDer) : new Date().toISOString(), tsaUrl: input.timestamp.shown(tsaUrl) };
 }
 
 /** The genTime of an RFC 3161 token. */

@@ -45,11 +45,20 @@ export async function requestTimestamp(source: TimestampSource, signatureValue: 
     nonce: new asn1js.Integer({ valueHex: new Uint8Array(nonce) }),
     certReq: true,
   });
+  // Credentials in the URL (an installation's TSA may need them) travel as Basic authorization,
+  // and the URL fetched (which error messages may show) carries none.
+  const target = new URL(source.url);
+  const headers: Record<string, string> = { 'content-type': 'application/timestamp-query', accept: 'application/timestamp-reply' };
+  if (target.username || target.password) {
+    headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`).toString('base64')}`;
+    target.username = '';
+    target.password = '';
+  }
   let response: Response;
   try {
-    response = await fetch(source.url, {
+    response = await fetch(target, {
       method: 'POST',
-      headers: { 'content-type': 'application/timestamp-query', accept: 'application/timestamp-reply' },
+      headers,
       body: new Uint8Array(request.toSchema().toBER(false)),
       // A redirect could lead past the outbound checks.
       redirect: 'error',

@@ -19,15 +19,26 @@ export interface TimestampPlan {
   prepare(result: TimestampResult): Promise<string | null>;
   /** The TSA gave nothing: throws TimestampUnavailable, or records the mark where the policy allows. */
   unavailable(reason: string, result: TimestampResult): void;
+  /** The URL as records show it (no credentials). */
+  shown(url: string): string;
 }
 
 export const NO_TSA = 'no time-stamping authority is configured';
+
+/** The TSA's URL as requests and audit entries show it: without credentials the installation's URL may carry. */
+function shownUrl(url: string): string {
+  const parsed = new URL(url);
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.toString();
+}
 
 export function timestampPlan(config: Pick<Config, 'SIGNET_TSA_URL' | 'SIGNET_TSA_TIMEOUT_MS' | 'SIGNET_OUTBOUND_ALLOW_LOOPBACK'>, policy: Pick<PolicyRecord, 'slug' | 'tsaUrl' | 'allowWithoutTimestamp'>): TimestampPlan {
   const url = policy.tsaUrl ?? config.SIGNET_TSA_URL ?? null;
   const fromPolicy = Boolean(policy.tsaUrl);
   const checkOutbound = fromPolicy ? { allowLoopback: config.SIGNET_OUTBOUND_ALLOW_LOOPBACK } : null;
   const plan: TimestampPlan = {
+    shown: shownUrl,
     unavailable(reason, result) {
       if (!policy.allowWithoutTimestamp) throw new TimestampUnavailable(reason);
       result.noTimestampReason = `${reason}; signed without a timestamp, as signing policy ${policy.slug} allows`;
@@ -39,7 +50,7 @@ export function timestampPlan(config: Pick<Config, 'SIGNET_TSA_URL' | 'SIGNET_TS
       }
       try {
         const stamped = await requestTimestamp({ url, timeoutMs: config.SIGNET_TSA_TIMEOUT_MS, checkOutbound }, signatureValue);
-        result.timestamp = { time: stamped.time, tsaUrl: url };
+        result.timestamp = { time: stamped.time, tsaUrl: shownUrl(url) };
         return stamped.token;
       } catch (error) {
         if (!(error instanceof TimestampUnavailable)) throw error;

@@ -158,6 +158,20 @@ describe('detached CMS with a timestamp', () => {
     expect(result.timestamp?.tsaUrl).toBe(tsa.url);
   });
 
+  it('records the installation\'s TSA without the credentials its URL may carry', async () => {
+    const withCredentials = tsa.url.replace('http://', 'http://signet:s3cret-tsa-password@');
+    const result: TimestampResult = { timestamp: null, noTimestampReason: null };
+    const plan = timestampPlan({ ...config, SIGNET_TSA_URL: withCredentials }, noTsaPolicy);
+    await signDetached({
+      certificatePem: ec.certificatePem,
+      signer: softwareSigner(Buffer.from(ec.privateKeyPkcs8)),
+      contentSha256: createHash('sha256').update('y').digest(),
+      timestamp: (value) => plan.obtain(value, result),
+    });
+    expect(result.timestamp?.tsaUrl).toBe(tsa.url);
+    expect(JSON.stringify(result)).not.toContain('s3cret');
+  });
+
   it('fails with the reason when the installation\'s TSA does not answer', async () => {
     const plan = timestampPlan({ ...config, SIGNET_TSA_URL: await silentTsaUrl() }, noTsaPolicy);
     const signing = signDetached({
