@@ -4,7 +4,8 @@
 #   SIGNET_URL=https://signet.example.com SIGNET_ORG=acme SIGNET_TOKEN=sgn_… \
 #     examples/ci-sign.sh app.exe my-project release-signing [artifact-configuration]
 #
-# Writes <file>.p7s (a detached CMS signature) next to the file and exits 0 when the request
+# Writes the result by the artifact configuration's format — <file>.p7s (detached CMS), <file>.asc
+# (detached OpenPGP), or, for Authenticode, the signed file in place of <file> — and exits 0 when the request
 # completed; exits 1 with the reason when it was denied, canceled or failed, 2 on bad usage.
 # An Idempotency-Key derived from the CI run makes a re-run of the same job reuse its request.
 set -euo pipefail
@@ -49,5 +50,11 @@ if [ "$status" != "Completed" ]; then
   echo "Signing request $id ended $status: $(printf '%s' "$state" | json_field failureReason)" >&2
   exit 1
 fi
-curl -sS --fail-with-body "${auth[@]}" -o "$file.p7s" "$api/signing-requests/$id/signed-artifact"
-echo "Signed: $file.p7s"
+case "$(printf '%s' "$state" | json_field signatureFormat)" in
+  authenticode) out=$file ;; # signed in place: the signed file replaces the unsigned one
+  openpgp-detached) out=$file.asc ;;
+  *) out=$file.p7s ;;
+esac
+curl -sS --fail-with-body "${auth[@]}" -o "$out.partial" "$api/signing-requests/$id/signed-artifact"
+mv "$out.partial" "$out"
+echo "Signed: $out"

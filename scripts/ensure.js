@@ -76,6 +76,31 @@ export function ensureOpsTools() {
   if (missing.length) aptInstall(missing, `${missing.join(' and ')} (to check the load balancer's configuration and the metrics)`, { toolsOnly: true });
 }
 
+/** osslsigncode (Authenticode) is in bookworm-backports: adds that suite, on the machine's own mirror, if missing. */
+function addBackports() {
+  const lists = ['/etc/apt/sources.list', '/etc/apt/sources.list.d'];
+  const listed = spawnSync('grep', ['-rqs', 'bookworm-backports', ...lists]).status === 0;
+  if (listed) return;
+  const sources = spawnSync('sh', ['-c', "awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null; awk '$1 == \"deb\" { print $2; exit }' /etc/apt/sources.list 2>/dev/null"], { encoding: 'utf8' });
+  const mirror = sources.stdout.split('\n').find(Boolean);
+  if (!mirror) return;
+  spawnSync('sh', ['-c', `echo "deb ${mirror} bookworm-backports main" > /etc/apt/sources.list.d/bookworm-backports.list`]);
+  aptUpdated = false;
+}
+
+/** The signing tools: osslsigncode for Authenticode (server and tests); gpg, wixl and gcab for the tests' fixtures and checks. */
+export function ensureSigningTools({ forTests }) {
+  if (!onPath('osslsigncode')) {
+    const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+    if (isRoot) addBackports();
+    aptInstall(['-t', 'bookworm-backports', 'osslsigncode'], 'osslsigncode 2.9 (from bookworm-backports)');
+  }
+  if (!forTests) return;
+  const missing = [['gpg', 'gnupg'], ['wixl', 'wixl'], ['msiinfo', 'msitools'], ['gcab', 'gcab']].filter(([binary]) => !onPath(binary)).map(([, pkg]) => pkg);
+  if (!existsSync('/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so') && !existsSync('/usr/lib/aarch64-linux-gnu/engines-3/pkcs11.so')) missing.push('libengine-pkcs11-openssl');
+  if (missing.length) aptInstall(missing, missing.join(', '));
+}
+
 export function ensureChromium() {
   if (!existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium')) aptInstall(['chromium'], 'Chromium');
 }

@@ -4,11 +4,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureChromium, ensureDockerCompose, ensureNodeModules, ensureOpsTools, ensureRedisServer, ensureUiBuild, root } from './ensure.js';
+import { ensureChromium, ensureDockerCompose, ensureNodeModules, ensureOpsTools, ensureRedisServer, ensureSigningTools, ensureUiBuild, root } from './ensure.js';
 
 ensureNodeModules();
 if (!process.env.REDIS_URL) ensureRedisServer();
 ensureChromium();
+ensureSigningTools({ forTests: true });
 ensureDockerCompose();
 ensureOpsTools();
 ensureUiBuild();

@@ -56,6 +56,10 @@ const EnvSchema = z.object({
   SIGNET_AUDIT_CHECKPOINT_DIR: z.string().min(1).optional(),
   /** How often a node compares every organization's audit head in Redis with its checkpoint record. */
   SIGNET_AUDIT_CHECK_MS: positiveInt.min(50).max(3_600_000).default(15_000),
+  /** RFC 3161 time-stamping authority for CMS and Authenticode signatures; a signing policy may name its own. */
+  SIGNET_TSA_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** How long a TSA may take to answer before the request fails (or is signed without a timestamp, where the policy allows). */
+  SIGNET_TSA_TIMEOUT_MS: positiveInt.max(120_000).default(15_000),
   /** Fault injection for tests: the worker process exits right before signing. Never set in production. */
   SIGNET_FAULT_CRASH_BEFORE_SIGNING: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -1,4 +1,5 @@
 // Latency summaries: nearest-rank percentiles over every sample of one run.
+import { performance } from 'node:perf_hooks';
 
 export interface Summary {
   count: number;
@@ -65,4 +66,21 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
       timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
     }),
   ]);
+}
+
+/** Runs `total` operations with `concurrency` in flight; returns each one's latency (as the operation reports it) and the wall time. */
+export async function closedLoop(total: number, concurrency: number, operation: () => Promise<number>, onDone: (done: number) => void = () => {}) {
+  const latencies: number[] = [];
+  let started = 0;
+  const startedAt = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (started < total) {
+        started += 1;
+        latencies.push(await operation());
+        onDone(latencies.length);
+      }
+    }),
+  );
+  return { latencies, seconds: (performance.now() - startedAt) / 1000 };
 }

@@ -11,7 +11,7 @@ import { openSeeder, scenarioPrefix, startBareServers, startSignetNodes, stopAll
 import type { Progress } from '../lib/progress.js';
 import type { ServerProcess } from '../lib/processes.js';
 import { ratio, type ScenarioOutcome } from '../lib/report.js';
-import { round, roundSummary, summarize, withTimeout } from '../lib/stats.js';
+import { closedLoop as run, round, roundSummary, summarize, withTimeout } from '../lib/stats.js';
 
 const ARTIFACT_BYTES = 1024 * 1024;
 const PROJECT = 'bench-app';
@@ -46,23 +46,6 @@ function form(artifact: Buffer): FormData {
   body.append('description', 'bench');
   body.append('artifact', new Blob([new Uint8Array(artifact)], { type: 'application/octet-stream' }), 'app.bin');
   return body;
-}
-
-/** Runs `total` operations with `concurrency` in flight; returns each one's latency and the wall time. */
-async function run(total: number, concurrency: number, operation: () => Promise<number>, onDone: (done: number) => void) {
-  const latencies: number[] = [];
-  let started = 0;
-  const startedAt = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (started < total) {
-        started += 1;
-        latencies.push(await operation());
-        onDone(latencies.length);
-      }
-    }),
-  );
-  return { latencies, seconds: (performance.now() - startedAt) / 1000 };
 }
 
 export async function signing(ctx: BenchContext, progress: Progress): Promise<ScenarioOutcome> {

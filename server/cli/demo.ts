@@ -28,12 +28,15 @@ export interface DemoCredentials {
   ciUser: { email: string; token: string };
   project: string;
   certificate: string;
-  policies: { test: string; release: string };
+  policies: { test: string; release: string; authenticode: string; openpgp: string };
+  /** The artifact configurations whose format the authenticode and openpgp policies are for. */
+  artifactConfigurations: { authenticode: string; openpgp: string };
 }
 
 export const DEMO_PROJECT = 'demo-app';
 export const DEMO_CERTIFICATE = 'demo-test-certificate';
-export const DEMO_POLICIES = { test: 'test-signing', release: 'release-signing' } as const;
+export const DEMO_POLICIES = { test: 'test-signing', release: 'release-signing', authenticode: 'authenticode-signing', openpgp: 'openpgp-signing' } as const;
+export const DEMO_ARTIFACT_CONFIGS = { authenticode: 'windows', openpgp: 'linux' } as const;
 
 /** Runs a command as the organization's owner, with the operator named in the audit log. */
 async function asOwner<T>(signet: Signet, orgId: string, actorAudit: AuditActor, name: string, input: unknown): Promise<T> {
@@ -67,9 +70,21 @@ async function ensureDemoSigning(signet: Signet, orgId: string, actor: AuditActo
     });
     certificateId = certificate.id;
   }
+  const configs = [
+    { slug: DEMO_ARTIFACT_CONFIGS.authenticode, name: 'Windows (Authenticode)', signatureFormat: 'authenticode' },
+    { slug: DEMO_ARTIFACT_CONFIGS.openpgp, name: 'Linux (OpenPGP)', signatureFormat: 'openpgp-detached' },
+  ];
+  for (const config of configs) {
+    if (await signet.redis.hexists(signet.keys.artifactConfigSlugs(projectId), config.slug)) continue;
+    await asOwner(signet, orgId, actor, 'artifactConfig.create', { projectId, ...config });
+  }
+  const everyone = [people.ciUser, people.member, people.admin, people.owner];
   const policies = [
-    { slug: DEMO_POLICIES.test, name: 'Test signing', requiredApprovals: 0, approvers: [], submitters: [people.ciUser, people.member, people.admin, people.owner] },
+    { slug: DEMO_POLICIES.test, name: 'Test signing', requiredApprovals: 0, approvers: [], submitters: everyone },
     { slug: DEMO_POLICIES.release, name: 'Release signing', requiredApprovals: 1, approvers: [people.admin], submitters: [people.ciUser, people.member, people.owner] },
+    // Sign through the matching artifact configuration (artifactConfigurationSlug: windows / linux).
+    { slug: DEMO_POLICIES.authenticode, name: 'Authenticode signing', requiredApprovals: 0, approvers: [], submitters: everyone, allowWithoutTimestamp: true },
+    { slug: DEMO_POLICIES.openpgp, name: 'OpenPGP signing', requiredApprovals: 0, approvers: [], submitters: everyone },
   ];
   for (const policy of policies) {
     if (await signet.redis.hexists(signet.keys.policySlugs(projectId), policy.slug)) continue;
@@ -114,6 +129,7 @@ export async function runDemo(signet: Signet, actor: AuditActor): Promise<DemoCr
     project: DEMO_PROJECT,
     certificate: DEMO_CERTIFICATE,
     policies: { ...DEMO_POLICIES },
+    artifactConfigurations: { ...DEMO_ARTIFACT_CONFIGS },
   };
 }
 

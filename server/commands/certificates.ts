@@ -6,6 +6,7 @@ import { toCertificate, type CertificateRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
 import { sealPrivateKey } from '../signing/keyVault.js';
+import { newOpenpgpKey } from '../signing/formats/openpgp.js';
 import { describeCertificate, generateSelfSigned, importPem, importPkcs12, type CertificateMaterial } from '../signing/certificates.js';
 import { assertVersion, changeEvent, commitEntityUpdate, CONFIG_READERS, defineCommand, type CommandContext } from './define.js';
 import { conflict, invalid, notFound } from './errors.js';
@@ -40,9 +41,11 @@ async function storeCertificate(
     createdAt: new Date().toISOString(),
     version: 1,
     sealedPrivateKey: sealPrivateKey(signet.config.masterKey, material.privateKeyPkcs8, id),
+    // For openpgp-detached signatures; certificates made before this get theirs on first use.
+    ...(await newOpenpgpKey(signet.config, id, meta.name)),
   };
   const certificate = toCertificate(record);
-  const { certificatePem: _pem, ...audited } = certificate;
+  const { certificatePem: _pem, openpgpPublicKey: _openpgp, ...audited } = certificate;
   await commit({
     target: { type: 'certificate', id, name: record.name },
     changes: diffFields(null, audited),

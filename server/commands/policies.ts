@@ -37,6 +37,12 @@ async function validatedPolicy(context: CommandContext, policy: PolicyRecord, pr
   if (originVerification && !project.repositoryUrl) {
     throw invalid('originVerification', `project ${project.slug} has no repository URL to verify origins against`);
   }
+  // Checked again before each use: a host may resolve elsewhere later.
+  if (policy.tsaUrl) {
+    await context.signet.outbound.checkUrl(policy.tsaUrl).catch((error: Error) => {
+      throw invalid('tsaUrl', error.message);
+    });
+  }
   return { ...policy, originVerification };
 }
 

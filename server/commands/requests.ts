@@ -241,6 +241,7 @@ export async function resubmit(
       originToken: options.originToken,
       resubmitting: original,
       requestId,
+      artifactPath: to.artifact,
     });
   } catch (error) {
     await removeRequestFiles(signet.config, original.orgId, requestId);

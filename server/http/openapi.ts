@@ -2,7 +2,7 @@
 // serve it (the command registry and its zod schemas), so it cannot drift from what runs.
 import { z } from 'zod';
 import { commandInputs, ERROR_CODES } from '../../src/lib/shared/commands.js';
-import { SigningRequest } from '../../src/lib/shared/entities.js';
+import { SIGNATURE_FORMATS, SigningRequest } from '../../src/lib/shared/entities.js';
 import { COMMANDS } from '../commands/registry.js';
 
 const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' });
@@ -42,6 +42,7 @@ export function openApiDocument(publicUrl: string) {
     approvals: true,
     denials: true,
     failureReason: true,
+    signature: true,
     resubmittedFromId: true,
     createdAt: true,
     updatedAt: true,
@@ -51,6 +52,7 @@ export function openApiDocument(publicUrl: string) {
     projectSlug: z.string(),
     signingPolicySlug: z.string(),
     artifactConfigurationSlug: z.string(),
+    signatureFormat: z.enum(SIGNATURE_FORMATS),
     links: z.object({ self: z.string(), signedArtifact: z.string().nullable(), unsignedArtifact: z.string(), resubmit: z.string() }),
   });
 
@@ -137,9 +139,20 @@ export function openApiDocument(publicUrl: string) {
       '/api/v1/orgs/{org}/signing-requests/{id}/signed-artifact': {
         get: {
           operationId: 'downloadSignature',
-          summary: 'The detached CMS/PKCS#7 signature (DER)',
+          summary: "The signed result, by the artifact configuration's format: cms-detached: the detached CMS/PKCS#7 signature (DER, <file>.p7s); authenticode: the signed file itself, under its own name; openpgp-detached: the ASCII-armored signature (<file>.asc)",
           parameters: [orgParam, idParam],
-          responses: { '200': { description: 'signature', content: { 'application/pkcs7-signature': { schema: { type: 'string', format: 'binary' } } } }, ...commonErrors, '409': errorResponse('not Completed') },
+          responses: {
+            '200': {
+              description: 'the signature, or the signed file',
+              content: {
+                'application/pkcs7-signature': { schema: { type: 'string', format: 'binary' } },
+                'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
+                'application/pgp-signature': { schema: { type: 'string' } },
+              },
+            },
+            ...commonErrors,
+            '409': errorResponse('not Completed'),
+          },
         },
       },
       '/api/v1/orgs/{org}/signing-requests/{id}/unsigned-artifact': {

@@ -18,7 +18,8 @@ import { toCommandError, type Dispatcher } from '../commands/dispatch.js';
 import { resubmit } from '../commands/requests.js';
 import type { Signet } from '../signet.js';
 import type { RequestRecord } from '../store/records.js';
-import { artifactPaths, storeUpload, UploadTooLarge } from '../signing/artifacts.js';
+import { artifactPaths, signedPath, storeUpload, UploadTooLarge } from '../signing/artifacts.js';
+import { formatOf, signedDownload } from '../../src/lib/shared/formats.js';
 import { checkSubmitter, discardUpload, newRequestId, resolveBySlugs, submitSigningRequest } from '../signing/submit.js';
 import { principalOf, sendError, sourceOf } from './requestAuth.js';
 
@@ -50,6 +51,7 @@ export function presentRequest(signet: Signet, orgSlug: string, request: Request
     projectSlug: request.projectSlug,
     signingPolicySlug: request.policySlug,
     artifactConfigurationSlug: request.artifactConfigSlug,
+    signatureFormat: formatOf(request),
     artifact: request.artifact,
     description: request.description,
     parameters: request.parameters,
@@ -59,6 +61,7 @@ export function presentRequest(signet: Signet, orgSlug: string, request: Request
     approvals: request.approvals,
     denials: request.denials,
     failureReason: request.failureReason,
+    signature: request.signature,
     resubmittedFromId: request.resubmittedFromId,
     createdAt: request.createdAt,
     updatedAt: request.updatedAt,
@@ -162,6 +165,7 @@ export function createSigningApi(signet: Signet, dispatcher: Dispatcher): expres
         parameters: input.parameters,
         originToken: input.originToken,
         requestId,
+        artifactPath: paths.artifact,
         idempotency: idempotencyKey ? { key: idempotencyKey, requestId } : undefined,
       });
       const body = presentRequest(signet, req.params.org, request);
@@ -190,8 +194,9 @@ export function createSigningApi(signet: Signet, dispatcher: Dispatcher): expres
     const actor = await actorFor(req, 'signing:read', 'request.download');
     const request = await requestFor(actor, req.params.id);
     if (request.workflowStatus !== 'Completed') throw conflict(`The request is ${request.workflowStatus}; there is no signature yet`);
-    const file = artifactPaths(signet.config, request.orgId, request.id).signature;
-    await sendFile(res, file, 'application/pkcs7-signature', `${request.artifact.fileName}.p7s`);
+    const format = formatOf(request);
+    const download = signedDownload(format, request.artifact.fileName);
+    await sendFile(res, signedPath(signet.config, request.orgId, request.id, format), download.contentType, download.fileName);
   }));
 
   api.get(`${base}/signing-requests/:id/unsigned-artifact`, run(async (req, res) => {

@@ -38,7 +38,7 @@ export interface OutboundOptions {
 export interface OutboundRequest {
   method: 'GET' | 'POST';
   headers?: Record<string, string>;
-  body?: string;
+  body?: string | Uint8Array;
   signal?: AbortSignal;
   timeoutMs?: number;
   /** Larger answers are cut off as failures. */

@@ -1,4 +1,5 @@
-// Where artifacts and signatures live on disk: <artifact dir>/<org>/<request>/{artifact,signature.p7s}.
+// Where artifacts and signatures live on disk: <artifact dir>/<org>/<request>/{artifact, and the
+// signed output: signature.p7s (detached CMS), signed-artifact (Authenticode), signature.asc (OpenPGP)}.
 // Several nodes need the same directory (a shared volume), since any node may sign any request.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -7,10 +8,22 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config.js';
+import type { SignatureFormat } from '../../src/lib/shared/entities.js';
 
 export function artifactPaths(config: Pick<Config, 'artifactDir'>, orgId: string, requestId: string) {
   const dir = path.join(config.artifactDir, orgId, requestId);
   return { dir, artifact: path.join(dir, 'artifact'), signature: path.join(dir, 'signature.p7s') };
+}
+
+const SIGNED_FILES: Record<SignatureFormat, string> = {
+  'cms-detached': 'signature.p7s',
+  authenticode: 'signed-artifact',
+  'openpgp-detached': 'signature.asc',
+};
+
+/** Where the signed output of a request in `format` is kept. */
+export function signedPath(config: Pick<Config, 'artifactDir'>, orgId: string, requestId: string, format: SignatureFormat): string {
+  return path.join(artifactPaths(config, orgId, requestId).dir, SIGNED_FILES[format]);
 }
 
 export class UploadTooLarge extends Error {

@@ -91,7 +91,10 @@ export async function commitRequestChange(signet: Signet, input: RequestChangeIn
     changes.artifact = { before: null, after: after.artifact };
     changes.policy = { before: null, after: after.policySlug };
     if (after.resubmittedFromId) changes.resubmittedFrom = { before: null, after: after.resubmittedFromId };
+    if (after.signatureFormat) changes.signatureFormat = { before: null, after: after.signatureFormat };
   }
+  // What was signed, how, and its timestamp (or why it has none) stay in the audit log.
+  if (after.signature && !previous?.signature) changes.signature = { before: null, after: after.signature };
 
   const notifications = await requestNotifications(signet, previous, after, policy, input.change ?? 'status', input.actorUserId);
   try {

@@ -14,6 +14,7 @@ import { conflict, forbidden, invalid } from '../commands/errors.js';
 import { commitRequestChange, withStatus } from './lifecycle.js';
 import { OriginVerificationError, branchMatches, globToRegExp, verifyOriginToken } from './origin.js';
 import type { WriteOp } from '../store/commit.js';
+import { formatProblem } from './formats/fit.js';
 
 export interface UploadedArtifact {
   fileName: string;
@@ -33,6 +34,8 @@ export interface SubmissionInput {
   resubmitting?: RequestRecord;
   /** Already chosen, so the uploaded file could be stored under it. */
   requestId: string;
+  /** Where the uploaded file is stored: its content must fit the configuration's signature format. */
+  artifactPath: string;
   idempotency?: { key: string; requestId: string };
 }
 
@@ -151,6 +154,8 @@ export async function submitSigningRequest(
   if (policy.projectId !== project.id) throw invalid('policyId', `signing policy ${policy.slug} belongs to another project`);
   await checkSubmitter(signet, actor, source, project, policy, action);
   const fileName = checkArtifact(artifactConfig, input.artifact.fileName, input.artifact.size);
+  const unfit = await formatProblem(artifactConfig.signatureFormat, fileName, input.artifactPath);
+  if (unfit) throw invalid('artifact', `cannot be signed as ${artifactConfig.signatureFormat} (artifact configuration ${artifactConfig.slug}): ${unfit}`);
   const origin = await checkOrigin(signet, actor, source, input, action);
 
   const now = new Date();
@@ -178,6 +183,7 @@ export async function submitSigningRequest(
     isFinalStatus: false,
     failureReason: null,
     resubmittedFromId: input.resubmitting?.id ?? null,
+    signatureFormat: artifactConfig.signatureFormat,
     signature: null,
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),

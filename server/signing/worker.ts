@@ -1,16 +1,17 @@
 // What a signing job does: Queued → Processing → Completed, or ProcessingFailed with a clear
 // reason. Re-running a job is safe: a request that is already Processing (its worker died) is
 // signed again from the start, and a final one is left alone.
-import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { AuditActor } from '../../src/lib/shared/entities.js';
 import type { Signet } from '../signet.js';
 import type { RequestRecord } from '../store/records.js';
 import type { Loaded } from '../store/repositories.js';
 import { certificateProblem } from './certificates.js';
-import { sha256File, signDetached } from './cms.js';
-import { openPrivateKey } from './keyVault.js';
-import { artifactPaths, writeAtomically } from './artifacts.js';
+import { sha256File } from './cms.js';
+import { artifactPaths, signedPath } from './artifacts.js';
+import { isFormatRefusal, signArtifact } from './formats/index.js';
+import { formatProblem } from './formats/fit.js';
+import { formatOf, signedDownload } from '../../src/lib/shared/formats.js';
 import { commitRequestChange, withStatus } from './lifecycle.js';
 
 const WORKER_ACTOR: AuditActor = { type: 'system', id: 'signing-worker', name: 'Signing worker' };
@@ -72,22 +73,37 @@ export async function signRequest(signet: Signet, requestId: string, options: { 
     }
     if (signet.config.SIGNET_FAULT_CRASH_BEFORE_SIGNING) process.exit(137);
 
-    const privateKey = openPrivateKey(signet.config.masterKey, certificateRecord.sealedPrivateKey, certificateRecord.id);
-    const signature = await signDetached({
-      certificatePem: certificateRecord.certificatePem,
-      privateKeyPkcs8: privateKey,
-      contentSha256: onDisk,
-    });
-    privateKey.fill(0);
-    await writeAtomically(paths.signature, signature);
+    const format = formatOf(request);
+    const unfit = await formatProblem(format, request.artifact.fileName, paths.artifact);
+    if (unfit) throw new SigningRefused(unfit);
+    const output = signedPath(signet.config, request.orgId, request.id, format);
+    let stamped;
+    try {
+      stamped = await signArtifact(signet, {
+        format,
+        fileName: request.artifact.fileName,
+        artifact: paths.artifact,
+        artifactSha256: onDisk,
+        output,
+        certificate: certificateRecord,
+        policy,
+      });
+    } catch (error) {
+      if (isFormatRefusal(error)) throw new SigningRefused(error.message);
+      throw error;
+    }
     await commitRequestChange(signet, {
       before: stored,
       after: {
         ...withStatus(request, 'Completed'),
         signature: {
-          sha256: createHash('sha256').update(signature).digest('hex'),
-          size: (await stat(paths.signature)).size,
+          sha256: (await sha256File(output)).toString('hex'),
+          size: (await stat(output)).size,
           certificateId: certificateRecord.id,
+          format,
+          fileName: signedDownload(format, request.artifact.fileName).fileName,
+          timestamp: stamped.timestamp,
+          noTimestampReason: stamped.noTimestampReason,
         },
       },
       policy,

@@ -73,6 +73,8 @@ export type RequestRecord = SigningRequest;
 export interface CertificateRecord extends Certificate {
   /** The private key, AES-256-GCM under the master key; never leaves the server. */
   sealedPrivateKey: SealedKey;
+  /** The OpenPGP secret key (binary), sealed like private keys under context `<id>:openpgp`. */
+  sealedOpenpgpKey?: SealedKey;
 }
 
 export interface WebhookRecord extends Webhook {
@@ -81,7 +83,7 @@ export interface WebhookRecord extends Webhook {
 }
 
 export function toCertificate(record: CertificateRecord): Certificate {
-  const { sealedPrivateKey: _sealed, ...certificate } = record;
+  const { sealedPrivateKey: _sealed, sealedOpenpgpKey: _openpgp, ...certificate } = record;
   return certificate;
 }
 

@@ -1,5 +1,5 @@
 // examples/ci-sign.sh against a live node: submit with curl, poll until final, download the
-// detached signature (which openssl verifies); an approval given live from the console while the
+// detached signature (which openssl verifies) or the Authenticode-signed file; an approval given live from the console while the
 // script polls; a denial ends the script with exit 1 and the reason.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../server/index.js';
 import { connect, nextEvent, seedOrg, signIn, startNode, testConfig, type ClientSocket, type TestOrg } from '../helpers/signet.js';
 import { createPolicy, createSigningProject, must, removeDir, run, tempDir, verifyWithOpenssl, type SigningProject } from '../helpers/signing.js';
+import { minimalPe, osslsigncodeVerify } from '../helpers/fixtures.js';
 
 const SCRIPT = fileURLToPath(new URL('../../examples/ci-sign.sh', import.meta.url));
 
@@ -30,8 +31,8 @@ function artifactFile(name: string, size = 4000): { file: string; data: Buffer }
   return { file, data };
 }
 
-function runScript(file: string, policy: string, env: Record<string, string> = {}, onStdout?: (stdout: string) => void) {
-  return run('bash', [SCRIPT, file, fixture.project.slug, policy], {
+function runScript(file: string, policy: string, env: Record<string, string> = {}, onStdout?: (stdout: string) => void, artifactConfiguration?: string) {
+  return run('bash', [SCRIPT, file, fixture.project.slug, policy, ...(artifactConfiguration ? [artifactConfiguration] : [])], {
     cwd: work,
     onStdout,
     timeoutMs: 25_000,
@@ -92,6 +93,17 @@ describe('examples/ci-sign.sh', () => {
     expect(existsSync(`${file}.p7s`)).toBe(true);
     const verified = verifyWithOpenssl(readFileSync(`${file}.p7s`), data, fixture.certificate.certificatePem);
     expect(verified.status, verified.stderr).toBe(0);
+  });
+
+  it('with an Authenticode configuration, replaces the .exe with the signed one that osslsigncode verifies', async () => {
+    await must(owner, 'artifactConfig.create', { projectId: fixture.project.id, slug: 'windows', name: 'Windows', signatureFormat: 'authenticode' });
+    const file = path.join(work, `${randomUUID().slice(0, 8)}-tool.exe`);
+    writeFileSync(file, minimalPe());
+    const result = await runScript(file, 'automatic', {}, undefined, 'windows');
+    expect(result.status, `stdout: ${result.stdout}\nstderr: ${result.stderr}`).toBe(0);
+    expect(result.stdout).toContain(`Signed: ${file}\n`);
+    const verified = await osslsigncodeVerify(readFileSync(file), 'tool.exe', fixture.certificate.certificatePem);
+    expect(verified.status, verified.output).toBe(0);
   });
 
   it('a re-run with the same Idempotency-Key reuses the request instead of creating another', async () => {

@@ -63,6 +63,13 @@ const PolicyFields = {
   requiredApprovals: z.number().int().min(0).max(20),
   originVerification: z.boolean(),
   allowedBranches: z.array(Glob).max(50),
+  tsaUrl: z
+    .url({ protocol: /^https?$/ })
+    .max(500)
+    .refine((url) => !/^https?:\/\/[^/]*@/.test(url), 'must not carry credentials')
+    .nullable()
+    .describe("RFC 3161 time-stamping authority for this policy's CMS and Authenticode signatures; null: the installation's"),
+  allowWithoutTimestamp: z.boolean().describe('when the TSA does not answer, sign without a timestamp (marked on the request) instead of failing'),
 };
 
 const CertificateBase = {
@@ -163,6 +170,7 @@ export const commandInputs = {
     name: ArtifactConfigFields.name.optional(),
     fileNamePattern: ArtifactConfigFields.fileNamePattern.optional(),
     maxSizeBytes: ArtifactConfigFields.maxSizeBytes.optional(),
+    signatureFormat: z.enum(SIGNATURE_FORMATS).optional(),
     isDefault: z.literal(true).optional().describe('make this the project default'),
   }),
   'artifactConfig.delete': z.strictObject({ artifactConfigId: EntityId }),
@@ -208,6 +216,8 @@ export const commandInputs = {
     requiredApprovals: PolicyFields.requiredApprovals.default(0),
     originVerification: PolicyFields.originVerification.default(false),
     allowedBranches: PolicyFields.allowedBranches.default([]),
+    tsaUrl: PolicyFields.tsaUrl.default(null),
+    allowWithoutTimestamp: PolicyFields.allowWithoutTimestamp.default(false),
   }),
   'policy.update': z.strictObject({
     policyId: EntityId,
@@ -220,6 +230,8 @@ export const commandInputs = {
     requiredApprovals: PolicyFields.requiredApprovals.optional(),
     originVerification: PolicyFields.originVerification.optional(),
     allowedBranches: PolicyFields.allowedBranches.optional(),
+    tsaUrl: PolicyFields.tsaUrl.optional(),
+    allowWithoutTimestamp: PolicyFields.allowWithoutTimestamp.optional(),
   }),
   'policy.delete': z.strictObject({ policyId: EntityId }),
 

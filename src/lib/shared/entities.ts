@@ -126,7 +126,9 @@ export const Project = z.object({
 });
 export type Project = z.infer<typeof Project>;
 
-export const SIGNATURE_FORMATS = ['cms-detached'] as const;
+/** How a request's artifact is signed (SPEC §4 "Signature formats"); chosen per artifact configuration. */
+export const SIGNATURE_FORMATS = ['cms-detached', 'authenticode', 'openpgp-detached'] as const;
+export type SignatureFormat = (typeof SIGNATURE_FORMATS)[number];
 
 export const ArtifactConfiguration = z.object({
   id: Id,
@@ -160,6 +162,9 @@ export const Certificate = z.object({
   notAfter: Timestamp,
   fingerprintSha256: z.string(),
   certificatePem: z.string().describe('the public certificate; the private key never leaves the server'),
+  /** The certificate's OpenPGP key (made by Signet for openpgp-detached signatures), ASCII-armored public part. */
+  openpgpPublicKey: z.string().nullable().optional(),
+  openpgpFingerprint: z.string().nullable().optional(),
   disabled: z.boolean(),
   createdAt: Timestamp,
   version: z.number().int(),
@@ -178,6 +183,10 @@ export const SigningPolicy = z.object({
   requiredApprovals: z.number().int(),
   originVerification: z.boolean(),
   allowedBranches: z.array(z.string()),
+  /** RFC 3161 time-stamping authority; null (or absent, on policies made before timestamps): the installation's. */
+  tsaUrl: z.string().nullable().optional(),
+  /** When the TSA does not answer: sign without a timestamp (marked on the request) instead of failing. */
+  allowWithoutTimestamp: z.boolean().optional(),
   createdAt: Timestamp,
   version: z.number().int(),
 });
@@ -221,6 +230,26 @@ export const Origin = z.object({
 });
 export type Origin = z.infer<typeof Origin>;
 
+export const SignatureTimestamp = z.object({
+  time: Timestamp.describe('the time the TSA certified'),
+  tsaUrl: z.string(),
+});
+export type SignatureTimestamp = z.infer<typeof SignatureTimestamp>;
+
+/** What the worker produced. Fields after certificateId are absent on signatures made before formats existed. */
+export const SignatureInfo = z.object({
+  sha256: z.string().describe('of the file the signed-artifact download returns'),
+  size: z.number().int(),
+  certificateId: Id,
+  format: z.enum(SIGNATURE_FORMATS).optional(),
+  /** The download's name: app.exe.p7s, app.exe (Authenticode, signed in place), app.tar.gz.asc. */
+  fileName: z.string().optional(),
+  timestamp: SignatureTimestamp.nullable().optional(),
+  /** Why the signature carries no RFC 3161 timestamp (none configured, the TSA did not answer and the policy allows it, or OpenPGP). */
+  noTimestampReason: z.string().nullable().optional(),
+});
+export type SignatureInfo = z.infer<typeof SignatureInfo>;
+
 export const SigningRequest = z.object({
   id: Id,
   orgId: Id,
@@ -244,7 +273,9 @@ export const SigningRequest = z.object({
   isFinalStatus: z.boolean(),
   failureReason: z.string().nullable(),
   resubmittedFromId: Id.nullable(),
-  signature: z.object({ sha256: z.string(), size: z.number().int(), certificateId: Id }).nullable(),
+  /** The artifact configuration's format when the request was submitted (absent on older requests: cms-detached). */
+  signatureFormat: z.enum(SIGNATURE_FORMATS).optional(),
+  signature: SignatureInfo.nullable(),
   createdAt: Timestamp,
   updatedAt: Timestamp,
   expiresAt: Timestamp.nullable(),

@@ -4,6 +4,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
 import { command, connect, http, nextEvent, redisUrl, restCommand, signIn, startNode, testConfig } from '../../helpers/signet.js';
+import { submitOk, waitForFinal } from '../../helpers/signing.js';
+import { minimalPe } from '../../helpers/fixtures.js';
 
 const exec = promisify(execFile);
 let node: SignetNode;
@@ -58,6 +60,23 @@ describe('signet demo --json', () => {
     expect(release).toMatchObject({ requiredApprovals: 1, approvers: [admin.userId] });
     expect(test.submitters).toContain(ciMember.userId);
     expect(release.submitters).toContain(ciMember.userId);
+    // An Authenticode and an OpenPGP policy, each with the artifact configuration of its format: the CI user signs through both.
+    expect(first).toMatchObject({ policies: { authenticode: expect.any(String), openpgp: expect.any(String) }, artifactConfigurations: { authenticode: expect.any(String), openpgp: expect.any(String) } });
+    const configs = (await restCommand(node, 'artifactConfig.list', { projectId: test.projectId }, { token: first.ciUser.token })).body.result as Array<{ slug: string; signatureFormat: string }>;
+    expect(configs.find((c) => c.slug === first.artifactConfigurations.authenticode)?.signatureFormat).toBe('authenticode');
+    expect(configs.find((c) => c.slug === first.artifactConfigurations.openpgp)?.signatureFormat).toBe('openpgp-detached');
+    for (const [kind, fileName, artifact] of [['authenticode', 'demo.exe', minimalPe()], ['openpgp', 'demo.tar.gz', Buffer.from('demo tarball')]] as const) {
+      const policy = policies.find((p: { slug: string }) => p.slug === first.policies[kind]);
+      expect(policy.submitters).toContain(ciMember.userId);
+      const submitted = await submitOk(node, 'demo', first.ciUser.token, {
+        projectSlug: first.project,
+        signingPolicySlug: first.policies[kind],
+        fields: { artifactConfigurationSlug: first.artifactConfigurations[kind] },
+        artifact,
+        fileName,
+      });
+      expect(await waitForFinal(node, 'demo', submitted.id, first.ciUser.token)).toMatchObject({ workflowStatus: 'Completed', signatureFormat: kind === 'authenticode' ? 'authenticode' : 'openpgp-detached' });
+    }
     const certificates = (await restCommand(node, 'certificate.list', {}, { token: first.ciUser.token })).body.result;
     expect(certificates.map((c: { slug: string }) => c.slug)).toEqual([first.certificate]);
   });

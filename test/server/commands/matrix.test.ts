@@ -155,12 +155,13 @@ async function validInput(name: string, role: Role): Promise<Record<string, unkn
     case 'project.delete':
       return { projectId: signing.projectId, confirmSlug: signing.projectSlug };
     case 'artifactConfig.create':
-      return { projectId: signing.projectId, slug: 'sneaky-config', name: 'Sneaky configuration', fileNamePattern: '*.exe', isDefault: true };
+      return { projectId: signing.projectId, slug: 'sneaky-config', name: 'Sneaky configuration', fileNamePattern: '*.exe', signatureFormat: 'authenticode', isDefault: true };
     case 'artifactConfig.update':
       return {
         artifactConfigId: signing.extraConfigId,
         version: await versionOf('artifactConfig.list', { projectId: signing.projectId }, (r) => r.find((c: { id: string }) => c.id === signing.extraConfigId)),
         name: 'Renamed without permission',
+        signatureFormat: 'openpgp-detached',
       };
     case 'artifactConfig.delete':
       return { artifactConfigId: signing.extraConfigId };
@@ -191,12 +192,15 @@ async function validInput(name: string, role: Role): Promise<Record<string, unkn
         submitters: [org.users.member.userId],
         approvers: [org.users.member.userId],
         requiredApprovals: 1,
+        tsaUrl: 'https://tsa.example.com/sneaky',
+        allowWithoutTimestamp: true,
       };
     case 'policy.update':
       return {
         policyId: signing.policyId,
         version: await versionOf('policy.list', { projectId: signing.projectId }, (r) => r.find((p: { id: string }) => p.id === signing.policyId)),
         approvers: [org.users.admin.userId, org.users.member.userId],
+        allowWithoutTimestamp: true,
       };
     case 'policy.delete':
       return { policyId: signing.sparePolicyId };
@@ -617,6 +621,21 @@ describe('invalid input gets INVALID_INPUT naming the field, and changes nothing
     expect(names(ack.error.issues, 'unexpectedField'), JSON.stringify(ack.error.issues)).toBe(true);
     expect(await fullState()).toEqual(before);
     expect(await auditLog(node, org.orgId)).toHaveLength(auditBefore);
+  });
+
+  it('an unknown signature format or a TSA URL that is not http(s) is INVALID_INPUT naming it', async () => {
+    const before = await fullState();
+    for (const [name, field, input] of [
+      ['artifactConfig.update', 'signatureFormat', { ...(await validInput('artifactConfig.update', 'owner')), signatureFormat: 'zip-signature' }],
+      ['artifactConfig.create', 'signatureFormat', { ...(await validInput('artifactConfig.create', 'owner')), signatureFormat: 'AUTHENTICODE' }],
+      ['policy.update', 'tsaUrl', { ...(await validInput('policy.update', 'owner')), tsaUrl: 'ftp://tsa.example.com' }],
+      ['policy.create', 'allowWithoutTimestamp', { ...(await validInput('policy.create', 'owner')), allowWithoutTimestamp: 'yes' }],
+    ] as const) {
+      const ack = await command(sockets.owner, name, input);
+      expect(!ack.ok && ack.error.code, name).toBe('INVALID_INPUT');
+      if (!ack.ok) expect(names(ack.error.issues, field), JSON.stringify(ack.error.issues)).toBe(true);
+    }
+    expect(await fullState()).toEqual(before);
   });
 
   it('an input that is not an object is INVALID_INPUT', async () => {

@@ -17,6 +17,7 @@ import {
 } from '../../../server/signing/certificates.js';
 import { sha256File, signDetached } from '../../../server/signing/cms.js';
 import { openPrivateKey, sealPrivateKey } from '../../../server/signing/keyVault.js';
+import { softwareSigner } from '../../../server/signing/custody/signer.js';
 
 const OPENSSL = '/usr/bin/openssl';
 let dir: string;
@@ -64,7 +65,7 @@ function flipByte(p: string, offset: number): void {
 async function signFile(material: CertificateMaterial, artifactPath: string, signingTime?: Date): Promise<Buffer> {
   return signDetached({
     certificatePem: material.certificatePem,
-    privateKeyPkcs8: material.privateKeyPkcs8,
+    signer: softwareSigner(Buffer.from(material.privateKeyPkcs8)),
     contentSha256: await sha256File(artifactPath),
     signingTime,
   });
@@ -167,7 +168,7 @@ describe('generated self-signed code-signing certificates', () => {
       const signingTime = new Date('2030-01-02T03:04:05Z');
       const signature = await signDetached({
         certificatePem: material.certificatePem,
-        privateKeyPkcs8: material.privateKeyPkcs8,
+        signer: softwareSigner(Buffer.from(material.privateKeyPkcs8)),
         contentSha256: digest,
         signingTime,
       });
@@ -223,14 +224,14 @@ describe('signDetached input checks', () => {
     await expect(
       signDetached({
         certificatePem: generated['RSA-2048'].certificatePem,
-        privateKeyPkcs8: generated['ECDSA-P256'].privateKeyPkcs8,
+        signer: softwareSigner(Buffer.from(generated['ECDSA-P256'].privateKeyPkcs8)),
         contentSha256: randomBytes(32),
       }),
     ).rejects.toThrow(/does not match/);
     await expect(
       signDetached({
         certificatePem: generated['ECDSA-P256'].certificatePem,
-        privateKeyPkcs8: generated['ECDSA-P256'].privateKeyPkcs8,
+        signer: softwareSigner(Buffer.from(generated['ECDSA-P256'].privateKeyPkcs8)),
         contentSha256: randomBytes(20),
       }),
     ).rejects.toThrow(/32-byte SHA-256/);
