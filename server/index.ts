@@ -18,6 +18,7 @@ import { startAuditSealer } from './audit/chain.js';
 import { startNodeHeartbeat } from './realtime/presence.js';
 import { createSigningApi } from './http/signingApi.js';
 import { startSigningQueues } from './signing/queue.js';
+import { startCertificateExpirySweep } from './signing/certificateExpiry.js';
 
 export interface SignetNode {
   url: string;
@@ -75,6 +76,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
     log.debug({ err: error }, 'audit sealing deferred'),
   );
   const stopHeartbeat = startNodeHeartbeat(signet);
+  const stopExpirySweep = startCertificateExpirySweep(signet);
   const queues = startSigningQueues(signet, redisUrl, { workers: true });
   signet.jobs = queues.jobs;
 
@@ -95,6 +97,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
     async close() {
       signet.shuttingDown = true;
       stopHeartbeat();
+      stopExpirySweep();
       await queues.close();
       await stopSealer();
       io.local.disconnectSockets(true);

@@ -1,8 +1,9 @@
 // Structured logs. Known secret-bearing fields are redacted by pino before anything is written.
 import { pino } from 'pino';
 
-export function createLogger(level: string) {
-  return pino({
+/** `destination`: where the lines go (stdout by default; tests collect them to look for secrets). */
+export function createLogger(level: string, destination?: pino.DestinationStream) {
+  const options: pino.LoggerOptions = {
     level,
     redact: {
       paths: [
@@ -12,6 +13,10 @@ export function createLogger(level: string) {
         '*.token',
         'secret',
         '*.secret',
+        // PKCS#11 PINs (a signer's pkcs11 settings, the token configuration)
+        'pin',
+        '*.pin',
+        '*.*.pin',
         'req.headers.cookie',
         'req.headers.authorization',
         'headers.cookie',
@@ -19,7 +24,8 @@ export function createLogger(level: string) {
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export type Logger = ReturnType<typeof createLogger>;

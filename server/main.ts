@@ -5,6 +5,7 @@ import { createLogger } from './logger.js';
 import { ensureLocalRedis, type LocalRedis } from './store/localRedis.js';
 import { startSignetNode } from './index.js';
 import { ensureSetupToken } from './auth/accounts.js';
+import { withEmbeddedToken } from './signing/custody/localToken.js';
 
 async function main() {
   let config;
@@ -18,6 +19,10 @@ async function main() {
     throw error;
   }
   const logger = createLogger(config.LOG_LEVEL);
+  config = withEmbeddedToken(config, (message) => logger.warn(message));
+  if (config.pkcs11) {
+    logger.info({ module: config.pkcs11.modulePath, token: config.pkcs11.tokenLabel, embedded: config.pkcs11.embedded }, 'PKCS#11 token for token-held keys');
+  }
   let localRedis: LocalRedis | null = null;
   let redisUrl = config.REDIS_URL;
   if (!redisUrl) {

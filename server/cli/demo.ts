@@ -28,11 +28,14 @@ export interface DemoCredentials {
   ciUser: { email: string; token: string };
   project: string;
   certificate: string;
+  /** A certificate whose key is held in the PKCS#11 token; null when this installation has no token. */
+  tokenCertificate: string | null;
   policies: { test: string; release: string };
 }
 
 export const DEMO_PROJECT = 'demo-app';
 export const DEMO_CERTIFICATE = 'demo-test-certificate';
+export const DEMO_TOKEN_CERTIFICATE = 'demo-token-certificate';
 export const DEMO_POLICIES = { test: 'test-signing', release: 'release-signing' } as const;
 
 /** Runs a command as the organization's owner, with the operator named in the audit log. */
@@ -66,6 +69,18 @@ async function ensureDemoSigning(signet: Signet, orgId: string, actor: AuditActo
       validDays: 365,
     });
     certificateId = certificate.id;
+  }
+  if (signet.config.pkcs11 && !(await signet.redis.hexists(signet.keys.certificateSlugs(orgId), DEMO_TOKEN_CERTIFICATE))) {
+    await asOwner(signet, orgId, actor, 'certificate.generate', {
+      slug: DEMO_TOKEN_CERTIFICATE,
+      name: 'Demo token-held certificate',
+      type: 'test',
+      custody: 'pkcs11',
+      algorithm: 'ECDSA-P256',
+      commonName: 'Signet Demo (token)',
+      organization: 'Demo Organization',
+      validDays: 365,
+    });
   }
   const policies = [
     { slug: DEMO_POLICIES.test, name: 'Test signing', requiredApprovals: 0, approvers: [], submitters: [people.ciUser, people.member, people.admin, people.owner] },
@@ -113,6 +128,7 @@ export async function runDemo(signet: Signet, actor: AuditActor): Promise<DemoCr
     ciUser,
     project: DEMO_PROJECT,
     certificate: DEMO_CERTIFICATE,
+    tokenCertificate: (await signet.redis.hexists(signet.keys.certificateSlugs(orgId), DEMO_TOKEN_CERTIFICATE)) ? DEMO_TOKEN_CERTIFICATE : null,
     policies: { ...DEMO_POLICIES },
   };
 }

@@ -72,6 +72,9 @@ export async function signRequest(signet: Signet, requestId: string, options: { 
     }
     if (signet.config.SIGNET_FAULT_CRASH_BEFORE_SIGNING) process.exit(137);
 
+    if (!certificateRecord.sealedPrivateKey || !certificateRecord.certificatePem) {
+      throw new SigningRefused(`the certificate "${certificateRecord.name}" keeps its key in the PKCS#11 token, which detached CMS signing does not use yet`);
+    }
     const privateKey = openPrivateKey(signet.config.masterKey, certificateRecord.sealedPrivateKey, certificateRecord.id);
     const signature = await signDetached({
       certificatePem: certificateRecord.certificatePem,
