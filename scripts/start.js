@@ -1,10 +1,11 @@
 // npm start: install what is missing, build the console if needed, then run a Signet node.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { ensureNodeModules, ensureRedisServer, ensureUiBuild, root } from './ensure.js';
+import { ensureNodeModules, ensureRedisServer, ensureSoftHsm, ensureUiBuild, root } from './ensure.js';
 
 ensureNodeModules();
 if (!process.env.REDIS_URL) ensureRedisServer();
+ensureSoftHsm();
 ensureUiBuild();
 
 const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'server', 'main.ts')], { stdio: 'inherit', cwd: root });

@@ -1,14 +1,15 @@
-// npm test: install what is missing (npm packages, redis-server, Chromium, docker-compose), build
+// npm test: install what is missing (npm packages, redis-server, Chromium, SoftHSM2, docker-compose), build
 // the console for the browser tests, then run every test with vitest. Extra arguments go to vitest.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureChromium, ensureDockerCompose, ensureNodeModules, ensureRedisServer, ensureUiBuild, root } from './ensure.js';
+import { ensureChromium, ensureDockerCompose, ensureNodeModules, ensureRedisServer, ensureSoftHsm, ensureUiBuild, root } from './ensure.js';
 
 ensureNodeModules();
 if (!process.env.REDIS_URL) ensureRedisServer();
 ensureChromium();
+ensureSoftHsm({ required: true });
 ensureDockerCompose();
 ensureUiBuild();
 

@@ -3,7 +3,7 @@
 // directory — its configuration, its token files and its PINs (generated, mode 0600) in
 // $SIGNET_DATA_DIR/softhsm — initialized on first use. Production points SIGNET_PKCS11_* at an HSM.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config, Pkcs11Config } from '../../config.js';
 import { hasToken, initializeToken } from './token.js';
@@ -37,7 +37,52 @@ function secretFile(file: string): string {
 /** The embedded token's directory layout under a data directory. */
 export function localTokenPaths(dataDir: string) {
   const dir = path.resolve(dataDir, 'softhsm');
-  return { dir, conf: path.join(dir, 'softhsm2.conf'), tokens: path.join(dir, 'tokens'), userPin: path.join(dir, 'user.pin'), soPin: path.join(dir, 'so.pin') };
+  return {
+    dir,
+    conf: path.join(dir, 'softhsm2.conf'),
+    tokens: path.join(dir, 'tokens'),
+    userPin: path.join(dir, 'user.pin'),
+    soPin: path.join(dir, 'so.pin'),
+    /** Written once the token is initialized; until then `init.lock` says who is initializing it. */
+    initialized: path.join(dir, 'initialized'),
+    lock: path.join(dir, 'init.lock'),
+  };
+}
+
+const LOCK_STALE_MS = 60_000;
+
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Runs `initialize` in one process only, when several start on one data directory at once (nodes
+ * sharing a volume): the others wait for it to finish. SoftHSM2 sees the token files that exist when
+ * a process loads it, so waiting happens before this process loads the module.
+ */
+function initializeOnce(paths: ReturnType<typeof localTokenPaths>, initialize: () => void): void {
+  for (;;) {
+    if (existsSync(paths.initialized)) return;
+    try {
+      writeFileSync(paths.lock, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      // Someone else initializes it; a lock left by a process that died is taken over.
+      const held = statSync(paths.lock, { throwIfNoEntry: false });
+      if (held && Date.now() - held.mtimeMs > LOCK_STALE_MS) rmSync(paths.lock, { force: true });
+      else pause(100);
+      continue;
+    }
+    try {
+      if (!existsSync(paths.initialized)) {
+        initialize();
+        writeFileSync(paths.initialized, `${new Date().toISOString()}\n`);
+      }
+      return;
+    } finally {
+      rmSync(paths.lock, { force: true });
+    }
+  }
 }
 
 /**
@@ -60,7 +105,12 @@ export function ensureLocalToken(dataDir: string): Pkcs11Config {
   }
   const environment = { SOFTHSM2_CONF: paths.conf };
   const pins = { so: secretFile(paths.soPin), user: secretFile(paths.userPin) };
-  if (!hasToken(modulePath, environment, EMBEDDED_TOKEN_LABEL)) initializeToken(modulePath, environment, EMBEDDED_TOKEN_LABEL, pins);
+  initializeOnce(paths, () => {
+    if (!hasToken(modulePath, environment, EMBEDDED_TOKEN_LABEL)) initializeToken(modulePath, environment, EMBEDDED_TOKEN_LABEL, pins);
+  });
+  if (!hasToken(modulePath, environment, EMBEDDED_TOKEN_LABEL)) {
+    throw new Error(`the embedded token in ${paths.tokens} is missing though ${paths.initialized} says it was made; restore it from a backup or remove ${paths.dir} to start afresh`);
+  }
   return { modulePath, tokenLabel: EMBEDDED_TOKEN_LABEL, pin: pins.user, environment, embedded: true };
 }
 

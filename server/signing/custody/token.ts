@@ -94,11 +94,13 @@ function loadModule(modulePath: string, environment: Record<string, string>): pk
   return pkcs11;
 }
 
+/** Token labels are 32 bytes, padded with blanks (or, by some writers, NULs). */
+function labelOf(pkcs11: pkcs11js.PKCS11, slot: Buffer): string {
+  return pkcs11.C_GetTokenInfo(slot).label.replace(/[\s\u0000]+$/, '');
+}
+
 function findSlot(pkcs11: pkcs11js.PKCS11, tokenLabel: string): Buffer | null {
-  for (const slot of pkcs11.C_GetSlotList(true)) {
-    if (pkcs11.C_GetTokenInfo(slot).label.trim() === tokenLabel) return slot;
-  }
-  return null;
+  return pkcs11.C_GetSlotList(true).find((slot) => labelOf(pkcs11, slot) === tokenLabel) ?? null;
 }
 
 /** CKA_EC_POINT is the point as a DER OCTET STRING (some tokens give it bare). */
@@ -326,7 +328,7 @@ export function initializeToken(modulePath: string, environment: Record<string, 
   const pkcs11 = loadModule(modulePath, environment);
   const free = pkcs11.C_GetSlotList(true).find((slot) => !(pkcs11.C_GetTokenInfo(slot).flags & pkcs11js.CKF_TOKEN_INITIALIZED));
   if (!free) throw new TokenError(`the PKCS#11 module ${modulePath} has no free slot to initialize a token in`);
-  pkcs11.C_InitToken(free, pins.so, tokenLabel);
+  pkcs11.C_InitToken(free, pins.so, tokenLabel.padEnd(32, ' '));
   // SoftHSM2 moves the new token to a slot of its own: look it up by label.
   const slot = findSlot(pkcs11, tokenLabel);
   if (!slot) throw new TokenError(`the token "${tokenLabel}" did not appear after initialization`);

@@ -78,7 +78,7 @@ const NamePart = (max: number) =>
     .trim()
     .min(1)
     .max(max)
-    .regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters');
+    .refine((text) => !/[\u0000-\u001f\u007f]/.test(text), 'no control characters');
 
 /** The subject of a certificate signing request, as the admin enters it. */
 export const CsrSubjectFields = {
