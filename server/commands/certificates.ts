@@ -106,9 +106,13 @@ async function generateKey(context: CommandContext, custody: KeyCustody, algorit
 }
 
 function tokenFailure(error: unknown): unknown {
-  if (!(error instanceof TokenError)) return error;
-  if (/no PKCS#11 token is available/.test(error.message)) return invalid('custody', error.message);
-  return new CommandFailure('UNAVAILABLE', `The PKCS#11 token is unavailable: ${error.message}`);
+  if (error instanceof TokenError) {
+    if (/no PKCS#11 token is available/.test(error.message)) return invalid('custody', error.message);
+    return new CommandFailure('UNAVAILABLE', `The PKCS#11 token is unavailable: ${error.message}`);
+  }
+  // What the token itself answered (a CKR_… code: out of memory, device error, …).
+  if (error instanceof Error && error.name === 'Pkcs11Error') return new CommandFailure('UNAVAILABLE', `The PKCS#11 token refused: ${error.message}`);
+  return error;
 }
 
 /**

@@ -198,8 +198,8 @@ export const commandInputs = {
     ...CertificateBase,
     custody: KeyCustody.default('software'),
     algorithm: z.enum(CERTIFICATE_ALGORITHMS).default('ECDSA-P256'),
-    commonName: Name,
-    organization: Name.optional(),
+    commonName: CsrSubjectFields.commonName,
+    organization: CsrSubjectFields.organization,
     validDays: z.number().int().min(1).max(3650).default(365),
   }),
   'certificate.import': z.discriminatedUnion('format', [

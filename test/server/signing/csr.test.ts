@@ -193,6 +193,15 @@ describe('bad input and who may do it', () => {
     expect(await state()).toEqual(before);
   });
 
+  it('a self-signed certificate’s common name or organization beyond 64 characters (X.520) is INVALID_INPUT naming it, before any key is made', async () => {
+    const before = await state();
+    for (const field of ['commonName', 'organization']) {
+      const error = await refused(as.admin, 'certificate.generate', { slug: 'too-long', name: 'Too long', type: 'test', custody: 'pkcs11', commonName: 'Test', [field]: 'x'.repeat(65) });
+      expect(error).toMatchObject({ code: 'INVALID_INPUT', issues: [{ path: field }] });
+    }
+    expect(await state()).toEqual(before);
+  });
+
   it('certificate.downloadCsr of a certificate made without a request is INVALID_INPUT naming certificateId', async () => {
     const plain = await must<Certificate>(as.admin, 'certificate.generate', { slug: 'plain', name: 'Plain', type: 'test', commonName: 'Plain Test' });
     const error = await refused(as.admin, 'certificate.downloadCsr', { certificateId: plain.id });
