@@ -1,5 +1,6 @@
 // What `npm start` and `npm test` need on a fresh machine, installed where it can be:
-// npm packages (npm ci), redis-server and, for the browser tests, Chromium (apt-get as root).
+// npm packages (npm ci), redis-server, SoftHSM2 (the embedded PKCS#11 token) and, for the browser
+// tests, Chromium (apt-get as root).
 // Plain JavaScript with no dependencies, because it runs before `npm ci`.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -38,11 +39,12 @@ export function ensureNodeModules() {
 }
 
 let aptUpdated = false;
-/** Installs Debian packages; `tools only` packages are services whose daemons must not be started. */
-function aptInstall(packages, what, { toolsOnly = false } = {}) {
+/** Installs Debian packages as root; otherwise prints the command and stops (or, when `optional`, goes on without). `toolsOnly` packages are services whose daemons must not be started. */
+function aptInstall(packages, what, { toolsOnly = false, optional = false } = {}) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!isRoot || !onPath('apt-get')) {
     console.error(`\n${what} is not installed. Install it with:\n\n  sudo apt-get install -y ${packages.join(' ')}\n`);
+    if (optional) return;
     process.exit(1);
   }
   note(`Installing ${packages.join(', ')} with apt-get…`);
@@ -64,6 +66,18 @@ function aptInstall(packages, what, { toolsOnly = false } = {}) {
 
 export function ensureRedisServer() {
   if (!onPath('redis-server')) aptInstall(['redis-server'], 'Redis (redis-server)');
+}
+
+const SOFTHSM_MODULES = ['/usr/lib/softhsm/libsofthsm2.so', '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so', '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so', '/usr/local/lib/softhsm/libsofthsm2.so'];
+
+/**
+ * SoftHSM2, the embedded PKCS#11 token for token-held keys, when no SIGNET_PKCS11_MODULE points at
+ * another one. `npm start` goes on without it (software custody only); the tests need it.
+ */
+export function ensureSoftHsm({ required = false } = {}) {
+  if (process.env.SIGNET_PKCS11_MODULE && !required) return;
+  if (SOFTHSM_MODULES.some((file) => existsSync(file)) && onPath('softhsm2-util')) return;
+  aptInstall(['softhsm2'], 'SoftHSM2 (the embedded PKCS#11 token for token-held keys)', { optional: !required });
 }
 
 export function ensureDockerCompose() {
@@ -88,12 +102,15 @@ function addBackports() {
   aptUpdated = false;
 }
 
-/** The signing tools: osslsigncode for Authenticode (server and tests); gpg, wixl and gcab for the tests' fixtures and checks. */
+/**
+ * The signing tools: osslsigncode for Authenticode (server and tests; `npm start` goes on without it,
+ * and only Authenticode signing is then unavailable); gpg, wixl and gcab for the tests' fixtures and checks.
+ */
 export function ensureSigningTools({ forTests }) {
   if (!onPath('osslsigncode')) {
     const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
     if (isRoot) addBackports();
-    aptInstall(['-t', 'bookworm-backports', 'osslsigncode'], 'osslsigncode 2.9 (from bookworm-backports)');
+    aptInstall(['-t', 'bookworm-backports', 'osslsigncode'], 'osslsigncode 2.9 (from bookworm-backports)', { optional: !forTests });
   }
   if (!forTests) return;
   const missing = [['gpg', 'gnupg'], ['wixl', 'wixl'], ['msiinfo', 'msitools'], ['gcab', 'gcab']].filter(([binary]) => !onPath(binary)).map(([, pkg]) => pkg);

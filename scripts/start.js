@@ -1,10 +1,11 @@
 // npm start: install what is missing, build the console if needed, then run a Signet node.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { ensureNodeModules, ensureRedisServer, ensureSigningTools, ensureUiBuild, root } from './ensure.js';
+import { ensureNodeModules, ensureRedisServer, ensureSigningTools, ensureSoftHsm, ensureUiBuild, root } from './ensure.js';
 
 ensureNodeModules();
 if (!process.env.REDIS_URL) ensureRedisServer();
+ensureSoftHsm();
 ensureSigningTools({ forTests: false });
 ensureUiBuild();
 

@@ -1,15 +1,16 @@
-// npm test: install what is missing (npm packages, redis-server, Chromium, docker-compose, haproxy, promtool), build
+// npm test: install what is missing (npm packages, redis-server, Chromium, SoftHSM2, the signing tools, docker-compose, haproxy, promtool), build
 // the console for the browser tests, then run every test with vitest. Extra arguments go to vitest.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureChromium, ensureDockerCompose, ensureNodeModules, ensureOpsTools, ensureRedisServer, ensureSigningTools, ensureUiBuild, root } from './ensure.js';
+import { ensureChromium, ensureDockerCompose, ensureNodeModules, ensureOpsTools, ensureRedisServer, ensureSigningTools, ensureSoftHsm, ensureUiBuild, root } from './ensure.js';
 
 ensureNodeModules();
 if (!process.env.REDIS_URL) ensureRedisServer();
 ensureChromium();
 ensureSigningTools({ forTests: true });
+ensureSoftHsm({ required: true });
 ensureDockerCompose();
 ensureOpsTools();
 ensureUiBuild();

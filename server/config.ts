@@ -60,12 +60,49 @@ const EnvSchema = z.object({
   SIGNET_TSA_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** How long a TSA may take to answer before the request fails (or is signed without a timestamp, where the policy allows). */
   SIGNET_TSA_TIMEOUT_MS: positiveInt.max(120_000).default(15_000),
+  /** How often each node looks for certificates about to expire (0: never; tests sweep with a clock of their own). */
+  SIGNET_CERT_EXPIRY_SWEEP_MINUTES: z.coerce.number().int().min(0).max(24 * 60).default(60),
+  /** PKCS#11 token for token-held keys (an HSM's module). Unset: the embedded SoftHSM2 token under the data directory. */
+  SIGNET_PKCS11_MODULE: z.string().min(1).refine((value) => path.isAbsolute(value), 'must be an absolute path to the PKCS#11 module (.so)').optional(),
+  SIGNET_PKCS11_TOKEN_LABEL: z.string().min(1).max(32, 'a PKCS#11 token label has at most 32 characters').optional(),
+  SIGNET_PKCS11_PIN: z.string().min(1).max(256).optional(),
+  SIGNET_PKCS11_PIN_FILE: z.string().min(1).optional(),
+  /** SoftHSM2 reads its configuration file from this variable; passed to the module when Signet loads it. */
+  SOFTHSM2_CONF: z.string().min(1).optional(),
   /** Fault injection for tests: the worker process exits right before signing. Never set in production. */
   SIGNET_FAULT_CRASH_BEFORE_SIGNING: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+}).superRefine((env, context) => {
+  const issue = (variable: string, message: string) => context.addIssue({ code: 'custom', path: [variable], message });
+  if (env.SIGNET_PKCS11_PIN !== undefined && env.SIGNET_PKCS11_PIN_FILE !== undefined) {
+    issue('SIGNET_PKCS11_PIN_FILE', 'give the PIN either in SIGNET_PKCS11_PIN or in SIGNET_PKCS11_PIN_FILE, not both');
+  }
+  const tokenSettings = ['SIGNET_PKCS11_TOKEN_LABEL', 'SIGNET_PKCS11_PIN', 'SIGNET_PKCS11_PIN_FILE'] as const;
+  if (env.SIGNET_PKCS11_MODULE === undefined) {
+    for (const variable of tokenSettings) {
+      if (env[variable] !== undefined) issue(variable, 'needs SIGNET_PKCS11_MODULE (without it Signet uses its embedded SoftHSM2 token)');
+    }
+    return;
+  }
+  if (env.SIGNET_PKCS11_TOKEN_LABEL === undefined) issue('SIGNET_PKCS11_TOKEN_LABEL', 'required with SIGNET_PKCS11_MODULE: the label of the token that holds the keys');
+  if (env.SIGNET_PKCS11_PIN === undefined && env.SIGNET_PKCS11_PIN_FILE === undefined) {
+    issue('SIGNET_PKCS11_PIN', 'required with SIGNET_PKCS11_MODULE: the user PIN, or a file holding it in SIGNET_PKCS11_PIN_FILE');
+  }
 });
 
 export type Env = z.infer<typeof EnvSchema>;
+
+/** The PKCS#11 token that holds token-held keys; every node of an installation uses the same one. */
+export interface Pkcs11Config {
+  modulePath: string;
+  tokenLabel: string;
+  /** The user PIN: never logged, never in an error message. */
+  pin: string;
+  /** Variables the module reads when it loads (SoftHSM2: SOFTHSM2_CONF). */
+  environment: Record<string, string>;
+  /** Signet's own SoftHSM2 token under the data directory (the default), not a configured one. */
+  embedded: boolean;
+}
 
 export interface Config extends Env {
   publicUrl: string;
@@ -77,6 +114,8 @@ export interface Config extends Env {
   /** SIGNET_OUTBOUND_ALLOWED_CIDRS, with what the deprecated SIGNET_OUTBOUND_ALLOW_LOOPBACK adds. */
   outboundAllowedCidrs: Cidr[];
   auditCheckpointDir: string;
+  /** The configured token; null until the embedded default is set up (server/signing/custody/localToken.ts), or when there is none. */
+  pkcs11: Pkcs11Config | null;
 }
 
 export class ConfigError extends Error {}
@@ -103,6 +142,28 @@ function loadMasterKey(env: Env): Buffer {
   return key;
 }
 
+/** The configured token (SIGNET_PKCS11_*), the PIN read from its file when given one. */
+function loadPkcs11(env: Env): Pkcs11Config | null {
+  if (!env.SIGNET_PKCS11_MODULE || !env.SIGNET_PKCS11_TOKEN_LABEL) return null;
+  let pin = env.SIGNET_PKCS11_PIN;
+  if (pin === undefined && env.SIGNET_PKCS11_PIN_FILE) {
+    try {
+      pin = readFileSync(env.SIGNET_PKCS11_PIN_FILE, 'utf8').trim();
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new ConfigError(`Invalid configuration:\n  SIGNET_PKCS11_PIN_FILE: cannot read ${env.SIGNET_PKCS11_PIN_FILE} (${reason})`);
+    }
+    if (!pin) throw new ConfigError(`Invalid configuration:\n  SIGNET_PKCS11_PIN_FILE: ${env.SIGNET_PKCS11_PIN_FILE} is empty`);
+  }
+  return {
+    modulePath: env.SIGNET_PKCS11_MODULE,
+    tokenLabel: env.SIGNET_PKCS11_TOKEN_LABEL,
+    pin: pin!,
+    environment: env.SOFTHSM2_CONF ? { SOFTHSM2_CONF: env.SOFTHSM2_CONF } : {},
+    embedded: false,
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = parseEnv(env);
   const publicUrl = (parsed.SIGNET_PUBLIC_URL ?? `http://localhost:${parsed.PORT}`).replace(/\/$/, '');
@@ -121,5 +182,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ],
     artifactDir: path.resolve(parsed.SIGNET_ARTIFACT_DIR ?? path.join(parsed.SIGNET_DATA_DIR, 'artifacts')),
     auditCheckpointDir: path.resolve(parsed.SIGNET_AUDIT_CHECKPOINT_DIR ?? path.join(parsed.SIGNET_DATA_DIR, 'audit-checkpoints')),
+    pkcs11: loadPkcs11(parsed),
   };
 }

@@ -23,6 +23,7 @@ import { startAuditWatch } from './audit/rollbackWatch.js';
 import { startNodeHeartbeat } from './realtime/presence.js';
 import { createSigningApi } from './http/signingApi.js';
 import { startSigningQueues } from './signing/queue.js';
+import { startCertificateExpirySweep } from './signing/certificateExpiry.js';
 
 export interface SignetNode {
   url: string;
@@ -93,6 +94,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
     onSealed: (orgId, checkpoint) => auditWatch.observe(orgId, checkpoint).then(() => {}),
   });
   const stopHeartbeat = startNodeHeartbeat(signet);
+  const stopExpirySweep = startCertificateExpirySweep(signet);
   const queues = startSigningQueues(signet, redisUrl, { workers: true, metrics });
   signet.jobs = queues.jobs;
 
@@ -114,6 +116,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
       signet.shuttingDown = true;
       stopHeartbeat();
       stopRedisProbe();
+      stopExpirySweep();
       await queues.close();
       await stopSealer();
       await auditWatch.close();

@@ -29,6 +29,10 @@ export function createLogger(level: string, options: LoggerOptions = {}) {
           '*.token',
           'secret',
           '*.secret',
+          // PKCS#11 PINs (a signer's pkcs11 settings, the token configuration)
+          'pin',
+          '*.pin',
+          '*.*.pin',
           'req.headers.cookie',
           'req.headers.authorization',
           'headers.cookie',

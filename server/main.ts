@@ -9,13 +9,18 @@ import { startSignetNode } from './index.js';
 import { ensureSetupToken } from './auth/accounts.js';
 import { MasterKeyMismatch } from './store/masterKeyCheck.js';
 import { SchemaTooNew } from './store/migrations/index.js';
+import { withEmbeddedToken } from './signing/custody/localToken.js';
 
 // Before the configuration is read there is no configured level yet.
 let logger: Logger = createLogger('info');
 
 async function main() {
-  const config = loadConfig();
+  let config = loadConfig();
   logger = createLogger(config.LOG_LEVEL);
+  config = withEmbeddedToken(config, (message) => logger.warn(message));
+  if (config.pkcs11) {
+    logger.info({ module: config.pkcs11.modulePath, token: config.pkcs11.tokenLabel, embedded: config.pkcs11.embedded }, 'PKCS#11 token for token-held keys');
+  }
   let localRedis: LocalRedis | null = null;
   let redisUrl = config.REDIS_URL;
   if (!redisUrl) {

@@ -2,13 +2,16 @@
 // real node (REDIS_URL and SIGNET_*), API only (no UI). A clean close on SIGTERM, so a --cpu-prof
 // profile is written.
 import { loadConfig } from '../../server/config.js';
+import { withEmbeddedToken } from '../../server/signing/custody/localToken.js';
 import { createLogger } from '../../server/logger.js';
 import { startSignetNode } from '../../server/index.js';
 import { serveIpc } from './ipc.js';
 
 const redisUrl = process.env.REDIS_URL;
 if (!redisUrl) throw new Error('REDIS_URL is required');
-const config = loadConfig(process.env);
+// As `npm start` does: with no SIGNET_PKCS11_MODULE, the data directory's SoftHSM2 token (shared by
+// the bench's nodes and its seeder, which use one data directory), for token-held certificates.
+const config = withEmbeddedToken(loadConfig(process.env), (message) => process.stderr.write(`${message}\n`));
 const node = await startSignetNode({ config, redisUrl, serveUi: false, logger: createLogger(config.LOG_LEVEL) });
 
 serveIpc(

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
+import { withEmbeddedToken } from '../../server/signing/custody/localToken.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import { createLogger } from '../../server/logger.js';
 import { connectRedis } from '../../server/store/redis.js';
@@ -144,7 +145,8 @@ export interface Seeder {
 
 export async function openSeeder(ctx: BenchContext, prefix: string): Promise<Seeder> {
   mkdirSync(path.join(ctx.tmpDir, 'data'), { recursive: true });
-  const config = loadConfig(signetEnv(ctx, prefix, { PORT: '0' }));
+  // The nodes' token too (see children/signetNode.ts), so the seeder can generate token-held certificates.
+  const config = withEmbeddedToken(loadConfig(signetEnv(ctx, prefix, { PORT: '0' })), (message) => process.stderr.write(`${message}\n`));
   const redis = await connectRedis(ctx.redisUrl);
   const signet = createSignet(config, redis, createLogger('silent'));
   const actors = new Map<string, Actor>();

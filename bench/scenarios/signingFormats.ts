@@ -3,7 +3,7 @@
 // through the artifact configuration of that format; the time runs until the owner's socket hears
 // Completed. The baseline is the bare tool making the same signature of the same file in the same
 // run (openssl cms -sign, osslsigncode sign, gpg --detach-sign), Signet and the tool alternating.
-// Rows are per format and custody; the custody helper adds token-held keys to CUSTODIES.
+// Rows are per format and custody (software-sealed keys and keys in the embedded SoftHSM2 token).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +25,7 @@ const POLICY = 'bench-formats';
 /** How each custody's certificate is made; the custody helper adds `token` (certificate.generate in the PKCS#11 token). */
 export const CUSTODIES: Record<string, { keySuffix: string; generate: Record<string, unknown> }> = {
   software: { keySuffix: '', generate: {} },
+  pkcs11: { keySuffix: '-token', generate: { custody: 'pkcs11' } },
 };
 
 interface FormatCase {

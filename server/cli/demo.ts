@@ -28,6 +28,8 @@ export interface DemoCredentials {
   ciUser: { email: string; token: string };
   project: string;
   certificate: string;
+  /** A certificate whose key is held in the PKCS#11 token; null when this installation has no token. */
+  tokenCertificate: string | null;
   policies: { test: string; release: string; authenticode: string; openpgp: string };
   /** The artifact configurations whose format the authenticode and openpgp policies are for. */
   artifactConfigurations: { authenticode: string; openpgp: string };
@@ -35,6 +37,7 @@ export interface DemoCredentials {
 
 export const DEMO_PROJECT = 'demo-app';
 export const DEMO_CERTIFICATE = 'demo-test-certificate';
+export const DEMO_TOKEN_CERTIFICATE = 'demo-token-certificate';
 export const DEMO_POLICIES = { test: 'test-signing', release: 'release-signing', authenticode: 'authenticode-signing', openpgp: 'openpgp-signing' } as const;
 export const DEMO_ARTIFACT_CONFIGS = { authenticode: 'windows', openpgp: 'linux' } as const;
 
@@ -69,6 +72,18 @@ async function ensureDemoSigning(signet: Signet, orgId: string, actor: AuditActo
       validDays: 365,
     });
     certificateId = certificate.id;
+  }
+  if (signet.config.pkcs11 && !(await signet.redis.hexists(signet.keys.certificateSlugs(orgId), DEMO_TOKEN_CERTIFICATE))) {
+    await asOwner(signet, orgId, actor, 'certificate.generate', {
+      slug: DEMO_TOKEN_CERTIFICATE,
+      name: 'Demo token-held certificate',
+      type: 'test',
+      custody: 'pkcs11',
+      algorithm: 'ECDSA-P256',
+      commonName: 'Signet Demo (token)',
+      organization: 'Demo Organization',
+      validDays: 365,
+    });
   }
   const configs = [
     { slug: DEMO_ARTIFACT_CONFIGS.authenticode, name: 'Windows (Authenticode)', signatureFormat: 'authenticode' },
@@ -128,6 +143,7 @@ export async function runDemo(signet: Signet, actor: AuditActor): Promise<DemoCr
     ciUser,
     project: DEMO_PROJECT,
     certificate: DEMO_CERTIFICATE,
+    tokenCertificate: (await signet.redis.hexists(signet.keys.certificateSlugs(orgId), DEMO_TOKEN_CERTIFICATE)) ? DEMO_TOKEN_CERTIFICATE : null,
     policies: { ...DEMO_POLICIES },
     artifactConfigurations: { ...DEMO_ARTIFACT_CONFIGS },
   };

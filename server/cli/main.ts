@@ -19,6 +19,7 @@ import { runDemo } from './demo.js';
 import { prepareStore } from '../prepareStore.js';
 import { MasterKeyMismatch } from '../store/masterKeyCheck.js';
 import { SchemaTooNew } from '../store/migrations/index.js';
+import { withEmbeddedToken } from '../signing/custody/localToken.js';
 import { transferOwnership, setOpenSource, createOperator } from './operator.js';
 
 const USAGE = `signet — Signet's operator command line
@@ -163,7 +164,10 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'demo': {
-      const demo = await withSignet(config, (signet) => runDemo(signet, OPERATOR_ACTOR));
+      // The demo's token-held certificate goes into the server's token: the configured one, or the
+      // data directory's embedded SoftHSM2 token.
+      const withToken = withEmbeddedToken(config, (message) => process.stderr.write(`${message}\n`));
+      const demo = await withSignet(withToken, (signet) => runDemo(signet, OPERATOR_ACTOR));
       console.log(values.json ? JSON.stringify(demo) : JSON.stringify(demo, null, 2));
       return 0;
     }

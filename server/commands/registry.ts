@@ -26,7 +26,15 @@ import {
   updateArtifactConfig,
   updateProject,
 } from './projects.js';
-import { generateCertificate, importCertificate, listCertificates, updateCertificate } from './certificates.js';
+import {
+  downloadCsr,
+  generateCertificate,
+  generateCsr,
+  importCertificate,
+  importIssuedCertificate,
+  listCertificates,
+  updateCertificate,
+} from './certificates.js';
 import {
   createBuildSystem,
   createPolicy,
@@ -75,6 +83,9 @@ export const COMMANDS = [
   listCertificates,
   generateCertificate,
   importCertificate,
+  generateCsr,
+  downloadCsr,
+  importIssuedCertificate,
   updateCertificate,
   listPolicies,
   createPolicy,

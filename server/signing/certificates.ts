@@ -1,7 +1,8 @@
-// Code-signing certificates: self-signed generation, PEM / PKCS#12 import, description.
-// @peculiar/x509 builds and parses X.509; pkijs unpacks PKCS#12; node:crypto (webcrypto and
-// KeyObject) is the crypto engine. Keys leave this module as unencrypted PKCS#8 DER, to be
-// sealed by keyVault.ts straight away.
+// Code-signing certificates: self-signed generation and PKCS#10 requests for a key in either custody
+// (signed through its KeySigner, so a token key signs in the token), the certificate a CA issued
+// for a request, PEM / PKCS#12 import, description. @peculiar/x509 builds and parses X.509 and
+// PKCS#10; pkijs unpacks PKCS#12; node:crypto (webcrypto and KeyObject) is the crypto engine.
+// Software keys leave this module as unencrypted PKCS#8 DER, to be sealed by keyVault.ts straight away.
 import 'reflect-metadata'; // tsyringe (used by @peculiar/x509) needs the Reflect polyfill first
 import * as x509 from '@peculiar/x509';
 import * as pkijs from 'pkijs';
@@ -15,6 +16,8 @@ import {
   X509Certificate as NodeX509Certificate,
   type KeyObject,
 } from 'node:crypto';
+import { softwareSigner, type KeySigner } from './custody/signer.js';
+import { ecdsaDerToRaw } from './custody/ecdsa.js';
 
 const crypto = webcrypto as unknown as Crypto;
 const pkiEngine = new pkijs.CryptoEngine({ name: 'node', crypto });
@@ -86,29 +89,71 @@ function cleanName(value: string | undefined, what: string): string | undefined 
   return trimmed;
 }
 
-export async function generateSelfSigned(options: GenerateOptions): Promise<CertificateMaterial> {
-  const keyGen = KEY_GEN[options.algorithm];
-  if (!keyGen) throw new Error(`unsupported key algorithm: ${String(options.algorithm)}`);
+/** A key to certify, wherever it lives: its public key and a signer (software or token). */
+export interface CertifiableKey {
+  publicKey: KeyObject;
+  signer: KeySigner;
+}
+
+export interface SelfSignedOptions {
+  commonName: string;
+  organization?: string;
+  validDays: number;
+  type: CertificateType;
+}
+
+function assertValidDays(validDays: number): void {
+  if (typeof validDays !== 'number' || !Number.isFinite(validDays) || validDays <= 0 || validDays > MAX_VALID_DAYS) {
+    throw new Error(`validDays must be a positive number of days (at most ${MAX_VALID_DAYS})`);
+  }
+}
+
+/**
+ * A WebCrypto for @peculiar/x509 whose `sign` goes through the key's signer (so a token key signs
+ * in the token), and the key pair it expects: the real public key and a stand-in private key that
+ * only names the algorithm.
+ */
+async function signingCrypto(key: CertifiableKey): Promise<{ crypto: Crypto; keys: CryptoKeyPair }> {
+  const ec = key.signer.keyType === 'ec';
+  const params = ec ? { name: 'ECDSA', namedCurve: 'P-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+  const spki = key.publicKey.export({ type: 'spki', format: 'der' });
+  const publicKey = await crypto.subtle.importKey('spki', toArrayBuffer(spki), params, true, ['verify']);
+  const privateKey = { algorithm: publicKey.algorithm, type: 'private', extractable: false, usages: ['sign'] } as unknown as CryptoKey;
+  const sign = async (_algorithm: unknown, _key: unknown, data: BufferSource): Promise<ArrayBuffer> => {
+    const bytes = Buffer.from(data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    const signature = await key.signer.sign(bytes);
+    return toArrayBuffer(ec ? ecdsaDerToRaw(signature) : signature);
+  };
+  const bound = <T extends object>(target: T, overrides: Record<string, unknown>): T =>
+    new Proxy(target, {
+      get(object, property) {
+        if (typeof property === 'string' && property in overrides) return overrides[property];
+        const value = Reflect.get(object, property, object);
+        return typeof value === 'function' ? value.bind(object) : value;
+      },
+    });
+  return { crypto: bound(crypto, { subtle: bound(crypto.subtle, { sign }) }), keys: { publicKey, privateKey } };
+}
+
+function signingAlgorithmOf(key: CertifiableKey): Algorithm | EcdsaParams {
+  return key.signer.keyType === 'ec' ? ({ name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams) : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as Algorithm;
+}
+
+/** A self-signed code-signing certificate for the key, signed by it (in the token, for a token key). */
+export async function selfSignedCertificate(key: CertifiableKey, options: SelfSignedOptions): Promise<string> {
   if (options.type !== 'test' && options.type !== 'release') {
     throw new Error(`unknown certificate type: ${String(options.type)}`);
   }
-  if (typeof options.validDays !== 'number' || !Number.isFinite(options.validDays) || options.validDays <= 0 || options.validDays > MAX_VALID_DAYS) {
-    throw new Error(`validDays must be a positive number of days (at most ${MAX_VALID_DAYS})`);
-  }
+  assertValidDays(options.validDays);
   let commonName = cleanName(options.commonName, 'the common name');
   if (!commonName) throw new Error('a common name is required');
   if (options.type === 'test' && !/test/i.test(commonName)) commonName = `TEST ${commonName}`.slice(0, NAME_MAX);
   const organization = cleanName(options.organization, 'the organization');
 
-  const keys = (await crypto.subtle.generateKey(keyGen, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const { crypto: signing, keys } = await signingCrypto(key);
   const now = Date.now();
   const name: x509.JsonName = [{ CN: [commonName] }];
   if (organization) name.push({ O: [organization] });
-  const signingAlgorithm =
-    keyGen.name === 'ECDSA'
-      ? ({ name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams)
-      : ({ name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as Algorithm);
-
   const cert = await x509.X509CertificateGenerator.createSelfSigned(
     {
       serialNumber: randomSerialHex(),
@@ -117,18 +162,130 @@ export async function generateSelfSigned(options: GenerateOptions): Promise<Cert
       notBefore: new Date(now - 5 * 60 * 1000),
       notAfter: new Date(now + options.validDays * DAY_MS),
       keys,
-      signingAlgorithm,
+      signingAlgorithm: signingAlgorithmOf(key),
       extensions: [
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.codeSigning], false),
         new x509.BasicConstraintsExtension(false, undefined, false),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, signing),
       ],
     },
-    crypto,
+    signing,
   );
-  const pkcs8 = await crypto.subtle.exportKey('pkcs8', keys.privateKey);
-  return { certificatePem: normalizePem(cert.toString('pem')), privateKeyPkcs8: Buffer.from(pkcs8) };
+  if (!(await cert.verify({ publicKey: keys.publicKey, signatureOnly: true }, crypto))) {
+    throw new Error('the key produced a signature that does not verify');
+  }
+  return normalizePem(cert.toString('pem'));
+}
+
+/** Generates a software key and its self-signed certificate (the key as PKCS#8, to be sealed at once). */
+export async function generateSelfSigned(options: GenerateOptions): Promise<CertificateMaterial> {
+  const keyGen = KEY_GEN[options.algorithm];
+  if (!keyGen) throw new Error(`unsupported key algorithm: ${String(options.algorithm)}`);
+  assertValidDays(options.validDays);
+  const keys = (await crypto.subtle.generateKey(keyGen, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const privateKeyPkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', keys.privateKey));
+  const signer = softwareSigner(Buffer.from(privateKeyPkcs8));
+  try {
+    const publicKey = createPublicKey(createPrivateKey({ key: privateKeyPkcs8, format: 'der', type: 'pkcs8' }));
+    return { certificatePem: await selfSignedCertificate({ publicKey, signer }, options), privateKeyPkcs8 };
+  } finally {
+    signer.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certificate signing requests (PKCS#10) and the certificates CAs issue for them
+
+/** The subject an admin enters for a CSR (X.520 upper bounds). */
+export interface CsrSubject {
+  commonName: string;
+  organization?: string;
+  organizationalUnit?: string;
+  locality?: string;
+  state?: string;
+  /** ISO 3166 two-letter code */
+  country?: string;
+  email?: string;
+}
+
+/** A PKCS#10 request for the key, signed by it, asking for a code-signing certificate: PEM, and its subject as text. */
+export async function certificationRequest(key: CertifiableKey, subject: CsrSubject): Promise<{ csrPem: string; subject: string }> {
+  const commonName = cleanName(subject.commonName, 'the common name');
+  if (!commonName) throw new Error('a common name is required');
+  const name: x509.JsonName = [];
+  const add = (type: string, value: string | undefined) => {
+    const clean = value?.trim();
+    if (clean) name.push({ [type]: [clean] });
+  };
+  // Most significant first, as CAs print them.
+  add('C', subject.country?.toUpperCase());
+  add('ST', subject.state);
+  add('L', subject.locality);
+  add('O', subject.organization);
+  add('OU', subject.organizationalUnit);
+  add('CN', commonName);
+  add('E', subject.email);
+
+  const { crypto: signing, keys } = await signingCrypto(key);
+  const request = await x509.Pkcs10CertificateRequestGenerator.create(
+    {
+      name,
+      keys,
+      signingAlgorithm: signingAlgorithmOf(key),
+      extensions: [
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.codeSigning], false),
+      ],
+    },
+    signing,
+  );
+  if (!(await request.verify(crypto))) throw new Error('the key produced a signature that does not verify');
+  return { csrPem: normalizePem(request.toString('pem')), subject: request.subject };
+}
+
+/** The public key a CSR asks to certify. */
+export function requestPublicKey(csrPem: string): KeyObject {
+  const request = new x509.Pkcs10CertificateRequest(csrPem);
+  return createPublicKey({ key: Buffer.from(request.publicKey.rawData), format: 'der', type: 'spki' });
+}
+
+export interface IssuedCertificate {
+  /** The certificate for the key, PEM. */
+  certificatePem: string;
+  /** The other certificates given with it (the CA chain), PEM, or null. */
+  chainPem: string | null;
+  /** Accepted, but worth a look. */
+  warnings: string[];
+}
+
+export const NO_CODE_SIGNING_EKU =
+  'the certificate does not allow code signing: its extended key usage lacks codeSigning (1.3.6.1.5.5.7.3.3), so signature verifiers may reject what it signs';
+
+/**
+ * Picks, from the PEM a CA returned (the certificate, perhaps with its chain), the certificate of
+ * this key; refuses when none is, and warns when it may not be used for code signing.
+ */
+export function matchIssuedCertificate(certificatesPem: string, publicKey: KeyObject): IssuedCertificate {
+  const certs = parsePemCertificates(certificatesPem);
+  const leaf = certs.find((candidate) => {
+    const certKey = certificatePublicKey(candidate);
+    return certKey !== null && samePublicKey(certKey, publicKey);
+  });
+  if (!leaf) {
+    throw new Error(
+      certs.length === 1
+        ? "the certificate's public key is not this certificate's key (was it issued for another CSR?)"
+        : "none of the certificates has this certificate's key as its public key (was it issued for another CSR?)",
+    );
+  }
+  const warnings: string[] = [];
+  const eku = leaf.getExtension(x509.ExtendedKeyUsageExtension);
+  if (!eku || !eku.usages.some((usage) => usage === x509.ExtendedKeyUsage.codeSigning || usage === '1.3.6.1.5.5.7.3.3')) {
+    warnings.push(NO_CODE_SIGNING_EKU);
+  }
+  const chain = certs.filter((cert) => cert !== leaf).map((cert) => normalizePem(cert.toString('pem')));
+  return { certificatePem: normalizePem(leaf.toString('pem')), chainPem: chain.length ? chain.join('') : null, warnings };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -389,7 +546,13 @@ export function describeCertificate(certificatePem: string): CertificateDetails 
   };
 }
 
-export function certificateProblem(details: Pick<CertificateDetails, 'notBefore' | 'notAfter'>, now: Date = new Date()): string | null {
+export function certificateProblem(
+  details: { notBefore: string | null; notAfter: string | null; awaitingCertificate?: boolean },
+  now: Date = new Date(),
+): string | null {
+  if (details.awaitingCertificate || details.notBefore === null || details.notAfter === null) {
+    return 'it is awaiting its certificate from the CA (import the issued certificate first)';
+  }
   const notBefore = new Date(details.notBefore);
   const notAfter = new Date(details.notAfter);
   if (now.getTime() > notAfter.getTime()) return `the certificate expired on ${notAfter.toISOString()}`;

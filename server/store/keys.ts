@@ -63,6 +63,8 @@ export function redisKeys(prefix: string) {
     certificates: (orgId: string) => k(`org:${orgId}:certificates`),
     certificateSlugs: (orgId: string) => k(`org:${orgId}:certificates:bySlug`),
     certificate: (certificateId: string) => k(`certificate:${certificateId}`),
+    /** certificate id:fingerprint → the most urgent expiry notice sent (days before expiry; 0: expired). */
+    certificateExpiryNotices: (orgId: string) => k(`org:${orgId}:certificates:expiryNotices`),
     buildSystems: (orgId: string) => k(`org:${orgId}:buildSystems`),
     buildSystem: (buildSystemId: string) => k(`buildSystem:${buildSystemId}`),
     requests: (orgId: string) => k(`org:${orgId}:requests`),

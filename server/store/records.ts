@@ -14,6 +14,7 @@ import type {
   Webhook,
 } from '../../src/lib/shared/entities.js';
 import type { SealedKey } from '../signing/keyVault.js';
+import type { TokenKeyHandle } from '../signing/custody/token.js';
 
 export interface OrganizationRecord extends Organization {
   deletedAt?: string;
@@ -71,10 +72,19 @@ export type BuildSystemRecord = BuildSystem;
 export type RequestRecord = SigningRequest;
 
 export interface CertificateRecord extends Certificate {
-  /** The private key, AES-256-GCM under the master key; never leaves the server. */
-  sealedPrivateKey: SealedKey;
+  /** Software custody: the private key, AES-256-GCM under the master key; never leaves the server. */
+  sealedPrivateKey?: SealedKey;
   /** The OpenPGP secret key (binary), sealed like private keys under context `<id>:openpgp`. */
   sealedOpenpgpKey?: SealedKey;
+  /** PKCS#11 custody: where the key is in the token (the key itself never leaves the token). */
+  tokenKey?: TokenKeyHandle;
+  /** The PKCS#10 request made with the key (source "requested"); handed out by certificate.downloadCsr. */
+  csrPem?: string;
+}
+
+/** Records stored before key custody and CSRs existed are software-held, issued certificates. */
+export function withCertificateDefaults(record: CertificateRecord): CertificateRecord {
+  return { ...record, custody: record.custody ?? 'software', awaitingCertificate: record.awaitingCertificate ?? false, chainPem: record.chainPem ?? null, warnings: record.warnings ?? [] };
 }
 
 export interface WebhookRecord extends Webhook {
@@ -83,7 +93,7 @@ export interface WebhookRecord extends Webhook {
 }
 
 export function toCertificate(record: CertificateRecord): Certificate {
-  const { sealedPrivateKey: _sealed, sealedOpenpgpKey: _openpgp, ...certificate } = record;
+  const { sealedPrivateKey: _sealed, sealedOpenpgpKey: _openpgp, tokenKey: _handle, csrPem: _csr, ...certificate } = withCertificateDefaults(record);
   return certificate;
 }
 

@@ -17,6 +17,7 @@ import type {
   SessionRecord,
   UserRecord,
 } from './records.js';
+import { withCertificateDefaults } from './records.js';
 import type { Notification, NotificationLevel } from '../../src/lib/shared/entities.js';
 
 export interface Loaded<T> {
@@ -128,10 +129,11 @@ export function createRepositories(redis: Redis, keys: RedisKeys) {
       return getMany<PolicyRecord>(redis, (await redis.smembers(keys.policies(projectId))).map(keys.policy));
     },
     async certificate(certificateId: string) {
-      return parse<CertificateRecord>(await redis.get(keys.certificate(certificateId)));
+      const loaded = parse<CertificateRecord>(await redis.get(keys.certificate(certificateId)));
+      return loaded && { ...loaded, value: withCertificateDefaults(loaded.value) };
     },
     async certificates(orgId: string) {
-      return getMany<CertificateRecord>(redis, (await redis.smembers(keys.certificates(orgId))).map(keys.certificate));
+      return (await getMany<CertificateRecord>(redis, (await redis.smembers(keys.certificates(orgId))).map(keys.certificate))).map(withCertificateDefaults);
     },
     async buildSystems(orgId: string) {
       return getMany<BuildSystemRecord>(redis, (await redis.smembers(keys.buildSystems(orgId))).map(keys.buildSystem));

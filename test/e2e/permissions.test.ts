@@ -133,6 +133,7 @@ describe('what each role sees', () => {
     await page.getByRole('heading', { name: CERTIFICATE_NAME }).waitFor();
     await shownIff(button(page, 'Generate certificate'), can('certificate:write'), 'Generate certificate');
     await shownIff(button(page, 'Import certificate'), can('certificate:write'), 'Import certificate');
+    await shownIff(button(page, 'Request from a CA'), can('certificate:write'), 'Request from a CA');
     await shownIff(button(page, `Disable ${CERTIFICATE_NAME}`), can('certificate:write'), 'Disable certificate');
 
     // API keys (a viewer has no link to it, but may open it).

@@ -31,6 +31,17 @@ export function redisUrl(): string {
   return inject('redisUrl');
 }
 
+/** The run's SoftHSM2 token (test/helpers/globalSetup.ts) as configuration variables, for nodes and the CLI. */
+export function pkcs11Env(): Record<string, string> {
+  const token = inject('pkcs11');
+  return {
+    SIGNET_PKCS11_MODULE: token.modulePath,
+    SIGNET_PKCS11_TOKEN_LABEL: token.tokenLabel,
+    SIGNET_PKCS11_PIN_FILE: token.pinFile,
+    SOFTHSM2_CONF: token.softhsmConf,
+  };
+}
+
 /** A configuration of its own: a fresh key prefix isolates this test's data in the shared Redis. */
 export function testConfig(overrides: Record<string, string> = {}, prefix = `t${randomBytes(4).toString('hex')}:`): Config {
   return loadConfig({
@@ -43,6 +54,9 @@ export function testConfig(overrides: Record<string, string> = {}, prefix = `t${
     LOG_LEVEL: 'silent',
     // Test receivers and issuers listen on 127.0.0.1.
     SIGNET_OUTBOUND_ALLOWED_CIDRS: '127.0.0.1/32',
+    // Expiry notices would arrive at unforeseen moments; the tests that want them sweep with a clock.
+    SIGNET_CERT_EXPIRY_SWEEP_MINUTES: '0',
+    ...pkcs11Env(),
     ...overrides,
   });
 }

@@ -84,16 +84,20 @@ export async function createProject(
   return created.project;
 }
 
+/** A certificate that has its X.509 certificate (not one awaiting it from a CA). */
+export type IssuedCertificate = Certificate & { certificatePem: string; notBefore: string; notAfter: string };
+
 export async function generateCertificate(
   owner: ClientSocket,
   slug: string,
-  options: { algorithm?: 'RSA-2048' | 'RSA-3072' | 'ECDSA-P256'; type?: 'test' | 'release' } = {},
-): Promise<Certificate> {
+  options: { algorithm?: 'RSA-2048' | 'RSA-3072' | 'ECDSA-P256'; type?: 'test' | 'release'; custody?: 'software' | 'pkcs11' } = {},
+): Promise<IssuedCertificate> {
   return ok(
     command(owner, 'certificate.generate', {
       slug,
       name: `Certificate ${slug}`,
       type: options.type ?? 'test',
+      custody: options.custody ?? 'software',
       algorithm: options.algorithm ?? 'ECDSA-P256',
       commonName: `Signet test ${slug}`,
       validDays: 30,
@@ -106,12 +110,13 @@ export async function certificatePem(socket: ClientSocket, certificateId: string
   const list = await ok<Certificate[]>(command(socket, 'certificate.list'));
   const found = list.find((c) => c.id === certificateId);
   if (!found) throw new Error(`certificate ${certificateId} is not listed`);
+  if (found.certificatePem === null) throw new Error(`certificate ${certificateId} is awaiting its certificate`);
   return found.certificatePem;
 }
 
 export interface SigningProject {
   project: Project;
-  certificate: Certificate;
+  certificate: IssuedCertificate;
 }
 
 /**

@@ -7,7 +7,8 @@ import { startSignetNode } from '../../server/index.js';
 
 const redisUrl = process.env.REDIS_URL;
 if (!redisUrl) throw new Error('REDIS_URL is required');
-const config = loadConfig(process.env);
+// Expiry notices off unless asked for, as in testConfig.
+const config = loadConfig({ SIGNET_CERT_EXPIRY_SWEEP_MINUTES: '0', ...process.env });
 const node = await startSignetNode({ config, redisUrl, serveUi: false, logger: createLogger(config.LOG_LEVEL) });
 process.stdout.write(`${JSON.stringify({ url: node.url })}\n`);
 

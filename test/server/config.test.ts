@@ -1,5 +1,8 @@
 // Configuration comes from the environment; a bad value stops the start with a message naming it.
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseEnv } from '../../server/config.js';
@@ -40,6 +43,55 @@ describe('configuration', () => {
     expect(cidrs({})).toEqual([]);
     expect(cidrs({ SIGNET_OUTBOUND_ALLOWED_CIDRS: '10.0.0.0/8, fd00::/8' })).toEqual(['10.0.0.0/8', 'fd00::/8']);
     expect(cidrs({ SIGNET_OUTBOUND_ALLOW_LOOPBACK: 'true', SIGNET_OUTBOUND_ALLOWED_CIDRS: '10.0.0.0/8' })).toEqual(['10.0.0.0/8', '127.0.0.0/8', '::1/128']);
+  });
+
+  describe('the PKCS#11 token (SIGNET_PKCS11_*)', () => {
+    const base = { SIGNET_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') };
+    const refusal = (env: Record<string, string>) => {
+      try {
+        loadConfig({ ...base, ...env });
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as Error).message;
+      }
+      throw new Error(`accepted ${JSON.stringify(env)}`);
+    };
+
+    it('a module needs a token label and a PIN (or PIN file); the message names what is missing', () => {
+      const message = refusal({ SIGNET_PKCS11_MODULE: '/usr/lib/softhsm/libsofthsm2.so' });
+      expect(message).toMatch(/SIGNET_PKCS11_TOKEN_LABEL: required with SIGNET_PKCS11_MODULE/);
+      expect(message).toMatch(/SIGNET_PKCS11_PIN: required with SIGNET_PKCS11_MODULE/);
+    });
+
+    it('refuses a relative module path, a PIN given twice, and token settings without a module — never echoing the PIN', () => {
+      expect(refusal({ SIGNET_PKCS11_MODULE: 'libsofthsm2.so', SIGNET_PKCS11_TOKEN_LABEL: 't', SIGNET_PKCS11_PIN: 'secret-pin-1' })).toMatch(/SIGNET_PKCS11_MODULE: must be an absolute path/);
+      const twice = refusal({ SIGNET_PKCS11_MODULE: '/m.so', SIGNET_PKCS11_TOKEN_LABEL: 't', SIGNET_PKCS11_PIN: 'secret-pin-2', SIGNET_PKCS11_PIN_FILE: '/tmp/pin' });
+      expect(twice).toMatch(/SIGNET_PKCS11_PIN_FILE: give the PIN either/);
+      const orphan = refusal({ SIGNET_PKCS11_PIN: 'secret-pin-3' });
+      expect(orphan).toMatch(/SIGNET_PKCS11_PIN: needs SIGNET_PKCS11_MODULE/);
+      for (const message of [twice, orphan]) expect(message).not.toMatch(/secret-pin/);
+    });
+
+    it('reads the PIN from its file; an unreadable or empty file stops the start, naming it', () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'signet-pin-'));
+      try {
+        const file = path.join(dir, 'pin');
+        writeFileSync(file, 'from-the-file\n', { mode: 0o600 });
+        const config = loadConfig({ ...base, SIGNET_PKCS11_MODULE: '/m.so', SIGNET_PKCS11_TOKEN_LABEL: 'signet', SIGNET_PKCS11_PIN_FILE: file });
+        expect(config.pkcs11).toEqual({ modulePath: '/m.so', tokenLabel: 'signet', pin: 'from-the-file', environment: {}, embedded: false });
+        expect(refusal({ SIGNET_PKCS11_MODULE: '/m.so', SIGNET_PKCS11_TOKEN_LABEL: 'signet', SIGNET_PKCS11_PIN_FILE: path.join(dir, 'missing') })).toMatch(
+          /SIGNET_PKCS11_PIN_FILE: cannot read .*missing \(ENOENT\)/,
+        );
+        writeFileSync(file, '\n');
+        expect(refusal({ SIGNET_PKCS11_MODULE: '/m.so', SIGNET_PKCS11_TOKEN_LABEL: 'signet', SIGNET_PKCS11_PIN_FILE: file })).toMatch(/SIGNET_PKCS11_PIN_FILE: .* is empty/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('without a module there is no configured token (the embedded one is set up at start)', () => {
+      expect(loadConfig(base).pkcs11).toBeNull();
+    });
   });
 
   it('stops `npm start`’s server with the message before touching anything', async () => {

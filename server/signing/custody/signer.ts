@@ -1,10 +1,11 @@
 // A certificate's private key, wherever it is kept: software custody (sealed in Redis under the
 // master key) or a PKCS#11 token. Signature formats sign through this and never see key material
 // of a token-held key; a software key is opened only for the signature and wiped afterwards.
-import { createPrivateKey, sign as signWithKey } from 'node:crypto';
-import type { Config } from '../../config.js';
+import { createHash, createPrivateKey, sign as signWithKey } from 'node:crypto';
+import type { Config, Pkcs11Config } from '../../config.js';
 import type { CertificateRecord } from '../../store/records.js';
 import { openPrivateKey } from '../keyVault.js';
+import { TokenError, withToken, type Token, type TokenKeyHandle } from './token.js';
 
 export type SignerKeyType = 'rsa' | 'ec';
 
@@ -13,7 +14,10 @@ export interface KeySigner {
   keyType: SignerKeyType;
   /** Signs SHA-256(data). */
   sign(data: Buffer): Promise<Buffer>;
-  /** For tools that reach the token themselves (osslsigncode -pkcs11module … -key URI). Absent for software keys. */
+  /**
+   * For tools that reach the token themselves (osslsigncode -pkcs11module … -key URI). Absent for
+   * software keys. Child processes inherit the module's environment (SOFTHSM2_CONF), set when it loaded.
+   */
   pkcs11?: { modulePath: string; uri: string; pin: string };
   /** Forgets what the signer holds (a software key's bytes are wiped). */
   close(): void;
@@ -35,7 +39,33 @@ export function softwareSigner(pkcs8Der: Buffer): KeySigner {
   };
 }
 
-/** Opens the signer of a certificate's key. */
+/** A signer over a key in the token: the token signs the SHA-256 digest; nothing of the key is read. */
+export function tokenSigner(config: Pkcs11Config, token: Token, handle: TokenKeyHandle): KeySigner {
+  const { keyType } = token.describeKey(handle);
+  return {
+    keyType,
+    sign: (data) => withToken(config, (current) => current.signDigest(handle, keyType, createHash('sha256').update(data).digest())),
+    pkcs11: { modulePath: config.modulePath, uri: token.uri(handle), pin: config.pin },
+    close() {},
+  };
+}
+
+/** The configured token, or a clear refusal when this installation has none. */
+export function requireToken(config: Config): Pkcs11Config {
+  if (!config.pkcs11) {
+    throw new TokenError('no PKCS#11 token is available: set SIGNET_PKCS11_MODULE, or install softhsm2 for the embedded token');
+  }
+  return config.pkcs11;
+}
+
+/** Opens the signer of a certificate's key, wherever it is kept. */
 export async function openSigner(config: Config, certificate: CertificateRecord): Promise<KeySigner> {
+  if (certificate.custody === 'pkcs11') {
+    const handle = certificate.tokenKey;
+    if (!handle) throw new Error(`certificate ${certificate.id} is token-held but has no key handle`);
+    const token = requireToken(config);
+    return withToken(token, (opened) => tokenSigner(token, opened, handle));
+  }
+  if (!certificate.sealedPrivateKey) throw new Error(`certificate ${certificate.id} has no sealed private key`);
   return softwareSigner(openPrivateKey(config.masterKey, certificate.sealedPrivateKey, certificate.id));
 }

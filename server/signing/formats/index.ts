@@ -17,7 +17,7 @@ import { TimestampUnavailable } from './timestamp.js';
 
 /** The file cannot be signed as asked (or the TSA failed it): the request fails with this reason. */
 export function isFormatRefusal(error: unknown): error is Error {
-  return error instanceof AuthenticodeFailed || error instanceof TimestampUnavailable;
+  return error instanceof AuthenticodeFailed || error instanceof TimestampUnavailable || error instanceof AwaitingCertificate;
 }
 
 export interface SignArtifactInput {
@@ -32,9 +32,11 @@ export interface SignArtifactInput {
 
 /** The chain a CA-issued certificate carries along, where its record keeps one. */
 function chainOf(certificate: CertificateRecord): string[] {
-  const chain = (certificate as CertificateRecord & { chainPem?: string | null }).chainPem;
-  return chain ? splitPemCertificates(chain) : [];
+  return certificate.chainPem ? splitPemCertificates(certificate.chainPem) : [];
 }
+
+/** A certificate still awaiting its CA certificate cannot sign (the worker refuses it earlier, with certificateProblem). */
+class AwaitingCertificate extends Error {}
 
 export async function signArtifact(signet: Signet, input: SignArtifactInput): Promise<TimestampResult> {
   if (input.format === 'openpgp-detached') {
@@ -42,13 +44,15 @@ export async function signArtifact(signet: Signet, input: SignArtifactInput): Pr
     await writeAtomically(input.output, await signOpenpgpDetached(signet.config, certificate, input.artifact));
     return { timestamp: null, noTimestampReason: 'OpenPGP signatures carry their own signing time, not an RFC 3161 timestamp' };
   }
+  const { certificatePem } = input.certificate;
+  if (!certificatePem) throw new AwaitingCertificate(`the certificate "${input.certificate.name}" is still awaiting its certificate from the CA`);
   const result: TimestampResult = { timestamp: null, noTimestampReason: null };
   const plan = timestampPlan(signet, input.policy);
   const signer = await openSigner(signet.config, input.certificate);
   try {
     if (input.format === 'cms-detached') {
       const signature = await signDetached({
-        certificatePem: input.certificate.certificatePem,
+        certificatePem,
         chainPems: chainOf(input.certificate),
         signer,
         contentSha256: input.artifactSha256,
@@ -60,7 +64,7 @@ export async function signArtifact(signet: Signet, input: SignArtifactInput): Pr
     const workDir = await mkdtemp(path.join(path.dirname(input.output), '.authenticode-'));
     try {
       return await signAuthenticode({
-        certificatePem: input.certificate.certificatePem,
+        certificatePem,
         chainPems: chainOf(input.certificate),
         signer,
         fileName: input.fileName,

@@ -83,6 +83,9 @@ export interface CommandResults {
   'certificate.list': Certificate[];
   'certificate.generate': Certificate;
   'certificate.import': Certificate;
+  'certificate.generateCsr': Certificate;
+  'certificate.downloadCsr': { fileName: string; csrPem: string };
+  'certificate.importIssued': Certificate;
   'certificate.update': Certificate;
   'policy.create': SigningPolicy;
   'policy.update': SigningPolicy;

@@ -3,7 +3,7 @@
 // permission and handler; GET /api/v1/protocol.json publishes them as JSON Schema.
 import { z } from 'zod';
 import { ASSIGNABLE_ROLES, PERMISSIONS } from './permissions.js';
-import { CERTIFICATE_ALGORITHMS, NotificationLevel, SIGNATURE_FORMATS } from './entities.js';
+import { CERTIFICATE_ALGORITHMS, KEY_CUSTODIES, NotificationLevel, SIGNATURE_FORMATS } from './entities.js';
 import { WORKFLOW_STATUSES } from './signing.js';
 
 /** Bounds that keep every list and string finite (SPEC §10). */
@@ -77,6 +77,34 @@ const CertificateBase = {
   name: Name,
   type: z.enum(['test', 'release']),
 };
+
+/** A distinguished-name attribute: trimmed, at most `max` characters (X.520 upper bounds), no control characters. */
+const NamePart = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .refine((text) => !/[\u0000-\u001f\u007f]/.test(text), 'no control characters');
+
+/** The subject of a certificate signing request, as the admin enters it. */
+export const CsrSubjectFields = {
+  commonName: NamePart(64).describe('CN: usually the organization’s legal name, as the CA will verify it'),
+  organization: NamePart(64).optional().describe('O'),
+  organizationalUnit: NamePart(64).optional().describe('OU'),
+  locality: NamePart(128).optional().describe('L: city'),
+  state: NamePart(128).optional().describe('ST: state or province, spelled out'),
+  country: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z]{2}$/, 'a two-letter ISO 3166 country code, e.g. DE')
+    .transform((code) => code.toUpperCase())
+    .optional()
+    .describe('C'),
+  email: z.string().trim().max(128).email().optional().describe('emailAddress'),
+};
+
+const KeyCustody = z.enum(KEY_CUSTODIES).describe('software: sealed in Redis under the master key; pkcs11: generated in the PKCS#11 token, never extractable');
 
 export const commandInputs = {
   'me.get': empty,
@@ -178,9 +206,10 @@ export const commandInputs = {
   'certificate.list': empty,
   'certificate.generate': z.strictObject({
     ...CertificateBase,
+    custody: KeyCustody.default('software'),
     algorithm: z.enum(CERTIFICATE_ALGORITHMS).default('ECDSA-P256'),
-    commonName: Name,
-    organization: Name.optional(),
+    commonName: CsrSubjectFields.commonName,
+    organization: CsrSubjectFields.organization,
     validDays: z.number().int().min(1).max(3650).default(365),
   }),
   'certificate.import': z.discriminatedUnion('format', [
@@ -198,6 +227,18 @@ export const commandInputs = {
       password: z.string().max(1000),
     }),
   ]),
+  'certificate.generateCsr': z.strictObject({
+    ...CertificateBase,
+    custody: KeyCustody,
+    algorithm: z.enum(CERTIFICATE_ALGORITHMS).default('ECDSA-P256'),
+    ...CsrSubjectFields,
+  }),
+  'certificate.downloadCsr': z.strictObject({ certificateId: EntityId }),
+  'certificate.importIssued': z.strictObject({
+    certificateId: EntityId,
+    version: Version,
+    certificatePem: z.string().min(1).max(100_000).describe('the certificate the CA issued, PEM, optionally followed by its chain'),
+  }),
   'certificate.update': z.strictObject({
     certificateId: EntityId,
     version: Version,

@@ -146,6 +146,9 @@ export const ArtifactConfiguration = z.object({
 export type ArtifactConfiguration = z.infer<typeof ArtifactConfiguration>;
 
 export const CERTIFICATE_ALGORITHMS = ['RSA-2048', 'RSA-3072', 'ECDSA-P256'] as const;
+/** Where a certificate's private key lives: sealed in Redis under the master key, or in the PKCS#11 token. */
+export const KEY_CUSTODIES = ['software', 'pkcs11'] as const;
+export type KeyCustody = (typeof KEY_CUSTODIES)[number];
 
 export const Certificate = z.object({
   id: Id,
@@ -153,15 +156,23 @@ export const Certificate = z.object({
   slug: z.string(),
   name: z.string(),
   type: z.enum(['test', 'release']),
-  source: z.enum(['generated', 'imported']),
+  /** generated: self-signed here; imported: certificate and key imported; requested: key and CSR made here, certificate issued by a CA. */
+  source: z.enum(['generated', 'imported', 'requested']),
+  custody: z.enum(KEY_CUSTODIES).describe('where the private key lives: sealed in Redis (software) or in the PKCS#11 token'),
+  /** The key and its CSR exist; the CA's certificate has not been imported yet, so it cannot sign. */
+  awaitingCertificate: z.boolean(),
   algorithm: z.string(),
   subject: z.string(),
-  issuer: z.string(),
-  serialNumber: z.string(),
-  notBefore: Timestamp,
-  notAfter: Timestamp,
-  fingerprintSha256: z.string(),
-  certificatePem: z.string().describe('the public certificate; the private key never leaves the server'),
+  issuer: z.string().nullable(),
+  serialNumber: z.string().nullable(),
+  notBefore: Timestamp.nullable(),
+  notAfter: Timestamp.nullable(),
+  fingerprintSha256: z.string().nullable(),
+  certificatePem: z.string().nullable().describe('the public certificate (null while awaiting it); the private key never leaves the server or token'),
+  /** The CA certificates that came with an issued certificate, PEM, leaf excluded. */
+  chainPem: z.string().nullable(),
+  /** What an admin should know, e.g. an issued certificate without the code-signing extended key usage. */
+  warnings: z.array(z.string()),
   /** The certificate's OpenPGP key (made by Signet for openpgp-detached signatures), ASCII-armored public part. */
   openpgpPublicKey: z.string().nullable().optional(),
   openpgpFingerprint: z.string().nullable().optional(),

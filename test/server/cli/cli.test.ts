@@ -1,10 +1,13 @@
 // The `signet` CLI works on the Redis of a running server (same REDIS_URL or data directory).
 import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
-import { command, connect, http, nextEvent, redisUrl, restCommand, signIn, startNode, testConfig } from '../../helpers/signet.js';
-import { submitOk, waitForFinal } from '../../helpers/signing.js';
+import { command, connect, http, nextEvent, pkcs11Env, redisUrl, restCommand, signIn, startNode, testConfig } from '../../helpers/signet.js';
+import { run, submitOk, waitForFinal } from '../../helpers/signing.js';
 import { minimalPe } from '../../helpers/fixtures.js';
 
 const exec = promisify(execFile);
@@ -24,6 +27,8 @@ beforeAll(async () => {
     SIGNET_REDIS_PREFIX: config.SIGNET_REDIS_PREFIX,
     SIGNET_MASTER_KEY: config.masterKey.toString('base64'),
     SIGNET_PUBLIC_URL: config.publicUrl,
+    // The server's token (the run's SoftHSM2 token), as the server's own configuration would name it.
+    ...pkcs11Env(),
   };
 });
 afterAll(async () => {
@@ -36,6 +41,7 @@ describe('signet demo --json', () => {
     expect(first).toMatchObject({ org: 'demo', ciUser: { email: expect.any(String), token: expect.stringMatching(/^sgn_/) } });
     expect(first.users.map((u: { role: string }) => u.role)).toEqual(['owner', 'admin', 'member', 'viewer']);
     expect(first).toMatchObject({ project: 'demo-app', certificate: expect.any(String), policies: { test: expect.any(String), release: expect.any(String) } });
+    expect(first.tokenCertificate).toBe('demo-token-certificate');
     const second = JSON.parse((await signet('demo', '--json')).stdout);
     expect(second).toEqual(first);
 
@@ -78,7 +84,8 @@ describe('signet demo --json', () => {
       expect(await waitForFinal(node, 'demo', submitted.id, first.ciUser.token)).toMatchObject({ workflowStatus: 'Completed', signatureFormat: kind === 'authenticode' ? 'authenticode' : 'openpgp-detached' });
     }
     const certificates = (await restCommand(node, 'certificate.list', {}, { token: first.ciUser.token })).body.result;
-    expect(certificates.map((c: { slug: string }) => c.slug)).toEqual([first.certificate]);
+    const custodyOf = Object.fromEntries(certificates.map((c: { slug: string; custody: string }) => [c.slug, c.custody]));
+    expect(custodyOf).toEqual({ [first.certificate]: 'software', [first.tokenCertificate]: 'pkcs11' });
   });
 });
 
@@ -139,6 +146,51 @@ describe('first-run setup', () => {
       socket.close();
     } finally {
       await fresh.close();
+    }
+  });
+});
+
+describe('the embedded token', () => {
+  it('with no SIGNET_PKCS11_MODULE, a token of its own is initialized under the data directory (PINs mode 0600) and holds the demo’s token key', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'signet-embedded-token-'));
+    try {
+      // A fresh installation: its own data directory and Redis prefix, and no token configured.
+      const { SOFTHSM2_CONF: _conf, ...inherited } = process.env;
+      const fresh = { ...inherited, REDIS_URL: redisUrl(), SIGNET_DATA_DIR: dataDir, SIGNET_REDIS_PREFIX: `embedded${Date.now()}:`, SIGNET_MASTER_KEY: env.SIGNET_MASTER_KEY };
+      const run = () => exec(process.execPath, ['bin/signet.js', 'demo', '--json'], { env: fresh });
+      const first = await run();
+      expect(first.stderr).toBe('');
+      expect(JSON.parse(first.stdout).tokenCertificate).toBe('demo-token-certificate');
+
+      const tokenDir = path.join(dataDir, 'softhsm');
+      expect(readFileSync(path.join(tokenDir, 'softhsm2.conf'), 'utf8')).toContain(`directories.tokendir = ${path.join(tokenDir, 'tokens')}`);
+      expect(readdirSync(path.join(tokenDir, 'tokens'))).toHaveLength(1);
+      expect(existsSync(path.join(tokenDir, 'initialized'))).toBe(true);
+      expect(existsSync(path.join(tokenDir, 'init.lock'))).toBe(false);
+      for (const pin of ['user.pin', 'so.pin']) {
+        expect(statSync(path.join(tokenDir, pin)).mode & 0o777).toBe(0o600);
+        expect(readFileSync(path.join(tokenDir, pin), 'utf8').trim()).toMatch(/^[\w-]{24}$/);
+      }
+      // Once set up, the same token serves again: nothing is initialized twice.
+      const pinBefore = readFileSync(path.join(tokenDir, 'user.pin'), 'utf8');
+      expect(JSON.parse((await run()).stdout)).toEqual(JSON.parse(first.stdout));
+      expect(readdirSync(path.join(tokenDir, 'tokens'))).toHaveLength(1);
+      expect(readFileSync(path.join(tokenDir, 'user.pin'), 'utf8')).toBe(pinBefore);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('nodes that start together on one data directory (a shared volume) initialize one token between them', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'signet-shared-token-'));
+    try {
+      const { SOFTHSM2_CONF: _conf, ...inherited } = process.env;
+      const script = "import('./server/signing/custody/localToken.ts').then((m) => console.log(m.ensureLocalToken(process.argv[1]).tokenLabel))";
+      const starts = await Promise.all([1, 2, 3].map(() => run(process.execPath, ['--import', 'tsx', '-e', script, dataDir], { env: inherited })));
+      expect(starts.map((start) => [start.status, start.stdout.trim()])).toEqual([[0, 'signet'], [0, 'signet'], [0, 'signet']]);
+      expect(readdirSync(path.join(dataDir, 'softhsm', 'tokens'))).toHaveLength(1);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });

@@ -26,6 +26,7 @@ import {
   type TestOrg,
 } from '../../helpers/signet.js';
 import { opensslCertificate, submitOk, type ImportMaterial } from '../../helpers/signing.js';
+import { startTestCa } from '../../helpers/testCa.js';
 
 let node: SignetNode;
 let org: TestOrg;
@@ -45,6 +46,9 @@ const signing = {
   /** A second, non-default artifact configuration (the default one cannot be deleted). */
   extraConfigId: '',
   certificateId: '',
+  /** A certificate awaiting its CA certificate, and the certificate the test CA issued for its CSR. */
+  awaitingCertificateId: '',
+  issuedPem: '',
   policyId: '',
   policySlug: 'release',
   /** A policy nothing depends on, for policy.delete. */
@@ -176,6 +180,16 @@ async function validInput(name: string, role: Role): Promise<Record<string, unkn
         certificatePem: signing.material.certificatePem,
         privateKeyPem: signing.material.privateKeyPem,
       };
+    case 'certificate.generateCsr':
+      return { slug: 'sneaky-csr', name: 'Sneaky CSR', type: 'release', custody: 'software', commonName: 'Sneaky Corp', country: 'DE' };
+    case 'certificate.downloadCsr':
+      return { certificateId: signing.awaitingCertificateId };
+    case 'certificate.importIssued':
+      return {
+        certificateId: signing.awaitingCertificateId,
+        version: await versionOf('certificate.list', {}, (r) => r.find((c: { id: string }) => c.id === signing.awaitingCertificateId)),
+        certificatePem: signing.issuedPem,
+      };
     case 'certificate.update':
       return {
         certificateId: signing.certificateId,
@@ -240,6 +254,15 @@ async function createSigningFixtures(): Promise<void> {
   signing.certificateId = (
     await ok(sockets.owner, 'certificate.generate', { slug: 'matrix-cert', name: 'Matrix certificate', type: 'test', commonName: 'Matrix Test Signing' })
   ).id;
+  signing.awaitingCertificateId = (
+    await ok(sockets.owner, 'certificate.generateCsr', { slug: 'matrix-csr', name: 'Matrix CA-issued', type: 'release', custody: 'pkcs11', commonName: 'Matrix Corp' })
+  ).id;
+  const ca = await startTestCa('Matrix');
+  try {
+    signing.issuedPem = await ca.issue((await ok(sockets.owner, 'certificate.downloadCsr', { certificateId: signing.awaitingCertificateId })).csrPem);
+  } finally {
+    ca.close();
+  }
   const bot = await ok(sockets.owner, 'ciUser.create', { name: 'Signing Bot' });
   signing.ciToken = bot.token;
   const people = [org.users.owner.userId, org.users.admin.userId, org.users.member.userId];
@@ -669,6 +692,9 @@ const ACCEPTED_IN_ORDER: Array<[name: string, role: Role]> = [
   ['webhook.delete', 'member'],
   ['certificate.generate', 'admin'],
   ['certificate.import', 'admin'],
+  ['certificate.generateCsr', 'admin'],
+  ['certificate.downloadCsr', 'admin'],
+  ['certificate.importIssued', 'admin'],
   ['policy.create', 'admin'],
   ['policy.update', 'admin'],
   ['policy.delete', 'admin'],

@@ -117,10 +117,10 @@ describe('each format, from a CI upload through approval to a verified signature
     expect(download.type).toBe('application/octet-stream');
     expect(download.data.subarray(0, 2).toString('latin1')).toBe('MZ');
     expect(download.data.length).toBe(done.signature!.size);
-    const verified = await osslsigncodeVerify(download.data, 'desktop.exe', certificate.certificatePem, tsa.rootPem);
+    const verified = await osslsigncodeVerify(download.data, 'desktop.exe', certificate.certificatePem!, tsa.rootPem);
     expect(verified.output).toContain('Timestamp Server Signature verification: ok');
     expect(verified.status).toBe(0);
-    expect((await osslsigncodeVerify(tampered(download.data, exe.subarray(0x300, 0x310)), 'desktop.exe', certificate.certificatePem)).status).not.toBe(0);
+    expect((await osslsigncodeVerify(tampered(download.data, exe.subarray(0x300, 0x310)), 'desktop.exe', certificate.certificatePem!)).status).not.toBe(0);
 
     // The audit log says how it was signed, and the people involved heard of it.
     const entries = await auditOf(done.id);
@@ -151,7 +151,7 @@ describe('each format, from a CI upload through approval to a verified signature
     expect(done.signature).toMatchObject({ format: 'cms-detached', fileName: 'desktop.bin.p7s', timestamp: { tsaUrl: tsa.url } });
     const download = await signedDownload(done.id);
     expect(download.fileName).toBe('desktop.bin.p7s');
-    expect(verifyWithOpenssl(download.data, artifact, certificate.certificatePem).status).toBe(0);
+    expect(verifyWithOpenssl(download.data, artifact, certificate.certificatePem!).status).toBe(0);
   });
 });
 
@@ -195,7 +195,7 @@ describe('files that do not fit their format', () => {
     const download = await signedDownload(done.id);
     expect(download.fileName).toBe('setup.ps1');
     expect(download.data.toString('utf8')).toContain('# SIG # Begin signature block');
-    expect((await osslsigncodeVerify(download.data, 'setup.ps1', certificate.certificatePem, tsa.rootPem)).status).toBe(0);
+    expect((await osslsigncodeVerify(download.data, 'setup.ps1', certificate.certificatePem!, tsa.rootPem)).status).toBe(0);
   });
 });
 
@@ -217,7 +217,7 @@ describe('a TSA that does not answer', () => {
     expect(signed.signature).toMatchObject({ timestamp: null, noTimestampReason: expect.stringMatching(/did not answer.*signed without a timestamp, as signing policy lenient-tsa allows$/) });
     const completion = (await auditOf(signed.id)).find((e) => e.action === 'request.complete');
     expect(completion?.changes.signature?.after).toMatchObject({ timestamp: null, noTimestampReason: expect.stringMatching(/signed without a timestamp/) });
-    expect((await osslsigncodeVerify((await signedDownload(signed.id)).data, 'late.exe', certificate.certificatePem)).output).toContain('Timestamp is not available');
+    expect((await osslsigncodeVerify((await signedDownload(signed.id)).data, 'late.exe', certificate.certificatePem!)).output).toContain('Timestamp is not available');
   });
 });
 

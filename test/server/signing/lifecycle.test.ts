@@ -43,6 +43,7 @@ import {
   versionsSeen,
   waitForNotifications,
   waitForStatus,
+  type IssuedCertificate,
   type Person,
 } from '../../helpers/signing.js';
 
@@ -395,7 +396,7 @@ describe('certificates that cannot sign', () => {
 
   it('an expired certificate (imported PEM made with openssl) fails the request with a reason about expiry', async () => {
     const material = expiredCertificate();
-    const imported = await ok<Certificate>(
+    const imported = await ok<IssuedCertificate>(
       command(owner, 'certificate.import', { slug: 'expired', name: 'Expired 2020', type: 'test', format: 'pem', ...material }),
     );
     expect(Date.parse(imported.notAfter)).toBeLessThan(Date.now());
