@@ -16,3 +16,9 @@ export function all(...stops: Array<() => void>): () => void {
     for (const stop of stops) stop();
   };
 }
+
+/** Calls `tick` every minute (for what depends on the time, such as days left); returns the stopper. */
+export function everyMinute(tick: () => void): () => void {
+  const timer = setInterval(tick, 60_000);
+  return () => clearInterval(timer);
+}
