@@ -18,7 +18,7 @@ import type { Signet } from '../signet.js';
 import type { RequestRecord } from '../store/records.js';
 import { artifactPaths, storeUpload, UploadTooLarge } from '../signing/artifacts.js';
 import { checkSubmitter, discardUpload, newRequestId, resolveBySlugs, submitSigningRequest } from '../signing/submit.js';
-import { principalOf, sendError, sourceOf } from './requestAuth.js';
+import { principalOf, requireJsonBody, sendError, sourceOf } from './requestAuth.js';
 
 const SubmitFields = z.strictObject({
   projectSlug: z.string().min(1).max(64),
@@ -200,6 +200,7 @@ export function createSigningApi(signet: Signet, dispatcher: Dispatcher): expres
   }));
 
   api.post(`${base}/signing-requests/:id/resubmit`, express.json({ limit: '64kb' }), run(async (req, res) => {
+    requireJsonBody(req);
     const actor = await actorFor(req, 'signing:submit', 'request.resubmit');
     const original = await requestFor(actor, req.params.id);
     const parsed = ResubmitInput.safeParse(req.body ?? {});
