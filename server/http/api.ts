@@ -154,8 +154,9 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
   api.use('/api/v1', (error: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (!error) return next();
     const status = (error as { status?: number }).status;
-    if (status === 413) return sendError(res, { code: 'INVALID_INPUT', message: 'The request body is too large' });
-    if (status === 400) return sendError(res, { code: 'INVALID_INPUT', message: 'The request body is not valid JSON' });
+    const refuse = (problem: string) => sendError(res, { code: 'INVALID_INPUT', message: `body: ${problem}`, issues: [{ path: 'body', message: problem }] });
+    if (status === 413) return refuse('is too large');
+    if (status === 400) return refuse('is not valid JSON (an object, or nothing)');
     sendError(res, toCommandError(signet, error, 'http'));
   });
 
