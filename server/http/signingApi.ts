@@ -294,7 +294,10 @@ function receiveMultipart(
     } catch {
       return reject(invalid('body', 'is not valid multipart/form-data'));
     }
-    parser.on('field', (name, value, info) => {
+    // busboy gives an empty name as undefined; refusals name the field as sent.
+    const fieldName = (name: string | undefined) => name || '(a field without a name)';
+    parser.on('field', (rawName, value, info) => {
+      const name = fieldName(rawName);
       if (info.nameTruncated || info.valueTruncated) return fail(invalid(name, 'is too long'));
       const parameter = /^parameters\[(.+)\]$/.exec(name);
       // A record drops this name without a word; say so instead.
@@ -302,7 +305,8 @@ function receiveMultipart(
       if (parameter) parameters[parameter[1]!] = value;
       else fields[name] = value;
     });
-    parser.on('file', (name, stream, info) => {
+    parser.on('file', (rawName, stream, info) => {
+      const name = fieldName(rawName);
       // A file cut short (by fail() below, or by the client) errors; storing it reports that, and
       // nothing else may see it as an unhandled error.
       stream.on('error', () => {});
