@@ -1,8 +1,9 @@
 // Structured logs. Known secret-bearing fields are redacted by pino before anything is written.
-import { pino } from 'pino';
+import { pino, type DestinationStream } from 'pino';
 
-export function createLogger(level: string) {
-  return pino({
+/** `destination` defaults to stdout; tests pass a stream of their own to read what was logged. */
+export function createLogger(level: string, destination?: DestinationStream) {
+  const options = {
     level,
     redact: {
       paths: [
@@ -19,7 +20,8 @@ export function createLogger(level: string) {
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export type Logger = ReturnType<typeof createLogger>;
