@@ -664,6 +664,33 @@ async function expectShutOut(auth: Live['auth'], codes: string[], afterInputs: (
   expect(Object.keys(after).filter((key) => after[key] !== before[key])).toEqual([]);
 }
 
+describe('the REST endpoints outside the commands (server/http/api.ts)', () => {
+  it('health, metrics, the published protocol and the setup state answer anyone, and tell nothing of an organization', async () => {
+    for (const pathname of ['/healthz', '/readyz', '/metrics', '/api/v1/protocol.json', '/api/v1/openapi.json', '/api/v1/setup']) {
+      const response = await fetch(`${node.url}${pathname}`);
+      expect(response.status, pathname).toBe(200);
+      const body = await response.text();
+      for (const ours of [fx.org.orgId, fx.org.slug, fx.people.owner.email]) expect(body, pathname).not.toContain(ours);
+    }
+  });
+
+  it('the session endpoint answers only a session cookie, with that user and their organizations', async () => {
+    const seen = await http(node, 'GET', '/api/v1/auth/session', { cookie: fx.people.member.cookie });
+    expect(seen.body.result).toMatchObject({ user: { id: fx.people.member.userId }, orgs: [{ slug: fx.org.slug, role: 'member' }] });
+    for (const auth of [{}, { token: fx.ci.token }, { cookie: 'signet_session=made-up' }]) {
+      expect((await http(node, 'GET', '/api/v1/auth/session', auth)).status, JSON.stringify(auth)).toBe(401);
+    }
+  });
+
+  it('sign-in, invitations and setup refuse bad credentials without writing anything but the failed sign-in', async () => {
+    const before = await stateOfRecord();
+    expect((await http(node, 'POST', '/api/v1/auth/accept-invite', { body: { token: 'x'.repeat(43), name: 'Nobody', password: 'a long enough password' } })).status).toBe(404);
+    expect((await http(node, 'POST', '/api/v1/setup', { body: { token: 'x'.repeat(43), orgSlug: 'taken-over', orgName: 'Taken', ownerEmail: 'm@example.com', ownerName: 'M', ownerPassword: 'a long enough password' } })).status).toBe(404);
+    expect((await http(node, 'POST', '/api/v1/auth/login', { body: { email: fx.people.admin.email, password: 'not the password at all' } })).status).toBe(401);
+    expect(await stateOfRecord()).toEqual(before);
+  });
+});
+
 describe('credentials that no longer count open nothing, and leave no trace', () => {
   it('an expired API key: its socket is cut off when it expires; then 401 everywhere', async () => {
     if (!expiring.socket.received.some((r) => r.event === 'revoked')) await new Promise((resolve) => expiring.socket.once('revoked', resolve));
