@@ -11,7 +11,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { io as connectClient } from 'socket.io-client';
 import type { SignetNode } from '../../../server/index.js';
 import {
@@ -45,6 +45,11 @@ async function open(options: Parameters<typeof connect>[1] = { cookie: ownerCook
   opened.push(socket);
   return socket;
 }
+
+// A test's extra sockets close with it (a node may cap the sockets one user keeps open).
+afterEach(() => {
+  for (const socket of opened.splice(1)) socket.close();
+});
 
 /** Everything of record (queue bookkeeping and key last-used times aside), with the audit log's size. */
 async function state(): Promise<Record<string, string>> {

@@ -517,6 +517,10 @@ for (const principal of PRINCIPALS) {
       for (const { c } of refused) inputs.set(c, await refusalInput(c, live));
       before = await stateOfRecord();
     });
+    // Sockets opened for this principal go with it (the people's own stay: the fixture uses them).
+    afterAll(() => {
+      if (opened.includes(live.socket)) live.socket.close();
+    });
 
     refused.forEach(({ c, why }, index) => {
       const transports = principal.oneTransport ? [c.transports[index % c.transports.length]!] : c.transports;
