@@ -422,8 +422,11 @@ describe(`fuzzing the REST endpoints (${RUNS} runs each)`, () => {
         fc.integer({ min: 51, max: 90 }).map((n): Break => (form) => [...form, ...Array.from({ length: n }, (_, i): [string, string] => [`parameters[p${i}]`, 'v'])]),
         // A description over 2,000 characters.
         fc.integer({ min: 2001, max: 30_000 }).map((n): Break => (form) => [...form, ['description', 'd'.repeat(n)]]),
-        // A second file, or a file in another field.
-        fc.constantFrom('artifact', 'other', '__proto__').map((k): Break => (form) => [...form, [k, { file: new Uint8Array(16), name: 'second.bin' }]]),
+        // A second file (in "artifact" only while there is a first), or a file in another field.
+        fc.constantFrom('artifact', 'other', '__proto__').map((k): Break => (form) => {
+          const hasFile = form.some(([name, v]) => name === 'artifact' && typeof v !== 'string');
+          return [...form, [k === 'artifact' && !hasFile ? 'other' : k, { file: new Uint8Array(16), name: 'second.bin' }]];
+        }),
       );
       const before = await state();
       const dirsBefore = requestDirs();
