@@ -239,7 +239,8 @@ describe('a run that uses every kind of secret', () => {
     // Every socket, including the key's and the CI user's, saw the run's broadcasts.
     for (const socket of [keySocket, botSocket]) expect(socket.connected).toBe(true);
     await auditSealed(node);
-  });
+    // A dozen argon2id hashes and three openssl runs: slow on a busy machine.
+  }, 90_000);
 });
 
 describe('none of those secrets appears', () => {
