@@ -11,7 +11,7 @@ import { isRedisUnavailable } from '../store/redis.js';
 import type { Signet } from '../signet.js';
 import { COMMANDS_BY_NAME } from './registry.js';
 import { createCommandContext } from './define.js';
-import { CommandFailure, invalidInput } from './errors.js';
+import { CommandFailure, invalid, invalidInput } from './errors.js';
 import type { Metrics } from '../metrics.js';
 
 const TOUCH_KEY_LUA = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('SET', KEYS[2], ARGV[1]) end return 1";
@@ -58,8 +58,11 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
   }
 
   async function runUnsafe(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string) {
-    const command = typeof name === 'string' ? COMMANDS_BY_NAME.get(name) : undefined;
-    if (!command) throw new CommandFailure('NOT_FOUND', `Unknown command "${String(name).slice(0, 80)}"`);
+    // Only a string names a command: anything else from the wire (an object whose toString is not a
+    // function, an array nested too deep to print) must not be turned into one.
+    if (typeof name !== 'string') throw invalid('name', 'the command name must be a string');
+    const command = COMMANDS_BY_NAME.get(name);
+    if (!command) throw new CommandFailure('NOT_FOUND', `Unknown command "${name.slice(0, 80)}"`);
     // One round trip for both (auto-pipelined): the actor as it is now, and its rate-limit budget.
     const [actor] = await Promise.all([loadActor(signet.redis, signet.keys, principal), rateLimit(principal)]);
     if (principal.kind === 'apiKey') touchApiKey(principal.keyId);
@@ -93,7 +96,7 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
       try {
         ack = { ok: true, result: await runUnsafe(principal, name, input, source, socketId) };
       } catch (error) {
-        ack = { ok: false, error: toCommandError(signet, error, String(name)) };
+        ack = { ok: false, error: toCommandError(signet, error, typeof name === 'string' ? name.slice(0, 80) : '(not a name)') };
       }
       const label = typeof name === 'string' && COMMANDS_BY_NAME.has(name) ? name : 'unknown';
       metrics.commands.inc({ command: label, outcome: ack.ok ? 'ok' : ack.error.code });

@@ -3,7 +3,7 @@ import { commandInputs } from '../../src/lib/shared/commands.js';
 import type { Notification } from '../../src/lib/shared/entities.js';
 import type { WriteOp } from '../store/commit.js';
 import { changeEvent, defineCommand } from './define.js';
-import { notFound } from './errors.js';
+import { invalid, notFound } from './errors.js';
 
 export const listNotifications = defineCommand({
   name: 'notification.list',
@@ -61,6 +61,12 @@ export const notificationSettings = defineCommand({
     const { keys } = repos;
     const before = await repos.notificationSettings(actor.orgId, actor.userId);
     if (input.set?.length) {
+      // A level for a policy of this organization, or the reset of one set earlier (its policy may be gone since).
+      for (const [index, { policyId }] of input.set.entries()) {
+        if (Object.hasOwn(before, policyId)) continue;
+        const policy = await repos.policy(policyId);
+        if (!policy || policy.value.orgId !== actor.orgId) throw invalid(`set.${index}.policyId`, `no signing policy ${policyId} in this organization`);
+      }
       const ops: WriteOp[] = input.set.map(({ policyId, level }) =>
         level === 'default'
           ? ['hdel', keys.notificationSettings(actor.orgId, actor.userId), policyId]

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { commandInputs, ERROR_CODES } from '../../src/lib/shared/commands.js';
 import { acceptInvitation, completeSetup, SESSION_COOKIE, signIn, signOut, createSessionFor } from '../auth/accounts.js';
-import { principalOf, requireSameOrigin, sendError, sessionIdOf, sourceOf } from './requestAuth.js';
+import { principalOf, requireJsonBody, requireSameOrigin, sendError, sessionIdOf, sourceOf } from './requestAuth.js';
 import { CommandFailure, invalidInput } from '../commands/errors.js';
 import { toCommandError, type Dispatcher } from '../commands/dispatch.js';
 import { COMMANDS } from '../commands/registry.js';
@@ -105,7 +105,8 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
   api.post('/api/v1/auth/accept-invite', run(async (req, res) => {
     requireOriginWhenSent(req);
     // Accepting for an existing account checks its password: limited like sign-in.
-    const limiterKey = `${req.ip}:invite:${hashSession(String(req.body?.token ?? ''))}`;
+    const token: unknown = req.body?.token;
+    const limiterKey = `${req.ip}:invite:${hashSession(typeof token === 'string' ? token : '')}`;
     const failures = await loginFailures.get(limiterKey);
     if (failures && failures.consumedPoints >= LOGIN_FAILURES_ALLOWED) {
       throw new CommandFailure('RATE_LIMITED', `Too many failed attempts; try again in ${Math.ceil(failures.msBeforeNext / 60_000)} min`);
@@ -143,6 +144,7 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
   }));
 
   api.post('/api/v1/commands/:name', run(async (req, res) => {
+    requireJsonBody(req);
     const principal = await principalOf(signet, req);
     const ack = await dispatcher.run(principal, req.params.name, req.body, sourceOf(req));
     if (ack.ok) res.json(ack);
@@ -153,8 +155,9 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
   api.use('/api/v1', (error: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (!error) return next();
     const status = (error as { status?: number }).status;
-    if (status === 413) return sendError(res, { code: 'INVALID_INPUT', message: 'The request body is too large' });
-    if (status === 400) return sendError(res, { code: 'INVALID_INPUT', message: 'The request body is not valid JSON' });
+    const refuse = (problem: string) => sendError(res, { code: 'INVALID_INPUT', message: `body: ${problem}`, issues: [{ path: 'body', message: problem }] });
+    if (status === 413) return refuse('is too large');
+    if (status === 400) return refuse('is not valid JSON (an object, or nothing)');
     sendError(res, toCommandError(signet, error, 'http'));
   });
 

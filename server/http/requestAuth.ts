@@ -20,6 +20,19 @@ export function sendError(res: Response, error: CommandError): void {
   res.status(HTTP_STATUS[error.code]).json({ ok: false, error });
 }
 
+/**
+ * A body that is not JSON is refused rather than read as no input at all (which would run the
+ * command with its defaults). No body is fine: it stands for an empty input.
+ */
+export function requireJsonBody(req: Request): void {
+  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (hasBody && !req.is('application/json')) {
+    throw new CommandFailure('INVALID_INPUT', 'body: send the input as JSON (Content-Type: application/json)', {
+      issues: [{ path: 'body', message: 'send the input as JSON (Content-Type: application/json)' }],
+    });
+  }
+}
+
 export function sessionIdOf(req: Request): string | undefined {
   return parseCookie(req.headers.cookie ?? '')[SESSION_COOKIE];
 }

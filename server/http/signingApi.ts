@@ -21,7 +21,7 @@ import type { RequestRecord } from '../store/records.js';
 import { artifactPaths, signedPath, storeUpload, UploadTooLarge } from '../signing/artifacts.js';
 import { formatOf, signedDownload } from '../../src/lib/shared/formats.js';
 import { checkSubmitter, discardUpload, newRequestId, resolveBySlugs, submitSigningRequest } from '../signing/submit.js';
-import { principalOf, sendError, sourceOf } from './requestAuth.js';
+import { principalOf, requireJsonBody, sendError, sourceOf } from './requestAuth.js';
 
 const SubmitFields = z.strictObject({
   projectSlug: z.string().min(1).max(64),
@@ -207,6 +207,7 @@ export function createSigningApi(signet: Signet, dispatcher: Dispatcher): expres
   }));
 
   api.post(`${base}/signing-requests/:id/resubmit`, express.json({ limit: '64kb' }), run(async (req, res) => {
+    requireJsonBody(req);
     const actor = await actorFor(req, 'signing:submit', 'request.resubmit');
     const original = await requestFor(actor, req.params.id);
     const parsed = ResubmitInput.safeParse(req.body ?? {});
@@ -288,17 +289,21 @@ function receiveMultipart(
   beforeFile: (fields: Record<string, string | undefined>) => Promise<number | undefined>,
 ): Promise<ReceivedMultipart> {
   return new Promise((resolve, reject) => {
-    const fields: Record<string, unknown> = {};
-    const parameters: Record<string, string> = {};
+    // Without a prototype, a field named __proto__ is a field like any other (refused as unknown),
+    // not a silently ignored assignment.
+    const fields: Record<string, unknown> = Object.create(null);
+    const parameters: Record<string, string> = Object.create(null);
     let upload: Promise<ReceivedMultipart['upload']> = Promise.resolve(null);
-    let files = 0;
     let failed = false;
     const fail = (error: unknown) => {
       if (failed) return;
       failed = true;
       req.unpipe(parser);
       req.resume();
-      reject(error);
+      // Ends a file still being received, so that its write stops and its file is removed; the
+      // refusal is answered once that is done, so that the caller's cleanup comes after it.
+      parser.destroy();
+      void upload.then(() => reject(error), () => reject(error));
     };
     let parser: busboy.Busboy;
     try {
@@ -306,14 +311,23 @@ function receiveMultipart(
     } catch {
       return reject(invalid('body', 'is not valid multipart/form-data'));
     }
-    parser.on('field', (name, value) => {
+    // busboy gives an empty name as undefined; refusals name the field as sent.
+    const fieldName = (name: string | undefined) => name || '(a field without a name)';
+    parser.on('field', (rawName, value, info) => {
+      const name = fieldName(rawName);
+      if (info.nameTruncated || info.valueTruncated) return fail(invalid(name, 'is too long'));
       const parameter = /^parameters\[(.+)\]$/.exec(name);
+      // A record drops this name without a word; say so instead.
+      if (parameter?.[1] === '__proto__') return fail(invalid(name, 'is not a usable parameter name'));
       if (parameter) parameters[parameter[1]!] = value;
       else fields[name] = value;
     });
-    parser.on('file', (name, stream, info) => {
-      files += 1;
-      if (name !== 'artifact' || files > 1) {
+    parser.on('file', (rawName, stream, info) => {
+      const name = fieldName(rawName);
+      // A file cut short (by fail() below, or by the client) errors; storing it reports that, and
+      // nothing else may see it as an unhandled error.
+      stream.on('error', () => {});
+      if (name !== 'artifact') {
         stream.resume();
         return fail(invalid(name, 'unexpected file: send exactly one file, in the field "artifact"'));
       }
@@ -327,6 +341,7 @@ function receiveMultipart(
         fail(error instanceof UploadTooLarge ? invalid('artifact', error.message) : error);
       });
     });
+    parser.on('filesLimit', () => fail(invalid('artifact', 'send exactly one file, in the field "artifact"')));
     parser.on('partsLimit', () => fail(invalid('body', 'has too many parts')));
     parser.on('fieldsLimit', () => fail(invalid('body', 'has too many fields')));
     parser.on('error', (error) => fail(invalid('body', `is not valid multipart/form-data (${(error as Error).message})`)));

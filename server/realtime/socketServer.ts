@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import type { ClientToServerEvents, HandshakeAuth, ServerToClientEvents } from '../../src/lib/shared/events.js';
 import { authenticateApiKey, authenticateSession, loadActor, type Actor, type Principal } from '../auth/actor.js';
 import { SESSION_COOKIE } from '../auth/accounts.js';
-import { CommandFailure } from '../commands/errors.js';
+import { CommandFailure, invalid } from '../commands/errors.js';
 import { toCommandError, type Dispatcher } from '../commands/dispatch.js';
 import type { AuditSource } from '../audit/entries.js';
 import type { AccessScope, Signet, SignetIo } from '../signet.js';
@@ -72,6 +72,10 @@ export function attachSocketServer(
       // Without the commit channel this node could not deliver what others commit.
       if (signet.feed && !signet.feed.live) throw new CommandFailure('UNAVAILABLE', 'This server is reconnecting to its data store; try again shortly');
       const auth = (socket.handshake.auth ?? {}) as HandshakeAuth;
+      const lastSeq: unknown = auth.lastSeq;
+      if (lastSeq !== undefined && lastSeq !== null && !(Number.isSafeInteger(lastSeq) && (lastSeq as number) >= 0)) {
+        throw invalid('lastSeq', 'must be a whole number ≥ 0: the last sequence number this client saw');
+      }
       let principal: Principal;
       if (typeof auth.token === 'string') {
         principal = await authenticateApiKey(signet.redis, signet.keys, auth.token);

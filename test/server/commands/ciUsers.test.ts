@@ -16,6 +16,7 @@ import {
   type ClientSocket,
   type TestOrg,
 } from '../../helpers/signet.js';
+import { createPolicy, createProject, generateCertificate } from '../../helpers/signing.js';
 
 let node: SignetNode;
 let org: TestOrg;
@@ -82,8 +83,11 @@ describe('ciUser.create', () => {
 
   it('its token authenticates REST commands and sockets, and its actions are audited as the CI user', async () => {
     const { ciUser, token } = await createCiUser('Release Bot');
+    const project = await createProject(as.owner, 'bot-app');
+    const certificate = await generateCertificate(as.owner, 'bot-cert');
+    const policy = await createPolicy(as.owner, { projectId: project.id, slug: 'release', certificateId: certificate.id, submitters: [ciUser.userId] });
 
-    const overRest = await restCommand(node, 'notification.settings', { set: [{ policyId: 'release', level: 'all' }] }, { token });
+    const overRest = await restCommand(node, 'notification.settings', { set: [{ policyId: policy.id, level: 'all' }] }, { token });
     expect(overRest.status).toBe(200);
     const socket = await open({ token });
     const me = await command<any>(socket, 'me.get');

@@ -14,6 +14,7 @@ import {
   type ClientSocket,
   type TestOrg,
 } from '../../helpers/signet.js';
+import { createPolicy, createProject, generateCertificate } from '../../helpers/signing.js';
 
 type Connected = Awaited<ReturnType<typeof connect>>;
 
@@ -201,19 +202,34 @@ describe('notifications', () => {
   });
 
   it('per-policy settings: a level set is returned, and "default" removes it', async () => {
-    const set = await command<any>(as.member, 'notification.settings', { set: [{ policyId: 'release-signing', level: 'none' }] });
-    expect(set.ok && set.result.policies).toEqual({ 'release-signing': 'none' });
+    const project = await createProject(as.owner, 'notified-app');
+    const certificate = await generateCertificate(as.owner, 'notified-cert');
+    const { id: policyId } = await createPolicy(as.owner, { projectId: project.id, slug: 'release-signing', certificateId: certificate.id, submitters: [] });
+    const set = await command<any>(as.member, 'notification.settings', { set: [{ policyId, level: 'none' }] });
+    expect(set.ok && set.result.policies).toEqual({ [policyId]: 'none' });
 
     const read = await command<any>(as.member, 'notification.settings', {});
-    expect(read.ok && read.result.policies).toEqual({ 'release-signing': 'none' });
+    expect(read.ok && read.result.policies).toEqual({ [policyId]: 'none' });
     // Settings are per user.
     const others = await command<any>(as.admin, 'notification.settings', {});
     expect(others.ok && others.result.policies).toEqual({});
 
-    const reset = await command<any>(as.member, 'notification.settings', { set: [{ policyId: 'release-signing', level: 'default' }] });
+    const reset = await command<any>(as.member, 'notification.settings', { set: [{ policyId, level: 'default' }] });
     expect(reset.ok && reset.result.policies).toEqual({});
     const readAgain = await command<any>(as.member, 'notification.settings', {});
     expect(readAgain.ok && readAgain.result.policies).toEqual({});
+  });
+
+  it('a level for a policy that is not this organization\'s is INVALID_INPUT naming it, and nothing is stored', async () => {
+    const project = await createProject(elsewhere.as.owner, 'foreign-app');
+    const certificate = await generateCertificate(elsewhere.as.owner, 'foreign-cert');
+    const foreign = await createPolicy(elsewhere.as.owner, { projectId: project.id, slug: 'foreign', certificateId: certificate.id, submitters: [] });
+    for (const policyId of [foreign.id, 'no-such-policy']) {
+      const refused = await command<any>(as.member, 'notification.settings', { set: [{ policyId, level: 'all' }] });
+      expect(refused.error).toMatchObject({ code: 'INVALID_INPUT', issues: [{ path: 'set.0.policyId' }] });
+    }
+    const read = await command<any>(as.member, 'notification.settings', {});
+    expect(read.ok && read.result.policies).toEqual({});
   });
 });
 
