@@ -240,7 +240,7 @@ export async function snapshot(node: SignetNode, include: (key: string) => boole
 }
 
 /** Waits until the sealer has sealed every audit entry written so far (it runs every 200 ms). */
-export async function auditSealed(node: SignetNode, timeoutMs = 5000): Promise<void> {
+export async function auditSealed(node: SignetNode, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const { redis, keys } = node.signet;
   while ((await redis.scard(keys.auditUnsealed)) > 0) {

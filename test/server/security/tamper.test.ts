@@ -185,3 +185,25 @@ describe('tampering with the audit log in Redis is detected', () => {
     });
   }
 });
+
+describe('an edited log that a node signs again from the start', () => {
+  it('is caught by the checkpoint the node remembers outside Redis: the re-signed head forks from it', async () => {
+    const org = await organization(`resealed-${process.pid}`);
+    await auditSealed(node);
+    // The node has seen (and recorded outside Redis) the signed checkpoint of the untouched log.
+    const before = await asOwner(org.slug, 'audit.verify');
+    expect(before.result).toMatchObject({ ok: true });
+
+    // The attacker edits an entry, deletes the seals, the head and the checkpoints, and puts the
+    // organization back on the sealer's list: the node's sealer signs the edited log anew.
+    await edit(org.orgId, 2, (entry) => entry.replace('"via":"rest"', '"via":"cli"'));
+    const { redis, keys } = node.signet;
+    await redis.multi().del(keys.auditSeals(org.orgId), keys.auditHead(org.orgId), keys.auditCheckpoints(org.orgId)).sadd(keys.auditUnsealed, org.orgId).exec();
+    await auditSealed(node);
+    expect(await redis.get(keys.auditHead(org.orgId))).not.toBeNull();
+
+    const after = await asOwner(org.slug, 'audit.verify');
+    expect(after.result.ok).toBe(false);
+    expect(after.result.firstBroken.seq).toBeLessThanOrEqual(before.result.entries);
+  });
+});
