@@ -314,6 +314,7 @@ function receiveMultipart(
     // busboy gives an empty name as undefined; refusals name the field as sent.
     const fieldName = (name: string | undefined) => name || '(a field without a name)';
     parser.on('field', (rawName, value, info) => {
+      if (failed) return;
       const name = fieldName(rawName);
       if (info.nameTruncated || info.valueTruncated) return fail(invalid(name, 'is too long'));
       const parameter = /^parameters\[(.+)\]$/.exec(name);
@@ -327,6 +328,9 @@ function receiveMultipart(
       // A file cut short (by fail() below, or by the client) errors; storing it reports that, and
       // nothing else may see it as an unhandled error.
       stream.on('error', () => {});
+      // busboy may still hand out a part of the chunk it was parsing when the upload was refused:
+      // nothing of it is stored (the refusal's cleanup may already have run).
+      if (failed) return void stream.resume();
       if (name !== 'artifact') {
         stream.resume();
         return fail(invalid(name, 'unexpected file: send exactly one file, in the field "artifact"'));
