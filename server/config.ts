@@ -24,6 +24,9 @@ const EnvSchema = z.object({
   SIGNET_REDIS_PREFIX: z.string().regex(/^[\w:.-]{0,64}$/).default(''),
   SIGNET_SESSION_TTL_HOURS: positiveInt.max(24 * 90).default(12),
   SIGNET_RATE_LIMIT_PER_MINUTE: positiveInt.default(600),
+  SIGNET_MAX_SOCKETS_PER_USER: positiveInt.max(10_000).default(20),
+  /** Failed sign-ins (and invitation acceptances) from one address, over all accounts, per 15 minutes. */
+  SIGNET_LOGIN_FAILURES_PER_ADDRESS: positiveInt.max(1_000_000).default(50),
   SIGNET_MAX_MESSAGE_BYTES: positiveInt.min(1024).default(1_000_000),
   SIGNET_EVENT_RETENTION: positiveInt.min(100).max(1_000_000_000).default(100_000),
   SIGNET_TRUST_PROXY: bool.default(false),

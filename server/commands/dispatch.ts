@@ -1,7 +1,8 @@
-// Runs a command for a principal, whichever transport it came over (Socket.IO or REST):
-// look up the declaration, load the actor fresh, rate-limit, check the permission (a denial is
-// audited), validate the input (invalid input changes nothing), run the handler, and turn every
-// failure into the protocol's error envelope.
+// Runs a command for a principal, whichever transport it came over (Socket.IO or REST): look up
+// the declaration, rate-limit (before anything costly: an actor over its budget is refused from
+// this node's memory), take a place among the actor's commands in flight, load the actor fresh,
+// check the permission (a denial is audited), validate the input (invalid input changes nothing),
+// run the handler, and turn every failure into the protocol's error envelope.
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { CommandAck } from '../../src/lib/shared/commands.js';
 import { loadActor, type Actor, type Principal } from '../auth/actor.js';
@@ -10,25 +11,50 @@ import { auditDenial } from '../audit/denial.js';
 import { isRedisUnavailable } from '../store/redis.js';
 import type { Signet } from '../signet.js';
 import { COMMANDS_BY_NAME } from './registry.js';
-import { createCommandContext } from './define.js';
-import { CommandFailure, invalidInput } from './errors.js';
+import { createCommandContext, type AnyCommand } from './define.js';
+import { CommandFailure, invalidInput, rateLimited } from './errors.js';
 import type { Metrics } from '../metrics.js';
 
 const TOUCH_KEY_LUA = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('SET', KEYS[2], ARGV[1]) end return 1";
 
+/**
+ * Commands of one actor that run at once on a node; more wait their turn, up to a queue of
+ * QUEUED_PER_ACTOR, and past that are refused. One actor's burst then holds at most this many
+ * commands' Redis calls ahead of anybody else's, and the console (a few commands at a time) never
+ * meets the bound.
+ */
+export const IN_FLIGHT_PER_ACTOR = 8;
+export const QUEUED_PER_ACTOR = 100;
+
 export interface Dispatcher {
-  /** Counts one action of this principal against its rate limit; throws RATE_LIMITED past it. */
-  rateLimit(principal: Principal): Promise<void>;
+  /**
+   * Counts one action of this principal against its rate limit; throws RATE_LIMITED past it. The
+   * first refusal of a window (on any node) is audited once, as `action` from `source`; the others
+   * are not, so a flood cannot fill the audit log.
+   */
+  rateLimit(principal: Principal, action: string, source: AuditSource): Promise<void>;
   run(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string): Promise<CommandAck>;
 }
 
+/** Whose budget a command counts against: an API key's own, or the signed-in user's. */
+export function actorKey(principal: Principal): string {
+  return principal.kind === 'apiKey' ? `key:${principal.keyId}` : `user:${principal.userId}`;
+}
+
 export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
+  const points = signet.config.SIGNET_RATE_LIMIT_PER_MINUTE;
   const limiter = new RateLimiterRedis({
     storeClient: signet.redis,
     keyPrefix: signet.keys.rateLimit,
-    points: signet.config.SIGNET_RATE_LIMIT_PER_MINUTE,
+    points,
     duration: 60,
     rejectIfRedisNotReady: true,
+    // The shared count in Redis decides, so an actor's budget does not grow with the number of
+    // nodes. Once Redis has refused an actor, this node refuses it from memory until the window
+    // ends: a flood of refused commands costs no Redis call (only those already sent when the
+    // first refusal came back reach it). Blocking at the first refusal (points + 1) rather than
+    // the last grant lets exactly one node see the crossing, which is audited once.
+    inMemoryBlockOnConsumed: points + 1,
   });
 
   // An API key's last-used time, written at most every 10 s per key and node (it is not audited:
@@ -44,24 +70,58 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
       .catch(() => keyTouchedAt.delete(keyId));
   }
 
-  async function rateLimit(principal: Principal): Promise<void> {
-    const actorKey = principal.kind === 'apiKey' ? `key:${principal.keyId}` : `user:${principal.userId}`;
+  async function rateLimit(principal: Principal, action: string, source: AuditSource): Promise<void> {
     try {
-      await limiter.consume(actorKey);
+      await limiter.consume(actorKey(principal));
     } catch (rejection) {
-      if (rejection instanceof RateLimiterRes) {
-        const seconds = Math.ceil(rejection.msBeforeNext / 1000);
-        throw new CommandFailure('RATE_LIMITED', `Too many commands; try again in ${seconds} s`);
-      }
-      throw rejection;
+      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      // Only the command that crossed the limit reads points + 1 from Redis (refusals from memory read 0).
+      if (rejection.consumedPoints === points + 1) await auditLimited(principal, action, source);
+      const seconds = Math.ceil(rejection.msBeforeNext / 1000);
+      throw rateLimited(`Too many commands; try again in ${seconds} s`, rejection.msBeforeNext);
+    }
+  }
+
+  /** The one audit entry of an actor's window over the limit (not one per refused command). */
+  async function auditLimited(principal: Principal, action: string, source: AuditSource): Promise<void> {
+    try {
+      const actor = await loadActor(signet.redis, signet.keys, principal);
+      const reason = `over the rate limit of ${points} commands a minute; the rest of this minute's commands are refused without an entry each`;
+      await auditDenial(signet, actor, action, reason, source);
+    } catch (error) {
+      // A principal that lost access meanwhile is refused anyway; there is nobody to name.
+      signet.logger.debug({ err: error }, 'rate-limit entry not written');
+    }
+  }
+
+  // Each actor's commands in flight on this node, and those waiting for a place.
+  const lanes = new Map<string, { running: number; waiting: Array<() => void> }>();
+  async function inActorLane<T>(key: string, work: () => Promise<T>): Promise<T> {
+    let lane = lanes.get(key);
+    if (!lane) lanes.set(key, (lane = { running: 0, waiting: [] }));
+    if (lane.running < IN_FLIGHT_PER_ACTOR) lane.running += 1;
+    else if (lane.waiting.length < QUEUED_PER_ACTOR) await new Promise<void>((resolve) => lane.waiting.push(resolve));
+    else throw rateLimited(`Too many commands at once (${IN_FLIGHT_PER_ACTOR + QUEUED_PER_ACTOR}); wait for their answers`, 1000);
+    try {
+      return await work();
+    } finally {
+      const next = lane.waiting.shift();
+      // The place passes to the next waiting command; the lane goes when nothing runs or waits.
+      if (next) next();
+      else if ((lane.running -= 1) === 0) lanes.delete(key);
     }
   }
 
   async function runUnsafe(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string) {
     const command = typeof name === 'string' ? COMMANDS_BY_NAME.get(name) : undefined;
     if (!command) throw new CommandFailure('NOT_FOUND', `Unknown command "${String(name).slice(0, 80)}"`);
-    // One round trip for both (auto-pipelined): the actor as it is now, and its rate-limit budget.
-    const [actor] = await Promise.all([loadActor(signet.redis, signet.keys, principal), rateLimit(principal)]);
+    // The budget first: a refused command costs no actor load, validation, handler or audit entry.
+    await rateLimit(principal, command.name, source);
+    return inActorLane(actorKey(principal), () => runCommand(command, principal, input, source, socketId));
+  }
+
+  async function runCommand(command: AnyCommand, principal: Principal, input: unknown, source: AuditSource, socketId?: string) {
+    const actor = await loadActor(signet.redis, signet.keys, principal);
     if (principal.kind === 'apiKey') touchApiKey(principal.keyId);
 
     if (command.permission && !actor.permissions.has(command.permission)) {
