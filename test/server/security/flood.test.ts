@@ -133,8 +133,10 @@ describe('one actor flooding', () => {
     client.disconnect();
 
     expect(acks.every((ack) => !ack.ok && ack.error.code === 'RATE_LIMITED' && ack.error.retryAfterMs! > 0)).toBe(true);
-    // No actor load, no rate-limit call, no audit entry: nothing about the admin reached Redis.
-    expect(touched).toEqual([]);
+    // No rate-limit call, no audit entry, no actor load per command: the node's periodic access
+    // re-check (every 30 s) is the only thing that may have loaded the admin (its one socket) meanwhile.
+    expect(touched.filter((line) => !/^mget /i.test(line))).toEqual([]);
+    expect(touched.length).toBeLessThanOrEqual(1);
     expect(await snapshot(node)).toEqual(before);
   });
 
