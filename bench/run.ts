@@ -19,10 +19,11 @@ import { fanout } from './scenarios/fanout.js';
 import { memoryPerConnection } from './scenarios/memory.js';
 import { resync } from './scenarios/resync.js';
 import { signing } from './scenarios/signing.js';
+import { flood } from './scenarios/flood.js';
 
 const USAGE = `npm run bench [-- options]
   --quick          CI-sized run (under 2 minutes): same scenarios, smaller counts
-  --only a,b       run only these scenarios: ${'command, fanout, fanout2, memory, resync, signing'}
+  --only a,b       run only these scenarios: ${'command, fanout, fanout2, memory, resync, signing, flood'}
   --profile        run Signet nodes with --cpu-prof and print where their CPU time went
   --strict         exit with status 1 when a goal is missed (a crashed scenario always does)
   --redis-no-aof   run the bench's Redis without its append-only file (by default it runs as
@@ -45,6 +46,7 @@ const SCENARIOS: Scenario[] = [
   { name: 'memory', label: '4 memory/connection', quickScale: '2,000 connections', fullScale: '5,000 connections', limitSeconds: { quick: 60, full: 180 }, run: memoryPerConnection },
   { name: 'resync', label: '5 resync 10k', quickScale: '3 runs', fullScale: '11 runs', limitSeconds: { quick: 40, full: 120 }, run: resync },
   { name: 'signing', label: '6 signing 1 MB', quickScale: '10 + 16 requests', fullScale: '60 + 96 requests', limitSeconds: { quick: 40, full: 150 }, run: signing },
+  { name: 'flood', label: '7 one actor floods', quickScale: '4 victims, 3 × 2 s flooded', fullScale: '6 victims, 8 × 3 s flooded', limitSeconds: { quick: 40, full: 120 }, run: flood },
 ];
 
 /** The whole run's budget: a scenario gets at most what is left of it (quick < 2 min, full < 15 min). */
