@@ -11,6 +11,8 @@ describe('configuration', () => {
     const env = parseEnv({});
     expect(env.PORT).toBe(3000);
     expect(env.SIGNET_DATA_DIR).toBe('./data');
+    expect(env.SIGNET_MAX_SOCKETS_PER_USER).toBe(20);
+    expect(env.SIGNET_LOGIN_FAILURES_PER_ADDRESS).toBe(50);
   });
 
   for (const [variable, value] of [
@@ -18,6 +20,8 @@ describe('configuration', () => {
     ['REDIS_URL', 'http://not-redis'],
     ['SIGNET_MASTER_KEY', 'too-short'],
     ['SIGNET_RATE_LIMIT_PER_MINUTE', '0'],
+    ['SIGNET_MAX_SOCKETS_PER_USER', '0'],
+    ['SIGNET_LOGIN_FAILURES_PER_ADDRESS', 'many'],
     ['SIGNET_EVENT_RETENTION', '1e21'],
     ['LOG_LEVEL', 'loud'],
   ] as const) {
