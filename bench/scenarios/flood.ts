@@ -95,7 +95,9 @@ export async function flood(ctx: BenchContext, progress: Progress): Promise<Scen
     phase('measuring', 0, 'warm-up');
     await victimsFor(500, []);
     const tallies: FloodTally[] = [];
+    const perRound: Array<{ quiet: ReturnType<typeof roundSummary>; flooded: ReturnType<typeof roundSummary> }> = [];
     for (let i = 0; i < rounds; i += 1) {
+      const [quietFrom, floodedFrom] = [samples.quiet.length, samples.flooded.length];
       await measured('quiet', () => victimsFor(windowMs, samples.quiet));
       await measured('flooded', async () => {
         await flooder.request('start', {
@@ -112,6 +114,7 @@ export async function flood(ctx: BenchContext, progress: Progress): Promise<Scen
           tallies.push(await flooder.request<FloodTally>('stop', {}, 60_000));
         }
       });
+      perRound.push({ quiet: roundSummary(summarize(samples.quiet.slice(quietFrom))), flooded: roundSummary(summarize(samples.flooded.slice(floodedFrom))) });
       phase('measuring', (i + 1) / rounds, `round ${i + 1}/${rounds}: ${samples.quiet.length} quiet, ${samples.flooded.length} flooded acks`);
     }
     if (Object.keys(victimErrors).length) throw new Error(`victims' commands failed: ${JSON.stringify(victimErrors)}`);
@@ -133,7 +136,10 @@ export async function flood(ctx: BenchContext, progress: Progress): Promise<Scen
         rounds,
         windowMs,
         rateLimitPerMinute: RATE_LIMIT_PER_MINUTE,
-        flooder: { ...plan, ...total, perRound: tallies.map((tally) => ({ sent: tally.sent, answers: tally.answers, handshakes: tally.handshakes })) },
+        flooder: { ...plan, ...total },
+        // The victims' latency and what the flooder met, round by round: the first flooded window
+        // holds the flooder's accepted commands (its budget), the later ones only refusals.
+        perRound: perRound.map((round, i) => ({ ...round, flooder: { sent: tallies[i]!.sent, answers: tallies[i]!.answers, handshakes: tallies[i]!.handshakes } })),
         quiet: { latency: roundSummary(quiet), nodeEventLoopUtilization: mean(nodeLoad.quiet) },
         flooded: { latency: roundSummary(flooded), nodeEventLoopUtilization: mean(nodeLoad.flooded) },
       },

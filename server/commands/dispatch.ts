@@ -1,9 +1,9 @@
 // Runs a command for a principal, whichever transport it came over (Socket.IO or REST): look up
-// the declaration, rate-limit (before anything costly: an actor over its budget is refused from
-// this node's memory), take a place among the actor's commands in flight, load the actor fresh,
+// the declaration, rate-limit (before anything costly: bursts and an actor over its budget are
+// refused from this node's memory), take a place among the actor's commands in flight, load the actor fresh,
 // check the permission (a denial is audited), validate the input (invalid input changes nothing),
 // run the handler, and turn every failure into the protocol's error envelope.
-import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { CommandAck } from '../../src/lib/shared/commands.js';
 import { loadActor, type Actor, type Principal } from '../auth/actor.js';
 import type { AuditSource } from '../audit/entries.js';
@@ -23,7 +23,7 @@ const TOUCH_KEY_LUA = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('SE
  * commands' Redis calls ahead of anybody else's, and the console (a few commands at a time) never
  * meets the bound.
  */
-export const IN_FLIGHT_PER_ACTOR = 8;
+export const IN_FLIGHT_PER_ACTOR = 4;
 export const QUEUED_PER_ACTOR = 100;
 
 export interface Dispatcher {
@@ -51,11 +51,18 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
     rejectIfRedisNotReady: true,
     // The shared count in Redis decides, so an actor's budget does not grow with the number of
     // nodes. Once Redis has refused an actor, this node refuses it from memory until the window
-    // ends: a flood of refused commands costs no Redis call (only those already sent when the
-    // first refusal came back reach it). Blocking at the first refusal (points + 1) rather than
-    // the last grant lets exactly one node see the crossing, which is audited once.
+    // ends. Blocking at the first refusal (points + 1) rather than the last grant lets exactly one
+    // node see the crossing, which is audited once.
     inMemoryBlockOnConsumed: points + 1,
   });
+  // The library keeps that block behind a public method its types do not declare.
+  const blockedMs = (key: string) =>
+    (limiter as unknown as { getInMemoryBlockMsBeforeExpire(rlKey: string): number }).getInMemoryBlockMsBeforeExpire(limiter.getKey(key));
+
+  // Bursts, per node and in memory, in front of the shared count: a minute's budget cannot be
+  // spent in one go (on one node). It only refuses: what it lets through still counts in Redis,
+  // so nodes do not multiply the budget.
+  const burst = new RateLimiterMemory({ keyPrefix: 'burst', points: signet.config.rateLimitBurst, duration: 10 });
 
   // An API key's last-used time, written at most every 10 s per key and node (it is not audited:
   // using a key changes nothing of record).
@@ -70,16 +77,38 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
       .catch(() => keyTouchedAt.delete(keyId));
   }
 
-  async function rateLimit(principal: Principal, action: string, source: AuditSource): Promise<void> {
+  /** Refuses, from this node's memory alone, a burst or an actor that Redis refused this window. */
+  async function refuseFromMemory(key: string): Promise<void> {
+    try {
+      await burst.consume(key);
+    } catch (rejection) {
+      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      throw rateLimited(`Too many commands at once; try again in ${Math.ceil(rejection.msBeforeNext / 1000)} s`, rejection.msBeforeNext);
+    }
+    refuseIfBlocked(key);
+  }
+
+  function refuseIfBlocked(key: string): void {
+    const blocked = blockedMs(key);
+    if (blocked > 0) throw rateLimited(`Too many commands; try again in ${Math.ceil(blocked / 1000)} s`, blocked);
+  }
+
+  /** Counts one action in Redis, shared by all nodes; throws RATE_LIMITED past the budget. */
+  async function countShared(principal: Principal, action: string, source: AuditSource): Promise<void> {
     try {
       await limiter.consume(actorKey(principal));
     } catch (rejection) {
       if (!(rejection instanceof RateLimiterRes)) throw rejection;
-      // Only the command that crossed the limit reads points + 1 from Redis (refusals from memory read 0).
+      // Only the command that crossed the limit reads points + 1 from Redis.
       if (rejection.consumedPoints === points + 1) await auditLimited(principal, action, source);
       const seconds = Math.ceil(rejection.msBeforeNext / 1000);
       throw rateLimited(`Too many commands; try again in ${seconds} s`, rejection.msBeforeNext);
     }
+  }
+
+  async function rateLimit(principal: Principal, action: string, source: AuditSource): Promise<void> {
+    await refuseFromMemory(actorKey(principal));
+    await countShared(principal, action, source);
   }
 
   /** The one audit entry of an actor's window over the limit (not one per refused command). */
@@ -115,13 +144,23 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
   async function runUnsafe(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string) {
     const command = typeof name === 'string' ? COMMANDS_BY_NAME.get(name) : undefined;
     if (!command) throw new CommandFailure('NOT_FOUND', `Unknown command "${String(name).slice(0, 80)}"`);
-    // The budget first: a refused command costs no actor load, validation, handler or audit entry.
-    await rateLimit(principal, command.name, source);
-    return inActorLane(actorKey(principal), () => runCommand(command, principal, input, source, socketId));
+    const key = actorKey(principal);
+    // Bursts and actors over budget are refused here, at no cost: no Redis call, no actor load,
+    // no validation, handler or audit entry.
+    await refuseFromMemory(key);
+    return inActorLane(key, async () => {
+      // Refused meanwhile (while this command waited for its place)?
+      refuseIfBlocked(key);
+      // One round trip (auto-pipelined) for the shared count and the actor as it is now. Only
+      // commands running when Redis first refuses an actor (at most IN_FLIGHT_PER_ACTOR per node
+      // and window) load an actor for nothing; the refusals after them come from memory.
+      const [actor] = await Promise.all([loadActor(signet.redis, signet.keys, principal), countShared(principal, command.name, source)]);
+      return runCommand(command, actor, input, source, socketId);
+    });
   }
 
-  async function runCommand(command: AnyCommand, principal: Principal, input: unknown, source: AuditSource, socketId?: string) {
-    const actor = await loadActor(signet.redis, signet.keys, principal);
+  async function runCommand(command: AnyCommand, actor: Actor, input: unknown, source: AuditSource, socketId?: string) {
+    const { principal } = actor;
     if (principal.kind === 'apiKey') touchApiKey(principal.keyId);
 
     if (command.permission && !actor.permissions.has(command.permission)) {

@@ -7,7 +7,7 @@ let node: SignetNode;
 let org: TestOrg;
 
 beforeAll(async () => {
-  node = await startNode(testConfig({ SIGNET_MAX_MESSAGE_BYTES: '4096', SIGNET_RATE_LIMIT_PER_MINUTE: '20' }));
+  node = await startNode(testConfig({ SIGNET_MAX_MESSAGE_BYTES: '4096', SIGNET_RATE_LIMIT_PER_MINUTE: '20', SIGNET_RATE_LIMIT_BURST: '100' }));
   org = await seedOrg(node);
 });
 afterAll(async () => {

@@ -9,7 +9,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
-import { connectRedis } from '../../../server/store/redis.js';
 import {
   auditLog,
   auditSealed,
@@ -41,6 +40,8 @@ beforeAll(async () => {
   node = await startNode(
     testConfig({
       SIGNET_RATE_LIMIT_PER_MINUTE: String(BUDGET),
+      // The minute's budget is what these actors meet (the burst limit has a test of its own).
+      SIGNET_RATE_LIMIT_BURST: '1000',
       SIGNET_LOGIN_FAILURES_PER_ADDRESS: '5',
       // Sign-ins below come "from" several addresses, as through a reverse proxy.
       SIGNET_TRUST_PROXY: 'true',
@@ -67,6 +68,42 @@ function burst(socket: ClientSocket, inputs: Array<[string, unknown]>): Promise<
 
 const signInFrom = (address: string, email: string, password: string) =>
   http(node, 'POST', '/api/v1/auth/login', { body: { email, password }, headers: { 'x-forwarded-for': address } });
+
+/**
+ * Redis's MONITOR (every command Redis runs, in order, a line each), read through redis-cli:
+ * `until(text)` resolves with the lines up to the first one containing `text`, and stops.
+ */
+async function monitorRedis(): Promise<{ until(text: string): Promise<string[]> }> {
+  const url = redisUrl();
+  const target = url.startsWith('unix://') ? ['-s', url.slice('unix://'.length)] : ['-u', url];
+  const cli = spawn('redis-cli', [...target, 'monitor'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(cli);
+  const lines: string[] = [];
+  const waiters: Array<() => void> = [];
+  createInterface({ input: cli.stdout! }).on('line', (line) => {
+    lines.push(line);
+    for (const wake of waiters.splice(0)) wake();
+  });
+  let ended = false;
+  cli.once('exit', () => {
+    ended = true;
+    for (const wake of waiters.splice(0)) wake();
+  });
+  const next = () => {
+    if (ended) throw new Error(`redis-cli monitor ended after: ${lines.slice(-3).join(' | ')}`);
+    return new Promise<void>((resolve) => waiters.push(resolve));
+  };
+  // MONITOR answers OK once it is on.
+  while (!lines.includes('OK')) await next();
+  return {
+    async until(text) {
+      while (!lines.some((line) => line.includes(text))) await next();
+      ended = true;
+      cli.kill();
+      return lines.slice(0, lines.findIndex((line) => line.includes(text)));
+    },
+  };
+}
 
 /** The handshake's refusal (Socket.IO's connect_error), with its code and data. */
 async function refusedHandshake(target: SignetNode, options: Parameters<typeof connect>[1]): Promise<Error & { data?: any }> {
@@ -114,28 +151,19 @@ describe('one actor flooding', () => {
     // The admin of the previous test is over its budget for the rest of the minute.
     await auditSealed(node);
     const before = await snapshot(node);
-    const client = await connectRedis(redisUrl());
-    const monitor = await client.monitor();
+    const monitor = await monitorRedis();
     const marker = `${node.signet.keys.prefix}flood-test-marker`;
-    const touched: string[] = [];
-    const markerSeen = new Promise<void>((resolve) =>
-      monitor.on('monitor', (_time: string, args: string[]) => {
-        if (args.includes(marker)) resolve();
-        if (args.some((arg) => arg.includes(org.users.admin.userId))) touched.push(args.join(' ').slice(0, 200));
-      }),
-    );
     const admin = sockets[1]!;
     const acks = await burst(admin, Array.from({ length: 30 }, (_, i) => ['project.create', { slug: `late-${i}`, name: `Late ${i}` }]));
     // Whatever the node sent for those commands came before their acks, so before this in MONITOR.
     await node.signet.redis.get(marker);
-    await markerSeen;
-    monitor.disconnect();
-    client.disconnect();
+    const seen = await monitor.until(marker);
+    const touched = seen.filter((line) => line.includes(org.users.admin.userId));
 
     expect(acks.every((ack) => !ack.ok && ack.error.code === 'RATE_LIMITED' && ack.error.retryAfterMs! > 0)).toBe(true);
     // No rate-limit call, no audit entry, no actor load per command: the node's periodic access
     // re-check (every 30 s) is the only thing that may have loaded the admin (its one socket) meanwhile.
-    expect(touched.filter((line) => !/^mget /i.test(line))).toEqual([]);
+    expect(touched.filter((line) => !/\] "mget" /i.test(line))).toEqual([]);
     expect(touched.length).toBeLessThanOrEqual(1);
     expect(await snapshot(node)).toEqual(before);
   });
@@ -159,6 +187,32 @@ describe('one actor flooding', () => {
     expect(answers.length).toBeLessThan(100);
     // Everyone else is still served.
     expect((await command(sockets[0]!, 'me.get')).ok).toBe(true);
+  });
+
+  it('refuses a burst past SIGNET_RATE_LIMIT_BURST from the node’s memory, without spending the shared budget', async () => {
+    // Another node of the same installation, allowing 5 commands in 10 s per actor.
+    const bursty = await startNode(
+      testConfig({ SIGNET_RATE_LIMIT_BURST: '5', SIGNET_MASTER_KEY: node.signet.config.masterKey.toString('base64') }, node.signet.keys.prefix),
+    );
+    try {
+      const viewer = await connect(bursty, { cookie: await signIn(node, org.users.viewer) });
+      sockets.push(viewer);
+      // The connection took one of the 5.
+      const acks = await burst(viewer, Array.from({ length: 10 }, (): [string, unknown] => ['me.get', {}]));
+      expect(acks.filter((ack) => ack.ok)).toHaveLength(4);
+      for (const ack of acks.filter((ack) => !ack.ok)) {
+        expect(ack.error).toMatchObject({ code: 'RATE_LIMITED', message: expect.stringMatching(/at once; try again in \d+ s/) });
+        expect(ack.error!.retryAfterMs).toBeGreaterThan(0);
+        expect(ack.error!.retryAfterMs).toBeLessThanOrEqual(10_000);
+      }
+      // Only what went through counted in Redis; another actor is not affected.
+      expect(await node.signet.redis.get(`${node.signet.keys.rateLimit}:user:${org.users.viewer.userId}`)).toBe('5');
+      const owner = await connect(bursty, { cookie: await signIn(node, org.users.owner) });
+      sockets.push(owner);
+      expect((await command(owner, 'me.get')).ok).toBe(true);
+    } finally {
+      await bursty.close();
+    }
   });
 
   it('closes a socket with more commands unanswered than its actor may run and queue', async () => {
