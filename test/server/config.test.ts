@@ -13,6 +13,9 @@ describe('configuration', () => {
     expect(env.SIGNET_DATA_DIR).toBe('./data');
     expect(env.SIGNET_MAX_SOCKETS_PER_USER).toBe(20);
     expect(env.SIGNET_LOGIN_FAILURES_PER_ADDRESS).toBe(50);
+    // The burst limit follows the minute's budget unless set.
+    expect(loadConfig({ SIGNET_MASTER_KEY: 'A'.repeat(43) + '=' }).rateLimitBurst).toBe(100);
+    expect(loadConfig({ SIGNET_MASTER_KEY: 'A'.repeat(43) + '=', SIGNET_RATE_LIMIT_PER_MINUTE: '60' }).rateLimitBurst).toBe(10);
   });
 
   for (const [variable, value] of [
@@ -21,6 +24,7 @@ describe('configuration', () => {
     ['SIGNET_MASTER_KEY', 'too-short'],
     ['SIGNET_RATE_LIMIT_PER_MINUTE', '0'],
     ['SIGNET_MAX_SOCKETS_PER_USER', '0'],
+    ['SIGNET_RATE_LIMIT_BURST', '-5'],
     ['SIGNET_LOGIN_FAILURES_PER_ADDRESS', 'many'],
     ['SIGNET_EVENT_RETENTION', '1e21'],
     ['LOG_LEVEL', 'loud'],
