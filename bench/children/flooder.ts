@@ -1,6 +1,7 @@
 // A load-generator process that floods Signet as one actor, the way an abusive client would: on
 // each of its sockets it emits a burst of commands every interval without waiting for answers, and
-// reconnects (without pause) whenever the server closes a socket or refuses the handshake. It runs
+// reconnects whenever the server closes a socket or refuses the handshake (after `retryMs`: the
+// offered load stays the same however fast the server refuses, and the flooder's own CPU bounded). It runs
 // apart from the bench's own process so that the victims' ack latencies are not measured through a
 // client event loop busy with the flood.
 import type { Socket } from 'socket.io-client';
@@ -14,6 +15,8 @@ interface Plan {
   sockets: number;
   burst: number;
   intervalMs: number;
+  /** Pause after a refused handshake before the next: bounds the flooder's own CPU on a shared machine. */
+  retryMs: number;
   command: string;
   /** Inputs are built from this template: the string "{n}" is replaced with a running number. */
   input: Record<string, unknown>;
@@ -60,7 +63,7 @@ async function lane(plan: Plan): Promise<void> {
         } catch (error) {
           const code = /"code":"(\w+)"/.exec(String((error as Error).message))?.[1] ?? 'error';
           count(tally.handshakes, code);
-          await sleep(1);
+          await sleep(plan.retryMs);
           continue;
         }
       }

@@ -2,7 +2,8 @@
 // organization, each an actor of its own) update their own project in a paced loop and record each
 // ack's latency. In alternating windows a flooder process (bench/children/flooder.ts), signed in as
 // another administrator of the same organization, sends bursts of project.create on its sockets
-// without waiting for answers and reconnects whenever it is cut off; between them it is silent.
+// without waiting for answers and reconnects whenever it is cut off (at most every 10 ms per
+// socket); between them it is silent.
 // The figure is the victims' ack latency while flooded beside the same victims' latency in the
 // quiet windows of the same run. The node runs with the rate limit as deployed (600 a minute), so
 // the flood meets every control: the budget, the per-actor queue and the closing of flooding sockets.
@@ -36,7 +37,7 @@ export async function flood(ctx: BenchContext, progress: Progress): Promise<Scen
   const victimCount = ctx.quick ? 4 : 6;
   const rounds = ctx.quick ? 3 : 8;
   const windowMs = ctx.quick ? 2000 : 3000;
-  const plan = { sockets: 2, burst: 700, intervalMs: 100, command: 'project.create' };
+  const plan = { sockets: 2, burst: 700, intervalMs: 100, retryMs: 10, command: 'project.create' };
   const phase = progress.phases({ setup: 1, measuring: 4 });
   const prefix = scenarioPrefix('flood');
   const seeder = await openSeeder(ctx, prefix);

@@ -33,7 +33,11 @@ export interface Dispatcher {
    * are not, so a flood cannot fill the audit log.
    */
   rateLimit(principal: Principal, action: string, source: AuditSource): Promise<void>;
-  run(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string): Promise<CommandAck>;
+  /**
+   * `connected`: whether whoever sent the command still waits for its answer (a socket); a command
+   * still waiting for its place when its socket closed is dropped, never run.
+   */
+  run(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string, connected?: () => boolean): Promise<CommandAck>;
 }
 
 /** Whose budget a command counts against: an API key's own, or the signed-in user's. */
@@ -141,7 +145,7 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
     }
   }
 
-  async function runUnsafe(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string) {
+  async function runUnsafe(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string, connected?: () => boolean) {
     const command = typeof name === 'string' ? COMMANDS_BY_NAME.get(name) : undefined;
     if (!command) throw new CommandFailure('NOT_FOUND', `Unknown command "${String(name).slice(0, 80)}"`);
     const key = actorKey(principal);
@@ -149,7 +153,8 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
     // no validation, handler or audit entry.
     await refuseFromMemory(key);
     return inActorLane(key, async () => {
-      // Refused meanwhile (while this command waited for its place)?
+      // While it waited for its place: its socket closed (a flooding one is closed), or its actor was refused.
+      if (connected && !connected()) throw new CommandFailure('UNAVAILABLE', 'The connection closed before the command ran; it was not run');
       refuseIfBlocked(key);
       // One round trip (auto-pipelined) for the shared count and the actor as it is now. Only
       // commands running when Redis first refuses an actor (at most IN_FLIGHT_PER_ACTOR per node
@@ -186,11 +191,11 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
 
   return {
     rateLimit,
-    async run(principal, name, input, source, socketId) {
+    async run(principal, name, input, source, socketId, connected) {
       const startedAt = process.hrtime.bigint();
       let ack: CommandAck;
       try {
-        ack = { ok: true, result: await runUnsafe(principal, name, input, source, socketId) };
+        ack = { ok: true, result: await runUnsafe(principal, name, input, source, socketId, connected) };
       } catch (error) {
         ack = { ok: false, error: toCommandError(signet, error, String(name)) };
       }

@@ -8,7 +8,8 @@ import type { Redis } from 'ioredis';
 import type { ClientToServerEvents, HandshakeAuth, ServerToClientEvents } from '../../src/lib/shared/events.js';
 import { authenticateApiKey, authenticateSession, loadActor, type Actor, type Principal } from '../auth/actor.js';
 import { SESSION_COOKIE } from '../auth/accounts.js';
-import { CommandFailure } from '../commands/errors.js';
+import { tokenHash } from '../auth/secrets.js';
+import { CommandFailure, rateLimited } from '../commands/errors.js';
 import { IN_FLIGHT_PER_ACTOR, QUEUED_PER_ACTOR, toCommandError, type Dispatcher } from '../commands/dispatch.js';
 import type { AuditSource } from '../audit/entries.js';
 import type { AccessScope, Signet, SignetIo } from '../signet.js';
@@ -65,6 +66,28 @@ export function attachSocketServer(
   adapterClients: { pub: Redis; sub: Redis },
 ): SignetIo {
   const { config } = signet;
+
+  // Credentials (a session or an API key, by hash) whose handshake was refused for their actor's
+  // rate limit, and until when: a client that comes straight back is refused again before the
+  // WebSocket upgrade (a session cookie) or before any Redis call (an API key).
+  const refusedCredentials = new Map<string, number>();
+  function refusedFor(credential: string): number {
+    const until = refusedCredentials.get(credential);
+    if (until === undefined) return 0;
+    if (until > Date.now()) return until - Date.now();
+    refusedCredentials.delete(credential);
+    return 0;
+  }
+  function rememberRefusal(credential: string, retryAfterMs: number): void {
+    // Only credentials that authenticated get here; expired entries go when the map grows.
+    if (refusedCredentials.size >= 10_000) for (const [key, until] of refusedCredentials) if (until <= Date.now()) refusedCredentials.delete(key);
+    refusedCredentials.set(credential, Date.now() + retryAfterMs);
+  }
+  const stillRefused = (credential: string) => {
+    const ms = refusedFor(credential);
+    return ms > 0 ? rateLimited(`Too many commands; try again in ${Math.ceil(ms / 1000)} s`, ms) : null;
+  };
+
   const io: SignetIo = new Server(httpServer, {
     path: '/socket.io',
     // Bounded deliberately: a larger message is refused and the socket closed (SPEC §10).
@@ -74,6 +97,9 @@ export function attachSocketServer(
     allowRequest: (req, callback) => {
       const origin = req.headers.origin;
       if (origin && !config.allowedOrigins.includes(origin)) return callback(`origin ${origin} is not allowed`, false);
+      const sessionId = parseCookie(req.headers.cookie ?? '')[SESSION_COOKIE];
+      const refused = sessionId ? stillRefused(tokenHash(sessionId)) : null;
+      if (refused) return callback(refused.message, false);
       callback(null, true);
     },
     adapter: createAdapter(adapterClients.pub, adapterClients.sub, { key: signet.keys.adapterChannel, requestsTimeout: 2000 }),
@@ -86,16 +112,21 @@ export function attachSocketServer(
       // Without the commit channel this node could not deliver what others commit.
       if (signet.feed && !signet.feed.live) throw new CommandFailure('UNAVAILABLE', 'This server is reconnecting to its data store; try again shortly');
       const auth = (socket.handshake.auth ?? {}) as HandshakeAuth;
-      let principal: Principal;
-      if (typeof auth.token === 'string') {
-        principal = await authenticateApiKey(signet.redis, signet.keys, auth.token);
-      } else {
-        const sessionId = parseCookie(socket.handshake.headers.cookie ?? '')[SESSION_COOKIE];
-        if (!sessionId) throw new CommandFailure('UNAUTHENTICATED', 'Sign in first, or pass an API key as auth.token');
-        principal = await authenticateSession(signet.redis, signet.keys, sessionId, typeof auth.org === 'string' ? auth.org : undefined);
-      }
+      const sessionId = parseCookie(socket.handshake.headers.cookie ?? '')[SESSION_COOKIE];
+      const secret = typeof auth.token === 'string' ? auth.token : sessionId;
+      if (!secret) throw new CommandFailure('UNAUTHENTICATED', 'Sign in first, or pass an API key as auth.token');
+      const credential = tokenHash(secret);
+      const refused = stillRefused(credential);
+      if (refused) throw refused;
+      const principal =
+        typeof auth.token === 'string'
+          ? await authenticateApiKey(signet.redis, signet.keys, auth.token)
+          : await authenticateSession(signet.redis, signet.keys, secret, typeof auth.org === 'string' ? auth.org : undefined);
       // A connection counts against the actor's budget: reconnecting cannot get round a refusal.
-      await dispatcher.rateLimit(principal, 'socket.connect', sourceOf(socket));
+      await dispatcher.rateLimit(principal, 'socket.connect', sourceOf(socket)).catch((error: unknown) => {
+        if (error instanceof CommandFailure && error.extra.retryAfterMs) rememberRefusal(credential, error.extra.retryAfterMs);
+        throw error;
+      });
       const actor = await loadActor(signet.redis, signet.keys, principal);
       if (!(await claimSocketSlot(signet, actor.userId, socket.id))) {
         const cap = config.SIGNET_MAX_SOCKETS_PER_USER;
@@ -129,7 +160,7 @@ export function attachSocketServer(
       const { data } = socket;
       if (data.unanswered >= MAX_UNANSWERED) return closeFlooding(socket, `${data.unanswered} commands unanswered`);
       data.unanswered += 1;
-      void dispatcher.run(data.principal, name, input, sourceOf(socket), socket.id).then((response) => {
+      void dispatcher.run(data.principal, name, input, sourceOf(socket), socket.id, () => socket.connected).then((response) => {
         data.unanswered -= 1;
         ack(response);
         if (data.revokedAfterAck) {

@@ -168,11 +168,17 @@ describe('one actor flooding', () => {
     expect(await snapshot(node)).toEqual(before);
   });
 
-  it('refuses a new connection of an actor over its budget, saying when to retry', async () => {
-    const refusal = await refusedHandshake(node, { cookie: await signIn(node, org.users.admin) });
+  it('refuses a new connection of an actor over its budget, saying when to retry, and a retry too soon before the upgrade', async () => {
+    const cookie = await signIn(node, org.users.admin);
+    const refusal = await refusedHandshake(node, { cookie });
     expect(refusal.message).toMatch(/try again in \d+ s/);
     expect(refusal.data).toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) });
     expect(refusal.data.retryAfterMs).toBeGreaterThan(0);
+    // Coming straight back with the same session: refused at the HTTP request, before any
+    // WebSocket, Socket.IO or Redis work.
+    const again = await http(node, 'GET', '/socket.io/?EIO=4&transport=polling', { cookie });
+    expect(again.status).toBe(403);
+    expect((again.body as unknown as { message: string }).message).toMatch(/try again in \d+ s/);
   });
 
   it('closes a socket that keeps sending after being refused', async () => {
