@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
+import { IN_FLIGHT_PER_ACTOR } from '../../../server/commands/dispatch.js';
 import {
   auditLog,
   auditSealed,
@@ -221,21 +222,29 @@ describe('one actor flooding', () => {
     }
   });
 
-  it('closes a socket with more commands unanswered than its actor may run and queue', async () => {
+  it('closes a socket with more commands unanswered than its actor may run and queue, dropping those still queued', async () => {
     const roomy = await startNode(testConfig({ SIGNET_RATE_LIMIT_PER_MINUTE: '100000' }));
     try {
       const other = await seedOrg(roomy);
-      const viewer = await connect(roomy, { cookie: await signIn(roomy, other.users.viewer) });
+      const cookie = await signIn(roomy, other.users.viewer);
+      const viewer = await connect(roomy, { cookie });
       sockets.push(viewer);
       const closed = new Promise<string>((resolve) => viewer.once('disconnect', resolve));
-      let answered = 0;
-      for (let i = 0; i < 2000; i++) viewer.emit('command', 'member.list', {}, () => (answered += 1));
+      // A viewer may not create projects: every command that runs leaves a denial in the audit log.
+      const answers: TestAck[] = [];
+      for (let i = 0; i < 2000; i++) viewer.emit('command', 'project.create', { slug: `v-${i}`, name: `V ${i}` }, (ack) => answers.push(ack as TestAck));
       expect(await closed).toBe('io server disconnect');
-      expect(answered).toBeLessThan(2000);
-      // The same user connects again and is served.
-      const again = await connect(roomy, { cookie: await signIn(roomy, other.users.viewer) });
+      expect(answers.length).toBeLessThan(2000);
+      expect(answers.every((ack) => !ack.ok && ack.error.code === 'FORBIDDEN')).toBe(true);
+      // The same user connects again and is served (after whatever the closed socket had running:
+      // one actor's commands take their places in order).
+      const again = await connect(roomy, { cookie });
       sockets.push(again);
       expect((await command(again, 'me.get')).ok).toBe(true);
+      // What ran: the answered commands and those running at the close; the queued ones were dropped.
+      const denials = (await auditLog(roomy, other.orgId)).filter((entry) => entry.actor.id === other.users.viewer.userId && entry.action === 'project.create');
+      expect(denials.length).toBeGreaterThanOrEqual(answers.length);
+      expect(denials.length).toBeLessThanOrEqual(answers.length + IN_FLIGHT_PER_ACTOR);
     } finally {
       await roomy.close();
     }
