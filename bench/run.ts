@@ -46,7 +46,7 @@ const SCENARIOS: Scenario[] = [
   { name: 'memory', label: '4 memory/connection', quickScale: '2,000 connections', fullScale: '5,000 connections', limitSeconds: { quick: 60, full: 180 }, run: memoryPerConnection },
   { name: 'resync', label: '5 resync 10k', quickScale: '3 runs', fullScale: '11 runs', limitSeconds: { quick: 40, full: 120 }, run: resync },
   { name: 'signing', label: '6 signing 1 MB', quickScale: '10 + 16 requests', fullScale: '60 + 96 requests', limitSeconds: { quick: 40, full: 150 }, run: signing },
-  { name: 'flood', label: '7 one actor floods', quickScale: '4 victims, 3 × 2 s flooded', fullScale: '6 victims, 8 × 3 s flooded', limitSeconds: { quick: 40, full: 120 }, run: flood },
+  { name: 'flood', label: '7 one actor floods', quickScale: '8 victims, 3 × 2 s flooded', fullScale: '12 victims, 8 × 3 s flooded', limitSeconds: { quick: 40, full: 120 }, run: flood },
 ];
 
 /** The whole run's budget: a scenario gets at most what is left of it (quick < 2 min, full < 15 min). */

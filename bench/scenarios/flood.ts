@@ -34,7 +34,7 @@ interface FloodTally {
 }
 
 export async function flood(ctx: BenchContext, progress: Progress): Promise<ScenarioOutcome> {
-  const victimCount = ctx.quick ? 4 : 6;
+  const victimCount = ctx.quick ? 8 : 12;
   const rounds = ctx.quick ? 3 : 8;
   const windowMs = ctx.quick ? 2000 : 3000;
   const plan = { sockets: 2, burst: 700, intervalMs: 100, retryMs: 10, command: 'project.create' };
@@ -153,6 +153,13 @@ export async function flood(ctx: BenchContext, progress: Progress): Promise<Scen
           baseline: quiet.p50,
           baselineLabel: 'same victims, quiet windows',
           ratio: ratio(flooded.p50, quiet.p50),
+        },
+        {
+          key: 'floodVictimP50Ratio',
+          label: 'flooded ÷ quiet ack p50 of the other actors',
+          value: ratio(flooded.p50, quiet.p50),
+          unit: '',
+          goal: { op: '<=', value: 1.5 },
         },
         {
           key: 'floodVictimP99Ms',
