@@ -25,6 +25,11 @@ const EnvSchema = z.object({
   SIGNET_REDIS_PREFIX: z.string().regex(/^[\w:.-]{0,64}$/).default(''),
   SIGNET_SESSION_TTL_HOURS: positiveInt.max(24 * 90).default(12),
   SIGNET_RATE_LIMIT_PER_MINUTE: positiveInt.default(600),
+  /** Commands per actor in any 10 seconds on one node (default: a sixth of the minute's). */
+  SIGNET_RATE_LIMIT_BURST: positiveInt.optional(),
+  SIGNET_MAX_SOCKETS_PER_USER: positiveInt.max(10_000).default(20),
+  /** Failed sign-ins (and invitation acceptances) from one address, over all accounts, per 15 minutes. */
+  SIGNET_LOGIN_FAILURES_PER_ADDRESS: positiveInt.max(1_000_000).default(50),
   SIGNET_MAX_MESSAGE_BYTES: positiveInt.min(1024).default(1_000_000),
   SIGNET_EVENT_RETENTION: positiveInt.min(100).max(1_000_000_000).default(100_000),
   SIGNET_TRUST_PROXY: bool.default(false),
@@ -116,6 +121,8 @@ export interface Config extends Env {
   auditCheckpointDir: string;
   /** The configured token; null until the embedded default is set up (server/signing/custody/localToken.ts), or when there is none. */
   pkcs11: Pkcs11Config | null;
+  /** SIGNET_RATE_LIMIT_BURST, or its default. */
+  rateLimitBurst: number;
 }
 
 export class ConfigError extends Error {}
@@ -183,5 +190,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     artifactDir: path.resolve(parsed.SIGNET_ARTIFACT_DIR ?? path.join(parsed.SIGNET_DATA_DIR, 'artifacts')),
     auditCheckpointDir: path.resolve(parsed.SIGNET_AUDIT_CHECKPOINT_DIR ?? path.join(parsed.SIGNET_DATA_DIR, 'audit-checkpoints')),
     pkcs11: loadPkcs11(parsed),
+    rateLimitBurst: parsed.SIGNET_RATE_LIMIT_BURST ?? Math.ceil(parsed.SIGNET_RATE_LIMIT_PER_MINUTE / 6),
   };
 }

@@ -49,6 +49,8 @@ export function signetEnv(ctx: BenchContext, prefix: string, extra: Record<strin
     SIGNET_ARTIFACT_DIR: path.join(ctx.tmpDir, 'artifacts'),
     // One actor sends thousands of commands a minute here; the limiter still runs (one Redis call each).
     SIGNET_RATE_LIMIT_PER_MINUTE: '1000000000',
+    // Fan-out and memory viewers share a few accounts (100 sockets each, and more).
+    SIGNET_MAX_SOCKETS_PER_USER: '10000',
     LOG_LEVEL: 'warn',
     ...extra,
   };
@@ -58,6 +60,8 @@ export interface NodeOptions {
   exposeGc?: boolean;
   /** Profile name prefix when --profile is on. */
   scenario: string;
+  /** Configuration beside the bench's defaults (e.g. the real rate limit). */
+  env?: Record<string, string>;
 }
 
 /** Starts `count` Signet nodes sharing the prefix (one instance, several nodes), each in its own process. */
@@ -82,6 +86,7 @@ export async function startSignetNodes(ctx: BenchContext, prefix: string, count:
           PORT: String(port),
           SIGNET_PUBLIC_URL: `http://127.0.0.1:${port}`,
           SIGNET_NODE_ID: `bench-${name}-${instanceCounter}`,
+          ...options.env,
         }),
       });
     }),

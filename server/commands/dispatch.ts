@@ -1,8 +1,9 @@
-// Runs a command for a principal, whichever transport it came over (Socket.IO or REST):
-// look up the declaration, load the actor fresh, rate-limit, check the permission (a denial is
-// audited), validate the input (invalid input changes nothing), run the handler, and turn every
-// failure into the protocol's error envelope.
-import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+// Runs a command for a principal, whichever transport it came over (Socket.IO or REST): look up
+// the declaration, rate-limit (before anything costly: bursts and an actor over its budget are
+// refused from this node's memory), take a place among the actor's commands in flight, load the actor fresh,
+// check the permission (a denial is audited), validate the input (invalid input changes nothing),
+// run the handler, and turn every failure into the protocol's error envelope.
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { CommandAck } from '../../src/lib/shared/commands.js';
 import { loadActor, type Actor, type Principal } from '../auth/actor.js';
 import type { AuditSource } from '../audit/entries.js';
@@ -10,26 +11,62 @@ import { auditDenial } from '../audit/denial.js';
 import { isRedisUnavailable } from '../store/redis.js';
 import type { Signet } from '../signet.js';
 import { COMMANDS_BY_NAME } from './registry.js';
-import { createCommandContext } from './define.js';
-import { CommandFailure, invalid, invalidInput } from './errors.js';
+import { createCommandContext, type AnyCommand } from './define.js';
+import { CommandFailure, invalid, invalidInput, rateLimited } from './errors.js';
 import type { Metrics } from '../metrics.js';
 
 const TOUCH_KEY_LUA = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('SET', KEYS[2], ARGV[1]) end return 1";
 
+/**
+ * Commands of one actor that run at once on a node; more wait their turn, up to a queue of
+ * QUEUED_PER_ACTOR, and past that are refused. One actor's burst then holds at most this many
+ * commands' Redis calls ahead of anybody else's, and the console (a few commands at a time) never
+ * meets the bound.
+ */
+export const IN_FLIGHT_PER_ACTOR = 4;
+export const QUEUED_PER_ACTOR = 100;
+
 export interface Dispatcher {
-  /** Counts one action of this principal against its rate limit; throws RATE_LIMITED past it. */
-  rateLimit(principal: Principal): Promise<void>;
-  run(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string): Promise<CommandAck>;
+  /**
+   * Counts one action of this principal against its rate limit; throws RATE_LIMITED past it. The
+   * first refusal of a window (on any node) is audited once, as `action` from `source`; the others
+   * are not, so a flood cannot fill the audit log.
+   */
+  rateLimit(principal: Principal, action: string, source: AuditSource): Promise<void>;
+  /**
+   * `connected`: whether whoever sent the command still waits for its answer (a socket); a command
+   * still waiting for its place when its socket closed is dropped, never run.
+   */
+  run(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string, connected?: () => boolean): Promise<CommandAck>;
+}
+
+/** Whose budget a command counts against: an API key's own, or the signed-in user's. */
+export function actorKey(principal: Principal): string {
+  return principal.kind === 'apiKey' ? `key:${principal.keyId}` : `user:${principal.userId}`;
 }
 
 export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
+  const points = signet.config.SIGNET_RATE_LIMIT_PER_MINUTE;
   const limiter = new RateLimiterRedis({
     storeClient: signet.redis,
     keyPrefix: signet.keys.rateLimit,
-    points: signet.config.SIGNET_RATE_LIMIT_PER_MINUTE,
+    points,
     duration: 60,
     rejectIfRedisNotReady: true,
+    // The shared count in Redis decides, so an actor's budget does not grow with the number of
+    // nodes. Once Redis has refused an actor, this node refuses it from memory until the window
+    // ends. Blocking at the first refusal (points + 1) rather than the last grant lets exactly one
+    // node see the crossing, which is audited once.
+    inMemoryBlockOnConsumed: points + 1,
   });
+  // The library keeps that block behind a public method its types do not declare.
+  const blockedMs = (key: string) =>
+    (limiter as unknown as { getInMemoryBlockMsBeforeExpire(rlKey: string): number }).getInMemoryBlockMsBeforeExpire(limiter.getKey(key));
+
+  // Bursts, per node and in memory, in front of the shared count: a minute's budget cannot be
+  // spent in one go (on one node). It only refuses: what it lets through still counts in Redis,
+  // so nodes do not multiply the budget.
+  const burst = new RateLimiterMemory({ keyPrefix: 'burst', points: signet.config.rateLimitBurst, duration: 10 });
 
   // An API key's last-used time, written at most every 10 s per key and node (it is not audited:
   // using a key changes nothing of record).
@@ -44,27 +81,94 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
       .catch(() => keyTouchedAt.delete(keyId));
   }
 
-  async function rateLimit(principal: Principal): Promise<void> {
-    const actorKey = principal.kind === 'apiKey' ? `key:${principal.keyId}` : `user:${principal.userId}`;
+  /** Refuses, from this node's memory alone, a burst or an actor that Redis refused this window. */
+  async function refuseFromMemory(key: string): Promise<void> {
     try {
-      await limiter.consume(actorKey);
+      await burst.consume(key);
     } catch (rejection) {
-      if (rejection instanceof RateLimiterRes) {
-        const seconds = Math.ceil(rejection.msBeforeNext / 1000);
-        throw new CommandFailure('RATE_LIMITED', `Too many commands; try again in ${seconds} s`);
-      }
-      throw rejection;
+      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      throw rateLimited(`Too many commands at once; try again in ${Math.ceil(rejection.msBeforeNext / 1000)} s`, rejection.msBeforeNext);
+    }
+    refuseIfBlocked(key);
+  }
+
+  function refuseIfBlocked(key: string): void {
+    const blocked = blockedMs(key);
+    if (blocked > 0) throw rateLimited(`Too many commands; try again in ${Math.ceil(blocked / 1000)} s`, blocked);
+  }
+
+  /** Counts one action in Redis, shared by all nodes; throws RATE_LIMITED past the budget. */
+  async function countShared(principal: Principal, action: string, source: AuditSource): Promise<void> {
+    try {
+      await limiter.consume(actorKey(principal));
+    } catch (rejection) {
+      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      // Only the command that crossed the limit reads points + 1 from Redis.
+      if (rejection.consumedPoints === points + 1) await auditLimited(principal, action, source);
+      const seconds = Math.ceil(rejection.msBeforeNext / 1000);
+      throw rateLimited(`Too many commands; try again in ${seconds} s`, rejection.msBeforeNext);
     }
   }
 
-  async function runUnsafe(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string) {
+  async function rateLimit(principal: Principal, action: string, source: AuditSource): Promise<void> {
+    await refuseFromMemory(actorKey(principal));
+    await countShared(principal, action, source);
+  }
+
+  /** The one audit entry of an actor's window over the limit (not one per refused command). */
+  async function auditLimited(principal: Principal, action: string, source: AuditSource): Promise<void> {
+    try {
+      const actor = await loadActor(signet.redis, signet.keys, principal);
+      const reason = `over the rate limit of ${points} commands a minute; the rest of this minute's commands are refused without an entry each`;
+      await auditDenial(signet, actor, action, reason, source);
+    } catch (error) {
+      // A principal that lost access meanwhile is refused anyway; there is nobody to name.
+      signet.logger.debug({ err: error }, 'rate-limit entry not written');
+    }
+  }
+
+  // Each actor's commands in flight on this node, and those waiting for a place.
+  const lanes = new Map<string, { running: number; waiting: Array<() => void> }>();
+  async function inActorLane<T>(key: string, work: () => Promise<T>): Promise<T> {
+    let lane = lanes.get(key);
+    if (!lane) lanes.set(key, (lane = { running: 0, waiting: [] }));
+    if (lane.running < IN_FLIGHT_PER_ACTOR) lane.running += 1;
+    else if (lane.waiting.length < QUEUED_PER_ACTOR) await new Promise<void>((resolve) => lane.waiting.push(resolve));
+    else throw rateLimited(`Too many commands at once (${IN_FLIGHT_PER_ACTOR + QUEUED_PER_ACTOR}); wait for their answers`, 1000);
+    try {
+      return await work();
+    } finally {
+      const next = lane.waiting.shift();
+      // The place passes to the next waiting command; the lane goes when nothing runs or waits.
+      if (next) next();
+      else if ((lane.running -= 1) === 0) lanes.delete(key);
+    }
+  }
+
+  async function runUnsafe(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string, connected?: () => boolean) {
     // Only a string names a command: anything else from the wire (an object whose toString is not a
     // function, an array nested too deep to print) must not be turned into one.
     if (typeof name !== 'string') throw invalid('name', 'the command name must be a string');
     const command = COMMANDS_BY_NAME.get(name);
     if (!command) throw new CommandFailure('NOT_FOUND', `Unknown command "${name.slice(0, 80)}"`);
-    // One round trip for both (auto-pipelined): the actor as it is now, and its rate-limit budget.
-    const [actor] = await Promise.all([loadActor(signet.redis, signet.keys, principal), rateLimit(principal)]);
+    const key = actorKey(principal);
+    // Bursts and actors over budget are refused here, at no cost: no Redis call, no actor load,
+    // no validation, handler or audit entry.
+    await refuseFromMemory(key);
+    return inActorLane(key, async () => {
+      // While it waited for its place: its socket closed (a flooding one is closed), or its actor was refused.
+      if (connected && !connected()) throw new CommandFailure('UNAVAILABLE', 'The connection closed before the command ran; it was not run');
+      refuseIfBlocked(key);
+      // One round trip (auto-pipelined) for the shared count and the actor as it is now. Only
+      // commands running when Redis first refuses an actor (at most IN_FLIGHT_PER_ACTOR per node
+      // and window) load an actor for nothing; the refusals after them come from memory.
+      const [actor] = await Promise.all([loadActor(signet.redis, signet.keys, principal), countShared(principal, command.name, source)]);
+      return runCommand(command, actor, input, source, socketId);
+    });
+  }
+
+  async function runCommand(command: AnyCommand, actor: Actor, input: unknown, source: AuditSource, socketId?: string) {
+    const { principal } = actor;
     if (principal.kind === 'apiKey') touchApiKey(principal.keyId);
 
     if (command.permission && !actor.permissions.has(command.permission)) {
@@ -90,11 +194,11 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
 
   return {
     rateLimit,
-    async run(principal, name, input, source, socketId) {
+    async run(principal, name, input, source, socketId, connected) {
       const startedAt = process.hrtime.bigint();
       let ack: CommandAck;
       try {
-        ack = { ok: true, result: await runUnsafe(principal, name, input, source, socketId) };
+        ack = { ok: true, result: await runUnsafe(principal, name, input, source, socketId, connected) };
       } catch (error) {
         ack = { ok: false, error: toCommandError(signet, error, typeof name === 'string' ? name.slice(0, 80) : '(not a name)') };
       }

@@ -11,7 +11,7 @@ export class CommandFailure extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly extra: { issues?: InputIssue[]; current?: unknown } = {},
+    readonly extra: { issues?: InputIssue[]; current?: unknown; retryAfterMs?: number } = {},
   ) {
     super(message);
   }
@@ -25,6 +25,9 @@ export const notFound = (what: string) => new CommandFailure('NOT_FOUND', `${wha
 export const forbidden = (message: string) => new CommandFailure('FORBIDDEN', message);
 export const conflict = (message: string, current?: unknown) =>
   new CommandFailure('CONFLICT', message, current === undefined ? {} : { current });
+/** RATE_LIMITED, saying when to try again (the socket ack's retryAfterMs, REST's Retry-After). */
+export const rateLimited = (message: string, retryAfterMs: number) =>
+  new CommandFailure('RATE_LIMITED', message, { retryAfterMs: Math.max(0, Math.ceil(retryAfterMs)) });
 export const invalid = (path: string, message: string) =>
   new CommandFailure('INVALID_INPUT', `${path}: ${message}`, { issues: [{ path, message }] });
 

@@ -4,10 +4,10 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { serialize as serializeCookie } from 'cookie';
 import { z } from 'zod';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { commandInputs, ERROR_CODES } from '../../src/lib/shared/commands.js';
+import { commandInputs, ERROR_CODES, type ErrorCode } from '../../src/lib/shared/commands.js';
 import { acceptInvitation, completeSetup, SESSION_COOKIE, signIn, signOut, createSessionFor } from '../auth/accounts.js';
 import { principalOf, requireJsonBody, requireSameOrigin, sendError, sessionIdOf, sourceOf } from './requestAuth.js';
-import { CommandFailure, invalidInput } from '../commands/errors.js';
+import { CommandFailure, invalidInput, rateLimited } from '../commands/errors.js';
 import { toCommandError, type Dispatcher } from '../commands/dispatch.js';
 import { COMMANDS } from '../commands/registry.js';
 import type { Signet } from '../signet.js';
@@ -60,34 +60,55 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
 
   api.use('/api/v1', express.json({ limit: '256kb' }));
 
-  // Password guessing: 10 failed attempts per address and account lock it for 15 minutes, on all nodes.
+  // Password guessing. Failed attempts are counted per address and account (10 lock that account
+  // for that address), and per address over all accounts (SIGNET_LOGIN_FAILURES_PER_ADDRESS:
+  // password spraying, one guess each at many accounts), for 15 minutes, on all nodes. A locked
+  // attempt is refused before the password is checked (argon2id costs CPU) and is not audited.
   const LOGIN_FAILURES_ALLOWED = 10;
-  const loginFailures = new RateLimiterRedis({
-    storeClient: signet.redis,
-    keyPrefix: `${signet.keys.rateLimit}:login`,
-    points: LOGIN_FAILURES_ALLOWED,
-    duration: 15 * 60,
-    rejectIfRedisNotReady: true,
-  });
+  const LOGIN_WINDOW_SECONDS = 15 * 60;
+  const failureCounter = (keyPrefix: string, points: number) =>
+    new RateLimiterRedis({ storeClient: signet.redis, keyPrefix, points, duration: LOGIN_WINDOW_SECONDS, rejectIfRedisNotReady: true });
+  const failuresPerAccount = failureCounter(`${signet.keys.rateLimit}:login`, LOGIN_FAILURES_ALLOWED);
+  const failuresPerAddress = failureCounter(`${signet.keys.rateLimit}:login-address`, config.SIGNET_LOGIN_FAILURES_PER_ADDRESS);
+
+  /** Runs a password check unless a count is at its limit; a failure (UNAUTHENTICATED or `alsoFailed`) counts in both. */
+  async function guarded<T>(req: Request, accountKey: string, what: string, attempt: () => Promise<T>, alsoFailed: ErrorCode[] = []): Promise<T> {
+    const address = String(req.ip);
+    const counts: Array<[RateLimiterRedis, string, string]> = [
+      [failuresPerAccount, `${address}:${accountKey}`, `Too many failed ${what}`],
+      [failuresPerAddress, address, `Too many failed ${what} from this address`],
+    ];
+    const seen = await Promise.all(counts.map(([counter, key]) => counter.get(key)));
+    counts.forEach(([counter, , message], i) => {
+      const failures = seen[i];
+      if (failures && failures.consumedPoints >= counter.points) {
+        throw rateLimited(`${message}; try again in ${Math.ceil(failures.msBeforeNext / 60_000)} min`, failures.msBeforeNext);
+      }
+    });
+    try {
+      return await attempt();
+    } catch (error) {
+      if (error instanceof CommandFailure && (error.code === 'UNAUTHENTICATED' || alsoFailed.includes(error.code))) {
+        await Promise.all(
+          counts.map(([counter, key]) =>
+            counter.consume(key).catch((rejection) => {
+              if (!(rejection instanceof RateLimiterRes)) throw rejection;
+            }),
+          ),
+        );
+      }
+      throw error;
+    }
+  }
 
   api.post('/api/v1/auth/login', run(async (req, res) => {
     requireOriginWhenSent(req);
     const parsed = LoginInput.safeParse(req.body);
     if (!parsed.success) throw invalidInput(parsed.error);
-    const limiterKey = `${req.ip}:${parsed.data.email.toLowerCase()}`;
-    const failures = await loginFailures.get(limiterKey);
-    if (failures && failures.consumedPoints >= LOGIN_FAILURES_ALLOWED) {
-      throw new CommandFailure('RATE_LIMITED', `Too many failed sign-ins; try again in ${Math.ceil(failures.msBeforeNext / 60_000)} min`);
-    }
-    const signedIn = await signIn(signet, parsed.data.email, parsed.data.password, sourceOf(req)).catch(async (error) => {
-      if (error instanceof CommandFailure && error.code === 'UNAUTHENTICATED') {
-        await loginFailures.consume(limiterKey).catch((rejection) => {
-          if (!(rejection instanceof RateLimiterRes)) throw rejection;
-        });
-      }
-      throw error;
-    });
-    await loginFailures.delete(limiterKey);
+    const email = parsed.data.email.toLowerCase();
+    const signedIn = await guarded(req, email, 'sign-ins', () => signIn(signet, parsed.data.email, parsed.data.password, sourceOf(req)));
+    // Success forgives this account's failures from this address, not the address's over all accounts.
+    await failuresPerAccount.delete(`${String(req.ip)}:${email}`);
     setSessionCookie(res, signedIn.sessionId);
     res.json({ ok: true, result: { user: presentUser(signedIn.user), orgs: signedIn.orgs } });
   }));
@@ -104,21 +125,11 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
 
   api.post('/api/v1/auth/accept-invite', run(async (req, res) => {
     requireOriginWhenSent(req);
-    // Accepting for an existing account checks its password: limited like sign-in.
+    // Accepting for an existing account checks its password: limited like sign-in. An unknown or
+    // expired link counts as a failure too (guessing links), for the address.
     const token: unknown = req.body?.token;
-    const limiterKey = `${req.ip}:invite:${hashSession(typeof token === 'string' ? token : '')}`;
-    const failures = await loginFailures.get(limiterKey);
-    if (failures && failures.consumedPoints >= LOGIN_FAILURES_ALLOWED) {
-      throw new CommandFailure('RATE_LIMITED', `Too many failed attempts; try again in ${Math.ceil(failures.msBeforeNext / 60_000)} min`);
-    }
-    const user = await acceptInvitation(signet, req.body, sourceOf(req)).catch(async (error) => {
-      if (error instanceof CommandFailure && error.code === 'UNAUTHENTICATED') {
-        await loginFailures.consume(limiterKey).catch((rejection) => {
-          if (!(rejection instanceof RateLimiterRes)) throw rejection;
-        });
-      }
-      throw error;
-    });
+    const invitation = `invite:${hashSession(typeof token === 'string' ? token : '')}`;
+    const user = await guarded(req, invitation, 'attempts', () => acceptInvitation(signet, req.body, sourceOf(req)), ['NOT_FOUND']);
     const session = await createSessionFor(signet, user, sourceOf(req));
     setSessionCookie(res, session.sessionId);
     res.json({ ok: true, result: { user: presentUser(user), orgs: session.orgs } });

@@ -25,7 +25,10 @@ const commonErrors = {
   '401': errorResponse('UNAUTHENTICATED'),
   '403': errorResponse('FORBIDDEN'),
   '404': errorResponse('NOT_FOUND'),
-  '429': errorResponse('RATE_LIMITED'),
+  '429': {
+    ...errorResponse('RATE_LIMITED (error.retryAfterMs says how long to wait)'),
+    headers: { 'Retry-After': { schema: { type: 'integer', minimum: 1 }, description: 'seconds to wait before trying again' } },
+  },
   '503': errorResponse('UNAVAILABLE'),
 };
 
@@ -96,6 +99,7 @@ export function openApiDocument(publicUrl: string) {
                 code: { enum: [...ERROR_CODES] },
                 message: { type: 'string' },
                 issues: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+                retryAfterMs: { type: 'integer', minimum: 0, description: 'with RATE_LIMITED: how long to wait before trying again' },
               },
               required: ['code', 'message'],
             },

@@ -17,7 +17,10 @@ export function sendError(res: Response, error: CommandError): void {
     res.destroy();
     return;
   }
-  res.status(HTTP_STATUS[error.code]).json({ ok: false, error });
+  const status = HTTP_STATUS[error.code];
+  // Every 429 says when to come back (SPEC §8), in whole seconds, never 0.
+  if (status === 429) res.setHeader('Retry-After', String(Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000))));
+  res.status(status).json({ ok: false, error });
 }
 
 /**

@@ -92,8 +92,9 @@ export function createSigningApi(signet: Signet, dispatcher: Dispatcher): expres
   /** Authenticates, rate-limits and checks one permission (a denial is audited). */
   async function actorFor(req: Request<{ org: string }>, permission: Permission, action: string): Promise<Actor> {
     const principal = await principalOf(signet, req, req.params.org);
+    // The budget first: a refused request costs no actor load and no upload.
+    await dispatcher.rateLimit(principal, action, sourceOf(req));
     const actor = await loadActor(signet.redis, signet.keys, principal);
-    await dispatcher.rateLimit(principal);
     if (!actor.permissions.has(permission)) {
       const reason = `${action} needs the ${permission} permission`;
       await auditDenial(signet, actor, action, reason, sourceOf(req));

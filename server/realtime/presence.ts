@@ -66,12 +66,16 @@ export function schedulePresenceBroadcast(signet: Signet, orgId: string): void {
   pending.set(orgId, timer);
 }
 
-/** Keeps this node's heartbeat alive; returns a stop function. */
+/** Keeps this node's heartbeat alive; returns a stop function, which ends it. */
 export function startNodeHeartbeat(signet: Signet): () => void {
   const beat = () =>
     signet.redis.set(signet.keys.nodeAlive(signet.config.nodeId), '1', 'PX', NODE_HEARTBEAT_MS * 3).catch(() => {});
   void beat();
   const timer = setInterval(beat, NODE_HEARTBEAT_MS);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    clearInterval(timer);
+    // A node that closes is gone at once: its presence entries and socket slots count no more.
+    void signet.redis.del(signet.keys.nodeAlive(signet.config.nodeId)).catch(() => {});
+  };
 }

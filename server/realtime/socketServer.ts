@@ -8,13 +8,15 @@ import type { Redis } from 'ioredis';
 import type { ClientToServerEvents, HandshakeAuth, ServerToClientEvents } from '../../src/lib/shared/events.js';
 import { authenticateApiKey, authenticateSession, loadActor, type Actor, type Principal } from '../auth/actor.js';
 import { SESSION_COOKIE } from '../auth/accounts.js';
-import { CommandFailure, invalid } from '../commands/errors.js';
-import { toCommandError, type Dispatcher } from '../commands/dispatch.js';
+import { tokenHash } from '../auth/secrets.js';
+import { CommandFailure, invalid, rateLimited } from '../commands/errors.js';
+import { IN_FLIGHT_PER_ACTOR, QUEUED_PER_ACTOR, toCommandError, type Dispatcher } from '../commands/dispatch.js';
 import type { AuditSource } from '../audit/entries.js';
 import type { AccessScope, Signet, SignetIo } from '../signet.js';
 import { roomsForActor } from './rooms.js';
 import { replayMissedEvents } from './replay.js';
 import { removePresence, schedulePresenceBroadcast, setPresence } from './presence.js';
+import { claimSocketSlot, releaseSocketSlot } from './socketSlots.js';
 
 interface SocketData {
   principal: Principal;
@@ -22,12 +24,25 @@ interface SocketData {
   userId: string;
   /** Set when a command of this very socket took its access away: applied after the ack. */
   revokedAfterAck?: string;
+  /** Commands received and not yet acknowledged. */
+  unanswered: number;
+  /** RATE_LIMITED answers since the last other answer. */
+  refusedInARow: number;
 }
 
 type SignetSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
 const REFRESH_EVENT = 'signet:refresh';
 const ACCESS_SWEEP_MS = 30_000;
+/**
+ * A socket that sends faster than its answers come back is closed rather than served: past this
+ * many unanswered commands (what its actor may have running and queued), or this many refusals in
+ * a row (a client that honours retryAfterMs never sees that many). Closing stops this node reading
+ * the flood (the rest of what already arrived is dropped unread), and reconnecting costs the
+ * actor's budget, so one actor cannot keep the event loop busy for everybody else.
+ */
+const MAX_UNANSWERED = IN_FLIGHT_PER_ACTOR + QUEUED_PER_ACTOR;
+const MAX_REFUSED_IN_A_ROW = 50;
 
 /** Where a socket's commands come from, for the audit log (built when needed: kept per socket it costs memory). */
 function sourceOf(socket: Socket): AuditSource {
@@ -51,6 +66,28 @@ export function attachSocketServer(
   adapterClients: { pub: Redis; sub: Redis },
 ): SignetIo {
   const { config } = signet;
+
+  // Credentials (a session or an API key, by hash) whose handshake was refused for their actor's
+  // rate limit, and until when: a client that comes straight back is refused again before the
+  // WebSocket upgrade (a session cookie) or before any Redis call (an API key).
+  const refusedCredentials = new Map<string, number>();
+  function refusedFor(credential: string): number {
+    const until = refusedCredentials.get(credential);
+    if (until === undefined) return 0;
+    if (until > Date.now()) return until - Date.now();
+    refusedCredentials.delete(credential);
+    return 0;
+  }
+  function rememberRefusal(credential: string, retryAfterMs: number): void {
+    // Only credentials that authenticated get here; expired entries go when the map grows.
+    if (refusedCredentials.size >= 10_000) for (const [key, until] of refusedCredentials) if (until <= Date.now()) refusedCredentials.delete(key);
+    refusedCredentials.set(credential, Date.now() + retryAfterMs);
+  }
+  const stillRefused = (credential: string) => {
+    const ms = refusedFor(credential);
+    return ms > 0 ? rateLimited(`Too many commands; try again in ${Math.ceil(ms / 1000)} s`, ms) : null;
+  };
+
   const io: SignetIo = new Server(httpServer, {
     path: '/socket.io',
     // Bounded deliberately: a larger message is refused and the socket closed (SPEC §10).
@@ -60,6 +97,9 @@ export function attachSocketServer(
     allowRequest: (req, callback) => {
       const origin = req.headers.origin;
       if (origin && !config.allowedOrigins.includes(origin)) return callback(`origin ${origin} is not allowed`, false);
+      const sessionId = parseCookie(req.headers.cookie ?? '')[SESSION_COOKIE];
+      const refused = sessionId ? stillRefused(tokenHash(sessionId)) : null;
+      if (refused) return callback(refused.message, false);
       callback(null, true);
     },
     adapter: createAdapter(adapterClients.pub, adapterClients.sub, { key: signet.keys.adapterChannel, requestsTimeout: 2000 }),
@@ -76,26 +116,38 @@ export function attachSocketServer(
       if (lastSeq !== undefined && lastSeq !== null && !(Number.isSafeInteger(lastSeq) && (lastSeq as number) >= 0)) {
         throw invalid('lastSeq', 'must be a whole number ≥ 0: the last sequence number this client saw');
       }
-      let principal: Principal;
-      if (typeof auth.token === 'string') {
-        principal = await authenticateApiKey(signet.redis, signet.keys, auth.token);
-      } else {
-        const sessionId = parseCookie(socket.handshake.headers.cookie ?? '')[SESSION_COOKIE];
-        if (!sessionId) throw new CommandFailure('UNAUTHENTICATED', 'Sign in first, or pass an API key as auth.token');
-        principal = await authenticateSession(signet.redis, signet.keys, sessionId, typeof auth.org === 'string' ? auth.org : undefined);
-      }
+      const sessionId = parseCookie(socket.handshake.headers.cookie ?? '')[SESSION_COOKIE];
+      const secret = typeof auth.token === 'string' ? auth.token : sessionId;
+      if (!secret) throw new CommandFailure('UNAUTHENTICATED', 'Sign in first, or pass an API key as auth.token');
+      const credential = tokenHash(secret);
+      const refused = stillRefused(credential);
+      if (refused) throw refused;
+      const principal =
+        typeof auth.token === 'string'
+          ? await authenticateApiKey(signet.redis, signet.keys, auth.token)
+          : await authenticateSession(signet.redis, signet.keys, secret, typeof auth.org === 'string' ? auth.org : undefined);
+      // A connection counts against the actor's budget: reconnecting cannot get round a refusal.
+      await dispatcher.rateLimit(principal, 'socket.connect', sourceOf(socket)).catch((error: unknown) => {
+        if (error instanceof CommandFailure && error.extra.retryAfterMs) rememberRefusal(credential, error.extra.retryAfterMs);
+        throw error;
+      });
       const actor = await loadActor(signet.redis, signet.keys, principal);
-      socket.data = {
-        principal,
-        orgId: actor.orgId,
-        userId: actor.userId,
-      };
+      if (!(await claimSocketSlot(signet, actor.userId, socket.id))) {
+        const cap = config.SIGNET_MAX_SOCKETS_PER_USER;
+        throw new CommandFailure('RATE_LIMITED', `This account has ${cap} connections open, the most allowed; close one (a browser tab or a client) first`);
+      }
+      socket.data = { principal, orgId: actor.orgId, userId: actor.userId, unanswered: 0, refusedInARow: 0 };
       (socket as SignetSocket & { actor?: Actor }).actor = actor;
       next();
+      // A client that left during the handshake never connects (and never disconnects): give its
+      // slot back. Socket.IO connects it, or drops it, before this runs.
+      setImmediate(() => {
+        if (!socket.connected) void releaseSocketSlot(signet, actor.userId, socket.id).catch(() => {});
+      });
     } catch (error) {
       const failure = toCommandError(signet, error, 'handshake');
       const refusal = new Error(failure.message) as Error & { data: unknown };
-      refusal.data = { code: failure.code };
+      refusal.data = { code: failure.code, ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }) };
       next(refusal);
     }
   });
@@ -109,15 +161,23 @@ export function attachSocketServer(
 
     socket.on('command', (name, input, ack) => {
       if (typeof ack !== 'function') return;
-      void dispatcher.run(socket.data.principal, name, input, sourceOf(socket), socket.id).then((response) => {
+      const { data } = socket;
+      if (data.unanswered >= MAX_UNANSWERED) return closeFlooding(socket, `${data.unanswered} commands unanswered`);
+      data.unanswered += 1;
+      void dispatcher.run(data.principal, name, input, sourceOf(socket), socket.id, () => socket.connected).then((response) => {
+        data.unanswered -= 1;
         ack(response);
-        if (socket.data.revokedAfterAck) {
-          socket.emit('revoked', { reason: socket.data.revokedAfterAck });
+        if (data.revokedAfterAck) {
+          socket.emit('revoked', { reason: data.revokedAfterAck });
           socket.disconnect(true);
+          return;
         }
+        data.refusedInARow = !response.ok && response.error.code === 'RATE_LIMITED' ? data.refusedInARow + 1 : 0;
+        if (data.refusedInARow >= MAX_REFUSED_IN_A_ROW) closeFlooding(socket, `${data.refusedInARow} commands refused in a row`);
       });
     });
     socket.on('disconnect', () => {
+      void releaseSocketSlot(signet, socket.data.userId, socket.id).catch(() => {});
       if (signet.shuttingDown) return;
       void removePresence(signet, orgId, socket.id)
         .then(() => schedulePresenceBroadcast(signet, orgId))
@@ -138,6 +198,12 @@ export function attachSocketServer(
       signet.logger.warn({ err: error }, 'connection set-up failed');
       socket.disconnect(true);
     }
+  }
+
+  function closeFlooding(socket: SignetSocket, why: string) {
+    if (!socket.connected) return;
+    signet.logger.warn({ userId: socket.data.userId, orgId: socket.data.orgId, why }, 'closed a socket that sent commands faster than they were answered');
+    socket.disconnect(true);
   }
 
   /** Ends the socket when its API key or session expires, without waiting for the next sweep. */

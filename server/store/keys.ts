@@ -25,6 +25,8 @@ export function redisKeys(prefix: string) {
     usersByEmail: k('users:byEmail'),
     userOrgs: (userId: string) => k(`user:${userId}:orgs`),
     session: (sessionHash: string) => k(`session:${sessionHash}`),
+    /** The user's open sockets on every node (socket id → node id), for the per-user cap. */
+    userSockets: (userId: string) => k(`user:${userId}:presence:sockets`),
     setupToken: k('instance:setupToken'),
     /** An HMAC under a key derived from the master key: nodes with another master key refuse to start. */
     masterKeyCheck: k('instance:masterKeyCheck'),

@@ -14,6 +14,11 @@ describe('configuration', () => {
     const env = parseEnv({});
     expect(env.PORT).toBe(3000);
     expect(env.SIGNET_DATA_DIR).toBe('./data');
+    expect(env.SIGNET_MAX_SOCKETS_PER_USER).toBe(20);
+    expect(env.SIGNET_LOGIN_FAILURES_PER_ADDRESS).toBe(50);
+    // The burst limit follows the minute's budget unless set.
+    expect(loadConfig({ SIGNET_MASTER_KEY: 'A'.repeat(43) + '=' }).rateLimitBurst).toBe(100);
+    expect(loadConfig({ SIGNET_MASTER_KEY: 'A'.repeat(43) + '=', SIGNET_RATE_LIMIT_PER_MINUTE: '60' }).rateLimitBurst).toBe(10);
   });
 
   for (const [variable, value] of [
@@ -21,6 +26,9 @@ describe('configuration', () => {
     ['REDIS_URL', 'http://not-redis'],
     ['SIGNET_MASTER_KEY', 'too-short'],
     ['SIGNET_RATE_LIMIT_PER_MINUTE', '0'],
+    ['SIGNET_MAX_SOCKETS_PER_USER', '0'],
+    ['SIGNET_RATE_LIMIT_BURST', '-5'],
+    ['SIGNET_LOGIN_FAILURES_PER_ADDRESS', 'many'],
     ['SIGNET_EVENT_RETENTION', '1e21'],
     ['LOG_LEVEL', 'loud'],
     ['SIGNET_OUTBOUND_ALLOWED_CIDRS', '10.0.0.0/8,169.254.0.0/16'],

@@ -86,18 +86,21 @@ class RealtimeClient {
     });
     socket.on('connect_error', (error) => {
       if (this.#socket !== socket) return;
-      const code = (error as Error & { data?: { code?: string } }).data?.code ?? 'UNAVAILABLE';
+      const data = (error as Error & { data?: { code?: string; retryAfterMs?: number } }).data;
+      const code = data?.code ?? 'UNAVAILABLE';
       this.problem = { code, message: error.message };
-      // socket.active is false when the server refused the handshake: no automatic retry then,
-      // except when it refused for a while only (its data store is away): try again ourselves.
+      // socket.active is false when the server refused the handshake: no automatic retry then.
       if (socket.active) {
         this.state = 'reconnecting';
         return;
       }
-      if (code === 'UNAVAILABLE') {
+      // Refused for a while only: the data store is away, or this account is over its rate limit
+      // (the server says how long); try again ourselves.
+      const retryAfterMs = code === 'UNAVAILABLE' ? SERVER_DISCONNECT_RETRY_MS : code === 'RATE_LIMITED' ? data?.retryAfterMs : undefined;
+      if (retryAfterMs !== undefined) {
         this.state = 'reconnecting';
         clearTimeout(this.#retryTimer);
-        this.#retryTimer = setTimeout(() => socket.connect(), SERVER_DISCONNECT_RETRY_MS);
+        this.#retryTimer = setTimeout(() => socket.connect(), Math.max(SERVER_DISCONNECT_RETRY_MS, retryAfterMs));
         return;
       }
       this.state = 'refused';

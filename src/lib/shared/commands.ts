@@ -355,6 +355,8 @@ export interface CommandError {
   issues?: InputIssue[];
   /** With CONFLICT on a stale update: the entity as it is now. */
   current?: unknown;
+  /** With RATE_LIMITED: how long to wait before trying again (REST sends it as Retry-After, in seconds). */
+  retryAfterMs?: number;
 }
 
 export type CommandAck<R = unknown> = { ok: true; result: R } | { ok: false; error: CommandError };
