@@ -47,11 +47,14 @@ export async function catchUpSocket(signet: Signet, feed: CommittedFeed, catchUp
   const { socket, orgId } = catchUp;
   if (catchUp.rooms === null) throw new Error('a socket is caught up once its rooms are known');
   const gone = () => !socket.connected;
+  const currentSeq = async () => Number((await signet.redis.get(signet.keys.eventSeq(orgId))) ?? 0);
   let handled: number;
+  /** A number known to be committed that `handled` does not exceed (null: unknown, as when a client claims one beyond the stream). */
+  let committedThrough: number | null = null;
   let resumed = true;
   let replayed = 0;
   if (lastSeq === null) {
-    handled = Number((await signet.redis.get(signet.keys.eventSeq(orgId))) ?? 0);
+    handled = committedThrough = await currentSeq();
   } else {
     handled = lastSeq;
     let firstRead: number | null = null;
@@ -78,10 +81,12 @@ export async function catchUpSocket(signet: Signet, feed: CommittedFeed, catchUp
     }
     // The stream is capped: if the next event the client needs was trimmed, it must reload instead.
     resumed = firstRead === null || firstRead === lastSeq + 1;
+    // Anything read was committed, and so was everything numbered below it.
+    if (firstRead !== null) committedThrough = handled;
   }
-  // Whatever the stream had up to here must have gone through this node's feed before the socket
+  // Whatever was committed up to here must have gone through this node's feed before the socket
   // joins its rooms, or the feed would send it again.
-  await feed.reached(orgId, handled);
+  await feed.reached(orgId, committedThrough ?? Math.min(handled, await currentSeq()));
   if (gone()) return null;
   // In one step: what the feed kept, then the rooms; the feed's next delivery goes to the rooms.
   let sent = handled;
