@@ -129,12 +129,9 @@ export function attachSocketServer(
 
     try {
       if (!(await access.admit(socket, catchUp, actor, accessEpoch))) return;
-      const asked = (socket.handshake.auth as HandshakeAuth).lastSeq;
-      const lastSeq = typeof asked === 'number' && Number.isSafeInteger(asked) && asked >= 0 ? asked : null;
-      const ready = await catchUpSocket(signet, feed, catchUp, lastSeq);
+      const lastSeq = (socket.handshake.auth as HandshakeAuth).lastSeq;
+      const ready = await catchUpSocket(signet, feed, catchUp, typeof lastSeq === 'number' ? lastSeq : null);
       if (!ready) return;
-      // A number that is none: caught up as a fresh connection, which must reload.
-      if (asked !== undefined && lastSeq === null) ready.resumed = false;
       socket.emit('ready', ready);
       await setPresence(signet, orgId, socket.id, { userId: actor.userId, name: actor.name, page: '', since: new Date().toISOString() });
       schedulePresenceBroadcast(signet, orgId);
