@@ -345,8 +345,10 @@ export async function startCommittedFeed(signet: Signet, subscriber: Redis, io: 
       return new Promise<void>((resolve) => {
         const waiter = { seq: position.seq, release: () => {} };
         const late = setTimeout(() => {
-          const waiters = waiting.get(position.orgId);
-          if (waiters) waiters.splice(waiters.indexOf(waiter), 1);
+          const waiters = waiting.get(position.orgId) ?? [];
+          const at = waiters.indexOf(waiter);
+          if (at >= 0) waiters.splice(at, 1);
+          if (waiters.length === 0) waiting.delete(position.orgId);
           resolve();
         }, OWN_COMMIT_WAIT_MS);
         waiter.release = () => {
