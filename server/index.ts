@@ -55,7 +55,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
   const pub = await connectRedis(redisUrl);
   // The adapter publishes without handling failures; while Redis is away that must not become an
   // unhandled rejection (which would end the process). It carries presence (re-sent to whoever
-  // connects) and revocation requests (answered, or caught by the periodic re-check).
+  // connects) and the confirmations of changes of access (which travel, in order, on the commit channel).
   const publish = pub.publish.bind(pub);
   pub.publish = ((...args: Parameters<typeof pub.publish>) =>
     (publish(...args) as Promise<number>).catch((error: unknown) => {
@@ -81,8 +81,8 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
   if (serveUi) await mountUi(app, log);
 
   const httpServer = http.createServer(app);
-  const io = attachSocketServer(signet, httpServer, dispatcher, { pub, sub });
-  signet.feed = await startCommittedFeed(signet, committedSub, io);
+  const { io, access } = attachSocketServer(signet, httpServer, dispatcher, { pub, sub }, metrics);
+  signet.feed = await startCommittedFeed(signet, committedSub, io, access);
   io.on('connection', (socket) => {
     metrics.sockets.inc();
     socket.on('disconnect', () => metrics.sockets.dec());

@@ -17,17 +17,6 @@ import type { ClientToServerEvents, ServerToClientEvents } from '../src/lib/shar
 
 export type SignetIo = Server<ClientToServerEvents, ServerToClientEvents>;
 
-/** Which live sockets must be re-checked after a change of access. */
-export interface AccessScope {
-  orgId?: string;
-  userId?: string;
-  /** Sockets authenticated with one of these API keys. */
-  keyIds?: readonly string[];
-  sessionHash?: string;
-  /** Support sockets of this organization. */
-  support?: boolean;
-}
-
 export interface Signet {
   config: Config;
   redis: Redis;
@@ -45,10 +34,12 @@ export interface Signet {
   /** The node's subscription to the commit channel, which delivers to its sockets; CLI runs have none. */
   feed: CommittedFeed | null;
   /**
-   * Re-checks matching live sockets on every node; resolves when all nodes are done. The socket
-   * that sent the command (if it lost access) is cut off right after its acknowledgement instead.
+   * After this node applied a change of access it committed (its own feed re-checked the sockets in
+   * scope): waits, for a bounded time, until every other node has too. Ordering does not depend on
+   * it (each node applies the change before anything committed after it); the acknowledgement does.
+   * Set by the socket server; CLI runs have none.
    */
-  refreshAccess: (scope: AccessScope, callerSocketId?: string) => Promise<void>;
+  confirmAccess: (committed: Committed, committedAt: number) => Promise<void>;
   /** The node's watch against a rolled-back audit log; CLI runs have none. */
   auditWatch: AuditWatch | null;
   /** The job queues, on nodes (and CLI runs) that have them. */
@@ -81,15 +72,17 @@ export function createSignet(config: Config, redis: Redis, logger: Logger, optio
     jobs: null,
     outbound: createOutboundClient({ allowedCidrs: config.outboundAllowedCidrs, dnsServers: options.outboundDnsServers }),
     auditWatch: null,
-    refreshAccess: async () => {},
+    confirmAccess: async () => {},
     async apply(plan) {
       const committed = await commit(redis, keys, config.SIGNET_EVENT_RETENTION, plan, {
         channel: keys.committedChannel,
         origin: signet.commitOrigin,
       });
-      // Every node, this one included, delivers it from the channel the commit published on; the
-      // command is acknowledged after this node's sockets have it.
+      const committedAt = performance.now();
+      // Every node, this one included, delivers it from the channel the commit published on (and
+      // applies its change of access there); the command is acknowledged after this node did.
       if (signet.feed) await signet.feed.delivered(committed);
+      if (plan.access) await signet.confirmAccess(committed, committedAt);
       return committed;
     },
   };

@@ -357,7 +357,7 @@ export async function createSessionFor(signet: Signet, user: UserRecord, source:
   return { sessionId, orgs };
 }
 
-/** Ends a session: its sockets on every node are disconnected before this returns. */
+/** Ends a session: its sockets on every node are disconnected before anything committed after it reaches them. */
 export async function signOut(signet: Signet, sessionId: string, source: AuditSource): Promise<void> {
   const sessionHash = tokenHash(sessionId);
   const stored = await signet.repos.session(sessionHash);
@@ -377,8 +377,8 @@ export async function signOut(signet: Signet, sessionId: string, source: AuditSo
         source,
       }),
     ),
+    access: { scopes: [{ sessionHash }] },
   });
-  await signet.refreshAccess({ sessionHash });
 }
 
 /** Issues the one-time setup token when the instance has no organization yet. */

@@ -47,6 +47,8 @@ export async function transferOwnership(signet: Signet, orgId: string, toEmail: 
         source: CLI_SOURCE,
       }),
     ],
+    // The former owner becomes an admin: their live sockets are re-checked on every node, in order.
+    access: { scopes: [{ orgId, userId: formerOwner.userId }, { orgId, userId: newOwner.userId }] },
   });
   return { org: org.value.slug, owner: newOwner.email, formerOwnerRole: 'admin', changed: true };
 }

@@ -179,7 +179,7 @@ export const revokeApiKey = defineCommand({
   input: commandInputs['apiKey.revoke'],
   permission: 'apikey:write',
   async handler(context, input) {
-    const { actor, repos, commit, refreshAccess } = context;
+    const { actor, repos, commit } = context;
     const { keys } = repos;
     const stored = await repos.apiKey(input.keyId);
     if (!stored || stored.value.orgId !== actor.orgId) throw notFound(`API key ${input.keyId}`);
@@ -202,8 +202,8 @@ export const revokeApiKey = defineCommand({
       ops: revocation.ops,
       events: revocation.events,
       alsoAudited: revocation.alsoAudited,
+      access: [{ keyIds: revocation.revokedIds }],
     });
-    await refreshAccess({ keyIds: revocation.revokedIds });
     return { revoked: key.id, alsoRevoked: revocation.descendants.map((d) => d.id) };
   },
 });

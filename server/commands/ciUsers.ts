@@ -50,7 +50,7 @@ export const removeCiUser = defineCommand({
   input: commandInputs['ciUser.remove'],
   permission: 'team:manage',
   async handler(context, input) {
-    const { actor, repos, commit, refreshAccess } = context;
+    const { actor, repos, commit } = context;
     const stored = await repos.member(actor.orgId, input.userId);
     if (!stored) throw notFound(`CI user ${input.userId}`);
     if (stored.value.kind !== 'ciUser') throw invalid('userId', 'this member is not a CI user; use member.remove');
@@ -62,9 +62,8 @@ export const removeCiUser = defineCommand({
       ops: [...removal.ops, ['hdel', repos.keys.usersByEmail, stored.value.email]],
       events: removal.events,
       alsoAudited: removal.alsoAudited,
+      access: removal.access,
     });
-    await refreshAccess({ orgId: actor.orgId, userId: input.userId });
-    if (removal.descendantKeyIds.length) await refreshAccess({ keyIds: removal.descendantKeyIds });
     return { removed: input.userId, revokedApiKeys: removal.revokedKeys };
   },
 });

@@ -4,9 +4,9 @@
 import type { CommandName, ParsedCommandInput, commandInputs } from '../../src/lib/shared/commands.js';
 import type { Permission } from '../../src/lib/shared/permissions.js';
 import type { Actor } from '../auth/actor.js';
-import type { AccessScope, Signet } from '../signet.js';
+import type { Signet } from '../signet.js';
 import type { Repositories } from '../store/repositories.js';
-import { PreconditionFailed, type Audience, type CommitPlan, type Committed, type PlannedEvent, type Precondition, type WriteOp } from '../store/commit.js';
+import { PreconditionFailed, type AccessScope, type Audience, type CommitPlan, type Committed, type PlannedEvent, type Precondition, type WriteOp } from '../store/commit.js';
 import { auditDraft, diffFields, type AuditChanges, type AuditSource, type AuditTarget } from '../audit/entries.js';
 import { conflict, forbidden } from './errors.js';
 
@@ -23,6 +23,12 @@ export interface Change {
   events?: PlannedEvent[];
   /** Further entities the same commit changes, each audited in an entry of its own (keys revoked along with the one named). */
   alsoAudited?: Array<{ target: AuditTarget; changes?: AuditChanges; action?: string }>;
+  /**
+   * The live sockets whose access this change takes away or alters: every node re-checks them
+   * before it delivers anything committed after this, and the command is acknowledged once the
+   * nodes confirm (SPEC §7: revocation is immediate).
+   */
+  access?: AccessScope[];
 }
 
 export interface CommandContext {
@@ -35,8 +41,6 @@ export interface CommandContext {
   socketId?: string;
   /** Commits the change with its audit entry in one atomic write, then broadcasts it. */
   commit(change: Change): Promise<Committed>;
-  /** Re-checks live sockets on every node before the command is acknowledged. */
-  refreshAccess(scope: AccessScope): Promise<void>;
 }
 
 export interface CommandDefinition<N extends CommandName = CommandName, R = unknown> {
@@ -79,7 +83,8 @@ export function createCommandContext(
         }),
       );
       try {
-        return await signet.apply({ expect: change.expect, ops: change.ops, events: change.events, audits });
+        const access = change.access?.length ? { scopes: change.access, ...(socketId ? { callerSocketId: socketId } : {}) } : undefined;
+        return await signet.apply({ expect: change.expect, ops: change.ops, events: change.events, audits, access });
       } catch (error) {
         if (error instanceof PreconditionFailed) {
           throw conflict(`${change.target.type} "${change.target.name}" was changed by someone else meanwhile; reload and try again`);
@@ -87,7 +92,6 @@ export function createCommandContext(
         throw error;
       }
     },
-    refreshAccess: (scope) => signet.refreshAccess(scope, socketId),
   };
 }
 
@@ -162,6 +166,7 @@ export async function commitEntityUpdate<T extends { id: string; version: number
     expect?: Precondition[];
     ops?: WriteOp[];
     events?: PlannedEvent[];
+    access?: AccessScope[];
   },
 ): Promise<boolean> {
   const present = update.present ?? ((entity: T) => entity);
@@ -177,6 +182,7 @@ export async function commitEntityUpdate<T extends { id: string; version: number
       changeEvent(context.actor.orgId, update.entity, 'updated', update.updated.id, present(update.updated), update.audience),
       ...(update.events ?? []),
     ],
+    access: update.access,
   });
   return true;
 }

@@ -1,6 +1,6 @@
 // member.list, member.invite, member.changeRole, member.remove, invite.list, invite.revoke
 import { commandInputs } from '../../src/lib/shared/commands.js';
-import type { Audience, WriteOp } from '../store/commit.js';
+import type { AccessScope, Audience, WriteOp } from '../store/commit.js';
 import type { MemberRecord } from '../store/records.js';
 import { toInvitation } from '../store/records.js';
 import { INVITATION_LIFETIME_MS, invitationLink, invitationWrites, newInvitation } from '../auth/invitations.js';
@@ -71,7 +71,7 @@ export const changeMemberRole = defineCommand({
   input: commandInputs['member.changeRole'],
   permission: 'team:manage',
   async handler(context, input) {
-    const { actor, repos, commit, refreshAccess } = context;
+    const { actor, repos, commit } = context;
     const { keys } = repos;
     const stored = await manageableMember(context, input.userId, 'change the role of');
     const member = stored.value;
@@ -94,9 +94,9 @@ export const changeMemberRole = defineCommand({
       expect: [{ key: keys.member(actor.orgId, member.userId), equals: stored.raw }],
       ops: [['set', keys.member(actor.orgId, member.userId), JSON.stringify(updated)], ...notice.ops],
       events: [changeEvent(actor.orgId, 'member', 'updated', member.userId, updated, TEAM), notice.event],
+      // Demotion or promotion applies to the member's live sockets, in order with the events.
+      access: [{ orgId: actor.orgId, userId: member.userId }],
     });
-    // Demotion or promotion applies to the member's live sockets before this is acknowledged.
-    await refreshAccess({ orgId: actor.orgId, userId: member.userId });
     return updated;
   },
 });
@@ -119,7 +119,10 @@ export async function memberRemovalWrites(context: CommandContext, member: Membe
   ];
   if (member.kind === 'ciUser') ops.push(['del', keys.user(member.userId)], ['del', keys.userOrgs(member.userId)]);
   const events = [changeEvent(actor.orgId, 'member', 'deleted', member.userId, undefined, TEAM), ...revocation.events];
-  return { ops, events, alsoAudited: revocation.alsoAudited, revokedKeys: ownKeys.length, descendantKeyIds: revocation.descendants.map((key) => key.id) };
+  const descendantKeyIds = revocation.descendants.map((key) => key.id);
+  const access: AccessScope[] = [{ orgId: actor.orgId, userId: member.userId }];
+  if (descendantKeyIds.length) access.push({ keyIds: descendantKeyIds });
+  return { ops, events, alsoAudited: revocation.alsoAudited, revokedKeys: ownKeys.length, access };
 }
 
 export const removeMember = defineCommand({
@@ -127,7 +130,7 @@ export const removeMember = defineCommand({
   input: commandInputs['member.remove'],
   permission: 'team:manage',
   async handler(context, input) {
-    const { actor, repos, commit, refreshAccess } = context;
+    const { actor, repos, commit } = context;
     const stored = await manageableMember(context, input.userId, 'remove');
     const member = stored.value;
     const removal = await memberRemovalWrites(context, member);
@@ -138,9 +141,8 @@ export const removeMember = defineCommand({
       ops: removal.ops,
       events: removal.events,
       alsoAudited: removal.alsoAudited,
+      access: removal.access,
     });
-    await refreshAccess({ orgId: actor.orgId, userId: member.userId });
-    if (removal.descendantKeyIds.length) await refreshAccess({ keyIds: removal.descendantKeyIds });
     return { removed: member.userId, revokedApiKeys: removal.revokedKeys };
   },
 });

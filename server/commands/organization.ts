@@ -2,6 +2,7 @@
 import { commandInputs } from '../../src/lib/shared/commands.js';
 import { permissionsOf } from '../../src/lib/shared/permissions.js';
 import { toOrganization, type OrganizationRecord } from '../store/records.js';
+import type { AccessScope } from '../store/commit.js';
 import { assertVersion, changeEvent, commitEntityUpdate, defineCommand, type CommandContext } from './define.js';
 import { invalid } from './errors.js';
 
@@ -45,7 +46,11 @@ export const updateOrganization = defineCommand({
  * Changes the actor's organization (read with the actor a moment ago; the commit re-checks that it
  * is unchanged). Nothing is written when nothing changes.
  */
-export async function changeOrganization(context: CommandContext, patch: Partial<Pick<OrganizationRecord, 'name' | 'supportAuthorized'>>) {
+export async function changeOrganization(
+  context: CommandContext,
+  patch: Partial<Pick<OrganizationRecord, 'name' | 'supportAuthorized'>>,
+  access?: AccessScope[],
+) {
   const stored = { value: context.actor.org, raw: context.actor.orgRaw };
   const updated = { ...stored.value, ...patch, version: stored.value.version + 1 };
   const changed = await commitEntityUpdate(context, {
@@ -56,6 +61,7 @@ export async function changeOrganization(context: CommandContext, patch: Partial
     name: updated.name,
     audience: ['all'],
     present: toOrganization,
+    access,
   });
   return { org: toOrganization(changed ? updated : stored.value), changed };
 }
@@ -64,7 +70,7 @@ export const deleteOrganization = defineCommand({
   name: 'org.delete',
   input: commandInputs['org.delete'],
   permission: 'org:delete',
-  async handler({ actor, repos, commit, refreshAccess }, input) {
+  async handler({ actor, repos, commit }, input) {
     const { keys } = repos;
     const stored = (await repos.org(actor.orgId))!;
     const org = stored.value;
@@ -95,8 +101,9 @@ export const deleteOrganization = defineCommand({
         ['del', keys.orgApiKeys(org.id)],
       ],
       events: [changeEvent(org.id, 'organization', 'deleted', org.id, undefined, ['all'])],
+      // Every socket of the organization is cut off (after this event) on every node.
+      access: [{ orgId: org.id }],
     });
-    await refreshAccess({ orgId: org.id });
     return { deleted: true };
   },
 });

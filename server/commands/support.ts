@@ -5,9 +5,8 @@ import { defineCommand, type CommandContext } from './define.js';
 import { changeOrganization } from './organization.js';
 
 async function setSupportAuthorized(context: CommandContext, authorized: boolean) {
-  const { org, changed } = await changeOrganization(context, { supportAuthorized: authorized });
-  if (changed && !authorized) await context.refreshAccess({ orgId: org.id, support: true });
-  return org;
+  const access = authorized ? undefined : [{ orgId: context.actor.orgId, support: true }];
+  return (await changeOrganization(context, { supportAuthorized: authorized }, access)).org;
 }
 
 export const authorizeSupport = defineCommand({

@@ -3,25 +3,33 @@
 // node delivers from that channel, in its order: its own commits, other nodes' and the CLI's alike.
 // One publish per commit, made by Redis itself: nodes encode nothing extra, and a node that dies
 // right after committing cannot lose the broadcast.
+//
+// A commit that changes access (a demotion, a removal, a revoked key, a sign-out) carries that change
+// in the same message, and a node re-checks the sockets in scope before it delivers anything after
+// it: the channel's order is the order in which access and events take effect, on every node, also
+// on one that was paused and works through its backlog when it resumes.
 import type { Redis } from 'ioredis';
+import type { Socket } from 'socket.io';
 import type { AuditEntry } from '../../src/lib/shared/entities.js';
-import type { Audience, Committed } from '../store/commit.js';
+import type { AccessChange, Audience, Committed } from '../store/commit.js';
 import type { Signet, SignetIo } from '../signet.js';
 import { audienceRoom, permissionRoom } from './rooms.js';
 
-/** Emits committed audit entries and events to the rooms allowed to see them, on this node only. */
-function deliverCommitted(io: SignetIo, committed: Committed): void {
-  const local = io.local;
-  for (const audit of committed.audits) {
-    local.to(permissionRoom(audit.orgId, 'audit:read')).emit('audit', { seq: audit.eventSeq, entry: audit.entry });
-  }
-  for (const event of committed.events) {
-    // No audience is nobody (an empty room list would mean every socket).
-    if (event.audience.length === 0) continue;
-    const rooms = event.audience.length === 1 ? audienceRoom(event.orgId, event.audience[0]!) : event.audience.map((audience) => audienceRoom(event.orgId, audience));
-    if (event.kind === 'change') local.to(rooms).emit('change', { seq: event.seq, ...(event.data as object) } as never);
-    else local.to(rooms).emit('notification', { seq: event.seq, ...(event.data as object) } as never);
-  }
+/** One sequenced event as it goes to sockets. */
+export interface Delivery {
+  event: 'audit' | 'change' | 'notification';
+  seq: number;
+  payload: object;
+  /** The rooms allowed to see it. */
+  rooms: readonly string[];
+}
+
+/** What a node does about changes of access, in the channel's order (the socket server's part). */
+export interface AccessApplier {
+  /** Re-checks this node's sockets in scope: each is re-roomed or cut off before this resolves. */
+  apply(change: AccessChange): Promise<void>;
+  /** Cuts off sockets whose key or session has expired by now; called before each delivery. */
+  expireDue(): void;
 }
 
 /** One item of a published commit (built by commit.lua). */
@@ -38,97 +46,273 @@ interface PublishedItem {
   d: unknown;
 }
 
-/** Reads a published commit: `origin\n[items]`. */
-function parsePublishedCommit(message: string): { origin: string; committed: Committed } | null {
-  const newline = message.indexOf('\n');
-  if (newline < 0) return null;
-  const items = JSON.parse(message.slice(newline + 1)) as PublishedItem[];
-  const committed: Committed = { audits: [], events: [] };
-  for (const item of items) {
-    if (item.k === 'audit') {
-      committed.audits.push({ orgId: item.o, eventSeq: item.s, entry: { ...(item.d as Omit<AuditEntry, 'seq'>), seq: item.n! } });
-    } else {
-      committed.events.push({ orgId: item.o, kind: item.k, audience: item.a.split(',') as Audience[], data: item.d, seq: item.s });
-    }
-  }
-  return { origin: message.slice(0, newline), committed };
+interface PublishedCommit {
+  deliveries: Array<Delivery & { orgId: string }>;
+  access: AccessChange | null;
 }
 
-/** How long a node waits for the published copy of its own commit before delivering it directly. */
+/** A node asking "have you delivered everything published before this?" of its own feed. */
+const BARRIER = 'barrier ';
+
+/** Reads a published commit: `origin\naccess\n[items]` (access: '' or JSON). */
+function parsePublishedCommit(message: string): PublishedCommit | null {
+  const first = message.indexOf('\n');
+  const second = first < 0 ? -1 : message.indexOf('\n', first + 1);
+  if (second < 0) return null;
+  const accessText = message.slice(first + 1, second);
+  const items = JSON.parse(message.slice(second + 1)) as PublishedItem[];
+  const deliveries = items.map((item) => {
+    if (item.k === 'audit') {
+      const entry: AuditEntry = { ...(item.d as Omit<AuditEntry, 'seq'>), seq: item.n! };
+      return { orgId: item.o, event: item.k, seq: item.s, payload: { seq: item.s, entry }, rooms: [permissionRoom(item.o, 'audit:read')] };
+    }
+    // No audience is nobody: an empty room list (which would mean every socket) is never emitted to.
+    const audiences = item.a === '' ? [] : (item.a.split(',') as Audience[]);
+    return { orgId: item.o, event: item.k, seq: item.s, payload: { seq: item.s, ...(item.d as object) }, rooms: audiences.map((audience) => audienceRoom(item.o, audience)) };
+  });
+  return { deliveries, access: accessText ? (JSON.parse(accessText) as AccessChange) : null };
+}
+
+/**
+ * A socket that is being caught up (replayed what it missed) before it joins its rooms. What the
+ * feed delivers to its organization meanwhile is kept here, in order, for the socket to receive
+ * right after the replay: so it gets every event once, in sequence, whatever commits meanwhile.
+ */
+export class CatchUp {
+  /** The rooms the socket will join; null until its actor is known (then kept events are filtered). */
+  rooms: ReadonlySet<string> | null = null;
+  /** The organization's events the feed delivered since the catch-up began that the socket may see. */
+  readonly kept: Delivery[] = [];
+  /** The first of the organization's events the feed delivered since the catch-up began. */
+  firstSeen: number | null = null;
+
+  constructor(
+    readonly socket: Socket,
+    readonly orgId: string,
+  ) {}
+
+  /** Its rooms, from an actor read after everything kept so far was committed. */
+  setRooms(rooms: ReadonlySet<string>): void {
+    if (this.rooms === null) {
+      const visible = this.kept.filter((delivery) => delivery.rooms.some((room) => rooms.has(room)));
+      this.kept.splice(0, this.kept.length, ...visible);
+    }
+    this.rooms = rooms;
+  }
+
+  offer(delivery: Delivery): void {
+    this.firstSeen ??= delivery.seq;
+    const rooms = this.rooms;
+    if (rooms === null || delivery.rooms.some((room) => rooms.has(room))) this.kept.push(delivery);
+  }
+}
+
+/** How long a node waits for its own commit to come back on the channel before acknowledging it anyway. */
 const OWN_COMMIT_WAIT_MS = 1000;
-const REMEMBERED_LIMIT = 10_000;
+/** How long a barrier may take to come back before the socket waiting on it is given up (it resumes again). */
+const BARRIER_TIMEOUT_MS = 10_000;
 
 /**
  * This node's subscription to the commit channel. Every delivery to this node's sockets happens in
  * channel order (the order Redis committed in), its own commits included, so a socket never sees a
- * later event of an organization before an earlier one and a client resuming from the highest
- * sequence number it saw misses nothing.
+ * later event of an organization before an earlier one, nor an event committed after its access
+ * was taken away, and a client resuming from the highest sequence number it saw misses nothing.
  */
 export interface CommittedFeed {
   /** True while subscribed. While false, nothing is delivered and handshakes are refused. */
   readonly live: boolean;
-  /** Resolves once a commit this node made has been delivered to its sockets (through the channel). */
+  /**
+   * How many changes of access this node has begun applying. A handshake that read its actor while
+   * this moved may have been missed by the re-check, and must read it again.
+   */
+  readonly accessEpoch: number;
+  /**
+   * Resolves once a commit this node made has been delivered (and its change of access applied) on
+   * this node, or after a short wait: the channel delivers it in order anyway.
+   */
   delivered(committed: Committed): Promise<void>;
+  /** The highest sequence number of the organization this node has delivered (-1: none yet). */
+  deliveredThrough(orgId: string): number;
+  /**
+   * Resolves once this node has delivered the organization's events up to `seq` (all committed
+   * before the call): at once if it has, else after a barrier published on the channel comes back.
+   */
+  reached(orgId: string, seq: number): Promise<void>;
+  /** Starts keeping the organization's deliveries for a socket being caught up. */
+  startCatchUp(socket: Socket, orgId: string): CatchUp;
+  endCatchUp(catchUp: CatchUp): void;
+  catchUpOf(socketId: string): CatchUp | undefined;
 }
 
-/** The first event a commit wrote identifies it on the channel. */
-function commitKey(committed: Committed): string | null {
+/** The organization and sequence number that tell whether a node has delivered a commit. */
+export function commitPosition(committed: Committed): { orgId: string; seq: number } | null {
   const audit = committed.audits[0];
-  if (audit) return `${audit.orgId}:${audit.eventSeq}`;
+  if (audit) return { orgId: audit.orgId, seq: audit.eventSeq };
   const event = committed.events[0];
-  return event ? `${event.orgId}:${event.seq}` : null;
+  return event ? { orgId: event.orgId, seq: event.seq } : null;
 }
 
-function remember(set: Set<string>, key: string): void {
-  if (set.size >= REMEMBERED_LIMIT) set.clear();
-  set.add(key);
+interface Barrier {
+  token: string;
+  targets: Array<{ orgId: string; seq: number }>;
+  resolve: () => void;
+  reject: (error: Error) => void;
+  promise: Promise<void>;
+  timer?: NodeJS.Timeout;
 }
 
 /**
  * Subscribes this node to the commit channel; resolves once subscribed. Should the subscription
- * drop (Redis away, a network blip), commits made meanwhile never reach this node's sockets. So
- * while it is down nothing is delivered (not even this node's own commits, which would move clients
- * past what they missed) and handshakes are refused; once it is back, this node's sockets are
- * disconnected, and clients come back with the last sequence number they saw and are replayed
- * exactly what they missed.
+ * drop (Redis away, a network blip, or Redis closing a subscriber that fell too far behind), commits
+ * made meanwhile never reach this node's sockets. So while it is down nothing is delivered (not
+ * even this node's own commits, which would move clients past what they missed) and handshakes are
+ * refused; once it is back, this node's sockets are disconnected, and clients come back with the
+ * last sequence number they saw, are authorized afresh, and are replayed exactly what they missed.
  */
-export async function startCommittedFeed(signet: Signet, subscriber: Redis, io: SignetIo): Promise<CommittedFeed> {
+export async function startCommittedFeed(signet: Signet, subscriber: Redis, io: SignetIo, access: AccessApplier): Promise<CommittedFeed> {
   const channel = signet.keys.committedChannel;
-  const origin = signet.commitOrigin;
   let live = false;
-  /** Own commits whose apply() waits for their published copy. */
-  const waiting = new Map<string, () => void>();
-  /** Own commits delivered before apply() asked (the reply and the message race). */
-  const arrivedFirst = new Set<string>();
-  /** Own commits delivered directly because their copy was late: skipped when it comes. */
-  const deliveredDirectly = new Set<string>();
+  let accessEpoch = 0;
+  /** Per organization, the highest sequence number delivered. */
+  const through = new Map<string, number>();
+  /** apply() calls waiting for their own commit, per organization. */
+  const waiting = new Map<string, Array<{ seq: number; release: () => void }>>();
+  const catchingUp = new Map<string, Set<CatchUp>>();
+  const catchUpBySocket = new Map<string, CatchUp>();
+  let nextBarrier: Barrier | null = null;
+  const sentBarriers = new Map<string, Barrier>();
+  let barrierCount = 0;
+
+  const deliveredThrough = (orgId: string) => through.get(orgId) ?? -1;
+
+  function advance(orgId: string, seq: number): void {
+    if (seq <= deliveredThrough(orgId)) return;
+    through.set(orgId, seq);
+    const waiters = waiting.get(orgId);
+    if (!waiters) return;
+    const remaining = waiters.filter((waiter) => waiter.seq > seq);
+    for (const waiter of waiters) if (waiter.seq <= seq) waiter.release();
+    if (remaining.length) waiting.set(orgId, remaining);
+    else waiting.delete(orgId);
+  }
+
+  function deliver(commit: PublishedCommit): void {
+    const local = io.local;
+    for (const delivery of commit.deliveries) {
+      if (delivery.rooms.length > 0) local.to(delivery.rooms as string[]).emit(delivery.event, delivery.payload as never);
+      const catchUps = catchingUp.get(delivery.orgId);
+      if (catchUps) for (const catchUp of catchUps) catchUp.offer(delivery);
+    }
+  }
+
+  function finish(commit: PublishedCommit): void {
+    for (const delivery of commit.deliveries) advance(delivery.orgId, delivery.seq);
+  }
+
+  /** Handles one channel message; returns a promise only while a change of access is being applied. */
+  function handle(message: string): Promise<void> | undefined {
+    if (message.startsWith(BARRIER)) {
+      settleBarrier(message.slice(BARRIER.length));
+      return undefined;
+    }
+    let commit: PublishedCommit | null;
+    try {
+      commit = parsePublishedCommit(message);
+    } catch (error) {
+      signet.logger.error({ err: error }, 'a published commit could not be read');
+      return undefined;
+    }
+    if (!commit) return undefined;
+    access.expireDue();
+    deliver(commit);
+    if (!commit.access) {
+      finish(commit);
+      return undefined;
+    }
+    // Nothing after this commit is delivered until its change of access is applied here.
+    accessEpoch += 1;
+    const { access: change } = commit;
+    return access
+      .apply(change)
+      .catch((error: unknown) => signet.logger.error({ err: error }, 'a change of access could not be applied'))
+      .then(() => finish(commit));
+  }
+
+  const queue: Array<string | undefined> = [];
+  let head = 0;
+  let draining = false;
+
+  /** Handles the queued messages one after the other, waiting only while a change of access is applied. */
+  async function drain(): Promise<void> {
+    draining = true;
+    while (head < queue.length) {
+      const message = queue[head]!;
+      queue[head++] = undefined;
+      try {
+        const pending = handle(message);
+        if (pending) await pending;
+      } catch (error) {
+        signet.logger.error({ err: error }, 'a published commit could not be delivered');
+      }
+    }
+    queue.length = 0;
+    head = 0;
+    draining = false;
+  }
 
   subscriber.on('message', (from: string, message: string) => {
     if (from !== channel) return;
-    try {
-      const published = parsePublishedCommit(message);
-      if (!published) return;
-      const key = published.origin === origin ? commitKey(published.committed) : null;
-      if (key && deliveredDirectly.delete(key)) return;
-      deliverCommitted(io, published.committed);
-      if (!key) return;
-      const release = waiting.get(key);
-      if (release) {
-        waiting.delete(key);
-        release();
-      } else {
-        // Also the case when this node's apply() failed after Redis had committed (a lost reply):
-        // its sockets still get the events.
-        remember(arrivedFirst, key);
-      }
-    } catch (error) {
-      signet.logger.error({ err: error }, 'a published commit could not be read');
-    }
+    queue.push(message);
+    if (!draining) void drain();
   });
+
+  function settleBarrier(token: string): void {
+    const barrier = sentBarriers.get(token);
+    if (!barrier) return; // another node's
+    sentBarriers.delete(token);
+    clearTimeout(barrier.timer);
+    // Everything committed before the barrier was published has been delivered by now.
+    for (const { orgId, seq } of barrier.targets) advance(orgId, seq);
+    barrier.resolve();
+  }
+
+  function failBarrier(barrier: Barrier, error: Error): void {
+    clearTimeout(barrier.timer);
+    sentBarriers.delete(barrier.token);
+    if (nextBarrier === barrier) nextBarrier = null;
+    barrier.reject(error);
+  }
+
+  function newBarrier(): Barrier {
+    let resolve!: () => void;
+    let reject!: (error: Error) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    promise.catch(() => {});
+    const barrier: Barrier = { token: `${signet.commitOrigin}:${(barrierCount += 1)}`, targets: [], resolve, reject, promise };
+    // Published on the next turn: callers in this one (whose reads are done) share it.
+    setImmediate(() => {
+      if (nextBarrier !== barrier) return;
+      nextBarrier = null;
+      sentBarriers.set(barrier.token, barrier);
+      barrier.timer = setTimeout(() => failBarrier(barrier, new Error(`the commit channel did not return a barrier within ${BARRIER_TIMEOUT_MS} ms`)), BARRIER_TIMEOUT_MS);
+      barrier.timer.unref();
+      signet.redis.publish(channel, `${BARRIER}${barrier.token}`).catch((error: unknown) => failBarrier(barrier, error as Error));
+    });
+    return barrier;
+  }
+
   subscriber.on('close', () => {
     if (!live || signet.shuttingDown) return;
     live = false;
     signet.logger.warn('lost the commit channel: live delivery paused until it is back');
+    // Nobody waits for a channel that is gone: this node's sockets resume once it is back.
+    for (const waiters of waiting.values()) for (const waiter of waiters) waiter.release();
+    waiting.clear();
+    const lost = new Error('this node lost the commit channel');
+    for (const barrier of [...sentBarriers.values(), ...(nextBarrier ? [nextBarrier] : [])]) failBarrier(barrier, lost);
   });
   subscriber.on('ready', () => {
     if (live) return;
@@ -150,26 +334,55 @@ export async function startCommittedFeed(signet: Signet, subscriber: Redis, io: 
     get live() {
       return live;
     },
+    get accessEpoch() {
+      return accessEpoch;
+    },
+    deliveredThrough,
     delivered(committed) {
-      const key = commitKey(committed);
-      if (!key || arrivedFirst.delete(key)) return Promise.resolve();
+      const position = commitPosition(committed);
       // Off the channel: its sockets will be replayed this commit when they resume.
-      if (!live) return Promise.resolve();
+      if (!position || !live || deliveredThrough(position.orgId) >= position.seq) return Promise.resolve();
       return new Promise<void>((resolve) => {
+        const waiter = { seq: position.seq, release: () => {} };
         const late = setTimeout(() => {
-          waiting.delete(key);
-          // Lost the channel meanwhile: leave it to the replay, like everything else missed.
-          if (live) {
-            remember(deliveredDirectly, key);
-            deliverCommitted(io, committed);
-          }
+          const waiters = waiting.get(position.orgId) ?? [];
+          const at = waiters.indexOf(waiter);
+          if (at >= 0) waiters.splice(at, 1);
+          if (waiters.length === 0) waiting.delete(position.orgId);
           resolve();
         }, OWN_COMMIT_WAIT_MS);
-        waiting.set(key, () => {
+        waiter.release = () => {
           clearTimeout(late);
           resolve();
-        });
+        };
+        const waiters = waiting.get(position.orgId);
+        if (waiters) waiters.push(waiter);
+        else waiting.set(position.orgId, [waiter]);
       });
+    },
+    reached(orgId, seq) {
+      if (deliveredThrough(orgId) >= seq) return Promise.resolve();
+      if (!live) return Promise.reject(new Error('this node is off the commit channel'));
+      nextBarrier ??= newBarrier();
+      nextBarrier.targets.push({ orgId, seq });
+      return nextBarrier.promise;
+    },
+    startCatchUp(socket, orgId) {
+      const catchUp = new CatchUp(socket, orgId);
+      let catchUps = catchingUp.get(orgId);
+      if (!catchUps) catchingUp.set(orgId, (catchUps = new Set()));
+      catchUps.add(catchUp);
+      catchUpBySocket.set(socket.id, catchUp);
+      return catchUp;
+    },
+    endCatchUp(catchUp) {
+      const catchUps = catchingUp.get(catchUp.orgId);
+      catchUps?.delete(catchUp);
+      if (catchUps?.size === 0) catchingUp.delete(catchUp.orgId);
+      if (catchUpBySocket.get(catchUp.socket.id) === catchUp) catchUpBySocket.delete(catchUp.socket.id);
+    },
+    catchUpOf(socketId) {
+      return catchUpBySocket.get(socketId);
     },
   };
 }

@@ -1,9 +1,17 @@
 // Resuming: a client that reconnects with the last sequence number it saw receives exactly the
-// events it missed and may see, in order, before the `ready` event.
+// events it missed and may see, in order, then `ready`, then the live ones: each once, none out of
+// order, also while the organization keeps committing.
+//
+// While the socket is replayed from the organization's event stream it is in no room yet; the feed
+// keeps what it delivers to the organization meanwhile (see CatchUp). Stream entries are sent only
+// for what the feed had delivered before the catch-up began; from the first event the feed kept on,
+// the kept copies are sent instead, then the socket joins its rooms, in one step: no event arrives
+// twice, none is skipped, and none reaches it after a change of access the feed applied first.
 import type { Socket } from 'socket.io';
 import type { ReadyEvent } from '../../src/lib/shared/events.js';
 import type { Signet } from '../signet.js';
 import type { Audience } from '../store/commit.js';
+import type { CatchUp, CommittedFeed } from './committedEvents.js';
 import { audienceRoom } from './rooms.js';
 
 const PAGE = 1000;
@@ -16,61 +24,79 @@ function fieldsOf(fields: string[]): Record<string, string> {
   return record;
 }
 
-/** Emits the events after `fromSeq` up to now; returns the last seq emitted or seen. */
-async function emitRange(
-  signet: Signet,
-  socket: Socket,
-  orgId: string,
-  fromSeq: number,
-  rooms: ReadonlySet<string>,
-): Promise<{ lastSeq: number; emitted: number; firstSeq: number | null }> {
-  let cursor = `${fromSeq + 1}-0`;
-  let lastSeq = fromSeq;
-  let emitted = 0;
-  let firstSeq: number | null = null;
-  for (;;) {
-    const entries = (await signet.redis.xrange(signet.keys.events(orgId), cursor, '+', 'COUNT', PAGE)) as StreamEntry[];
-    for (const [id, rawFields] of entries) {
-      const seq = Number(id.split('-')[0]);
-      firstSeq ??= seq;
-      lastSeq = seq;
-      const fields = fieldsOf(rawFields);
-      const audiences = (fields.a ?? '').split(',') as Audience[];
-      if (!audiences.some((audience) => rooms.has(audienceRoom(orgId, audience)))) continue;
-      const data = JSON.parse(fields.d!);
-      if (fields.k === 'audit') socket.emit('audit', { seq, entry: { ...data, seq: Number(fields.n) } });
-      else if (fields.k === 'change') socket.emit('change', { seq, ...data });
-      else if (fields.k === 'notification') socket.emit('notification', { seq, ...data });
-      emitted += 1;
-    }
-    if (entries.length < PAGE) return { lastSeq, emitted, firstSeq };
-    cursor = `${lastSeq + 1}-0`;
-  }
+/** Sends one stream entry if the socket's rooms allow it; returns whether it was sent. */
+function emitEntry(socket: Socket, orgId: string, seq: number, rawFields: string[], rooms: ReadonlySet<string>): boolean {
+  const fields = fieldsOf(rawFields);
+  const audiences = (fields.a ?? '').split(',') as Audience[];
+  if (!audiences.some((audience) => rooms.has(audienceRoom(orgId, audience)))) return false;
+  const data = JSON.parse(fields.d!);
+  if (fields.k === 'audit') socket.emit('audit', { seq, entry: { ...data, seq: Number(fields.n) } });
+  else if (fields.k === 'change') socket.emit('change', { seq, ...data });
+  else if (fields.k === 'notification') socket.emit('notification', { seq, ...data });
+  else return false;
+  return true;
 }
 
 /**
- * Replays in two passes around joining the rooms: the first catches up without live events
- * interleaving, the second covers what committed while the first ran. An event that commits
- * between the join and the second read may arrive twice; clients drop seqs they have seen.
+ * Catches a socket up from `lastSeq` (null: a fresh connection, which loads its state itself and
+ * needs only what commits from now on), then has it join its rooms. `catchUp` was started before
+ * the socket's actor was read and holds its rooms. Returns the `ready` event, or null when the socket
+ * went away meanwhile.
  */
-export async function replayMissedEvents(
-  signet: Signet,
-  socket: Socket,
-  orgId: string,
-  lastSeq: number | null,
-  rooms: ReadonlySet<string>,
-  joinRooms: () => void | Promise<void>,
-): Promise<ReadyEvent> {
+export async function catchUpSocket(signet: Signet, feed: CommittedFeed, catchUp: CatchUp, lastSeq: number | null): Promise<ReadyEvent | null> {
+  const { socket, orgId } = catchUp;
+  if (catchUp.rooms === null) throw new Error('a socket is caught up once its rooms are known');
+  const gone = () => !socket.connected;
+  const currentSeq = async () => Number((await signet.redis.get(signet.keys.eventSeq(orgId))) ?? 0);
+  let handled: number;
+  /** A number known to be committed that `handled` does not exceed (null: unknown, as when a client claims one beyond the stream). */
+  let committedThrough: number | null = null;
+  let resumed = true;
+  let replayed = 0;
   if (lastSeq === null) {
-    await joinRooms();
-    const seq = Number((await signet.redis.get(signet.keys.eventSeq(orgId))) ?? 0);
-    return { seq, resumed: true, replayed: 0 };
+    handled = committedThrough = await currentSeq();
+  } else {
+    handled = lastSeq;
+    let firstRead: number | null = null;
+    pages: for (;;) {
+      const entries = (await signet.redis.xrange(signet.keys.events(orgId), `${handled + 1}-0`, '+', 'COUNT', PAGE)) as StreamEntry[];
+      if (gone()) return null;
+      const lastInPage = entries.length ? Number(entries.at(-1)![0].split('-')[0]) : handled;
+      for (const [id, rawFields] of entries) {
+        const seq = Number(id.split('-')[0]);
+        firstRead ??= seq;
+        // From here on the feed kept what this socket may see.
+        if (catchUp.firstSeen !== null && seq >= catchUp.firstSeen) break pages;
+        if (seq > feed.deliveredThrough(orgId)) {
+          // Read before the feed delivered it: wait until it has, so that a change of access
+          // committed before it is applied to this socket's rooms first.
+          await feed.reached(orgId, lastInPage);
+          if (gone()) return null;
+          if (catchUp.firstSeen !== null && seq >= catchUp.firstSeen) break pages;
+        }
+        if (emitEntry(socket, orgId, seq, rawFields, catchUp.rooms!)) replayed += 1;
+        handled = seq;
+      }
+      if (entries.length < PAGE) break;
+    }
+    // The stream is capped: if the next event the client needs was trimmed, it must reload instead.
+    resumed = firstRead === null || firstRead === lastSeq + 1;
+    // Anything read was committed, and so was everything numbered below it.
+    if (firstRead !== null) committedThrough = handled;
   }
-  const first = await emitRange(signet, socket, orgId, lastSeq, rooms);
-  // The stream is capped: if the next event the client needs was trimmed, it must reload instead.
-  const resumed = first.firstSeq === null || first.firstSeq === lastSeq + 1;
-  await joinRooms();
-  const second = await emitRange(signet, socket, orgId, first.lastSeq, rooms);
-  const seq = Math.max(second.lastSeq, Number((await signet.redis.get(signet.keys.eventSeq(orgId))) ?? 0));
-  return { seq, resumed, replayed: first.emitted + second.emitted };
+  // Whatever was committed up to here must have gone through this node's feed before the socket
+  // joins its rooms, or the feed would send it again.
+  await feed.reached(orgId, committedThrough ?? Math.min(handled, await currentSeq()));
+  if (gone()) return null;
+  // In one step: what the feed kept, then the rooms; the feed's next delivery goes to the rooms.
+  let sent = handled;
+  for (const delivery of catchUp.kept) {
+    if (delivery.seq <= sent) continue;
+    socket.emit(delivery.event, delivery.payload as never);
+    sent = delivery.seq;
+    replayed += 1;
+  }
+  socket.join([...catchUp.rooms!]);
+  feed.endCatchUp(catchUp);
+  return { seq: Math.max(sent, feed.deliveredThrough(orgId)), resumed, replayed };
 }

@@ -1,5 +1,5 @@
 // The Socket.IO side: handshake (Origin allowlist, session cookie or API key), rooms, the command
-// event, resuming from a sequence number, presence, and revocation on every node.
+// event, resuming from a sequence number, presence; revocation is access.ts, in the commit feed's order.
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
@@ -12,13 +12,14 @@ import { tokenHash } from '../auth/secrets.js';
 import { CommandFailure, invalid, rateLimited } from '../commands/errors.js';
 import { IN_FLIGHT_PER_ACTOR, QUEUED_PER_ACTOR, toCommandError, type Dispatcher } from '../commands/dispatch.js';
 import type { AuditSource } from '../audit/entries.js';
-import type { AccessScope, Signet, SignetIo } from '../signet.js';
-import { roomsForActor } from './rooms.js';
-import { replayMissedEvents } from './replay.js';
+import type { Metrics } from '../metrics.js';
+import type { Signet, SignetIo } from '../signet.js';
+import { catchUpSocket } from './replay.js';
+import { createSocketAccess, type SocketAccess } from './access.js';
 import { removePresence, schedulePresenceBroadcast, setPresence } from './presence.js';
 import { claimSocketSlot, releaseSocketSlot } from './socketSlots.js';
 
-interface SocketData {
+export interface SocketData {
   principal: Principal;
   orgId: string;
   userId: string;
@@ -30,10 +31,8 @@ interface SocketData {
   refusedInARow: number;
 }
 
-type SignetSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+export type SignetSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
-const REFRESH_EVENT = 'signet:refresh';
-const ACCESS_SWEEP_MS = 30_000;
 /**
  * A socket that sends faster than its answers come back is closed rather than served: past this
  * many unanswered commands (what its actor may have running and queued), or this many refusals in
@@ -43,6 +42,12 @@ const ACCESS_SWEEP_MS = 30_000;
  */
 const MAX_UNANSWERED = IN_FLIGHT_PER_ACTOR + QUEUED_PER_ACTOR;
 const MAX_REFUSED_IN_A_ROW = 50;
+/** What a handshake read, for the connection to start from. */
+interface Admission {
+  actor: Actor;
+  /** The feed's count of changes of access when the actor was read. */
+  accessEpoch: number;
+}
 
 /** Where a socket's commands come from, for the audit log (built when needed: kept per socket it costs memory). */
 function sourceOf(socket: Socket): AuditSource {
@@ -53,18 +58,13 @@ function sourceOf(socket: Socket): AuditSource {
   };
 }
 
-/** An access scope as it may be logged: without the session hash. */
-function loggable(scope: AccessScope) {
-  const { sessionHash, ...rest } = scope;
-  return sessionHash ? { ...rest, session: 'one session' } : rest;
-}
-
 export function attachSocketServer(
   signet: Signet,
   httpServer: HttpServer,
   dispatcher: Dispatcher,
   adapterClients: { pub: Redis; sub: Redis },
-): SignetIo {
+  metrics: Metrics,
+): { io: SignetIo; access: SocketAccess } {
   const { config } = signet;
 
   // Credentials (a session or an API key, by hash) whose handshake was refused for their actor's
@@ -105,6 +105,7 @@ export function attachSocketServer(
     adapter: createAdapter(adapterClients.pub, adapterClients.sub, { key: signet.keys.adapterChannel, requestsTimeout: 2000 }),
   });
   signet.io = io;
+  const access = createSocketAccess(signet, io, metrics);
 
   io.use(async (rawSocket, next) => {
     const socket = rawSocket as SignetSocket;
@@ -131,13 +132,14 @@ export function attachSocketServer(
         if (error instanceof CommandFailure && error.extra.retryAfterMs) rememberRefusal(credential, error.extra.retryAfterMs);
         throw error;
       });
+      const accessEpoch = signet.feed?.accessEpoch ?? 0;
       const actor = await loadActor(signet.redis, signet.keys, principal);
       if (!(await claimSocketSlot(signet, actor.userId, socket.id))) {
         const cap = config.SIGNET_MAX_SOCKETS_PER_USER;
         throw new CommandFailure('RATE_LIMITED', `This account has ${cap} connections open, the most allowed; close one (a browser tab or a client) first`);
       }
       socket.data = { principal, orgId: actor.orgId, userId: actor.userId, unanswered: 0, refusedInARow: 0 };
-      (socket as SignetSocket & { actor?: Actor }).actor = actor;
+      (socket as SignetSocket & { admission?: Admission }).admission = { actor, accessEpoch };
       next();
       // A client that left during the handshake never connects (and never disconnects): give its
       // slot back. Socket.IO connects it, or drops it, before this runs.
@@ -155,9 +157,13 @@ export function attachSocketServer(
   io.on('connection', (rawSocket) => void onConnection(rawSocket as SignetSocket));
 
   async function onConnection(socket: SignetSocket) {
-    const actor = (socket as SignetSocket & { actor?: Actor }).actor!;
-    delete (socket as SignetSocket & { actor?: Actor }).actor;
+    const { actor, accessEpoch } = (socket as SignetSocket & { admission?: Admission }).admission!;
+    delete (socket as SignetSocket & { admission?: Admission }).admission;
     const { orgId } = socket.data;
+    // From here on, what the feed delivers to the organization is kept for this socket until it has
+    // been caught up and joins its rooms.
+    const feed = signet.feed!;
+    const catchUp = feed.startCatchUp(socket, orgId);
 
     socket.on('command', (name, input, ack) => {
       if (typeof ack !== 'function') return;
@@ -178,24 +184,24 @@ export function attachSocketServer(
     });
     socket.on('disconnect', () => {
       void releaseSocketSlot(signet, socket.data.userId, socket.id).catch(() => {});
+      feed.endCatchUp(catchUp);
       if (signet.shuttingDown) return;
       void removePresence(signet, orgId, socket.id)
         .then(() => schedulePresenceBroadcast(signet, orgId))
         .catch(() => {});
     });
-    scheduleExpiry(socket, actor);
 
     try {
+      if (!(await access.admit(socket, catchUp, actor, accessEpoch))) return;
       const lastSeq = (socket.handshake.auth as HandshakeAuth).lastSeq;
-      const rooms = roomsForActor(actor);
-      const ready = await replayMissedEvents(signet, socket, orgId, typeof lastSeq === 'number' ? lastSeq : null, rooms, () =>
-        socket.join([...rooms]),
-      );
+      const ready = await catchUpSocket(signet, feed, catchUp, typeof lastSeq === 'number' ? lastSeq : null);
+      if (!ready) return;
       socket.emit('ready', ready);
       await setPresence(signet, orgId, socket.id, { userId: actor.userId, name: actor.name, page: '', since: new Date().toISOString() });
       schedulePresenceBroadcast(signet, orgId);
     } catch (error) {
       signet.logger.warn({ err: error }, 'connection set-up failed');
+      feed.endCatchUp(catchUp);
       socket.disconnect(true);
     }
   }
@@ -206,83 +212,5 @@ export function attachSocketServer(
     socket.disconnect(true);
   }
 
-  /** Ends the socket when its API key or session expires, without waiting for the next sweep. */
-  function scheduleExpiry(socket: SignetSocket, actor: Actor) {
-    // Far-off expiries are left to the periodic re-check: a timer per socket costs memory.
-    if (!actor.expiresAt || Date.parse(actor.expiresAt) - Date.now() > ACCESS_SWEEP_MS * 2) return;
-    const timer = setTimeout(() => {
-      socket.emit('revoked', { reason: actor.principal.kind === 'apiKey' ? 'This API key has expired' : 'Your session has ended' });
-      socket.disconnect(true);
-    }, Math.max(0, Math.min(Date.parse(actor.expiresAt) - Date.now(), 2 ** 31 - 1)));
-    timer.unref();
-    socket.on('disconnect', () => clearTimeout(timer));
-  }
-
-  /** Re-checks this node's sockets in scope: those that lost access are disconnected, the rest re-roomed. */
-  async function refreshLocalSockets(scope: AccessScope, callerSocketId?: string): Promise<void> {
-    const matching = [...io.of('/').sockets.values()].filter((raw) => {
-      const data = (raw as SignetSocket).data;
-      if (!data?.principal) return false;
-      const principal = data.principal;
-      if (scope.orgId && data.orgId !== scope.orgId) return false;
-      if (scope.userId && data.userId !== scope.userId) return false;
-      if (scope.keyIds && (principal.kind !== 'apiKey' || !scope.keyIds.includes(principal.keyId))) return false;
-      if (scope.sessionHash && (principal.kind === 'apiKey' || principal.sessionHash !== scope.sessionHash)) return false;
-      if (scope.support && principal.kind !== 'support') return false;
-      return true;
-    }) as SignetSocket[];
-    await Promise.all(
-      matching.map(async (socket) => {
-        try {
-          const actor = await loadActor(signet.redis, signet.keys, socket.data.principal);
-          const wanted = roomsForActor(actor);
-          for (const room of socket.rooms) if (room !== socket.id && !wanted.has(room)) socket.leave(room);
-          socket.join([...wanted]);
-        } catch (error) {
-          if (!(error instanceof CommandFailure) || error.code !== 'UNAUTHENTICATED') throw error;
-          if (socket.id === callerSocketId) {
-            // It still needs its acknowledgement; it receives no broadcasts meanwhile.
-            for (const room of socket.rooms) if (room !== socket.id) socket.leave(room);
-            socket.data.revokedAfterAck = error.message;
-            return;
-          }
-          socket.emit('revoked', { reason: error.message });
-          socket.disconnect(true);
-        }
-      }),
-    );
-  }
-
-  io.on(REFRESH_EVENT as never, (scope: AccessScope, ack: (done: boolean) => void) => {
-    refreshLocalSockets(scope).then(
-      () => ack(true),
-      () => ack(false),
-    );
-  });
-
-  signet.refreshAccess = async (scope, callerSocketId) => {
-    await refreshLocalSockets(scope, callerSocketId);
-    // Every other node does the same and answers; the command is acknowledged only after that.
-    // The change itself is committed by now, so a node that does not answer is logged, not
-    // reported as a failed command (its sockets still re-check the actor on every command).
-    try {
-      // The Redis adapter's requestsTimeout (2 s) bounds the wait.
-      const answers = (await (io as unknown as { serverSideEmitWithAck: (ev: string, arg: unknown) => Promise<boolean[]> })
-        .serverSideEmitWithAck(REFRESH_EVENT, scope)) as boolean[];
-      if (answers.some((done) => !done)) signet.logger.error({ scope: loggable(scope) }, 'a node failed to apply an access change');
-    } catch (error) {
-      signet.logger.error({ err: error, scope: loggable(scope) }, 'not every node confirmed an access change in time; the periodic re-check will catch up');
-    }
-  };
-
-  // A backstop for anything a missed refresh left behind: every socket's actor is re-checked
-  // periodically, and sockets that lost access are disconnected.
-  const sweep = setInterval(() => {
-    if (signet.shuttingDown) return;
-    void refreshLocalSockets({}).catch((error) => signet.logger.debug({ err: error }, 'access sweep deferred'));
-  }, ACCESS_SWEEP_MS);
-  sweep.unref();
-  io.engine.on('close', () => clearInterval(sweep));
-
-  return io;
+  return { io, access };
 }

@@ -5,8 +5,10 @@
 -- Every argument is in ARGV, flat and in a fixed order. commit.ts is their one producer and names
 -- every key (from keys.ts); this script builds none.
 --   1-4   how many preconditions, writes, audit entries and events follow
---   5-8   the event streams' retention, the set of organizations with unsealed audit entries, the
---         channel to publish on ('' : none) and who commits (the origin the channel message names)
+--   5-9   the event streams' retention, the set of organizations with unsealed audit entries, the
+--         channel to publish on ('' : none), who commits (the origin the channel message names) and
+--         the change of access the commit makes (JSON, '' : none; published for every node to apply
+--         before it delivers what comes after)
 --   then each precondition: key, hash field or '', '=' (must equal) or '0' (must not exist), value
 --   then each write: its name and arguments
 --   then each audit entry: its event stream's counter and key; the audit counter, log and target
@@ -31,7 +33,7 @@ for i = 1, 4 do
   counts[i] = tonumber(counts[i])
   if counts[i] == nil then return redis.error_reply('commit: argument ' .. i .. ' must be a count') end
 end
-local retention, unsealedKey, channel, origin = take(), take(), take(), take()
+local retention, unsealedKey, channel, origin, access = take(), take(), take(), take(), take()
 
 local expects = {}
 for i = 1, counts[1] do expects[i] = takeMany(4) end
@@ -164,7 +166,8 @@ for _, event in ipairs(events) do
 end
 -- Subscribers hear this only after the write is in the append-only file (Redis answers clients,
 -- subscribers included, after its fsync), so no node delivers an event that could still be lost.
+-- Three lines: who committed, the change of access ('' : none), the items.
 if channel ~= '' and #published > 0 then
-  redis.call('PUBLISH', channel, origin .. '\n[' .. table.concat(published, ',') .. ']')
+  redis.call('PUBLISH', channel, origin .. '\n' .. access .. '\n[' .. table.concat(published, ',') .. ']')
 end
 return reply

@@ -40,11 +40,33 @@ export interface PlannedEvent {
   data: unknown;
 }
 
+/** Which live sockets a change of access concerns (every field given must match). */
+export interface AccessScope {
+  orgId?: string;
+  userId?: string;
+  /** Sockets authenticated with one of these API keys. */
+  keyIds?: readonly string[];
+  sessionHash?: string;
+  /** Support sockets of this organization. */
+  support?: boolean;
+}
+
+/**
+ * A commit that takes access away (or changes it) says so in what it publishes: every node re-checks
+ * the sockets in scope before it delivers anything published after it.
+ */
+export interface AccessChange {
+  scopes: AccessScope[];
+  /** The socket whose command made the change: should it lose access, it gets its acknowledgement first. */
+  callerSocketId?: string;
+}
+
 export interface CommitPlan {
   expect?: Precondition[];
   ops?: WriteOp[];
   audits?: AuditDraft[];
   events?: PlannedEvent[];
+  access?: AccessChange;
 }
 
 export interface CommittedAudit {
@@ -106,6 +128,8 @@ export async function commit(redis: Redis, keys: RedisKeys, retention: number, p
   const ops = plan.ops ?? [];
   const audits = plan.audits ?? [];
   const events = plan.events ?? [];
+  // Published with the commit's events: a change of access with none would have nothing to order against.
+  if (plan.access && audits.length + events.length === 0) throw new Error('commit: a change of access comes with an audit entry or event');
   // In the order commit.lua takes them (see its header). Large values (stored records, entries,
   // event data) are arguments of their own, never escaped inside another JSON text.
   const args: string[] = [
@@ -117,6 +141,7 @@ export async function commit(redis: Redis, keys: RedisKeys, retention: number, p
     keys.auditUnsealed,
     publishTo?.channel ?? '',
     publishTo?.origin ?? '',
+    plan.access ? json(plan.access, 'the change of access') : '',
   ];
   for (const p of expect) args.push(argument(p.key, 'a precondition key'), p.field ?? '', p.equals === null ? '0' : '=', p.equals ?? '');
   for (const op of ops) {

@@ -1,5 +1,5 @@
-// Live events: rooms, two nodes (commits published by the commit script, revocation through the
-// Redis adapter), resuming, revocation, handshake rules.
+// Live events: rooms, two nodes (commits and changes of access published by the commit script),
+// resuming, revocation, handshake rules. Under load and with a paused node: realtime/*.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../server/index.js';
 import { createSignet } from '../../server/signet.js';

@@ -1,6 +1,7 @@
 // The one Socket.IO connection of the app. Features subscribe to its events; it keeps the sequence
-// bookkeeping that makes reconnects lossless (resume from lastSeq) and duplicate-free (drop seqs
-// already applied), and tells subscribers when their data must be reloaded.
+// bookkeeping that makes reconnects lossless (resume from lastSeq) and, as a safety net (the server
+// sends each event once, in order), duplicate-free (drop seqs already applied), and tells
+// subscribers when their data must be reloaded.
 import { io, type Socket } from 'socket.io-client';
 import type { CommandInput, CommandName, ErrorCode } from '$lib/shared/commands';
 import type { ClientToServerEvents, HandshakeAuth, ReadyEvent, ServerToClientEvents } from '$lib/shared/events';
@@ -28,7 +29,7 @@ export interface ConnectionProblem {
 
 const COMMAND_TIMEOUT_MS = 15_000;
 const SERVER_DISCONNECT_RETRY_MS = 2_000;
-/** How many recent seqs to remember for de-duplication: far more than a replay overlap can hold. */
+/** How many recent seqs to remember for de-duplication (a safety net: the server sends each once). */
 const SEEN_LIMIT = 2_000;
 
 class RealtimeClient {

@@ -2,12 +2,9 @@
 // automatic signing with RSA and ECDSA certificates, k-of-n approvals, denial, cancelation, expiry,
 // re-submission to another policy, certificate problems, two nodes sharing one queue, a node dying
 // mid-job, and who is notified of what. Waits are on `change` / `notification` events, not sleeps.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATUS_LABELS } from '../../../src/lib/shared/signing.js';
 import type { Config } from '../../../server/config.js';
@@ -18,7 +15,6 @@ import {
   auditLog,
   command,
   connect,
-  ORIGIN,
   redisUrl,
   seedOrg,
   signIn,
@@ -46,8 +42,7 @@ import {
   type IssuedCertificate,
   type Person,
 } from '../../helpers/signing.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+import { spawnNodeProcess, type NodeProcess } from '../../helpers/nodeProcess.js';
 
 let config: Config;
 let artifactDir: string;
@@ -62,7 +57,7 @@ let memberToken: string;
 let adminToken: string;
 const sockets: ClientSocket[] = [];
 const extraNodes: SignetNode[] = [];
-const children: ChildProcess[] = [];
+const children: NodeProcess[] = [];
 
 beforeAll(async () => {
   artifactDir = mkdtempSync(path.join(os.tmpdir(), 'signet-lifecycle-'));
@@ -80,7 +75,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const socket of sockets) socket.close();
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children) await child.kill();
   for (const extra of extraNodes) await extra.close();
   await node?.close();
   if (artifactDir) rmSync(artifactDir, { recursive: true, force: true });
@@ -456,41 +451,19 @@ describe('a node that dies while signing', () => {
     extraNodes.splice(extraNodes.indexOf(seeder), 1);
     await seeder.close();
 
-    const { NODE_OPTIONS: _ignored, ...inherited } = process.env;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/signingNodeProcess.ts'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...inherited,
-        REDIS_URL: redisUrl(),
-        PORT: '0',
-        HOST: '127.0.0.1',
-        SIGNET_PUBLIC_URL: ORIGIN,
-        SIGNET_REDIS_PREFIX: crashConfig.SIGNET_REDIS_PREFIX,
-        SIGNET_MASTER_KEY: crashConfig.masterKey.toString('base64'),
-        SIGNET_ARTIFACT_DIR: crashConfig.artifactDir,
-        SIGNET_DATA_DIR: crashConfig.SIGNET_DATA_DIR,
-        SIGNET_NODE_ID: 'doomed-child',
-        SIGNET_JOB_LOCK_MS: '1000',
-        SIGNET_FAULT_CRASH_BEFORE_SIGNING: 'true',
-        LOG_LEVEL: 'silent',
-      },
+    const child = await spawnNodeProcess(crashConfig, {
+      SIGNET_NODE_ID: 'doomed-child',
+      SIGNET_JOB_LOCK_MS: '1000',
+      SIGNET_FAULT_CRASH_BEFORE_SIGNING: 'true',
     });
     children.push(child);
-    let stderr = '';
-    child.stderr!.on('data', (chunk) => (stderr += chunk));
-    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    const childUrl = await new Promise<string>((resolve, reject) => {
-      const lines = createInterface({ input: child.stdout! });
-      lines.once('line', (line) => resolve(JSON.parse(line).url));
-      void exited.then(({ code }) => reject(new Error(`the child node exited (${code}) before listening: ${stderr}`)));
-    });
+    const childUrl = child.url;
 
     const artifact = randomArtifact(10_000);
     const { request } = await submitTo(policy.slug, { via: { url: childUrl }, token, orgSlug: crashOrg.slug, projectSlug: crashProject.slug, artifact });
     expect(request.workflowStatus).toBe('QueuedForProcessing');
-    const exit = await exited;
-    expect(exit, stderr).toEqual({ code: 137, signal: null });
+    const exit = await child.exited;
+    expect(exit, child.stderr()).toEqual({ code: 137, signal: null });
 
     // The child committed Processing, then died before signing: read it straight from Redis.
     const redis = await connectRedis(redisUrl());
