@@ -60,9 +60,26 @@ const EnvSchema = z.object({
   SIGNET_TSA_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** How long a TSA may take to answer before the request fails (or is signed without a timestamp, where the policy allows). */
   SIGNET_TSA_TIMEOUT_MS: positiveInt.max(120_000).default(15_000),
+  /**
+   * The SMTP server notifications and invitations are mailed through (smtp://host:587 with
+   * STARTTLS when offered, smtps://host:465; user and password may be in the URL). Unset: no email.
+   * Operator configuration, trusted like SIGNET_TSA_URL: it is not held to the outbound rules.
+   */
+  SIGNET_SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' }).optional(),
+  /** The From address of Signet's mail, e.g. "Signet <signet@example.com>"; needed with SIGNET_SMTP_URL. */
+  SIGNET_MAIL_FROM: z
+    .string()
+    .max(300)
+    .regex(/^(?:[^<>@]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/, 'must be an address, or a name and <address>')
+    .optional(),
+  SIGNET_MAIL_ATTEMPTS: positiveInt.max(20).default(8),
   /** Fault injection for tests: the worker process exits right before signing. Never set in production. */
   SIGNET_FAULT_CRASH_BEFORE_SIGNING: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+}).superRefine((env, context) => {
+  if (env.SIGNET_SMTP_URL && !env.SIGNET_MAIL_FROM) {
+    context.addIssue({ code: 'custom', path: ['SIGNET_MAIL_FROM'], message: 'is needed with SIGNET_SMTP_URL: the address Signet mails from' });
+  }
 });
 
 export type Env = z.infer<typeof EnvSchema>;

@@ -23,6 +23,7 @@ import { startAuditWatch } from './audit/rollbackWatch.js';
 import { startNodeHeartbeat } from './realtime/presence.js';
 import { createSigningApi } from './http/signingApi.js';
 import { startSigningQueues } from './signing/queue.js';
+import { startOutreachQueues } from './outreach/queue.js';
 
 export interface SignetNode {
   url: string;
@@ -95,6 +96,8 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
   const stopHeartbeat = startNodeHeartbeat(signet);
   const queues = startSigningQueues(signet, redisUrl, { workers: true, metrics });
   signet.jobs = queues.jobs;
+  const outreach = startOutreachQueues(signet, redisUrl, { workers: true, metrics });
+  signet.outreach = outreach.sender;
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -115,6 +118,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
       stopHeartbeat();
       stopRedisProbe();
       await queues.close();
+      await outreach.close();
       await stopSealer();
       await auditWatch.close();
       io.local.disconnectSockets(true);

@@ -3,8 +3,10 @@ import { commandInputs } from '../../src/lib/shared/commands.js';
 import type { Audience, WriteOp } from '../store/commit.js';
 import type { MemberRecord } from '../store/records.js';
 import { toInvitation } from '../store/records.js';
-import { INVITATION_LIFETIME_MS, invitationLink, invitationWrites, newInvitation } from '../auth/invitations.js';
+import { INVITATION_LIFETIME_MS, invitationLink, invitationMail, invitationWrites, newInvitation } from '../auth/invitations.js';
 import { notificationWrites } from '../notifications.js';
+import { emailConfigured, planOutreach } from '../outreach/plan.js';
+import { mailDelivery } from '../outreach/mail.js';
 import { assertNotSupport, assertVersion, changeEvent, defineCommand, type CommandContext } from './define.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
 import { keyRevocationWrites } from './apiKeys.js';
@@ -42,15 +44,25 @@ export const inviteMember = defineCommand({
     if (pending) throw conflict(`${input.email} already has a pending invitation; revoke it to invite again`);
 
     const { invitation, token } = newInvitation(actor.orgId, input.email, input.role, actor.userId);
+    const link = invitationLink(signet.config.publicUrl, token);
+    // The link is mailed to the person invited, sealed (under the master key) until it is sent.
+    const mailed = emailConfigured(signet.config);
+    const outreach = await planOutreach(signet, {
+      orgId: actor.orgId,
+      mail: mailed
+        ? [mailDelivery(signet.config, actor.orgId, invitation.email, invitationMail(signet.config.publicUrl, invitation, link, { org: actor.org.name, inviter: actor.name }), { sealed: true })]
+        : [],
+    });
     await commit({
       target: { type: 'invitation', id: invitation.id, name: invitation.email },
-      changes: { email: { before: null, after: invitation.email }, role: { before: null, after: invitation.role } },
+      changes: { email: { before: null, after: invitation.email }, role: { before: null, after: invitation.role }, mailed: { before: null, after: mailed } },
       expect: [{ key: keys.invite(invitation.id), equals: null }],
-      ops: invitationWrites(keys, invitation),
+      ops: [...invitationWrites(keys, invitation), ...outreach.ops],
       events: [changeEvent(actor.orgId, 'invitation', 'created', invitation.id, toInvitation(invitation), TEAM_MANAGERS)],
     });
-    // The link carries the secret token: it is shown to the inviter once and never stored or logged.
-    return { invitation: toInvitation(invitation), inviteLink: invitationLink(signet.config.publicUrl, token) };
+    await outreach.afterCommit();
+    // The link carries the secret token: it is shown to the inviter once, never stored in the clear or logged.
+    return { invitation: toInvitation(invitation), inviteLink: link, mailed };
   },
 });
 

@@ -5,6 +5,7 @@ import type {
   ArtifactConfiguration,
   BuildSystem,
   Certificate,
+  ChatChannel,
   Invitation,
   Member,
   Organization,
@@ -14,6 +15,7 @@ import type {
   Webhook,
 } from '../../src/lib/shared/entities.js';
 import type { SealedKey } from '../signing/keyVault.js';
+import { DEFAULT_WEBHOOK_EVENTS } from '../../src/lib/shared/signing.js';
 
 export interface OrganizationRecord extends Organization {
   deletedAt?: string;
@@ -77,7 +79,9 @@ export interface CertificateRecord extends Certificate {
   sealedOpenpgpKey?: SealedKey;
 }
 
-export interface WebhookRecord extends Webhook {
+export interface WebhookRecord extends Omit<Webhook, 'events'> {
+  /** Absent on webhooks made before events existed: they hear the final statuses. */
+  events?: Webhook['events'];
   /** The HMAC secret, sealed like private keys (it must be recoverable to sign deliveries). */
   sealedSecret: SealedKey;
 }
@@ -89,5 +93,15 @@ export function toCertificate(record: CertificateRecord): Certificate {
 
 export function toWebhook(record: WebhookRecord): Webhook {
   const { sealedSecret: _sealed, ...webhook } = record;
-  return webhook;
+  return { ...webhook, events: record.events ?? [...DEFAULT_WEBHOOK_EVENTS] };
+}
+
+export interface ChatChannelRecord extends ChatChannel {
+  /** The incoming-webhook URL, sealed like webhook secrets (whoever has it may post to the channel). */
+  sealedUrl: SealedKey;
+}
+
+export function toChatChannel(record: ChatChannelRecord): ChatChannel {
+  const { sealedUrl: _sealed, ...channel } = record;
+  return channel;
 }

@@ -51,6 +51,7 @@ const signing = {
   sparePolicyId: '',
   buildSystemId: '',
   webhookId: '',
+  chatChannelId: '',
   ciToken: '',
   /** Requests waiting for approval, one per command that would move one on. */
   waiting: {} as Record<'request.approve' | 'request.deny' | 'request.cancel', string>,
@@ -146,6 +147,7 @@ async function validInput(name: string, role: Role): Promise<Record<string, unkn
     case 'project.get':
     case 'artifactConfig.list':
     case 'webhook.list':
+    case 'chatChannel.list':
     case 'policy.list':
       return { projectId: signing.projectId };
     case 'project.create':
@@ -210,8 +212,18 @@ async function validInput(name: string, role: Role): Promise<Record<string, unkn
       return { buildSystemId: signing.buildSystemId };
     case 'webhook.create':
       return { projectId: signing.projectId, url: 'https://hooks.example.com/sneaky' };
+    case 'webhook.update':
+      return {
+        webhookId: signing.webhookId,
+        version: await versionOf('webhook.list', { projectId: signing.projectId }, (r) => r.find((w: { id: string }) => w.id === signing.webhookId)),
+        events: ['request.waitingForApproval'],
+      };
     case 'webhook.delete':
       return { webhookId: signing.webhookId };
+    case 'chatChannel.create':
+      return { projectId: signing.projectId, service: 'slack', name: '#sneaky', url: 'https://hooks.example.com/services/sneaky' };
+    case 'chatChannel.delete':
+      return { chatChannelId: signing.chatChannelId };
     case 'request.get':
       return { requestId: signing.waiting['request.approve'] };
     case 'request.approve':
@@ -261,6 +273,9 @@ async function createSigningFixtures(): Promise<void> {
     await ok(sockets.owner, 'buildSystem.create', { name: 'Matrix CI', issuer: 'https://ci.example.com', audience: 'signet', jwksUrl: 'https://ci.example.com/jwks' })
   ).id;
   signing.webhookId = (await ok(sockets.owner, 'webhook.create', { projectId: signing.projectId, url: 'https://hooks.example.com/matrix' })).webhook.id;
+  signing.chatChannelId = (
+    await ok(sockets.owner, 'chatChannel.create', { projectId: signing.projectId, service: 'teams', name: '#releases', url: 'https://hooks.example.com/teams/matrix' })
+  ).id;
 
   const submit = async (fileName: string): Promise<string> =>
     (
@@ -327,8 +342,10 @@ describe('every role that lacks a command’s permission is refused', () => {
     expect(denials).toContainEqual({ name: 'request.resubmit', permission: 'signing:submit', role: 'viewer' });
     expect(denials).toContainEqual({ name: 'request.approve', permission: 'signing:approve', role: 'viewer' });
     expect(denials).toContainEqual({ name: 'request.deny', permission: 'signing:approve', role: 'viewer' });
+    expect(denials).toContainEqual({ name: 'chatChannel.create', permission: 'config:write', role: 'viewer' });
+    expect(denials).toContainEqual({ name: 'webhook.update', permission: 'config:write', role: 'viewer' });
     // Reading the signing configuration and requests is everyone's.
-    expect(denials.some((denial) => /^(project|artifactConfig|certificate|policy|buildSystem|webhook|request)\.(list|get)$/.test(denial.name))).toBe(false);
+    expect(denials.some((denial) => /^(project|artifactConfig|certificate|policy|buildSystem|webhook|chatChannel|request)\.(list|get)$/.test(denial.name))).toBe(false);
     expect(denials.some((denial) => denial.role === 'owner')).toBe(false);
   });
 
@@ -347,6 +364,7 @@ describe('every role that lacks a command’s permission is refused', () => {
         keys.policy(signing.sparePolicyId),
         keys.buildSystem(signing.buildSystemId),
         keys.webhook(signing.webhookId),
+        keys.chatChannel(signing.chatChannelId),
         keys.request(signing.waiting['request.approve']),
         keys.request(signing.finalRequestId),
       ]),
@@ -666,7 +684,10 @@ const ACCEPTED_IN_ORDER: Array<[name: string, role: Role]> = [
   ['artifactConfig.update', 'member'],
   ['artifactConfig.delete', 'member'],
   ['webhook.create', 'member'],
+  ['webhook.update', 'member'],
   ['webhook.delete', 'member'],
+  ['chatChannel.create', 'member'],
+  ['chatChannel.delete', 'member'],
   ['certificate.generate', 'admin'],
   ['certificate.import', 'admin'],
   ['policy.create', 'admin'],
@@ -684,7 +705,7 @@ const ACCEPTED_IN_ORDER: Array<[name: string, role: Role]> = [
 
 describe('the refused code-signing inputs are otherwise valid: a role with the permission gets them through', () => {
   it('every refused code-signing command is tried here (sanity check of the table)', () => {
-    const refused = new Set(denials.map((denial) => denial.name).filter((name) => /^(project|artifactConfig|certificate|policy|buildSystem|webhook|request)\./.test(name)));
+    const refused = new Set(denials.map((denial) => denial.name).filter((name) => /^(project|artifactConfig|certificate|policy|buildSystem|webhook|chatChannel|request)\./.test(name)));
     expect([...refused].sort()).toEqual(ACCEPTED_IN_ORDER.map(([name]) => name).sort());
     for (const [name, role] of ACCEPTED_IN_ORDER) {
       const permission = COMMANDS.find((definition) => definition.name === name)!.permission!;
