@@ -4,7 +4,6 @@ import type { Audience, WriteOp } from '../store/commit.js';
 import type { MemberRecord } from '../store/records.js';
 import { toInvitation } from '../store/records.js';
 import { INVITATION_LIFETIME_MS, invitationLink, invitationMail, invitationWrites, newInvitation } from '../auth/invitations.js';
-import { notificationWrites } from '../notifications.js';
 import { emailConfigured, planOutreach } from '../outreach/plan.js';
 import { mailDelivery } from '../outreach/mail.js';
 import { assertNotSupport, assertVersion, changeEvent, defineCommand, type CommandContext } from './define.js';
@@ -83,7 +82,7 @@ export const changeMemberRole = defineCommand({
   input: commandInputs['member.changeRole'],
   permission: 'team:manage',
   async handler(context, input) {
-    const { actor, repos, commit, refreshAccess } = context;
+    const { actor, repos, commit, refreshAccess, signet } = context;
     const { keys } = repos;
     const stored = await manageableMember(context, input.userId, 'change the role of');
     const member = stored.value;
@@ -93,20 +92,28 @@ export const changeMemberRole = defineCommand({
     }
     if (member.role === input.role) return member;
     const updated: MemberRecord = { ...member, role: input.role, version: member.version + 1 };
-    const unread = await repos.redis.scard(keys.notificationUnread(actor.orgId, member.userId));
-    const notice = notificationWrites(keys, actor.orgId, member.userId, {
-      kind: 'member.roleChanged',
-      title: 'Your role changed',
-      body: `${actor.name} changed your role in ${actor.org.name} from ${member.role} to ${input.role}.`,
-      link: '/settings',
-    }, unread);
+    const outreach = await planOutreach(signet, {
+      orgId: actor.orgId,
+      people: [
+        {
+          member,
+          note: {
+            kind: 'member.roleChanged',
+            title: 'Your role changed',
+            body: `${actor.name} changed your role in ${actor.org.name} from ${member.role} to ${input.role}.`,
+            link: '/settings',
+          },
+        },
+      ],
+    });
     await commit({
       target: { type: 'member', id: member.userId, name: member.name },
       changes: { role: { before: member.role, after: updated.role } },
       expect: [{ key: keys.member(actor.orgId, member.userId), equals: stored.raw }],
-      ops: [['set', keys.member(actor.orgId, member.userId), JSON.stringify(updated)], ...notice.ops],
-      events: [changeEvent(actor.orgId, 'member', 'updated', member.userId, updated, TEAM), notice.event],
+      ops: [['set', keys.member(actor.orgId, member.userId), JSON.stringify(updated)], ...outreach.ops],
+      events: [changeEvent(actor.orgId, 'member', 'updated', member.userId, updated, TEAM), ...outreach.events],
     });
+    await outreach.afterCommit();
     // Demotion or promotion applies to the member's live sockets before this is acknowledged.
     await refreshAccess({ orgId: actor.orgId, userId: member.userId });
     return updated;

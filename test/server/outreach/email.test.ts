@@ -202,6 +202,24 @@ describe('email notifications', () => {
     await must(who.viewer.socket, 'notification.settings', { email: true });
   });
 
+  it('a member whose role changes is told by email too, unless they turned email off', async () => {
+    const members = await must<Array<{ userId: string; version: number }>>(who.owner.socket, 'member.list');
+    const viewer = members.find((m) => m.userId === who.viewer.userId)!;
+    await must(who.owner.socket, 'member.changeRole', { userId: viewer.userId, role: 'member', version: viewer.version });
+    const [mail] = (await smtp.waitFor(who.viewer.email, counts().viewer + 1)).slice(-1);
+    expect(mail!.subject).toBe(`[Org ${org.slug}] Your role changed`);
+    expect(mail!.text).toContain(`Olivia Owner changed your role in Org ${org.slug} from viewer to member.`);
+    expect(mail!.text).toContain(`${ORIGIN}/settings`);
+
+    await must(who.viewer.socket, 'notification.settings', { email: false });
+    const before = counts().viewer;
+    await must(who.owner.socket, 'member.changeRole', { userId: viewer.userId, role: 'viewer', version: viewer.version + 1 });
+    await queues.settled();
+    expect(counts().viewer).toBe(before);
+    expect((await must(who.viewer.socket, 'notification.list', {})).items[0]).toMatchObject({ kind: 'member.roleChanged', body: expect.stringContaining('from member to viewer') });
+    await must(who.viewer.socket, 'notification.settings', { email: true });
+  });
+
   it('an invitation link is mailed to the person invited and to nobody else, and is stored only sealed until sent', async () => {
     const all = smtp.mails.length;
     const invited = await must(who.owner.socket, 'member.invite', { email: 'newcomer@elsewhere.example', role: 'member' });
