@@ -29,7 +29,7 @@ const EnvSchema = z.object({
   SIGNET_EVENT_RETENTION: positiveInt.min(100).max(1_000_000_000).default(100_000),
   SIGNET_TRUST_PROXY: bool.default(false),
   /**
-   * Loopback, private, CGNAT or unique-local ranges that webhooks and JWKS URLs may reach
+   * Loopback, private, CGNAT or unique-local ranges that webhooks, chat channels and JWKS URLs may reach
    * (comma-separated CIDRs); none by default. Link-local, metadata, unspecified, multicast and
    * reserved addresses can never be allowed.
    */
