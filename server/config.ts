@@ -34,7 +34,7 @@ const EnvSchema = z.object({
   SIGNET_EVENT_RETENTION: positiveInt.min(100).max(1_000_000_000).default(100_000),
   SIGNET_TRUST_PROXY: bool.default(false),
   /**
-   * Loopback, private, CGNAT or unique-local ranges that webhooks and JWKS URLs may reach
+   * Loopback, private, CGNAT or unique-local ranges that webhooks, chat channels and JWKS URLs may reach
    * (comma-separated CIDRs); none by default. Link-local, metadata, unspecified, multicast and
    * reserved addresses can never be allowed.
    */
@@ -74,11 +74,25 @@ const EnvSchema = z.object({
   SIGNET_PKCS11_PIN_FILE: z.string().min(1).optional(),
   /** SoftHSM2 reads its configuration file from this variable; passed to the module when Signet loads it. */
   SOFTHSM2_CONF: z.string().min(1).optional(),
+  /**
+   * The SMTP server notifications and invitations are mailed through (smtp://host:587 with
+   * STARTTLS when offered, smtps://host:465; user and password may be in the URL). Unset: no email.
+   * Operator configuration, trusted like SIGNET_TSA_URL: it is not held to the outbound rules.
+   */
+  SIGNET_SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' }).optional(),
+  /** The From address of Signet's mail, e.g. "Signet <signet@example.com>"; needed with SIGNET_SMTP_URL. */
+  SIGNET_MAIL_FROM: z
+    .string()
+    .max(300)
+    .regex(/^(?:[^<>@]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/, 'must be an address, or a name and <address>')
+    .optional(),
+  SIGNET_MAIL_ATTEMPTS: positiveInt.max(20).default(8),
   /** Fault injection for tests: the worker process exits right before signing. Never set in production. */
   SIGNET_FAULT_CRASH_BEFORE_SIGNING: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 }).superRefine((env, context) => {
   const issue = (variable: string, message: string) => context.addIssue({ code: 'custom', path: [variable], message });
+  if (env.SIGNET_SMTP_URL && !env.SIGNET_MAIL_FROM) issue('SIGNET_MAIL_FROM', 'is needed with SIGNET_SMTP_URL: the address Signet mails from');
   if (env.SIGNET_PKCS11_PIN !== undefined && env.SIGNET_PKCS11_PIN_FILE !== undefined) {
     issue('SIGNET_PKCS11_PIN_FILE', 'give the PIN either in SIGNET_PKCS11_PIN or in SIGNET_PKCS11_PIN_FILE, not both');
   }

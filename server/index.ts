@@ -24,6 +24,7 @@ import { startNodeHeartbeat } from './realtime/presence.js';
 import { createSigningApi } from './http/signingApi.js';
 import { startSigningQueues } from './signing/queue.js';
 import { startCertificateExpirySweep } from './signing/certificateExpiry.js';
+import { startOutreachQueues } from './outreach/queue.js';
 
 export interface SignetNode {
   url: string;
@@ -97,6 +98,8 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
   const stopExpirySweep = startCertificateExpirySweep(signet);
   const queues = startSigningQueues(signet, redisUrl, { workers: true, metrics });
   signet.jobs = queues.jobs;
+  const outreach = startOutreachQueues(signet, redisUrl, { workers: true, metrics });
+  signet.outreach = outreach.sender;
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -118,6 +121,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
       stopRedisProbe();
       stopExpirySweep();
       await queues.close();
+      await outreach.close();
       await stopSealer();
       await auditWatch.close();
       io.local.disconnectSockets(true);

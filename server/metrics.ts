@@ -9,6 +9,11 @@ export interface CountsJobs {
   getJobCounts(...states: string[]): Promise<Record<string, number>>;
 }
 
+/** What the job counters listen to: a BullMQ Worker fits. */
+export interface EmitsJobEvents {
+  on(event: 'completed' | 'failed' | 'stalled', listener: () => void): unknown;
+}
+
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
 const QUEUE_COUNT_TIMEOUT_MS = 1000;
@@ -34,6 +39,12 @@ export function createMetrics() {
     registry.removeSingleMetric(name);
   }
   const queues = new Map<string, CountsJobs>();
+  const jobs = new Counter({
+    name: 'signet_queue_jobs_finished_total',
+    help: 'Jobs this node\'s workers finished, by queue and outcome (completed, failed: one failed attempt, stalled: taken back from a worker that stopped answering)',
+    labelNames: ['queue', 'outcome'] as const,
+    registers: [registry],
+  });
 
   return {
     registry,
@@ -73,12 +84,7 @@ export function createMetrics() {
         }
       },
     }),
-    jobs: new Counter({
-      name: 'signet_queue_jobs_finished_total',
-      help: 'Jobs this node\'s workers finished, by queue and outcome (completed, failed: one failed attempt, stalled: taken back from a worker that stopped answering)',
-      labelNames: ['queue', 'outcome'] as const,
-      registers: [registry],
-    }),
+    jobs,
     signingSeconds: new Histogram({
       name: 'signet_signing_duration_seconds',
       help: 'Signing jobs on this node, from pick-up to the final commit, by outcome (completed, failed: refused with a reason, error: retried)',
@@ -96,6 +102,12 @@ export function createMetrics() {
       name: 'signet_webhook_deliveries_total',
       help: 'Webhook delivery attempts by outcome (delivered, retrying, gave_up: the last attempt failed)',
       labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    notificationDeliveries: new Counter({
+      name: 'signet_notification_deliveries_total',
+      help: 'Mail and chat delivery attempts by channel and outcome (delivered, retrying, gave_up: the last attempt failed)',
+      labelNames: ['channel', 'outcome'] as const,
       registers: [registry],
     }),
     redisPingSeconds: new Histogram({
@@ -124,6 +136,10 @@ export function createMetrics() {
     /** Reports the depth of a queue on every scrape. */
     watchQueue(name: string, queue: CountsJobs) {
       queues.set(name, queue);
+    },
+    /** Counts the jobs a worker of this node finishes, fails, or takes back from a stalled worker. */
+    watchWorker(name: string, worker: EmitsJobEvents) {
+      for (const outcome of ['completed', 'failed', 'stalled'] as const) worker.on(outcome, () => jobs.inc({ queue: name, outcome }));
     },
     auditRollbacks: new Counter({
       name: 'signet_audit_rollback_detected_total',

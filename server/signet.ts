@@ -13,6 +13,7 @@ import type { CommittedFeed } from './realtime/committedEvents.js';
 import type { AuditWatch } from './audit/rollbackWatch.js';
 import type { SigningJobs } from './signing/lifecycle.js';
 import { createOutboundClient, type OutboundClient } from './net/outbound.js';
+import type { DeliverySender } from './outreach/deliveries.js';
 import type { ClientToServerEvents, ServerToClientEvents } from '../src/lib/shared/events.js';
 
 export type SignetIo = Server<ClientToServerEvents, ServerToClientEvents>;
@@ -44,7 +45,9 @@ export interface Signet {
   auditWatch: AuditWatch | null;
   /** The job queues, on nodes (and CLI runs) that have them. */
   jobs: SigningJobs | null;
-  /** Every request the server sends of its own (webhooks, JWKS) goes through this. */
+  /** Queues owed mail, chat messages and webhook calls, on nodes; elsewhere the nodes' reconcilers do. */
+  outreach: DeliverySender | null;
+  /** Every request the server sends of its own (webhooks, chat, JWKS, a policy's TSA) goes through this. */
   outbound: OutboundClient;
   /** Set while the node closes: no more presence broadcasts. */
   shuttingDown: boolean;
@@ -70,6 +73,7 @@ export function createSignet(config: Config, redis: Redis, logger: Logger, optio
     feed: null,
     shuttingDown: false,
     jobs: null,
+    outreach: null,
     outbound: createOutboundClient({ allowedCidrs: config.outboundAllowedCidrs, dnsServers: options.outboundDnsServers }),
     auditWatch: null,
     confirmAccess: async () => {},

@@ -14,8 +14,8 @@ import type { Counter } from 'prom-client';
 import type { Signet } from '../signet.js';
 import { roleHas } from '../../src/lib/shared/permissions.js';
 import { compareCheckpoints, type CheckpointPosition } from '../../src/lib/shared/checkpoint.js';
-import { notificationWrites } from '../notifications.js';
-import { PreconditionFailed, type PlannedEvent, type WriteOp } from '../store/commit.js';
+import { planOutreach } from '../outreach/plan.js';
+import { PreconditionFailed } from '../store/commit.js';
 import { currentCheckpoint } from './chain.js';
 import { openCheckpoint } from './checkpointNote.js';
 import { CheckpointRecord, type RecordedCheckpoint } from './checkpointRecord.js';
@@ -208,24 +208,19 @@ async function notifyAuditViewers(
   const current = await redis.get(marker);
   if (current === markerValue) return;
   const viewers = (await repos.members(orgId)).filter((member) => member.kind === 'user' && roleHas(member.role, 'audit:read'));
-  const unread = await Promise.all(viewers.map((viewer) => redis.scard(keys.notificationUnread(orgId, viewer.userId))));
   const shows = verdict.redis ? `${verdict.redis.size} entries` : 'no validly signed head';
   const body =
     verdict.status === 'rolledBack'
       ? `Redis shows ${shows}, but a node saw a signed checkpoint of ${verdict.remembered.size} entries: newer entries were removed. Run \`signet audit verify\` and check Redis access.`
       : `Redis shows another chain than the signed checkpoint of ${verdict.remembered.size} entries a node saw: the log was rolled back and rewritten. Run \`signet audit verify\` and check Redis access.`;
-  const ops: WriteOp[] = [['set', marker, markerValue]];
-  const events: PlannedEvent[] = [];
-  viewers.forEach((viewer, i) => {
-    const writes = notificationWrites(keys, orgId, viewer.userId, { kind: 'audit.rollback', title: 'Audit log rollback detected', body, link: '/audit' }, unread[i]!);
-    ops.push(...writes.ops);
-    events.push(writes.event);
-  });
+  // In their inbox and by email: a log in Redis that cannot be trusted is worth hearing of outside it.
+  const note = { kind: 'audit.rollback', title: 'Audit log rollback detected', body, link: '/audit' };
+  const outreach = await planOutreach(signet, { orgId, people: viewers.map((member) => ({ member, note })) });
   try {
     await signet.apply({
       expect: [{ key: marker, equals: current }],
-      ops,
-      events,
+      ops: [['set', marker, markerValue], ...outreach.ops],
+      events: outreach.events,
       audits: [
         auditDraft({
           orgId,
@@ -241,5 +236,7 @@ async function notifyAuditViewers(
     });
   } catch (error) {
     if (!(error instanceof PreconditionFailed)) throw error;
+    return;
   }
+  await outreach.afterCommit();
 }

@@ -3,6 +3,7 @@ import type { Role } from '../../src/lib/shared/permissions.js';
 import type { RedisKeys } from '../store/keys.js';
 import type { InvitationRecord } from '../store/records.js';
 import type { WriteOp } from '../store/commit.js';
+import type { MailMessage } from '../outreach/mail.js';
 import { randomId, randomToken, tokenHash } from './secrets.js';
 
 export const INVITATION_LIFETIME_MS = 14 * 24 * 60 * 60 * 1000;
@@ -36,4 +37,24 @@ export function invitationWrites(keys: RedisKeys, invitation: InvitationRecord):
 
 export function invitationLink(publicUrl: string, token: string): string {
   return `${publicUrl}/accept-invite?token=${token}`;
+}
+
+/** The mail that carries an invitation link to the person invited (and to nobody else). */
+export function invitationMail(
+  publicUrl: string,
+  invitation: InvitationRecord,
+  link: string,
+  names: { org: string; inviter: string },
+): MailMessage {
+  const expires = new Date(invitation.expiresAt).toUTCString();
+  return {
+    subject: `${names.inviter} invited you to ${names.org} on Signet`,
+    heading: `Join ${names.org} on Signet`,
+    text: `${names.inviter} invited you to ${names.org} as ${invitation.role === 'admin' ? 'an' : 'a'} ${invitation.role}. The link below works once and until ${expires}; it is meant for you alone.`,
+    action: { label: 'Accept the invitation', url: link },
+    footer: [
+      `Signet (${publicUrl}) sent this to ${invitation.email} because ${names.inviter} invited that address.`,
+      'Not expecting it? Ignore this mail: nothing happens unless the link is opened.',
+    ],
+  };
 }

@@ -8,7 +8,7 @@ import type { Signet } from '../signet.js';
 import type { Repositories } from '../store/repositories.js';
 import { PreconditionFailed, type AccessScope, type Audience, type CommitPlan, type Committed, type PlannedEvent, type Precondition, type WriteOp } from '../store/commit.js';
 import { auditDraft, diffFields, type AuditChanges, type AuditSource, type AuditTarget } from '../audit/entries.js';
-import { conflict, forbidden } from './errors.js';
+import { conflict, forbidden, invalid } from './errors.js';
 
 /** Who hears about configuration entities: everyone who may read the configuration. */
 export const CONFIG_READERS: Audience[] = ['p:config:read'];
@@ -93,6 +93,13 @@ export function createCommandContext(
       }
     },
   };
+}
+
+/** Refuses a URL the server may not send requests to (net/outbound.ts) as INVALID_INPUT on `field`, saying why. */
+export async function assertOutboundUrl(signet: Signet, field: string, url: string): Promise<void> {
+  await signet.outbound.checkUrl(url).catch((error: Error) => {
+    throw invalid(field, error.message);
+  });
 }
 
 /** An entity-change event for the given audiences. */

@@ -3,8 +3,9 @@ import { commandInputs } from '../../src/lib/shared/commands.js';
 import type { AccessScope, Audience, WriteOp } from '../store/commit.js';
 import type { MemberRecord } from '../store/records.js';
 import { toInvitation } from '../store/records.js';
-import { INVITATION_LIFETIME_MS, invitationLink, invitationWrites, newInvitation } from '../auth/invitations.js';
-import { notificationWrites } from '../notifications.js';
+import { INVITATION_LIFETIME_MS, invitationLink, invitationMail, invitationWrites, newInvitation } from '../auth/invitations.js';
+import { emailConfigured, planOutreach } from '../outreach/plan.js';
+import { mailDelivery } from '../outreach/mail.js';
 import { assertNotSupport, assertVersion, changeEvent, defineCommand, type CommandContext } from './define.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
 import { keyRevocationWrites } from './apiKeys.js';
@@ -42,15 +43,25 @@ export const inviteMember = defineCommand({
     if (pending) throw conflict(`${input.email} already has a pending invitation; revoke it to invite again`);
 
     const { invitation, token } = newInvitation(actor.orgId, input.email, input.role, actor.userId);
+    const link = invitationLink(signet.config.publicUrl, token);
+    // The link is mailed to the person invited, sealed (under the master key) until it is sent.
+    const mailed = emailConfigured(signet.config);
+    const outreach = await planOutreach(signet, {
+      orgId: actor.orgId,
+      mail: mailed
+        ? [mailDelivery(signet.config, actor.orgId, invitation.email, invitationMail(signet.config.publicUrl, invitation, link, { org: actor.org.name, inviter: actor.name }), { sealed: true })]
+        : [],
+    });
     await commit({
       target: { type: 'invitation', id: invitation.id, name: invitation.email },
-      changes: { email: { before: null, after: invitation.email }, role: { before: null, after: invitation.role } },
+      changes: { email: { before: null, after: invitation.email }, role: { before: null, after: invitation.role }, mailed: { before: null, after: mailed } },
       expect: [{ key: keys.invite(invitation.id), equals: null }],
-      ops: invitationWrites(keys, invitation),
+      ops: [...invitationWrites(keys, invitation), ...outreach.ops],
       events: [changeEvent(actor.orgId, 'invitation', 'created', invitation.id, toInvitation(invitation), TEAM_MANAGERS)],
     });
-    // The link carries the secret token: it is shown to the inviter once and never stored or logged.
-    return { invitation: toInvitation(invitation), inviteLink: invitationLink(signet.config.publicUrl, token) };
+    await outreach.afterCommit();
+    // The link carries the secret token: it is shown to the inviter once, never stored in the clear or logged.
+    return { invitation: toInvitation(invitation), inviteLink: link, mailed };
   },
 });
 
@@ -71,7 +82,7 @@ export const changeMemberRole = defineCommand({
   input: commandInputs['member.changeRole'],
   permission: 'team:manage',
   async handler(context, input) {
-    const { actor, repos, commit } = context;
+    const { actor, repos, commit, signet } = context;
     const { keys } = repos;
     const stored = await manageableMember(context, input.userId, 'change the role of');
     const member = stored.value;
@@ -81,22 +92,30 @@ export const changeMemberRole = defineCommand({
     }
     if (member.role === input.role) return member;
     const updated: MemberRecord = { ...member, role: input.role, version: member.version + 1 };
-    const unread = await repos.redis.scard(keys.notificationUnread(actor.orgId, member.userId));
-    const notice = notificationWrites(keys, actor.orgId, member.userId, {
-      kind: 'member.roleChanged',
-      title: 'Your role changed',
-      body: `${actor.name} changed your role in ${actor.org.name} from ${member.role} to ${input.role}.`,
-      link: '/settings',
-    }, unread);
+    const outreach = await planOutreach(signet, {
+      orgId: actor.orgId,
+      people: [
+        {
+          member,
+          note: {
+            kind: 'member.roleChanged',
+            title: 'Your role changed',
+            body: `${actor.name} changed your role in ${actor.org.name} from ${member.role} to ${input.role}.`,
+            link: '/settings',
+          },
+        },
+      ],
+    });
     await commit({
       target: { type: 'member', id: member.userId, name: member.name },
       changes: { role: { before: member.role, after: updated.role } },
       expect: [{ key: keys.member(actor.orgId, member.userId), equals: stored.raw }],
-      ops: [['set', keys.member(actor.orgId, member.userId), JSON.stringify(updated)], ...notice.ops],
-      events: [changeEvent(actor.orgId, 'member', 'updated', member.userId, updated, TEAM), notice.event],
+      ops: [['set', keys.member(actor.orgId, member.userId), JSON.stringify(updated)], ...outreach.ops],
+      events: [changeEvent(actor.orgId, 'member', 'updated', member.userId, updated, TEAM), ...outreach.events],
       // Demotion or promotion applies to the member's live sockets, in order with the events.
       access: [{ orgId: actor.orgId, userId: member.userId }],
     });
+    await outreach.afterCommit();
     return updated;
   },
 });

@@ -1,7 +1,9 @@
 // notification.list, notification.markRead, notification.settings: each user's own inbox.
 import { commandInputs } from '../../src/lib/shared/commands.js';
-import type { Notification } from '../../src/lib/shared/entities.js';
+import type { Notification, NotificationLevel } from '../../src/lib/shared/entities.js';
 import type { WriteOp } from '../store/commit.js';
+import type { AuditChanges } from '../audit/entries.js';
+import { emailConfigured } from '../outreach/plan.js';
 import { changeEvent, defineCommand } from './define.js';
 import { invalid, notFound } from './errors.js';
 
@@ -57,38 +59,51 @@ export const notificationSettings = defineCommand({
   name: 'notification.settings',
   input: commandInputs['notification.settings'],
   permission: null,
-  async handler({ actor, repos, commit }, input) {
+  async handler({ actor, repos, commit, signet }, input) {
     const { keys } = repos;
-    const before = await repos.notificationSettings(actor.orgId, actor.userId);
-    if (input.set?.length) {
-      // A level for a policy of this organization, or the reset of one set earlier (its policy may be gone since).
-      for (const [index, { policyId }] of input.set.entries()) {
-        if (Object.hasOwn(before, policyId)) continue;
-        const policy = await repos.policy(policyId);
-        if (!policy || policy.value.orgId !== actor.orgId) throw invalid(`set.${index}.policyId`, `no signing policy ${policyId} in this organization`);
-      }
-      const ops: WriteOp[] = input.set.map(({ policyId, level }) =>
-        level === 'default'
-          ? ['hdel', keys.notificationSettings(actor.orgId, actor.userId), policyId]
-          : ['hset', keys.notificationSettings(actor.orgId, actor.userId), policyId, level],
-      );
-      const changes = Object.fromEntries(
-        input.set.map(({ policyId, level }) => [`policy:${policyId}`, { before: before[policyId] ?? 'default', after: level }]),
-      );
-      const after = { ...before };
-      for (const { policyId, level } of input.set) {
-        if (level === 'default') delete after[policyId];
-        else after[policyId] = level;
-      }
-      await commit({
-        target: { type: 'notificationSettings', id: actor.userId, name: actor.name },
-        changes,
-        ops,
-        // The user's other tabs and devices follow.
-        events: [changeEvent(actor.orgId, 'notificationSettings', 'updated', actor.userId, { policies: after }, [`u:${actor.userId}`])],
-      });
-      return { defaultLevel: 'default', policies: after };
+    const [before, emailOff] = await Promise.all([repos.notificationSettings(actor.orgId, actor.userId), repos.emailOff(actor.orgId)]);
+    const emailBefore = !emailOff.has(actor.userId);
+    const settings = (policies: Record<string, NotificationLevel>, email: boolean) => ({
+      defaultLevel: 'default' as const,
+      policies,
+      email,
+      /** Whether this installation sends email at all (SIGNET_SMTP_URL). */
+      emailConfigured: emailConfigured(signet.config),
+    });
+    const set = input.set ?? [];
+    const emailAfter = input.email ?? emailBefore;
+    if (set.length === 0 && emailAfter === emailBefore) return settings(before, emailBefore);
+    // A level for a policy of this organization, or the reset of one set earlier (its policy may be gone since).
+    for (const [index, { policyId }] of set.entries()) {
+      if (Object.hasOwn(before, policyId)) continue;
+      const policy = await repos.policy(policyId);
+      if (!policy || policy.value.orgId !== actor.orgId) throw invalid(`set.${index}.policyId`, `no signing policy ${policyId} in this organization`);
     }
-    return { defaultLevel: 'default', policies: before };
+
+    const ops: WriteOp[] = set.map(({ policyId, level }) =>
+      level === 'default'
+        ? ['hdel', keys.notificationSettings(actor.orgId, actor.userId), policyId]
+        : ['hset', keys.notificationSettings(actor.orgId, actor.userId), policyId, level],
+    );
+    const changes: AuditChanges = Object.fromEntries(
+      set.map(({ policyId, level }) => [`policy:${policyId}`, { before: before[policyId] ?? 'default', after: level }]),
+    );
+    if (emailAfter !== emailBefore) {
+      ops.push(emailAfter ? ['srem', keys.notificationEmailOff(actor.orgId), actor.userId] : ['sadd', keys.notificationEmailOff(actor.orgId), actor.userId]);
+      changes.email = { before: emailBefore, after: emailAfter };
+    }
+    const after = { ...before };
+    for (const { policyId, level } of set) {
+      if (level === 'default') delete after[policyId];
+      else after[policyId] = level;
+    }
+    await commit({
+      target: { type: 'notificationSettings', id: actor.userId, name: actor.name },
+      changes,
+      ops,
+      // The user's other tabs and devices follow.
+      events: [changeEvent(actor.orgId, 'notificationSettings', 'updated', actor.userId, { policies: after, email: emailAfter }, [`u:${actor.userId}`])],
+    });
+    return settings(after, emailAfter);
   },
 });

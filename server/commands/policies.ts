@@ -6,7 +6,7 @@ import { roleHas } from '../../src/lib/shared/permissions.js';
 import type { BuildSystemRecord, PolicyRecord, ProjectRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
-import { assertVersion, changeEvent, commitEntityDelete, commitEntityUpdate, CONFIG_READERS, defineCommand, slugChange, type CommandContext } from './define.js';
+import { assertOutboundUrl, assertVersion, changeEvent, commitEntityDelete, commitEntityUpdate, CONFIG_READERS, defineCommand, slugChange, type CommandContext } from './define.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { dropUndefined, projectInOrg } from './projects.js';
 
@@ -39,9 +39,7 @@ async function validatedPolicy(context: CommandContext, policy: PolicyRecord, pr
   }
   // Checked again before each use: a host may resolve elsewhere later.
   if (policy.tsaUrl) {
-    await context.signet.outbound.checkUrl(policy.tsaUrl).catch((error: Error) => {
-      throw invalid('tsaUrl', error.message);
-    });
+    await assertOutboundUrl(context.signet, 'tsaUrl', policy.tsaUrl);
   }
   return { ...policy, originVerification };
 }
@@ -166,9 +164,7 @@ export const createBuildSystem = defineCommand({
   async handler({ actor, repos, commit, signet }, input) {
     const { keys } = repos;
     if (input.jwksUrl) {
-      await signet.outbound.checkUrl(input.jwksUrl).catch((error: Error) => {
-        throw invalid('jwksUrl', error.message);
-      });
+      await assertOutboundUrl(signet, 'jwksUrl', input.jwksUrl);
     }
     const existing = await repos.buildSystems(actor.orgId);
     if (existing.some((b) => b.issuer === input.issuer)) throw conflict(`A build system with issuer ${input.issuer} is registered already`);

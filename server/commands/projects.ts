@@ -170,10 +170,11 @@ export const deleteProject = defineCommand({
     const stored = await projectInOrg(context, input.projectId);
     const project = stored.value;
     if (input.confirmSlug !== project.slug) throw invalid('confirmSlug', `type the project's slug "${project.slug}" to confirm`);
-    const [configs, policies, webhooks] = await Promise.all([
+    const [configs, policies, webhooks, chatChannels] = await Promise.all([
       repos.artifactConfigs(project.id),
       repos.policies(project.id),
       repos.webhooks(project.id),
+      repos.chatChannels(project.id),
     ]);
     // Its signing requests stay, as history; what configures the project goes.
     await commit({
@@ -187,17 +188,20 @@ export const deleteProject = defineCommand({
         ...configs.map((c): WriteOp => ['del', keys.artifactConfig(c.id)]),
         ...policies.map((p): WriteOp => ['del', keys.policy(p.id)]),
         ...webhooks.map((w): WriteOp => ['del', keys.webhook(w.id)]),
+        ...chatChannels.map((c): WriteOp => ['del', keys.chatChannel(c.id)]),
         ['del', keys.artifactConfigs(project.id)],
         ['del', keys.artifactConfigSlugs(project.id)],
         ['del', keys.policies(project.id)],
         ['del', keys.policySlugs(project.id)],
         ['del', keys.webhooks(project.id)],
+        ['del', keys.chatChannels(project.id)],
       ],
       events: [
         changeEvent(actor.orgId, 'project', 'deleted', project.id, undefined, CONFIG_READERS),
         ...configs.map((c) => changeEvent(actor.orgId, 'artifactConfig', 'deleted', c.id, undefined, CONFIG_READERS)),
         ...policies.map((p) => changeEvent(actor.orgId, 'policy', 'deleted', p.id, undefined, CONFIG_READERS)),
         ...webhooks.map((w) => changeEvent(actor.orgId, 'webhook', 'deleted', w.id, undefined, CONFIG_READERS)),
+        ...chatChannels.map((c) => changeEvent(actor.orgId, 'chatChannel', 'deleted', c.id, undefined, CONFIG_READERS)),
       ],
     });
     return { deleted: project.id };

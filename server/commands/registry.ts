@@ -44,7 +44,8 @@ import {
   listPolicies,
   updatePolicy,
 } from './policies.js';
-import { createWebhook, deleteWebhook, listWebhooks } from './webhooks.js';
+import { createWebhook, deleteWebhook, listWebhooks, updateWebhook } from './webhooks.js';
+import { createChatChannel, deleteChatChannel, listChatChannels } from './chatChannels.js';
 import { approveRequest, cancelRequest, denyRequest, getRequest, listRequests, resubmitRequest } from './requests.js';
 
 export const COMMANDS = [
@@ -96,7 +97,11 @@ export const COMMANDS = [
   deleteBuildSystem,
   listWebhooks,
   createWebhook,
+  updateWebhook,
   deleteWebhook,
+  listChatChannels,
+  createChatChannel,
+  deleteChatChannel,
   listRequests,
   getRequest,
   approveRequest,

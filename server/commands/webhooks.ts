@@ -1,11 +1,12 @@
-// webhook.list, webhook.create, webhook.delete: per project, called on final statuses. The HMAC
-// secret is shown once at creation and kept sealed (it must be recoverable to sign deliveries).
+// webhook.list, webhook.create, webhook.update, webhook.delete: per project, called on the status
+// changes each subscribes to (by default the final statuses). The HMAC secret is shown once at
+// creation and kept sealed (it must be recoverable to sign deliveries).
 import { commandInputs } from '../../src/lib/shared/commands.js';
 import { toWebhook, type WebhookRecord } from '../store/records.js';
 import { randomId, randomToken } from '../auth/secrets.js';
 import { sealPrivateKey } from '../signing/keyVault.js';
-import { changeEvent, commitEntityDelete, CONFIG_READERS, defineCommand } from './define.js';
-import { invalid, notFound } from './errors.js';
+import { assertOutboundUrl, assertVersion, changeEvent, commitEntityDelete, commitEntityUpdate, CONFIG_READERS, defineCommand, type CommandContext } from './define.js';
+import { notFound } from './errors.js';
 import { projectInOrg } from './projects.js';
 
 
@@ -27,9 +28,7 @@ export const createWebhook = defineCommand({
     const { actor, repos, commit, signet } = context;
     const { keys } = repos;
     const project = (await projectInOrg(context, input.projectId)).value;
-    await signet.outbound.checkUrl(input.url).catch((error: Error) => {
-      throw invalid('url', error.message);
-    });
+    await assertOutboundUrl(signet, 'url', input.url);
     const id = randomId();
     const secret = `whsec_${randomToken(24)}`;
     const record: WebhookRecord = {
@@ -37,13 +36,14 @@ export const createWebhook = defineCommand({
       orgId: actor.orgId,
       projectId: project.id,
       url: input.url,
+      events: input.events,
       createdAt: new Date().toISOString(),
       version: 1,
       sealedSecret: sealPrivateKey(signet.config.masterKey, Buffer.from(secret), `webhook:${id}`),
     };
     await commit({
       target: { type: 'webhook', id, name: input.url },
-      changes: { url: { before: null, after: input.url }, project: { before: null, after: project.slug } },
+      changes: { url: { before: null, after: input.url }, project: { before: null, after: project.slug }, events: { before: null, after: input.events } },
       ops: [
         ['set', keys.webhook(id), JSON.stringify(record)],
         ['sadd', keys.webhooks(project.id), id],
@@ -54,14 +54,41 @@ export const createWebhook = defineCommand({
   },
 });
 
+async function webhookInOrg({ actor, repos }: CommandContext, webhookId: string) {
+  const stored = await repos.webhook(webhookId);
+  if (!stored || stored.value.orgId !== actor.orgId) throw notFound(`Webhook ${webhookId}`);
+  return stored;
+}
+
+export const updateWebhook = defineCommand({
+  name: 'webhook.update',
+  input: commandInputs['webhook.update'],
+  permission: 'config:write',
+  async handler(context, input) {
+    const stored = await webhookInOrg(context, input.webhookId);
+    const current = toWebhook(stored.value);
+    assertVersion(`Webhook ${current.url}`, input.version, current, current);
+    const updated: WebhookRecord = { ...stored.value, events: input.events, version: current.version + 1 };
+    const changed = await commitEntityUpdate(context, {
+      entity: 'webhook',
+      key: context.repos.keys.webhook(current.id),
+      stored,
+      updated,
+      name: current.url,
+      audience: CONFIG_READERS,
+      present: toWebhook,
+    });
+    return changed ? toWebhook(updated) : current;
+  },
+});
+
 export const deleteWebhook = defineCommand({
   name: 'webhook.delete',
   input: commandInputs['webhook.delete'],
   permission: 'config:write',
   async handler(context, input) {
-    const { actor, repos } = context;
-    const stored = await repos.webhook(input.webhookId);
-    if (!stored || stored.value.orgId !== actor.orgId) throw notFound(`Webhook ${input.webhookId}`);
+    const { repos } = context;
+    const stored = await webhookInOrg(context, input.webhookId);
     return commitEntityDelete(context, {
       entity: 'webhook',
       key: repos.keys.webhook(stored.value.id),

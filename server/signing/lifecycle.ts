@@ -1,7 +1,7 @@
 // Every change of a signing request goes through here: the transition is checked against the
-// lifecycle, and the request, its audit entry, its live event and its notifications are written in
-// one commit. Jobs (signing, expiry, webhooks) are queued after it commits; the reconciler queues
-// the signing jobs, expiries and webhook deliveries a crash may have lost between the two.
+// lifecycle, and the request, its audit entry, its live event, its notifications and the deliveries
+// it owes (mail, chat, webhooks) are written in one commit. Jobs (signing, expiry, deliveries) are
+// queued after it commits; the reconcilers queue what a crash may have lost between the two.
 import { STATUS_OF, TRANSITIONS, isFinalStatus, type WorkflowStatus } from '../../src/lib/shared/signing.js';
 import type { AuditActor } from '../../src/lib/shared/entities.js';
 import type { Signet } from '../signet.js';
@@ -11,7 +11,7 @@ import { PreconditionFailed, type Precondition, type WriteOp } from '../store/co
 import { auditDraft, type AuditChanges, type AuditSource } from '../audit/entries.js';
 import { changeEvent } from '../commands/define.js';
 import { conflict } from '../commands/errors.js';
-import { requestNotifications, type RequestChange } from './notify.js';
+import { requestOutreach, type RequestChange } from './notify.js';
 
 export const REQUEST_READERS = ['p:signing:read'] as const;
 const QUEUEING_WAIT_MS = 1000;
@@ -20,7 +20,6 @@ const QUEUEING_WAIT_MS = 1000;
 export interface SigningJobs {
   enqueueSigning(request: RequestRecord): Promise<void>;
   scheduleExpiry(request: RequestRecord): Promise<void>;
-  enqueueWebhooks(request: RequestRecord): Promise<void>;
 }
 
 export function withStatus(request: RequestRecord, workflowStatus: WorkflowStatus, now = new Date()): RequestRecord {
@@ -77,9 +76,6 @@ export async function commitRequestChange(signet: Signet, input: RequestChangeIn
   } else if (previous?.workflowStatus === 'QueuedForProcessing' || previous?.workflowStatus === 'Processing') {
     ops.push(['zrem', keys.signingQueued, orgAndId]);
   }
-  // Its webhook deliveries are owed from this commit on: the reconciler queues them should this
-  // node die before it does.
-  if (after.isFinalStatus && !previous?.isFinalStatus) ops.push(['zadd', keys.webhooksPending, Date.now(), orgAndId]);
 
   const changes: AuditChanges = {};
   if (previous?.workflowStatus !== after.workflowStatus) {
@@ -96,17 +92,17 @@ export async function commitRequestChange(signet: Signet, input: RequestChangeIn
   // What was signed, how, and its timestamp (or why it has none) stay in the audit log.
   if (after.signature && !previous?.signature) changes.signature = { before: null, after: after.signature };
 
-  const notifications = await requestNotifications(signet, previous, after, policy, input.change ?? 'status', input.actorUserId);
+  const outreach = await requestOutreach(signet, previous, after, policy, input.change ?? 'status', input.actorUserId);
   try {
     await signet.apply({
       expect: [
         { key: keys.request(after.id), equals: before?.raw ?? null },
         ...(input.expect ?? []),
       ],
-      ops: [...ops, ...notifications.ops],
+      ops: [...ops, ...outreach.ops],
       events: [
         changeEvent(after.orgId, 'signingRequest', previous ? 'updated' : 'created', after.id, after, [...REQUEST_READERS]),
-        ...notifications.events,
+        ...outreach.events,
       ],
       audits: [
         auditDraft({
@@ -130,18 +126,21 @@ export async function commitRequestChange(signet: Signet, input: RequestChangeIn
   }
 
   const jobs = signet.jobs;
+  const queued: Array<Promise<unknown>> = [outreach.afterCommit()];
   if (jobs) {
     // Queueing failures are not the caller's failure: the change is committed, and the
     // reconciler queues what is missing.
     const afterCommit = async () => {
       if (after.workflowStatus === 'QueuedForProcessing') await jobs.enqueueSigning(after);
       if (after.workflowStatus === 'WaitingForApproval' && previous?.workflowStatus !== 'WaitingForApproval') await jobs.scheduleExpiry(after);
-      if (after.isFinalStatus) await jobs.enqueueWebhooks(after);
     };
     // Bounded: the command's acknowledgement must not wait on a slow queue.
-    await Promise.race([afterCommit(), new Promise((resolve) => setTimeout(resolve, QUEUEING_WAIT_MS).unref())]).catch((error) =>
-      signet.logger.warn({ err: error, requestId: after.id }, 'queueing after commit failed; the reconciler will retry'),
+    queued.push(
+      Promise.race([afterCommit(), new Promise((resolve) => setTimeout(resolve, QUEUEING_WAIT_MS).unref())]).catch((error) =>
+        signet.logger.warn({ err: error, requestId: after.id }, 'queueing after commit failed; the reconciler will retry'),
+      ),
     );
   }
+  await Promise.all(queued);
   return after;
 }

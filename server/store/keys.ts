@@ -50,6 +50,8 @@ export function redisKeys(prefix: string) {
     notificationOrder: (orgId: string, userId: string) => k(`org:${orgId}:user:${userId}:notifications:order`),
     notificationUnread: (orgId: string, userId: string) => k(`org:${orgId}:user:${userId}:notifications:unread`),
     notificationSettings: (orgId: string, userId: string) => k(`org:${orgId}:user:${userId}:notifications:settings`),
+    /** Members of the organization who turned email notifications off. */
+    notificationEmailOff: (orgId: string) => k(`org:${orgId}:notifications:emailOff`),
 
     projects: (orgId: string) => k(`org:${orgId}:projects`),
     projectSlugs: (orgId: string) => k(`org:${orgId}:projects:bySlug`),
@@ -62,6 +64,8 @@ export function redisKeys(prefix: string) {
     policy: (policyId: string) => k(`policy:${policyId}`),
     webhooks: (projectId: string) => k(`project:${projectId}:webhooks`),
     webhook: (webhookId: string) => k(`webhook:${webhookId}`),
+    chatChannels: (projectId: string) => k(`project:${projectId}:chatChannels`),
+    chatChannel: (chatChannelId: string) => k(`chatChannel:${chatChannelId}`),
     certificates: (orgId: string) => k(`org:${orgId}:certificates`),
     certificateSlugs: (orgId: string) => k(`org:${orgId}:certificates:bySlug`),
     certificate: (certificateId: string) => k(`certificate:${certificateId}`),
@@ -75,8 +79,15 @@ export function redisKeys(prefix: string) {
     idempotency: (orgId: string, scope: string, key: string) => k(`org:${orgId}:idempotency:${scope}:${key}`),
     signingQueued: k('signing:queued'),
     signingExpiring: k('signing:expiring'),
-    /** Requests that reached a final status and whose webhook deliveries are not queued yet. */
+    /**
+     * Before the outbox: requests that reached a final status and whose webhook deliveries were not
+     * queued yet. Only drained now (nodes of earlier versions wrote it).
+     */
     webhooksPending: k('webhooks:pending'),
+    /** A delivery (mail, chat message, webhook call) a commit owes, until it is queued. */
+    outboxItem: (deliveryId: string) => k(`outbox:${deliveryId}`),
+    /** Owed deliveries by the time they were committed: the reconciler queues those a crash left behind. */
+    outboxPending: k('outbox:pending'),
     bullPrefix: k('bull'),
 
     presence: (orgId: string) => k(`org:${orgId}:presence`),

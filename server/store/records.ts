@@ -5,6 +5,7 @@ import type {
   ArtifactConfiguration,
   BuildSystem,
   Certificate,
+  ChatChannel,
   Invitation,
   Member,
   Organization,
@@ -15,6 +16,7 @@ import type {
 } from '../../src/lib/shared/entities.js';
 import type { SealedKey } from '../signing/keyVault.js';
 import type { TokenKeyHandle } from '../signing/custody/token.js';
+import { DEFAULT_WEBHOOK_EVENTS } from '../../src/lib/shared/signing.js';
 
 export interface OrganizationRecord extends Organization {
   deletedAt?: string;
@@ -87,7 +89,9 @@ export function withCertificateDefaults(record: CertificateRecord): CertificateR
   return { ...record, custody: record.custody ?? 'software', awaitingCertificate: record.awaitingCertificate ?? false, chainPem: record.chainPem ?? null, warnings: record.warnings ?? [] };
 }
 
-export interface WebhookRecord extends Webhook {
+export interface WebhookRecord extends Omit<Webhook, 'events'> {
+  /** Absent on webhooks made before events existed: they hear the final statuses. */
+  events?: Webhook['events'];
   /** The HMAC secret, sealed like private keys (it must be recoverable to sign deliveries). */
   sealedSecret: SealedKey;
 }
@@ -99,5 +103,15 @@ export function toCertificate(record: CertificateRecord): Certificate {
 
 export function toWebhook(record: WebhookRecord): Webhook {
   const { sealedSecret: _sealed, ...webhook } = record;
-  return webhook;
+  return { ...webhook, events: record.events ?? [...DEFAULT_WEBHOOK_EVENTS] };
+}
+
+export interface ChatChannelRecord extends ChatChannel {
+  /** The incoming-webhook URL, sealed like webhook secrets (whoever has it may post to the channel). */
+  sealedUrl: SealedKey;
+}
+
+export function toChatChannel(record: ChatChannelRecord): ChatChannel {
+  const { sealedUrl: _sealed, ...channel } = record;
+  return channel;
 }

@@ -50,3 +50,28 @@ export function isRedisUnavailable(error: unknown): boolean {
     text,
   );
 }
+
+/**
+ * Connections for BullMQ queues and workers, which want their own: a worker blocks and must never
+ * give up on Redis; BullMQ issues blocking commands, so auto-pipelining stays off.
+ */
+export function bullConnections(url: string): { connection(forWorker: boolean): Redis; disconnectAll(): void } {
+  const clients: Redis[] = [];
+  return {
+    connection(forWorker) {
+      const client = createRedisClient(url, {
+        lazyConnect: false,
+        maxRetriesPerRequest: null,
+        enableOfflineQueue: forWorker,
+        enableAutoPipelining: false,
+        commandTimeout: undefined,
+      });
+      client.on('error', () => {});
+      clients.push(client);
+      return client;
+    },
+    disconnectAll() {
+      for (const client of clients) client.disconnect();
+    },
+  };
+}

@@ -11,6 +11,7 @@ import type {
   ProjectRecord,
   RequestRecord,
   WebhookRecord,
+  ChatChannelRecord,
   InvitationRecord,
   MemberRecord,
   OrganizationRecord,
@@ -147,6 +148,12 @@ export function createRepositories(redis: Redis, keys: RedisKeys) {
     async webhooks(projectId: string) {
       return getMany<WebhookRecord>(redis, (await redis.smembers(keys.webhooks(projectId))).map(keys.webhook));
     },
+    async chatChannel(chatChannelId: string) {
+      return parse<ChatChannelRecord>(await redis.get(keys.chatChannel(chatChannelId)));
+    },
+    async chatChannels(projectId: string) {
+      return getMany<ChatChannelRecord>(redis, (await redis.smembers(keys.chatChannels(projectId))).map(keys.chatChannel));
+    },
     async request(requestId: string) {
       return parse<RequestRecord>(await redis.get(keys.request(requestId)));
     },
@@ -172,6 +179,10 @@ export function createRepositories(redis: Redis, keys: RedisKeys) {
 
     async notificationSettings(orgId: string, userId: string) {
       return (await redis.hgetall(keys.notificationSettings(orgId, userId))) as Record<string, NotificationLevel>;
+    },
+    /** The members of an organization who turned email notifications off. */
+    async emailOff(orgId: string) {
+      return new Set(await redis.smembers(keys.notificationEmailOff(orgId)));
     },
   };
 }

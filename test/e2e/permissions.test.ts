@@ -123,6 +123,7 @@ describe('what each role sees', () => {
     }
     await shownIff(button(page, 'New artifact configuration'), can('config:write'), 'New artifact configuration');
     await shownIff(button(page, 'Add webhook'), can('config:write'), 'Add webhook');
+    await shownIff(button(page, 'Add chat channel'), can('config:write'), 'Add chat channel');
     await shownIff(button(page, 'New signing policy'), can('policy:write'), 'New signing policy');
     await shownIff(button(page, 'Edit policy release-signing'), can('policy:write'), 'Edit policy');
     await shownIff(button(page, 'Delete project'), can('project:delete'), 'Delete project');

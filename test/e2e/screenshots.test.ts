@@ -68,6 +68,7 @@ async function seedDemo(): Promise<Demo> {
   const desktop = projects['desktop-app']!;
   await run('admin', 'artifactConfig.create', { projectId: desktop.id, slug: 'windows-installer', name: 'Windows installer', fileNamePattern: '*.msi', maxSizeBytes: 512 * 1024 ** 2 });
   await run('admin', 'webhook.create', { projectId: desktop.id, url: 'https://ci.acme.example/hooks/signet' });
+  await run('admin', 'chatChannel.create', { projectId: desktop.id, service: 'slack', name: '#desktop-releases', url: 'https://hooks.acme.example/services/T0ACME/B0DESK/x7Qz0123456789abcdef' });
 
   // Certificates.
   const release = await run<Certificate>('owner', 'certificate.generate', { slug: 'release-2025', name: 'Acme Release 2025', type: 'release', algorithm: 'RSA-3072', commonName: 'Acme Software Code Signing', organization: 'Acme Software Ltd', validDays: 730 });

@@ -33,12 +33,29 @@ describe('configuration', () => {
     ['LOG_LEVEL', 'loud'],
     ['SIGNET_OUTBOUND_ALLOWED_CIDRS', '10.0.0.0/8,169.254.0.0/16'],
     ['SIGNET_OUTBOUND_ALLOWED_CIDRS', 'everything'],
+    ['SIGNET_SMTP_URL', 'http://mail.example.com'],
+    ['SIGNET_MAIL_FROM', 'not an address'],
+    ['SIGNET_MAIL_ATTEMPTS', '0'],
   ] as const) {
     it(`rejects ${variable}=${value}, naming the variable`, () => {
       expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
       expect(() => loadConfig({ [variable]: value })).toThrow(new RegExp(variable));
     });
   }
+
+  it('SIGNET_SMTP_URL needs SIGNET_MAIL_FROM, and a refused SMTP URL is never echoed with its password', () => {
+    expect(() => loadConfig({ SIGNET_SMTP_URL: 'smtp://mailer:s3cret-pw@mail.example.com:587' })).toThrow(/SIGNET_MAIL_FROM: is needed with SIGNET_SMTP_URL/);
+    let message = '';
+    try {
+      loadConfig({ SIGNET_SMTP_URL: 'imap://mailer:s3cret-pw@mail.example.com', SIGNET_MAIL_FROM: 'signet@example.com' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('SIGNET_SMTP_URL: must be an smtp:// or smtps:// URL');
+    expect(message).not.toContain('s3cret-pw');
+    const config = loadConfig({ SIGNET_MASTER_KEY: 'A'.repeat(43) + '=', SIGNET_SMTP_URL: 'smtps://mailer:s3cret-pw@mail.example.com', SIGNET_MAIL_FROM: 'Signet <signet@example.com>' });
+    expect(config).toMatchObject({ SIGNET_MAIL_FROM: 'Signet <signet@example.com>', SIGNET_MAIL_ATTEMPTS: 8 });
+  });
 
   it('SIGNET_OUTBOUND_ALLOWED_CIDRS names the entry that can never be allowed', () => {
     expect(() => loadConfig({ SIGNET_OUTBOUND_ALLOWED_CIDRS: '127.0.0.1/32,169.254.169.254/32' })).toThrow(

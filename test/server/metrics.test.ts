@@ -109,7 +109,7 @@ describe('GET /metrics', () => {
     // The worker's `completed` event comes after the job's function (which times the signing) returned.
     const text = await scrapeUntil(/signet_queue_jobs_finished_total\{queue="signing",outcome="completed"\} 1/);
     expect(text).toMatch(/signet_signing_duration_seconds_count\{outcome="completed"\} 1/);
-    for (const queue of ['signing', 'webhooks']) {
+    for (const queue of ['signing', 'webhooks', 'mail', 'chat']) {
       for (const state of QUEUE_STATES) expect(text).toMatch(new RegExp(`signet_queue_jobs\\{queue="${queue}",state="${state}"\\} \\d+`));
     }
     expect(text).toMatch(/# TYPE signet_signing_failures_total counter/);

@@ -14,6 +14,7 @@ import type {
   ArtifactConfiguration,
   BuildSystem,
   Certificate,
+  ChatChannel,
   Project,
   SigningRequest,
   Webhook,
@@ -47,10 +48,20 @@ export interface RequestPage {
 
 type Deleted = { deleted: string };
 
+export interface NotificationSettingsResult {
+  defaultLevel: 'default';
+  /** Levels other than default, by policy id. */
+  policies: Record<string, NotificationLevel>;
+  /** Whether my notifications also come by email. */
+  email: boolean;
+  /** Whether this installation sends email at all. */
+  emailConfigured: boolean;
+}
+
 export interface CommandResults {
   'me.get': Me;
   'member.list': Member[];
-  'member.invite': { invitation: Invitation; inviteLink: string };
+  'member.invite': { invitation: Invitation; inviteLink: string; mailed: boolean };
   'member.changeRole': Member;
   'member.remove': { removed: string; revokedApiKeys: number };
   'invite.list': Invitation[];
@@ -68,7 +79,7 @@ export interface CommandResults {
   'apiKey.list': ApiKey[];
   'apiKey.create': { apiKey: ApiKey; token: string; inheritedExpiry: boolean };
   'apiKey.revoke': { revoked: string; alsoRevoked: string[] };
-  'notification.settings': { defaultLevel: 'default'; policies: Record<string, NotificationLevel> };
+  'notification.settings': NotificationSettingsResult;
   'policy.list': SigningPolicy[];
   // Code signing (SPEC §4)
   'project.list': Project[];
@@ -95,6 +106,10 @@ export interface CommandResults {
   'buildSystem.delete': Deleted;
   'webhook.list': Webhook[];
   'webhook.create': { webhook: Webhook; secret: string };
+  'webhook.update': Webhook;
+  'chatChannel.list': ChatChannel[];
+  'chatChannel.create': ChatChannel;
+  'chatChannel.delete': Deleted;
   'webhook.delete': Deleted;
   'request.list': RequestPage;
   'request.get': { request: SigningRequest; activity: AuditEntry[] };

@@ -3,8 +3,8 @@
 // permission and handler; GET /api/v1/protocol.json publishes them as JSON Schema.
 import { z } from 'zod';
 import { ASSIGNABLE_ROLES, PERMISSIONS } from './permissions.js';
-import { CERTIFICATE_ALGORITHMS, KEY_CUSTODIES, NotificationLevel, SIGNATURE_FORMATS } from './entities.js';
-import { WORKFLOW_STATUSES } from './signing.js';
+import { CERTIFICATE_ALGORITHMS, CHAT_SERVICES, KEY_CUSTODIES, NotificationLevel, SIGNATURE_FORMATS } from './entities.js';
+import { DEFAULT_WEBHOOK_EVENTS, WEBHOOK_EVENTS, WORKFLOW_STATUSES } from './signing.js';
 
 /** Bounds that keep every list and string finite (SPEC §10). */
 export const LIMITS = {
@@ -37,6 +37,18 @@ export const Comment = z.string().trim().max(LIMITS.text);
 /** Largest artifact any configuration may accept (2 GiB). */
 export const MAX_ARTIFACT_BYTES = 2 * 1024 ** 3;
 const IdList = z.array(EntityId).max(LIMITS.listInput);
+/** A URL Signet will send requests to: http(s), no credentials in it. */
+const HookUrl = (why: string) =>
+  z
+    .url({ protocol: /^https?$/ })
+    .max(500)
+    .refine((url) => !/^https?:\/\/[^/]*@/.test(url), `must not carry credentials (${why})`);
+/** Webhook events, each at most once, kept in lifecycle order. */
+const WebhookEvents = z
+  .array(z.enum(WEBHOOK_EVENTS))
+  .min(1, 'subscribe to at least one event')
+  .max(WEBHOOK_EVENTS.length)
+  .transform((events) => WEBHOOK_EVENTS.filter((event) => events.includes(event)));
 
 const ProjectFields = {
   slug: Slug,
@@ -159,6 +171,7 @@ export const commandInputs = {
       .array(z.strictObject({ policyId: EntityId, level: NotificationLevel }))
       .max(LIMITS.listInput)
       .optional(),
+    email: z.boolean().optional().describe('whether notifications also come by email (the per-policy levels apply to both)'),
   }),
 
   'presence.update': z.strictObject({ page: z.string().max(200) }),
@@ -297,12 +310,20 @@ export const commandInputs = {
   'webhook.list': z.strictObject({ projectId: EntityId }),
   'webhook.create': z.strictObject({
     projectId: EntityId,
-    url: z
-      .url({ protocol: /^https?$/ })
-      .max(500)
-      .refine((url) => !/^https?:\/\/[^/]*@/.test(url), 'must not carry credentials (the payload is signed instead)'),
+    url: HookUrl('the payload is signed instead'),
+    events: WebhookEvents.default([...DEFAULT_WEBHOOK_EVENTS]).describe('the status changes to be called on; default: the final statuses'),
   }),
+  'webhook.update': z.strictObject({ webhookId: EntityId, version: Version, events: WebhookEvents }),
   'webhook.delete': z.strictObject({ webhookId: EntityId }),
+
+  'chatChannel.list': z.strictObject({ projectId: EntityId }),
+  'chatChannel.create': z.strictObject({
+    projectId: EntityId,
+    service: z.enum(CHAT_SERVICES),
+    name: Name.describe('what people call the channel, e.g. #releases'),
+    url: HookUrl('the URL itself is the secret').describe("the channel's incoming-webhook URL; kept sealed, shown only masked"),
+  }),
+  'chatChannel.delete': z.strictObject({ chatChannelId: EntityId }),
 
   'request.list': z.strictObject({
     projectId: EntityId.optional(),

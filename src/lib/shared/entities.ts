@@ -3,6 +3,7 @@
 // presenter cannot leak one by accident.
 import { z } from 'zod';
 import { PERMISSIONS, STORED_ROLES } from './permissions.js';
+import { WEBHOOK_EVENTS } from './signing.js';
 
 export const Id = z.string().min(1).max(64);
 export const Timestamp = z.string().describe('ISO 8601, UTC');
@@ -221,10 +222,29 @@ export const Webhook = z.object({
   orgId: Id,
   projectId: Id,
   url: z.string(),
+  /** The status changes it is called on (webhooks made before events existed: the final statuses). */
+  events: z.array(z.enum(WEBHOOK_EVENTS)),
   createdAt: Timestamp,
   version: z.number().int(),
 });
 export type Webhook = z.infer<typeof Webhook>;
+
+/** Chat services whose incoming webhooks a project can post to (SPEC §5). */
+export const CHAT_SERVICES = ['slack', 'teams', 'mattermost'] as const;
+export type ChatService = (typeof CHAT_SERVICES)[number];
+
+export const ChatChannel = z.object({
+  id: Id,
+  orgId: Id,
+  projectId: Id,
+  service: z.enum(CHAT_SERVICES),
+  name: z.string(),
+  /** The incoming-webhook URL is a secret (whoever has it may post): only its host and last characters are shown. */
+  urlHint: z.string(),
+  createdAt: Timestamp,
+  version: z.number().int(),
+});
+export type ChatChannel = z.infer<typeof ChatChannel>;
 
 export const Decision = z.object({ userId: Id, name: z.string(), comment: z.string(), at: Timestamp });
 export type Decision = z.infer<typeof Decision>;

@@ -59,3 +59,28 @@ export const TRANSITIONS: Record<WorkflowStatus, readonly WorkflowStatus[]> = {
   Denied: [],
   Canceled: [],
 };
+
+/**
+ * What a project webhook can subscribe to: a request entering each status (a new request enters
+ * WaitingForApproval or QueuedForProcessing directly: every check happens at submission, so
+ * `Submitted` is never an event of its own).
+ */
+export const WEBHOOK_EVENTS = [
+  'request.waitingForApproval',
+  'request.queuedForProcessing',
+  'request.processing',
+  'request.completed',
+  'request.processingFailed',
+  'request.denied',
+  'request.canceled',
+] as const;
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+
+/** What a webhook created without `events` (and every webhook made before events existed) hears: the final statuses. */
+export const DEFAULT_WEBHOOK_EVENTS: readonly WebhookEvent[] = ['request.completed', 'request.processingFailed', 'request.denied', 'request.canceled'];
+
+/** The event of a request entering `workflowStatus`, or null for `Submitted`. */
+export function webhookEventOf(workflowStatus: WorkflowStatus): WebhookEvent | null {
+  const event = `request.${workflowStatus.charAt(0).toLowerCase()}${workflowStatus.slice(1)}`;
+  return (WEBHOOK_EVENTS as readonly string[]).includes(event) ? (event as WebhookEvent) : null;
+}

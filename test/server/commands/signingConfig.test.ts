@@ -48,7 +48,7 @@ let material: ImportMaterial;
 let otherMaterial: ImportMaterial;
 
 /** Org B's entities, which org A must not be able to find. */
-const theirs = { projectId: '', projectVersion: 0, configId: '', configVersion: 0, certificateId: '', certificateVersion: 0, policyId: '', policyVersion: 0, buildSystemId: '', webhookId: '', ownerId: '' };
+const theirs = { projectId: '', projectVersion: 0, configId: '', configVersion: 0, certificateId: '', certificateVersion: 0, policyId: '', policyVersion: 0, buildSystemId: '', webhookId: '', chatChannelId: '', ownerId: '' };
 
 async function open(options: Parameters<typeof connect>[1]): Promise<ClientSocket> {
   const socket = await connect(node, options);
@@ -128,6 +128,7 @@ beforeAll(async () => {
   theirs.policyVersion = policy.version;
   theirs.buildSystemId = (await ok(bOwner, 'buildSystem.create', { name: 'Their CI', issuer: 'https://their-ci.example.com', audience: 'signet', jwksUrl: 'https://their-ci.example.com/jwks' })).id;
   theirs.webhookId = (await ok(bOwner, 'webhook.create', { projectId: theirs.projectId, url: 'https://their.example.com/hook' })).webhook.id;
+  theirs.chatChannelId = (await ok(bOwner, 'chatChannel.create', { projectId: theirs.projectId, service: 'slack', name: '#theirs', url: 'https://their.example.com/chat' })).id;
 });
 
 afterAll(async () => {
@@ -186,11 +187,33 @@ describe('who may write what', () => {
       input: async (role) => ({ projectId: (await newProject(as.owner)).project.id, url: `https://hooks.example.com/${role}` }),
     },
     {
+      name: 'webhook.update',
+      permission: 'config:write',
+      input: async () => {
+        const { project } = await newProject(as.owner);
+        const { webhook } = await ok(as.owner, 'webhook.create', { projectId: project.id, url: 'https://hooks.example.com/x' });
+        return { webhookId: webhook.id, version: webhook.version, events: ['request.waitingForApproval'] };
+      },
+    },
+    {
       name: 'webhook.delete',
       permission: 'config:write',
       input: async () => {
         const { project } = await newProject(as.owner);
         return { webhookId: (await ok(as.owner, 'webhook.create', { projectId: project.id, url: 'https://hooks.example.com/x' })).webhook.id };
+      },
+    },
+    {
+      name: 'chatChannel.create',
+      permission: 'config:write',
+      input: async (role) => ({ projectId: (await newProject(as.owner)).project.id, service: 'mattermost', name: `#${role}`, url: `https://chat.example.com/hooks/${role}` }),
+    },
+    {
+      name: 'chatChannel.delete',
+      permission: 'config:write',
+      input: async () => {
+        const { project } = await newProject(as.owner);
+        return { chatChannelId: (await ok(as.owner, 'chatChannel.create', { projectId: project.id, service: 'teams', name: '#x', url: 'https://chat.example.com/x' })).id };
       },
     },
     {
@@ -292,6 +315,7 @@ describe('who may write what', () => {
         ['policy.list', {}],
         ['buildSystem.list', {}],
         ['webhook.list', { projectId: project.id }],
+        ['chatChannel.list', { projectId: project.id }],
       ] as const) {
         const ack = await command(as[role], name, input);
         expect(ack.error, `${role} running ${name}`).toBeUndefined();
@@ -323,7 +347,15 @@ describe('another organization’s ids, and unknown ids, are not found', () => {
     ['buildSystem.delete', () => ({ buildSystemId: theirs.buildSystemId }), { buildSystemId: 'nope' }],
     ['webhook.list', () => ({ projectId: theirs.projectId }), { projectId: 'no-such-project' }],
     ['webhook.create', () => ({ projectId: theirs.projectId, url: 'https://evil.example.com/hook' }), { projectId: 'no-such-project', url: 'https://evil.example.com/hook' }],
+    ['webhook.update', () => ({ webhookId: theirs.webhookId, version: 1, events: ['request.waitingForApproval'] }), { webhookId: 'nope', version: 1, events: ['request.completed'] }],
     ['webhook.delete', () => ({ webhookId: theirs.webhookId }), { webhookId: 'nope' }],
+    ['chatChannel.list', () => ({ projectId: theirs.projectId }), { projectId: 'no-such-project' }],
+    [
+      'chatChannel.create',
+      () => ({ projectId: theirs.projectId, service: 'slack', name: '#planted', url: 'https://evil.example.com/chat' }),
+      { projectId: 'no-such-project', service: 'slack', name: '#planted', url: 'https://evil.example.com/chat' },
+    ],
+    ['chatChannel.delete', () => ({ chatChannelId: theirs.chatChannelId }), { chatChannelId: 'nope' }],
   ];
 
   for (const [name, foreign, unknown] of cases) {

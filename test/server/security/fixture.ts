@@ -356,8 +356,18 @@ export const EXAMPLES: Record<CommandName, Example> = {
 
   'webhook.list': async (fx) => ({ projectId: fx.standing.hookProjectId }),
   'webhook.create': async (fx) => ({ projectId: fx.standing.hookProjectId, url: `${WEBHOOK_URL}/${fx.unique('sneaky')}` }),
+  'webhook.update': async (fx) => {
+    const { webhook } = await fx.asOwner('webhook.create', { projectId: fx.standing.hookProjectId, url: `${WEBHOOK_URL}/${fx.unique('retuned')}` });
+    return { webhookId: webhook.id, version: webhook.version, events: ['request.waitingForApproval'] };
+  },
   'webhook.delete': async (fx) => ({
     webhookId: (await fx.asOwner('webhook.create', { projectId: fx.standing.hookProjectId, url: `${WEBHOOK_URL}/${fx.unique('doomed')}` })).webhook.id,
+  }),
+
+  'chatChannel.list': async (fx) => ({ projectId: fx.standing.hookProjectId }),
+  'chatChannel.create': async (fx) => ({ projectId: fx.standing.hookProjectId, service: 'slack', name: fx.unique('#sneaky'), url: `${WEBHOOK_URL}/${fx.unique('chat')}` }),
+  'chatChannel.delete': async (fx) => ({
+    chatChannelId: (await fx.asOwner('chatChannel.create', { projectId: fx.standing.hookProjectId, service: 'mattermost', name: fx.unique('#doomed'), url: `${WEBHOOK_URL}/${fx.unique('chat')}` })).id,
   }),
 
   'request.list': async () => ({}),

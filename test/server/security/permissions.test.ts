@@ -99,7 +99,12 @@ const NEEDS: Record<CommandName, Permission | null> = {
   // Webhooks belong to a project's configuration (§4).
   'webhook.list': 'config:read',
   'webhook.create': 'config:write',
+  'webhook.update': 'config:write',
   'webhook.delete': 'config:write',
+  // A project's chat channels are told about its requests, like its webhooks (SPEC §5).
+  'chatChannel.list': 'config:read',
+  'chatChannel.create': 'config:write',
+  'chatChannel.delete': 'config:write',
   'request.list': 'signing:read',
   'request.get': 'signing:read',
   'request.approve': 'signing:approve',

@@ -259,7 +259,7 @@ async function overwrite(site: Site, key: string, field: string, value: string):
 /** Submits a request to the project's plain policy and waits until each webhook's delivery ended. */
 async function deliver(site: Site, hooks: { slug: string; hookIds: string[] }) {
   const request = await submitOk(site.node, site.org.slug, site.ci.token, { projectSlug: hooks.slug, signingPolicySlug: 'plain', artifact: randomArtifact(), fileName: 'tool.zip' });
-  return outcomesOf(site, hooks.hookIds.map((id) => `webhook-${id}-${request.id}`));
+  return outcomesOf(site, hooks.hookIds.map((id) => `webhook-${id}-${request.id}-Completed`));
 }
 
 /** Points the build system at `jwksUrl` (straight in Redis) and submits a valid token; returns status and message. */

@@ -1,11 +1,9 @@
-// Project webhooks (SPEC §4): on a final status the project's webhooks get POST
-// {organization, signingRequestId, status}, signed with HMAC-SHA256 over `${timestamp}.${body}`
-// under the secret shown once at creation, retried with backoff; deleted webhooks get nothing.
-// The receiver is a real HTTP server on loopback.
+// Project webhooks (SPEC §4): on the status changes a webhook subscribes to (by default the final
+// statuses) it gets POST {organization, signingRequestId, status, event, workflowStatus}, signed with
+// HMAC-SHA256 over `${timestamp}.${body}` under the secret shown once at creation, retried with
+// backoff; deleted webhooks get nothing. The receiver is a real HTTP server on loopback.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import http, { type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
@@ -13,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
 import { createRedisClient, type Redis } from '../../../server/store/redis.js';
 import type { Certificate, SigningRequest } from '../../../src/lib/shared/entities.js';
+import { startHttpReceiver, type HttpReceiver, type ReceivedRequest } from '../../helpers/receivers.js';
 import { command, redisUrl, seedOrg, startNode, testConfig, type ClientSocket, type TestOrg } from '../../helpers/signet.js';
 import {
   createApiKey,
@@ -29,14 +28,7 @@ import {
 
 const ATTEMPTS = 3;
 
-interface Delivery {
-  path: string;
-  method: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-  at: number;
-  answered: number;
-}
+type Delivery = ReceivedRequest;
 
 let artifactDir: string;
 let node: SignetNode;
@@ -45,32 +37,16 @@ let who: Record<'owner' | 'admin' | 'member' | 'viewer', Person>;
 let owner: ClientSocket;
 let certificate: Certificate;
 let memberToken: string;
-let receiver: http.Server;
+let receiver: HttpReceiver;
 let receiverUrl: string;
 let bullClients: Redis[] = [];
 let webhookQueue: Queue;
 let webhookEvents: QueueEvents;
 const sockets: ClientSocket[] = [];
-const deliveries: Delivery[] = [];
-/** Per path: the status to answer to the nth delivery (from 1); 200 when absent. */
-const responders = new Map<string, (attempt: number) => number>();
-const listeners = new Set<() => void>();
 
 beforeAll(async () => {
-  receiver = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const pathname = req.url ?? '/';
-      const attempt = deliveries.filter((d) => d.path === pathname).length + 1;
-      const answered = responders.get(pathname)?.(attempt) ?? 200;
-      deliveries.push({ path: pathname, method: req.method ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now(), answered });
-      res.writeHead(answered, { 'content-type': 'text/plain' }).end(answered === 200 ? 'thanks' : 'try again');
-      for (const listener of [...listeners]) listener();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  receiver = await startHttpReceiver();
+  receiverUrl = receiver.url;
 
   artifactDir = mkdtempSync(path.join(os.tmpdir(), 'signet-webhooks-'));
   const config = testConfig({ SIGNET_ARTIFACT_DIR: artifactDir, SIGNET_WEBHOOK_ATTEMPTS: String(ATTEMPTS), SIGNET_RATE_LIMIT_PER_MINUTE: '100000' });
@@ -100,30 +76,17 @@ afterAll(async () => {
   await webhookQueue?.close();
   for (const client of bullClients) client.disconnect();
   bullClients = [];
-  await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
+  await receiver?.close();
   if (artifactDir) rmSync(artifactDir, { recursive: true, force: true });
 });
 
 function deliveriesTo(pathname: string): Delivery[] {
-  return deliveries.filter((d) => d.path === pathname);
+  return receiver.to(pathname);
 }
 
 /** Resolves once `pathname` has received `count` deliveries. */
 function waitForDeliveries(pathname: string, count: number, timeoutMs = 15_000): Promise<Delivery[]> {
-  if (deliveriesTo(pathname).length >= count) return Promise.resolve(deliveriesTo(pathname));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      listeners.delete(check);
-      reject(new Error(`${pathname}: expected ${count} deliveries within ${timeoutMs} ms, got ${deliveriesTo(pathname).length}`));
-    }, timeoutMs);
-    const check = () => {
-      if (deliveriesTo(pathname).length < count) return;
-      clearTimeout(timer);
-      listeners.delete(check);
-      resolve(deliveriesTo(pathname));
-    };
-    listeners.add(check);
-  });
+  return receiver.waitFor(pathname, count, timeoutMs);
 }
 
 /** Checks x-signet-signature = sha256=HMAC-SHA256(secret, `${x-signet-timestamp}.${body}`). */
@@ -136,12 +99,22 @@ function signatureValid(delivery: Delivery, secret: string): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-async function projectWithWebhooks(slug: string, hookPaths: string[], policy: { approvers?: string[]; requiredApprovals?: number } = {}) {
+/** What a call about `request` entering `workflowStatus` carries. */
+function payload(request: { id: string }, workflowStatus: string, status = workflowStatus, event = `request.${workflowStatus.charAt(0).toLowerCase()}${workflowStatus.slice(1)}`) {
+  return { organization: org.slug, signingRequestId: request.id, status, event, workflowStatus };
+}
+
+async function projectWithWebhooks(
+  slug: string,
+  hookPaths: string[],
+  policy: { approvers?: string[]; requiredApprovals?: number } = {},
+  events?: string[],
+) {
   const project = await createProject(owner, slug);
   const created = [];
   for (const hookPath of hookPaths) {
-    const result = await ok<{ webhook: { id: string; url: string }; secret: string }>(
-      command(owner, 'webhook.create', { projectId: project.id, url: `${receiverUrl}${hookPath}` }),
+    const result = await ok<{ webhook: { id: string; url: string; events: string[]; version: number }; secret: string }>(
+      command(owner, 'webhook.create', { projectId: project.id, url: `${receiverUrl}${hookPath}`, ...(events ? { events } : {}) }),
     );
     created.push(result);
   }
@@ -183,7 +156,7 @@ describe('webhooks', () => {
     expect(JSON.stringify(audit)).not.toContain(created.secret);
   });
 
-  it('on Completed the receiver gets POST {organization, signingRequestId, status} with a valid HMAC-SHA256 signature', async () => {
+  it('on Completed the receiver gets POST {organization, signingRequestId, status, event, workflowStatus} with a valid HMAC-SHA256 signature', async () => {
     const { project, webhooks } = await projectWithWebhooks('hooked', ['/completed']);
     const secret = webhooks[0]!.secret;
     const request = await submit(project.slug);
@@ -191,7 +164,8 @@ describe('webhooks', () => {
     const [delivery] = await waitForDeliveries('/completed', 1);
     expect(delivery!.method).toBe('POST');
     expect(delivery!.headers['content-type']).toMatch(/^application\/json/);
-    expect(JSON.parse(delivery!.body)).toEqual({ organization: org.slug, signingRequestId: request.id, status: 'Completed' });
+    expect(JSON.parse(delivery!.body)).toEqual(payload(request, 'Completed'));
+    expect(JSON.parse(delivery!.body)).toEqual({ organization: org.slug, signingRequestId: request.id, status: 'Completed', event: 'request.completed', workflowStatus: 'Completed' });
     expect(signatureValid(delivery!, secret)).toBe(true);
     // The signature covers the timestamp and the body: another secret, body or timestamp fails.
     expect(signatureValid(delivery!, `${secret}x`)).toBe(false);
@@ -202,14 +176,14 @@ describe('webhooks', () => {
   });
 
   it('a receiver answering 500 twice then 200 gets the delivery on the third try, after growing delays', async () => {
-    responders.set('/flaky', (attempt) => (attempt <= 2 ? 500 : 200));
+    receiver.answer('/flaky', (attempt) => (attempt <= 2 ? 500 : 200));
     const { project, webhooks } = await projectWithWebhooks('flaky', ['/flaky']);
     const request = await submit(project.slug);
     await waitForStatus(owner, request.id, 'Completed');
     const tries = await waitForDeliveries('/flaky', 3, 20_000);
     expect(tries.map((d) => d.answered)).toEqual([500, 500, 200]);
     for (const attempt of tries) {
-      expect(JSON.parse(attempt.body)).toEqual({ organization: org.slug, signingRequestId: request.id, status: 'Completed' });
+      expect(JSON.parse(attempt.body)).toEqual(payload(request, 'Completed'));
       expect(signatureValid(attempt, webhooks[0]!.secret)).toBe(true);
     }
     // Exponential backoff from one second: about 1 s, then about 2 s.
@@ -226,7 +200,7 @@ describe('webhooks', () => {
   });
 
   it(`a receiver that always fails gets exactly SIGNET_WEBHOOK_ATTEMPTS (${ATTEMPTS}) tries`, async () => {
-    responders.set('/down', () => 503);
+    receiver.answer('/down', () => 503);
     const { project, webhooks } = await projectWithWebhooks('down', ['/down']);
     const request = await submit(project.slug);
     await waitForStatus(owner, request.id, 'Completed');
@@ -243,33 +217,53 @@ describe('webhooks', () => {
     const denied = await ok<SigningRequest>(command(who.admin.socket, 'request.deny', { requestId: request.id, comment: 'not this one' }));
     expect(denied.workflowStatus).toBe('Denied');
     const [delivery] = await waitForDeliveries('/denied', 1);
-    expect(JSON.parse(delivery!.body)).toEqual({ organization: org.slug, signingRequestId: request.id, status: 'Denied' });
+    expect(JSON.parse(delivery!.body)).toEqual(payload(request, 'Denied'));
     expect(signatureValid(delivery!, webhooks[0]!.secret)).toBe(true);
   });
 
   it('deliveries lost between the commit and their queueing (the node died) are queued by the reconciler', async () => {
     const { project, webhooks } = await projectWithWebhooks('lost-hooks', ['/lost'], { approvers: [who.admin.userId], requiredApprovals: 1 });
     const request = await submit(project.slug);
-    const jobs = node.signet.jobs!;
-    // Fault injection: the denial commits, but the node never gets to queue its webhook jobs.
-    node.signet.jobs = { ...jobs, enqueueWebhooks: async () => {} };
+    const sender = node.signet.outreach;
+    // Fault injection: the denial commits with its webhook call owed, but the node never queues it.
+    node.signet.outreach = null;
     try {
       await ok(command(who.admin.socket, 'request.deny', { requestId: request.id, comment: 'lost in transit' }));
     } finally {
-      node.signet.jobs = jobs;
+      node.signet.outreach = sender;
     }
     expect(await jobsOf(webhooks[0]!.webhook.id)).toEqual([]);
-    const owed = await node.signet.redis.zrange(node.signet.keys.webhooksPending, '0', '-1');
-    expect(owed).toContain(`${org.orgId}:${request.id}`);
+    const deliveryId = `webhook-${webhooks[0]!.webhook.id}-${request.id}-Denied`;
+    expect(await node.signet.redis.zrange(node.signet.keys.outboxPending, '0', '-1')).toContain(deliveryId);
     const [delivery] = await waitForDeliveries('/lost', 1, 20_000);
-    expect(JSON.parse(delivery!.body)).toEqual({ organization: org.slug, signingRequestId: request.id, status: 'Denied' });
+    expect(JSON.parse(delivery!.body)).toEqual(payload(request, 'Denied'));
     expect(signatureValid(delivery!, webhooks[0]!.secret)).toBe(true);
     expect(await jobsOf(webhooks[0]!.webhook.id)).toHaveLength(1);
-    expect(await node.signet.redis.zrange(node.signet.keys.webhooksPending, '0', '-1')).not.toContain(`${org.orgId}:${request.id}`);
+    expect(await node.signet.redis.zrange(node.signet.keys.outboxPending, '0', '-1')).not.toContain(deliveryId);
+  });
+
+  it('final statuses recorded as owed by a node from before the outbox still get their calls', async () => {
+    const { project, webhooks } = await projectWithWebhooks('legacy-hooks', ['/legacy'], { approvers: [who.admin.userId], requiredApprovals: 1 });
+    const request = await submit(project.slug);
+    const sender = node.signet.outreach;
+    node.signet.outreach = null;
+    try {
+      await ok(command(who.admin.socket, 'request.deny', { requestId: request.id, comment: 'the old way' }));
+    } finally {
+      node.signet.outreach = sender;
+    }
+    // What an older node left: only the request marked as owed, in the key it used.
+    const { redis, keys } = node.signet;
+    const owed = await redis.zrange(keys.outboxPending, '0', '-1');
+    await redis.multi().zrem(keys.outboxPending, ...owed).del(...owed.map((id) => keys.outboxItem(id))).zadd(keys.webhooksPending, Date.now(), `${org.orgId}:${request.id}`).exec();
+    const [delivery] = await waitForDeliveries('/legacy', 1, 20_000);
+    expect(JSON.parse(delivery!.body)).toEqual(payload(request, 'Denied'));
+    expect(signatureValid(delivery!, webhooks[0]!.secret)).toBe(true);
+    expect(await redis.zrange(keys.webhooksPending, '0', '-1')).not.toContain(`${org.orgId}:${request.id}`);
   });
 
   it('a deleted webhook gets no deliveries; one deleted between tries gets no further try', async () => {
-    responders.set('/late', () => 500);
+    receiver.answer('/late', () => 500);
     const { project, webhooks } = await projectWithWebhooks('pruned', ['/kept', '/gone', '/late']);
     const [kept, gone, late] = webhooks;
     expect(await ok(command(owner, 'webhook.delete', { webhookId: gone!.webhook.id }))).toEqual({ deleted: gone!.webhook.id });
@@ -291,5 +285,64 @@ describe('webhooks', () => {
     // Nothing was ever queued for the webhook deleted before the request finished.
     expect(await jobsOf(gone!.webhook.id)).toEqual([]);
     expect(deliveriesTo('/gone')).toEqual([]);
+  });
+
+  it('a webhook subscribed to request.waitingForApproval hears it, then each status it chose; one with the defaults hears only the end', async () => {
+    const events = ['request.waitingForApproval', 'request.queuedForProcessing', 'request.processing', 'request.completed'];
+    const { project, webhooks } = await projectWithWebhooks('every-step', ['/every-step'], { approvers: [who.admin.userId], requiredApprovals: 1 }, events);
+    expect(webhooks[0]!.webhook.events).toEqual(events);
+    const finalOnly = await ok(command(owner, 'webhook.create', { projectId: project.id, url: `${receiverUrl}/final-only` }));
+    expect(finalOnly.webhook.events).toEqual(['request.completed', 'request.processingFailed', 'request.denied', 'request.canceled']);
+
+    const request = await submit(project.slug);
+    const [waiting] = await waitForDeliveries('/every-step', 1);
+    expect(JSON.parse(waiting!.body)).toEqual(payload(request, 'WaitingForApproval'));
+    expect(signatureValid(waiting!, webhooks[0]!.secret)).toBe(true);
+
+    await ok(command(who.admin.socket, 'request.approve', { requestId: request.id }));
+    await waitForStatus(owner, request.id, 'Completed');
+    const calls = await waitForDeliveries('/every-step', 4);
+    expect(new Set(calls.map((call) => JSON.parse(call.body).event))).toEqual(new Set(events));
+    expect(calls.map((call) => JSON.parse(call.body)).find((body) => body.event === 'request.processing')).toEqual(payload(request, 'Processing', 'InProgress'));
+    for (const call of calls) expect(signatureValid(call, webhooks[0]!.secret)).toBe(true);
+    const [final] = await waitForDeliveries('/final-only', 1);
+    expect(JSON.parse(final!.body)).toEqual(payload(request, 'Completed'));
+    // Each job is done: nothing more is coming for either webhook.
+    for (const webhook of [webhooks[0]!.webhook, finalOnly.webhook]) {
+      for (const job of await jobsOf(webhook.id)) await job.waitUntilFinished(webhookEvents, 15_000);
+    }
+    expect(deliveriesTo('/every-step')).toHaveLength(4);
+    expect(deliveriesTo('/final-only')).toHaveLength(1);
+  });
+
+  it('webhook.update changes what a webhook hears, naming the version it read; the change is audited', async () => {
+    const { project, webhooks } = await projectWithWebhooks('resubscribed', ['/resubscribed'], { approvers: [who.admin.userId], requiredApprovals: 1 });
+    const { webhook } = webhooks[0]!;
+    const updated = await ok(command(owner, 'webhook.update', { webhookId: webhook.id, version: webhook.version, events: ['request.denied', 'request.waitingForApproval', 'request.denied'] }));
+    expect(updated).toMatchObject({ id: webhook.id, events: ['request.waitingForApproval', 'request.denied'], version: webhook.version + 1 });
+    const stale = await command(owner, 'webhook.update', { webhookId: webhook.id, version: webhook.version, events: ['request.completed'] });
+    expect(stale.error).toMatchObject({ code: 'CONFLICT', current: { events: ['request.waitingForApproval', 'request.denied'] } });
+    const audit = await ok(command(owner, 'audit.query', { targetId: webhook.id }));
+    expect(audit.entries.find((entry: any) => entry.action === 'webhook.update')).toMatchObject({
+      changes: { events: { before: ['request.completed', 'request.processingFailed', 'request.denied', 'request.canceled'], after: ['request.waitingForApproval', 'request.denied'] } },
+    });
+
+    const request = await submit(project.slug);
+    await ok(command(who.admin.socket, 'request.deny', { requestId: request.id, comment: 'no' }));
+    const calls = await waitForDeliveries('/resubscribed', 2);
+    expect(new Set(calls.map((call) => JSON.parse(call.body).event))).toEqual(new Set(['request.waitingForApproval', 'request.denied']));
+  });
+
+  it('an unknown event, an empty list or a member without config:write is refused, and nothing changes', async () => {
+    const project = await createProject(owner, 'refusals');
+    for (const events of [['request.exploded'], [], ['request.submitted']]) {
+      const refused = await command(owner, 'webhook.create', { projectId: project.id, url: `${receiverUrl}/never`, events });
+      expect(refused.error).toMatchObject({ code: 'INVALID_INPUT', issues: [expect.objectContaining({ path: expect.stringMatching(/^events/) })] });
+    }
+    expect(await ok(command(owner, 'webhook.list', { projectId: project.id }))).toEqual([]);
+    const created = await ok(command(owner, 'webhook.create', { projectId: project.id, url: `${receiverUrl}/kept` }));
+    const denied = await command(who.viewer.socket, 'webhook.update', { webhookId: created.webhook.id, version: 1, events: ['request.completed'] });
+    expect(denied.error).toMatchObject({ code: 'FORBIDDEN' });
+    expect((await ok(command(owner, 'webhook.list', { projectId: project.id })))[0].events).toHaveLength(4);
   });
 });
