@@ -1,5 +1,6 @@
 // The `signet` CLI works on the Redis of a running server (same REDIS_URL or data directory).
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
@@ -28,6 +29,24 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await node?.close();
+});
+
+describe('the signet command line', () => {
+  it('has per-command help and --version, and keeps its exit codes: 2 for usage, 1 with INVALID_INPUT for a missing option', async () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
+    expect((await signet('--version')).stdout.trim()).toBe(version);
+    const help = await signet('org', 'create', '--help');
+    expect(help.stdout).toContain('Usage: signet org create [options]');
+    expect(help.stdout).toContain('--owner-email <email>');
+    expect((await signet('sign', '--help')).stdout).toMatch(/Exit codes:\n\s+0\s+Completed/);
+    for (const args of [[], ['org'], ['no-such-command'], ['demo', '--no-such-option']]) {
+      const failed = await signet(...args).catch((error) => error);
+      expect(failed.code, args.join(' ')).toBe(2);
+    }
+    const missing = await signet('org', 'transfer-ownership', '--org', 'demo').catch((error) => error);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('INVALID_INPUT: missing --to');
+  }, 60_000);
 });
 
 describe('signet demo --json', () => {
