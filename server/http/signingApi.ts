@@ -362,12 +362,15 @@ function receiveMultipart(
       return reject(invalid('body', 'is not valid multipart/form-data'));
     }
     parser.on('field', (name, value) => {
+      if (failed) return;
       const named = naming(name, false);
       if (named.kind === 'parameter') parameters[named.name] = value;
       else if (named.kind === 'field') fields[named.name] = value;
       else if (named.kind === 'refuse') fail(invalid(name, named.message));
     });
     parser.on('file', (name, stream, info) => {
+      // After a refusal nothing more is stored: parts already parsed may still arrive.
+      if (failed) return void stream.resume();
       const named = naming(name, true);
       if (named.kind === 'ignore') return void stream.resume();
       if (named.kind === 'file') files += 1;
