@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Signs a file with Signet from a CI job: submit, wait for the final status, download the signature.
+# It polls, for machines with only bash, curl and python3; where Node.js runs, `signet sign` waits
+# live instead and derives the Idempotency-Key without the attempt number (see README.md).
 #
 #   SIGNET_URL=https://signet.example.com SIGNET_ORG=acme SIGNET_TOKEN=sgn_… \
 #     examples/ci-sign.sh app.exe my-project release-signing [artifact-configuration]
@@ -17,7 +19,10 @@ artifact_configuration=${4:-}
 : "${SIGNET_URL:?set SIGNET_URL}" "${SIGNET_ORG:?set SIGNET_ORG}" "${SIGNET_TOKEN:?set SIGNET_TOKEN}"
 poll_seconds=${SIGNET_POLL_SECONDS:-2}
 timeout_seconds=${SIGNET_TIMEOUT_SECONDS:-3600}
-idempotency_key=${SIGNET_IDEMPOTENCY_KEY:-${CI_JOB_ID:-${GITHUB_RUN_ID:-}}${GITHUB_RUN_ATTEMPT:+-}${GITHUB_RUN_ATTEMPT:-}-$(sha256sum "$file" | cut -c1-16)}
+# The job's identity without what a re-run changes (GitHub's attempt number, GitLab's job id).
+ci_job=${GITHUB_RUN_ID:+github-$GITHUB_RUN_ID-${GITHUB_JOB:-}}${CI_PIPELINE_ID:+gitlab-$CI_PIPELINE_ID-${CI_JOB_NAME:-}}
+ci_job=${ci_job//[^[:graph:]]/_} # job names may hold spaces; the key may not
+idempotency_key=${SIGNET_IDEMPOTENCY_KEY:-$ci_job-$policy-$(sha256sum "$file" | cut -c1-16)}
 
 api="$SIGNET_URL/api/v1/orgs/$SIGNET_ORG"
 auth=(-H "Authorization: Bearer $SIGNET_TOKEN")

@@ -22,6 +22,7 @@ import { startAuditSealer } from './audit/chain.js';
 import { startAuditWatch } from './audit/rollbackWatch.js';
 import { startNodeHeartbeat } from './realtime/presence.js';
 import { createSigningApi } from './http/signingApi.js';
+import { createSignPathApi } from './http/signPathApi.js';
 import { startSigningQueues } from './signing/queue.js';
 import { startCertificateExpirySweep } from './signing/certificateExpiry.js';
 import { startOutreachQueues } from './outreach/queue.js';
@@ -79,6 +80,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
   app.use(securityHeaders(config));
   app.use(createApi(signet, dispatcher, metrics));
   app.use(createSigningApi(signet, dispatcher));
+  app.use(createSignPathApi(signet, dispatcher));
   if (serveUi) await mountUi(app, log);
 
   const httpServer = http.createServer(app);

@@ -19,6 +19,19 @@ const requestResponse = (description: string) => ({
 });
 
 const orgParam = { name: 'org', in: 'path', required: true, schema: { type: 'string' }, description: 'organization slug' };
+const signPathOrgParam = { name: 'organizationId', in: 'path', required: true, schema: { type: 'string' }, description: "the organization's id (SignPath's OrganizationId) or its slug" };
+const signPathResponse = (description: string) => ({
+  description,
+  headers: { Location: { schema: { type: 'string' }, description: 'the request\'s URL' } },
+  content: {
+    'application/json': {
+      schema: {
+        type: 'object',
+        description: "SignPath's fields: status (InProgress, WaitingForApproval, Completed, Failed, Denied, Canceled), workflowStatus, isFinalStatus, description, project/artifactConfiguration/signingPolicy Id, Slug and Name, unsignedArtifactLink, signedArtifactLink (null until Completed), origin (verified requests only), parameters",
+      },
+    },
+  },
+});
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const commonErrors = {
   '400': errorResponse('INVALID_INPUT: the error names the field'),
@@ -178,6 +191,60 @@ export function openApiDocument(publicUrl: string) {
             },
           },
           responses: { '201': requestResponse('the new request'), ...commonErrors, '409': errorResponse('the original is not final') },
+        },
+      },
+      '/api/v1/{organizationId}/SigningRequests': {
+        post: {
+          operationId: 'signPathSubmit',
+          summary: "SignPath-compatible submission (also at …/SigningRequests/SubmitWithArtifact): SignPath's field names, matched without regard to case; the same checks and signing as submitSigningRequest",
+          tags: ['signpath'],
+          parameters: [signPathOrgParam],
+          requestBody: {
+            required: true,
+            content: {
+              'multipart/form-data': {
+                schema: {
+                  type: 'object',
+                  required: ['ProjectSlug', 'SigningPolicySlug', 'Artifact'],
+                  properties: {
+                    ProjectSlug: { type: 'string' },
+                    SigningPolicySlug: { type: 'string' },
+                    ArtifactConfigurationSlug: { type: 'string' },
+                    Description: { type: 'string' },
+                    'Parameters[name]': { type: 'string', description: 'or Parameters.NAME' },
+                    OriginToken: { type: 'string', description: "Signet's addition: the build system's OIDC ID token. Origin.* fields are ignored" },
+                    Artifact: { type: 'string', format: 'binary' },
+                  },
+                },
+              },
+            },
+          },
+          responses: { '201': signPathResponse('created; Location is the request'), '200': signPathResponse('the request this Idempotency-Key created before'), ...commonErrors },
+        },
+      },
+      '/api/v1/{organizationId}/SigningRequests/{id}': {
+        get: { operationId: 'signPathGet', tags: ['signpath'], parameters: [signPathOrgParam, idParam], responses: { '200': signPathResponse("SignPath's signing request data"), ...commonErrors } },
+      },
+      '/api/v1/{organizationId}/SigningRequests/{id}/SignedArtifact': {
+        get: { operationId: 'signPathSignedArtifact', tags: ['signpath'], parameters: [signPathOrgParam, idParam], responses: { '200': { description: 'as downloadSignature' }, ...commonErrors, '409': errorResponse('not Completed') } },
+      },
+      '/api/v1/{organizationId}/SigningRequests/{id}/UnsignedArtifact': {
+        get: { operationId: 'signPathUnsignedArtifact', tags: ['signpath'], parameters: [signPathOrgParam, idParam], responses: { '200': { description: 'the uploaded file' }, ...commonErrors } },
+      },
+      '/api/v1/{organizationId}/SigningRequests/Resubmit': {
+        post: {
+          operationId: 'signPathResubmit',
+          tags: ['signpath'],
+          parameters: [signPathOrgParam],
+          requestBody: {
+            required: true,
+            content: {
+              'multipart/form-data': {
+                schema: { type: 'object', required: ['OriginalSigningRequestId'], properties: { OriginalSigningRequestId: { type: 'string' }, SigningPolicySlug: { type: 'string' }, Description: { type: 'string' } } },
+              },
+            },
+          },
+          responses: { '201': signPathResponse('the new request'), ...commonErrors, '409': errorResponse('the original is not final') },
         },
       },
       '/api/v1/orgs/{org}/audit': {

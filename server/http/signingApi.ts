@@ -32,7 +32,7 @@ const SubmitFields = z.strictObject({
   parameters: z.record(z.string().regex(/^[\w.-]{1,64}$/), z.string().max(1000)).refine((p) => Object.keys(p).length <= 50, 'at most 50 parameters').default({}),
 });
 
-const ResubmitInput = z.strictObject({
+export const ResubmitInput = z.strictObject({
   signingPolicySlug: z.string().min(1).max(64).optional(),
   description: Description.optional(),
   originToken: z.string().max(16_000).optional(),
@@ -77,21 +77,30 @@ export function presentRequest(signet: Signet, orgSlug: string, request: Request
   };
 }
 
-export function createSigningApi(signet: Signet, dispatcher: Dispatcher): express.Router {
-  const api = express.Router();
-  const base = '/api/v1/orgs/:org';
+/** How a route family names the multipart fields of a submission (native or SignPath's). */
+export type FieldNaming = (name: string, isFile: boolean) =>
+  | { kind: 'field'; name: string }
+  | { kind: 'parameter'; name: string }
+  | { kind: 'file' }
+  | { kind: 'ignore' }
+  | { kind: 'refuse'; message: string };
 
-  const run = (handler: (req: Request<{ org: string; id?: string }>, res: Response) => Promise<void>) =>
-    (req: Request<{ org: string; id?: string }>, res: Response) =>
-      handler(req, res).catch((error) => {
-        // Unread request bodies must not keep the connection hanging.
-        req.resume();
-        sendError(res, toCommandError(signet, error, req.path));
-      });
+/** SPEC §8's names: `parameters[name]`, the file in `artifact`, every other field as sent. */
+export const nativeNaming: FieldNaming = (name, isFile) => {
+  if (isFile) return name === 'artifact' ? { kind: 'file' } : { kind: 'refuse', message: 'unexpected file: send exactly one file, in the field "artifact"' };
+  const parameter = /^parameters\[(.+)\]$/.exec(name);
+  return parameter ? { kind: 'parameter', name: parameter[1]! } : { kind: 'field', name };
+};
 
+/**
+ * What the REST routes do, once: authenticate and check permissions, submit a streamed upload,
+ * read, download and re-submit. The native routes (SPEC §8) and the SignPath-compatible ones
+ * (signPathApi.ts) differ only in the names they read and write.
+ */
+export function signingHandlers(signet: Signet, dispatcher: Dispatcher) {
   /** Authenticates, rate-limits and checks one permission (a denial is audited). */
-  async function actorFor(req: Request<{ org: string }>, permission: Permission, action: string): Promise<Actor> {
-    const principal = await principalOf(signet, req, req.params.org);
+  async function actorFor(req: Request, orgSlug: string, permission: Permission, action: string): Promise<Actor> {
+    const principal = await principalOf(signet, req, orgSlug);
     // The budget first: a refused request costs no actor load and no upload.
     await dispatcher.rateLimit(principal, action, sourceOf(req));
     const actor = await loadActor(signet.redis, signet.keys, principal);
@@ -111,8 +120,11 @@ export function createSigningApi(signet: Signet, dispatcher: Dispatcher): expres
     return stored.value;
   }
 
-  api.post(`${base}/signing-requests`, run(async (req, res) => {
-    const actor = await actorFor(req, 'signing:submit', 'request.submit');
+  /**
+   * A multipart submission. `created` is false when the Idempotency-Key named a request made
+   * before: then nothing is uploaded and that request is returned.
+   */
+  async function submitUpload(req: Request, actor: Actor, naming: FieldNaming): Promise<{ request: RequestRecord; created: boolean }> {
     const source = sourceOf(req);
     const idempotencyHeader = req.header('idempotency-key');
     let idempotencyKey: string | undefined;
@@ -125,16 +137,14 @@ export function createSigningApi(signet: Signet, dispatcher: Dispatcher): expres
       if (existingId) {
         // The same key again: the same request, and no second upload.
         req.resume();
-        const existing = await requestFor(actor, existingId);
-        res.status(200).location(presentRequest(signet, req.params.org, existing).links.self).json(presentRequest(signet, req.params.org, existing));
-        return;
+        return { request: await requestFor(actor, existingId), created: false };
       }
     }
     if (!req.is('multipart/form-data')) throw invalid('body', 'send multipart/form-data with the file in the field "artifact"');
 
     const requestId = newRequestId();
     const paths = artifactPaths(signet.config, actor.orgId, requestId);
-    const { fields, upload } = await receiveMultipart(req, paths.artifact, signet.config.SIGNET_MAX_UPLOAD_BYTES, async (early) => {
+    const { fields, upload } = await receiveMultipart(req, paths.artifact, signet.config.SIGNET_MAX_UPLOAD_BYTES, naming, async (early) => {
       // When the slugs come before the file (as curl -F sends them in order), refuse early and
       // bound the upload by the artifact configuration's own limit.
       if (!early.projectSlug || !early.signingPolicySlug) return undefined;
@@ -169,66 +179,98 @@ export function createSigningApi(signet: Signet, dispatcher: Dispatcher): expres
         artifactPath: paths.artifact,
         idempotency: idempotencyKey ? { key: idempotencyKey, requestId } : undefined,
       });
-      const body = presentRequest(signet, req.params.org, request);
-      res.status(201).location(body.links.self).json(body);
+      return { request, created: true };
     } catch (error) {
       await discardUpload(paths.dir);
       // Two concurrent uploads with one Idempotency-Key: the loser answers with the winner's request.
       if (idempotencyKey && error instanceof CommandFailure && error.code === 'CONFLICT') {
         const winnerId = await signet.redis.get(idempotencyKey);
-        if (winnerId) {
-          const winner = await requestFor(actor, winnerId);
-          res.status(200).location(presentRequest(signet, req.params.org, winner).links.self).json(presentRequest(signet, req.params.org, winner));
-          return;
-        }
+        if (winnerId) return { request: await requestFor(actor, winnerId), created: false };
       }
       throw error;
     }
-  }));
+  }
 
-  api.get(`${base}/signing-requests/:id`, run(async (req, res) => {
-    const actor = await actorFor(req, 'signing:read', 'request.get');
-    res.json(presentRequest(signet, req.params.org, await requestFor(actor, req.params.id)));
-  }));
-
-  api.get(`${base}/signing-requests/:id/signed-artifact`, run(async (req, res) => {
-    const actor = await actorFor(req, 'signing:read', 'request.download');
-    const request = await requestFor(actor, req.params.id);
+  /** The signed result of a completed request, named by its format. */
+  async function sendSigned(res: Response, request: RequestRecord): Promise<void> {
     if (request.workflowStatus !== 'Completed') throw conflict(`The request is ${request.workflowStatus}; there is no signature yet`);
     const format = formatOf(request);
     const download = signedDownload(format, request.artifact.fileName);
     await sendFile(res, signedPath(signet.config, request.orgId, request.id, format), download.contentType, download.fileName);
+  }
+
+  async function sendUnsigned(res: Response, request: RequestRecord): Promise<void> {
+    const file = artifactPaths(signet.config, request.orgId, request.id).artifact;
+    await sendFile(res, file, 'application/octet-stream', request.artifact.fileName);
+  }
+
+  /** A new request from a final one, under the same or another policy of its project. */
+  async function resubmitRequest(req: Request, actor: Actor, original: RequestRecord, input: z.infer<typeof ResubmitInput>): Promise<RequestRecord> {
+    let policyId: string | undefined;
+    if (input.signingPolicySlug) {
+      policyId = (await signet.redis.hget(signet.keys.policySlugs(original.projectId), input.signingPolicySlug)) ?? undefined;
+      if (!policyId) throw invalid('signingPolicySlug', `project ${original.projectSlug} has no signing policy "${input.signingPolicySlug}"`);
+    }
+    return resubmit({ signet, actor, source: sourceOf(req), repos: signet.repos }, original, {
+      policyId,
+      description: input.description,
+      originToken: input.originToken,
+    });
+  }
+
+  return { actorFor, requestFor, submitUpload, sendSigned, sendUnsigned, resubmitRequest };
+}
+
+/** Runs an async route handler; a failure answers with the protocol's error envelope. */
+export function route<P>(signet: Signet, handler: (req: Request<P>, res: Response) => Promise<void>) {
+  return (req: Request<P>, res: Response) =>
+    handler(req, res).catch((error) => {
+      // Unread request bodies must not keep the connection hanging.
+      req.resume();
+      sendError(res, toCommandError(signet, error, req.path));
+    });
+}
+
+export function createSigningApi(signet: Signet, dispatcher: Dispatcher): express.Router {
+  const api = express.Router();
+  const base = '/api/v1/orgs/:org';
+  const { actorFor, requestFor, submitUpload, sendSigned, sendUnsigned, resubmitRequest } = signingHandlers(signet, dispatcher);
+  const run = (handler: (req: Request<{ org: string; id?: string }>, res: Response) => Promise<void>) => route(signet, handler);
+
+  api.post(`${base}/signing-requests`, run(async (req, res) => {
+    const actor = await actorFor(req, req.params.org, 'signing:submit', 'request.submit');
+    const { request, created } = await submitUpload(req, actor, nativeNaming);
+    const body = presentRequest(signet, req.params.org, request);
+    res.status(created ? 201 : 200).location(body.links.self).json(body);
+  }));
+
+  api.get(`${base}/signing-requests/:id`, run(async (req, res) => {
+    const actor = await actorFor(req, req.params.org, 'signing:read', 'request.get');
+    res.json(presentRequest(signet, req.params.org, await requestFor(actor, req.params.id)));
+  }));
+
+  api.get(`${base}/signing-requests/:id/signed-artifact`, run(async (req, res) => {
+    const actor = await actorFor(req, req.params.org, 'signing:read', 'request.download');
+    await sendSigned(res, await requestFor(actor, req.params.id));
   }));
 
   api.get(`${base}/signing-requests/:id/unsigned-artifact`, run(async (req, res) => {
-    const actor = await actorFor(req, 'signing:read', 'request.download');
-    const request = await requestFor(actor, req.params.id);
-    const file = artifactPaths(signet.config, request.orgId, request.id).artifact;
-    await sendFile(res, file, 'application/octet-stream', request.artifact.fileName);
+    const actor = await actorFor(req, req.params.org, 'signing:read', 'request.download');
+    await sendUnsigned(res, await requestFor(actor, req.params.id));
   }));
 
   api.post(`${base}/signing-requests/:id/resubmit`, express.json({ limit: '64kb' }), run(async (req, res) => {
     requireJsonBody(req);
-    const actor = await actorFor(req, 'signing:submit', 'request.resubmit');
+    const actor = await actorFor(req, req.params.org, 'signing:submit', 'request.resubmit');
     const original = await requestFor(actor, req.params.id);
     const parsed = ResubmitInput.safeParse(req.body ?? {});
     if (!parsed.success) throw invalidInput(parsed.error);
-    let policyId: string | undefined;
-    if (parsed.data.signingPolicySlug) {
-      policyId = (await signet.redis.hget(signet.keys.policySlugs(original.projectId), parsed.data.signingPolicySlug)) ?? undefined;
-      if (!policyId) throw invalid('signingPolicySlug', `project ${original.projectSlug} has no signing policy "${parsed.data.signingPolicySlug}"`);
-    }
-    const request = await resubmit({ signet, actor, source: sourceOf(req), repos: signet.repos }, original, {
-      policyId,
-      description: parsed.data.description,
-      originToken: parsed.data.originToken,
-    });
-    const body = presentRequest(signet, req.params.org, request);
+    const body = presentRequest(signet, req.params.org, await resubmitRequest(req, actor, original, parsed.data));
     res.status(201).location(body.links.self).json(body);
   }));
 
   api.get(`${base}/audit`, run(async (req, res) => {
-    const actor = await actorFor(req, 'audit:read', 'audit.export');
+    const actor = await actorFor(req, req.params.org, 'audit:read', 'audit.export');
     const query = z
       .strictObject({ after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(10_000).default(1000) })
       .safeParse(req.query);
@@ -250,7 +292,7 @@ export function createSigningApi(signet: Signet, dispatcher: Dispatcher): expres
   // The current signed checkpoint (a C2SP note), for a monitor outside Signet to keep and compare
   // (or to save for `signet audit verify --checkpoint`). The header names the key that signs it.
   api.get(`${base}/audit/checkpoint`, run(async (req, res) => {
-    const actor = await actorFor(req, 'audit:read', 'audit.checkpoint');
+    const actor = await actorFor(req, req.params.org, 'audit:read', 'audit.checkpoint');
     const note = await checkpointFor(signet, actor.orgId);
     if (!note) throw new CommandFailure('NOT_FOUND', 'The audit log has no signed checkpoint yet');
     res.setHeader('X-Signet-Note-Verifier-Key', noteVerifierKey(auditOrigin(signet.config.publicUrl, actor.orgId), signet.auditKey.publicKey));
@@ -273,20 +315,32 @@ async function sendFile(res: Response, file: string, type: string, downloadName:
   });
 }
 
+/** A form without files (multipart or URL-encoded), its fields named by `naming`. */
+export async function receiveFields(req: Request, naming: FieldNaming): Promise<Record<string, unknown>> {
+  if (!req.is('multipart/form-data') && !req.is('application/x-www-form-urlencoded')) {
+    throw invalid('body', 'send multipart/form-data or application/x-www-form-urlencoded');
+  }
+  const fieldsOnly: FieldNaming = (name, isFile) => (isFile ? { kind: 'refuse', message: 'unexpected file: this request takes no file' } : naming(name, false));
+  const { fields } = await receiveMultipart(req, '', 0, fieldsOnly, async () => undefined);
+  return fields;
+}
+
 interface ReceivedMultipart {
   fields: Record<string, unknown>;
   upload: { fileName: string; size: number; sha256: string } | null;
 }
 
 /**
- * Streams a multipart body: fields are collected (`parameters[name]` into an object), the file
- * field `artifact` goes straight to disk with its SHA-256 computed on the way. `beforeFile` sees the
- * fields that came before the file and may return a tighter size limit (or throw to refuse).
+ * Streams a multipart body: fields are collected under the names `naming` gives them (parameters
+ * into one object), the artifact's file goes straight to disk with its SHA-256 computed on the way.
+ * `beforeFile` sees the fields that came before the file and may return a tighter size limit (or
+ * throw to refuse).
  */
 function receiveMultipart(
   req: Request,
   target: string,
   maxBytes: number,
+  naming: FieldNaming,
   beforeFile: (fields: Record<string, string | undefined>) => Promise<number | undefined>,
 ): Promise<ReceivedMultipart> {
   return new Promise((resolve, reject) => {
@@ -295,6 +349,7 @@ function receiveMultipart(
     const fields: Record<string, unknown> = Object.create(null);
     const parameters: Record<string, string> = Object.create(null);
     let upload: Promise<ReceivedMultipart['upload']> = Promise.resolve(null);
+    let files = 0;
     let failed = false;
     const fail = (error: unknown) => {
       if (failed) return;
@@ -308,21 +363,24 @@ function receiveMultipart(
     };
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers, limits: { fields: 100, fieldSize: 20_000, files: 1, parts: 120 } });
+      // Two files at most: the artifact, and a file the naming ignores (SignPath's build settings).
+      parser = busboy({ headers: req.headers, limits: { fields: 100, fieldSize: 20_000, files: 2, parts: 120 } });
     } catch {
       return reject(invalid('body', 'is not valid multipart/form-data'));
     }
     // busboy gives an empty name as undefined; refusals name the field as sent.
     const fieldName = (name: string | undefined) => name || '(a field without a name)';
+    const oneFile = () => invalid('artifact', 'send exactly one file, in the field "artifact"');
     parser.on('field', (rawName, value, info) => {
       if (failed) return;
       const name = fieldName(rawName);
       if (info.nameTruncated || info.valueTruncated) return fail(invalid(name, 'is too long'));
-      const parameter = /^parameters\[(.+)\]$/.exec(name);
+      const named = naming(name, false);
       // A record drops this name without a word; say so instead.
-      if (parameter?.[1] === '__proto__') return fail(invalid(name, 'is not a usable parameter name'));
-      if (parameter) parameters[parameter[1]!] = value;
-      else fields[name] = value;
+      if (named.kind === 'parameter' && named.name === '__proto__') return fail(invalid(name, 'is not a usable parameter name'));
+      if (named.kind === 'parameter') parameters[named.name] = value;
+      else if (named.kind === 'field') fields[named.name] = value;
+      else if (named.kind === 'refuse') fail(invalid(name, named.message));
     });
     parser.on('file', (rawName, stream, info) => {
       const name = fieldName(rawName);
@@ -332,10 +390,17 @@ function receiveMultipart(
       // busboy may still hand out a part of the chunk it was parsing when the upload was refused:
       // nothing of it is stored (the refusal's cleanup may already have run).
       if (failed) return void stream.resume();
-      if (name !== 'artifact') {
+      const named = naming(name, true);
+      if (named.kind === 'ignore') return void stream.resume();
+      if (files > 0) {
         stream.resume();
-        return fail(invalid(name, 'unexpected file: send exactly one file, in the field "artifact"'));
+        return fail(oneFile());
       }
+      if (named.kind !== 'file') {
+        stream.resume();
+        return fail(invalid(name, named.kind === 'refuse' ? named.message : 'unexpected file: send exactly one file, in the field "artifact"'));
+      }
+      files += 1;
       upload = (async () => {
         const limit = (await beforeFile(fields as Record<string, string | undefined>)) ?? maxBytes;
         const stored = await storeUpload(stream, target, Math.min(limit, maxBytes));
@@ -346,7 +411,7 @@ function receiveMultipart(
         fail(error instanceof UploadTooLarge ? invalid('artifact', error.message) : error);
       });
     });
-    parser.on('filesLimit', () => fail(invalid('artifact', 'send exactly one file, in the field "artifact"')));
+    parser.on('filesLimit', () => fail(oneFile()));
     parser.on('partsLimit', () => fail(invalid('body', 'has too many parts')));
     parser.on('fieldsLimit', () => fail(invalid('body', 'has too many fields')));
     parser.on('error', (error) => fail(invalid('body', `is not valid multipart/form-data (${(error as Error).message})`)));

@@ -472,7 +472,7 @@ export function requestDirs(artifactDir: string, orgId: string): string[] {
 export function run(
   program: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; onStdout?: (stdoutSoFar: string) => void } = {},
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; onStdout?: (stdoutSoFar: string) => void; onStderr?: (stderrSoFar: string) => void } = {},
 ): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(program, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -482,7 +482,10 @@ export function run(
       stdout += chunk;
       options.onStdout?.(stdout);
     });
-    child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk) => {
+      stderr += chunk;
+      options.onStderr?.(stderr);
+    });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${program} ${args.join(' ')} did not finish within ${options.timeoutMs ?? 20_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));

@@ -35,6 +35,24 @@ afterAll(async () => {
   await node?.close();
 });
 
+describe('the signet command line', () => {
+  it('has per-command help and --version, and keeps its exit codes: 2 for usage, 1 with INVALID_INPUT for a missing option', async () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
+    expect((await signet('--version')).stdout.trim()).toBe(version);
+    const help = await signet('org', 'create', '--help');
+    expect(help.stdout).toContain('Usage: signet org create [options]');
+    expect(help.stdout).toContain('--owner-email <email>');
+    expect((await signet('sign', '--help')).stdout).toMatch(/Exit codes:\n\s+0\s+Completed/);
+    for (const args of [[], ['org'], ['no-such-command'], ['demo', '--no-such-option']]) {
+      const failed = await signet(...args).catch((error) => error);
+      expect(failed.code, args.join(' ')).toBe(2);
+    }
+    const missing = await signet('org', 'transfer-ownership', '--org', 'demo').catch((error) => error);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('INVALID_INPUT: missing --to');
+  }, 60_000);
+});
+
 describe('signet demo --json', () => {
   it('prints one JSON object with a user per role and a CI user, and is idempotent', async () => {
     const first = JSON.parse((await signet('demo', '--json')).stdout);
