@@ -60,6 +60,15 @@ const EnvSchema = z.object({
   SIGNET_TSA_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** How long a TSA may take to answer before the request fails (or is signed without a timestamp, where the policy allows). */
   SIGNET_TSA_TIMEOUT_MS: positiveInt.max(120_000).default(15_000),
+  /**
+   * How long a command may take before it is answered UNAVAILABLE, whatever Redis does (SPEC §10:
+   * within two seconds). One deadline for the whole command, not for each Redis call.
+   */
+  SIGNET_COMMAND_DEADLINE_MS: positiveInt.min(100).max(60_000).default(1500),
+  /** How long SIGTERM may take: in-flight commands and running signing jobs get this long to finish. */
+  SIGNET_DRAIN_TIMEOUT_MS: positiveInt.min(100).max(600_000).default(20_000),
+  /** Output a socket may have waiting to be sent; a socket that stops reading is disconnected past it. */
+  SIGNET_MAX_SOCKET_BUFFER_BYTES: positiveInt.min(16_384).max(1024 ** 3).default(2 * 1024 ** 2),
   /** Fault injection for tests: the worker process exits right before signing. Never set in production. */
   SIGNET_FAULT_CRASH_BEFORE_SIGNING: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -57,6 +57,11 @@ export function createMetrics() {
       buckets: LATENCY_BUCKETS,
       registers: [registry],
     }),
+    commandsInFlight: new Gauge({
+      name: 'signet_commands_in_flight',
+      help: 'Commands this node is running now (what a drain waits for)',
+      registers: [registry],
+    }),
     sockets: new Gauge({ name: 'signet_sockets', help: 'Connected sockets on this node', registers: [registry] }),
     queueJobs: new Gauge({
       name: 'signet_queue_jobs',

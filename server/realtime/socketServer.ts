@@ -10,6 +10,7 @@ import { authenticateApiKey, authenticateSession, loadActor, type Actor, type Pr
 import { SESSION_COOKIE } from '../auth/accounts.js';
 import { CommandFailure } from '../commands/errors.js';
 import { toCommandError, type Dispatcher } from '../commands/dispatch.js';
+import { withinDeadline } from '../commands/attempt.js';
 import type { AuditSource } from '../audit/entries.js';
 import type { AccessScope, Signet, SignetIo } from '../signet.js';
 import { roomsForActor } from './rooms.js';
@@ -69,18 +70,25 @@ export function attachSocketServer(
   io.use(async (rawSocket, next) => {
     const socket = rawSocket as SignetSocket;
     try {
+      if (signet.shuttingDown) throw new CommandFailure('UNAVAILABLE', 'This node is shutting down; connect again: another node will answer');
       // Without the commit channel this node could not deliver what others commit.
       if (signet.feed && !signet.feed.live) throw new CommandFailure('UNAVAILABLE', 'This server is reconnecting to its data store; try again shortly');
       const auth = (socket.handshake.auth ?? {}) as HandshakeAuth;
-      let principal: Principal;
-      if (typeof auth.token === 'string') {
-        principal = await authenticateApiKey(signet.redis, signet.keys, auth.token);
-      } else {
-        const sessionId = parseCookie(socket.handshake.headers.cookie ?? '')[SESSION_COOKIE];
-        if (!sessionId) throw new CommandFailure('UNAUTHENTICATED', 'Sign in first, or pass an API key as auth.token');
-        principal = await authenticateSession(signet.redis, signet.keys, sessionId, typeof auth.org === 'string' ? auth.org : undefined);
-      }
-      const actor = await loadActor(signet.redis, signet.keys, principal);
+      // Bounded like a command: a paused Redis must not hold handshakes for the Redis backstop.
+      const { principal, actor } = await withinDeadline(
+        (async () => {
+          let principal: Principal;
+          if (typeof auth.token === 'string') {
+            principal = await authenticateApiKey(signet.redis, signet.keys, auth.token);
+          } else {
+            const sessionId = parseCookie(socket.handshake.headers.cookie ?? '')[SESSION_COOKIE];
+            if (!sessionId) throw new CommandFailure('UNAUTHENTICATED', 'Sign in first, or pass an API key as auth.token');
+            principal = await authenticateSession(signet.redis, signet.keys, sessionId, typeof auth.org === 'string' ? auth.org : undefined);
+          }
+          return { principal, actor: await loadActor(signet.redis, signet.keys, principal) };
+        })(),
+        config.SIGNET_COMMAND_DEADLINE_MS,
+      );
       socket.data = {
         principal,
         orgId: actor.orgId,
@@ -103,9 +111,12 @@ export function attachSocketServer(
     delete (socket as SignetSocket & { actor?: Actor }).actor;
     const { orgId } = socket.data;
 
-    socket.on('command', (name, input, ack) => {
+    socket.on('command', (name, input, ...rest) => {
+      // The ack comes last: `(name, input, ack)` or `(name, input, options, ack)`.
+      const ack = rest.at(-1);
       if (typeof ack !== 'function') return;
-      void dispatcher.run(socket.data.principal, name, input, sourceOf(socket), socket.id).then((response) => {
+      const envelope = rest.length > 1 ? { options: rest[0], requestIdField: 'options.requestId' } : undefined;
+      void dispatcher.run(socket.data.principal, name, input, sourceOf(socket), socket.id, envelope).then((response) => {
         ack(response);
         if (socket.data.revokedAfterAck) {
           socket.emit('revoked', { reason: socket.data.revokedAfterAck });
