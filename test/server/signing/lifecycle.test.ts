@@ -2,23 +2,21 @@
 // automatic signing with RSA and ECDSA certificates, k-of-n approvals, denial, cancelation, expiry,
 // re-submission to another policy, certificate problems, two nodes sharing one queue, a node dying
 // mid-job, and who is notified of what. Waits are on `change` / `notification` events, not sleeps.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATUS_LABELS } from '../../../src/lib/shared/signing.js';
 import type { Config } from '../../../server/config.js';
 import type { SignetNode } from '../../../server/index.js';
 import { connectRedis } from '../../../server/store/redis.js';
+import { spawnNodeProcess } from '../../helpers/nodeProcess.js';
 import type { Certificate, SigningRequest } from '../../../src/lib/shared/entities.js';
 import {
   auditLog,
   command,
   connect,
-  ORIGIN,
   redisUrl,
   seedOrg,
   signIn,
@@ -45,8 +43,6 @@ import {
   waitForStatus,
   type Person,
 } from '../../helpers/signing.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 let config: Config;
 let artifactDir: string;
@@ -455,41 +451,20 @@ describe('a node that dies while signing', () => {
     extraNodes.splice(extraNodes.indexOf(seeder), 1);
     await seeder.close();
 
-    const { NODE_OPTIONS: _ignored, ...inherited } = process.env;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/signingNodeProcess.ts'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...inherited,
-        REDIS_URL: redisUrl(),
-        PORT: '0',
-        HOST: '127.0.0.1',
-        SIGNET_PUBLIC_URL: ORIGIN,
-        SIGNET_REDIS_PREFIX: crashConfig.SIGNET_REDIS_PREFIX,
-        SIGNET_MASTER_KEY: crashConfig.masterKey.toString('base64'),
-        SIGNET_ARTIFACT_DIR: crashConfig.artifactDir,
-        SIGNET_DATA_DIR: crashConfig.SIGNET_DATA_DIR,
-        SIGNET_NODE_ID: 'doomed-child',
-        SIGNET_JOB_LOCK_MS: '1000',
-        SIGNET_FAULT_CRASH_BEFORE_SIGNING: 'true',
-        LOG_LEVEL: 'silent',
-      },
+    const child = await spawnNodeProcess(crashConfig, redisUrl(), {
+      SIGNET_NODE_ID: 'doomed-child',
+      SIGNET_JOB_LOCK_MS: '1000',
+      SIGNET_FAULT_CRASH_BEFORE_SIGNING: 'true',
+      LOG_LEVEL: 'silent',
     });
-    children.push(child);
-    let stderr = '';
-    child.stderr!.on('data', (chunk) => (stderr += chunk));
-    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    const childUrl = await new Promise<string>((resolve, reject) => {
-      const lines = createInterface({ input: child.stdout! });
-      lines.once('line', (line) => resolve(JSON.parse(line).url));
-      void exited.then(({ code }) => reject(new Error(`the child node exited (${code}) before listening: ${stderr}`)));
-    });
+    children.push(child.child);
+    const childUrl = child.url;
 
     const artifact = randomArtifact(10_000);
     const { request } = await submitTo(policy.slug, { via: { url: childUrl }, token, orgSlug: crashOrg.slug, projectSlug: crashProject.slug, artifact });
     expect(request.workflowStatus).toBe('QueuedForProcessing');
-    const exit = await exited;
-    expect(exit, stderr).toEqual({ code: 137, signal: null });
+    const exit = await child.exited;
+    expect(exit, child.stderr()).toEqual({ code: 137, signal: null });
 
     // The child committed Processing, then died before signing: read it straight from Redis.
     const redis = await connectRedis(redisUrl());
