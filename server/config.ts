@@ -68,7 +68,7 @@ const EnvSchema = z.object({
   /** How long SIGTERM may take: in-flight commands and running signing jobs get this long to finish. */
   SIGNET_DRAIN_TIMEOUT_MS: positiveInt.min(100).max(600_000).default(20_000),
   /** Output a socket may have waiting to be sent; a socket that stops reading is disconnected past it. */
-  SIGNET_MAX_SOCKET_BUFFER_BYTES: positiveInt.min(16_384).max(1024 ** 3).default(2 * 1024 ** 2),
+  SIGNET_MAX_SOCKET_BUFFER_BYTES: positiveInt.min(16_384).max(1024 ** 3).default(4 * 1024 ** 2),
   /** Fault injection for tests: the worker process exits right before signing. Never set in production. */
   SIGNET_FAULT_CRASH_BEFORE_SIGNING: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

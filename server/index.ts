@@ -19,6 +19,7 @@ import { consoleSetsItsOwnPolicy, securityHeaders } from './http/securityHeaders
 import { refuseWhileDraining } from './http/drain.js';
 import { attachSocketServer } from './realtime/socketServer.js';
 import { startCommittedFeed } from './realtime/committedEvents.js';
+import { capSocketOutput, type OutputCap } from './realtime/outputCap.js';
 import { startAuditSealer } from './audit/chain.js';
 import { startAuditWatch } from './audit/rollbackWatch.js';
 import { startNodeHeartbeat } from './realtime/presence.js';
@@ -31,6 +32,8 @@ export interface SignetNode {
   io: SignetIo;
   httpServer: http.Server;
   dispatcher: Dispatcher;
+  /** The per-socket cap on output waiting to be sent. */
+  outputCap: OutputCap;
   /** Drains the node (see drain below): what SIGTERM does. */
   close(): Promise<void>;
 }
@@ -90,6 +93,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
     metrics.sockets.inc();
     socket.on('disconnect', () => metrics.sockets.dec());
   });
+  const outputCap = capSocketOutput(io, httpServer, config.SIGNET_MAX_SOCKET_BUFFER_BYTES, log, () => metrics.bufferDisconnects.inc());
   const auditWatch = startAuditWatch(signet, { alarms: metrics.auditRollbacks, intervalMs: config.SIGNET_AUDIT_CHECK_MS });
   signet.auditWatch = auditWatch;
   const stopSealer = startAuditSealer(redis, signet.keys, signet.auditKey, config.publicUrl, {
@@ -168,6 +172,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
     io,
     httpServer,
     dispatcher,
+    outputCap,
     close() {
       closing ??= drain();
       return closing;

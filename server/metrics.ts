@@ -114,7 +114,7 @@ export function createMetrics() {
       help: 'PINGs to Redis that failed or timed out',
       registers: [registry],
     }),
-    // Defined for features still being built (issue 13): they stay 0 until those increment them.
+    // The revocation histogram is defined for work still being built (issue 13): it stays empty until then.
     bufferDisconnects: new Counter({
       name: 'signet_socket_buffer_disconnects_total',
       help: 'Sockets disconnected because their buffered output passed the per-socket cap',
