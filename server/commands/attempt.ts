@@ -19,6 +19,7 @@ import { RequestId, type CommandAck, type CommandError } from '../../src/lib/sha
 import type { Actor, Principal } from '../auth/actor.js';
 import type { Signet } from '../signet.js';
 import { PreconditionFailed, type CommitPlan, type Committed, type WriteOp } from '../store/commit.js';
+import { isRedisUnavailable } from '../store/redis.js';
 import { openPrivateKey, sealPrivateKey, type SealedKey } from '../signing/keyVault.js';
 import { CommandFailure, invalid } from './errors.js';
 
@@ -96,10 +97,10 @@ export class CommandAttempt {
   unavailable(what: string): CommandError {
     const code = 'UNAVAILABLE' as const;
     if (this.waitingFor === 'running') {
-      return { code, message: `An earlier attempt with this request id is still running and ${what}; its outcome is not known yet. Retry with the same request id.` };
+      return { code, message: `The command ${what} while an earlier attempt with the same request id was still running; its outcome is not known yet. Retry with the same request id.` };
     }
     if (this.waitingFor === 'committed') {
-      return { code, message: `An earlier attempt with this request id was applied, and its answer ${what}. Retry with the same request id, or reload.` };
+      return { code, message: `The command ${what} while waiting for the answer of an earlier attempt with the same request id, which was applied. Retry with the same request id, or reload.` };
     }
     if (this.committing > 0 || this.inDoubt) {
       return { code, message: `The command ${what}: it was applied entirely or not at all. Retry with the same request id, or reload before retrying.` };
@@ -130,8 +131,9 @@ export class CommandAttempt {
       if (claim) claim.current = claim.committed;
       return committed;
     } catch (error) {
-      if (!(error instanceof PreconditionFailed)) this.inDoubt = true;
-      else if (claim && error.precondition.key === claim.key) {
+      // Only a lost answer leaves the outcome open: a refused script changed nothing.
+      if (isRedisUnavailable(error)) this.inDoubt = true;
+      else if (error instanceof PreconditionFailed && claim && error.precondition.key === claim.key) {
         // The claim lapsed before this commit reached Redis (paused longer than the claim lasts):
         // the commit was refused, and a retry may run the command afresh.
         throw new CommandFailure('CONFLICT', 'This attempt took too long and gave way to a retry with the same request id; nothing was changed by it');

@@ -24,8 +24,8 @@ export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents> & 
 
 /** A command's acknowledgement, with `result` and `error` readable without narrowing first. */
 export type TestAck<R = any> =
-  | { ok: true; result: R; error?: undefined }
-  | { ok: false; result?: undefined; error: CommandError };
+  | { ok: true; result: R; error?: undefined; replayed?: true }
+  | { ok: false; result?: undefined; error: CommandError; replayed?: true };
 
 export function redisUrl(): string {
   return inject('redisUrl');
