@@ -2,7 +2,12 @@
 // conversation: `when(needle, action)` runs `action` once, right before the first chunk the node
 // sends that holds `needle` is passed on (say, the SHA of the commit script: "Redis freezes just as
 // the commit is sent").
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+
+/** What a node sends to run the commit script: EVALSHA with the script's SHA-1 (ioredis' defineCommand). */
+export const COMMIT_SCRIPT_SHA = createHash('sha1').update(readFileSync(new URL('../../server/store/commit.lua', import.meta.url), 'utf8')).digest('hex');
 
 export interface TcpProxy {
   url: string;

@@ -6,19 +6,17 @@
 //
 // Redis here is a redis-server of this file's own, paused with SIGSTOP. A TCP proxy between the node
 // and it pauses Redis at an exact moment: just as the commit script is sent.
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../server/index.js';
 import { spawnRedisServer } from '../../server/store/localRedis.js';
 import { auditLog, command, connect, nextEvent, restCommand, seedOrg, signIn, startNode, testConfig, type ClientSocket, type TestOrg } from '../helpers/signet.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcpProxy.js';
+import { COMMIT_SCRIPT_SHA, startTcpProxy, type TcpProxy } from '../helpers/tcpProxy.js';
 
 const DEADLINE_MS = 1500;
-// What ioredis sends to run the commit script (EVALSHA <sha1 of the script>).
-const COMMIT_SCRIPT_SHA = createHash('sha1').update(readFileSync(new URL('../../server/store/commit.lua', import.meta.url), 'utf8')).digest('hex');
 
 let dir: string;
 let redis: Awaited<ReturnType<typeof spawnRedisServer>>;
