@@ -21,10 +21,11 @@ import { resync } from './scenarios/resync.js';
 import { signing } from './scenarios/signing.js';
 import { signingFormats } from './scenarios/signingFormats.js';
 import { flood } from './scenarios/flood.js';
+import { stuckReaders } from './scenarios/stuckReaders.js';
 
 const USAGE = `npm run bench [-- options]
   --quick          CI-sized run (under 2 minutes): same scenarios, smaller counts
-  --only a,b       run only these scenarios: ${'command, fanout, fanout2, memory, resync, signing, formats, flood'}
+  --only a,b       run only these scenarios: ${'command, fanout, fanout2, memory, resync, signing, formats, flood, stuck'}
   --profile        run Signet nodes with --cpu-prof and print where their CPU time went
   --strict         exit with status 1 when a goal is missed (a crashed scenario always does)
   --redis-no-aof   run the bench's Redis without its append-only file (by default it runs as
@@ -49,6 +50,7 @@ const SCENARIOS: Scenario[] = [
   { name: 'signing', label: '6 signing 1 MB', quickScale: '10 + 16 requests', fullScale: '60 + 96 requests', limitSeconds: { quick: 40, full: 150 }, run: signing },
   { name: 'formats', label: '7 signing per format 1 MB', quickScale: '3 formats × (6 + 8) requests', fullScale: '3 formats × (30 + 40) requests', limitSeconds: { quick: 60, full: 240 }, run: signingFormats },
   { name: 'flood', label: '8 one actor floods', quickScale: '8 victims, 3 × 2 s flooded', fullScale: '12 victims, 8 × 3 s flooded', limitSeconds: { quick: 40, full: 120 }, run: flood },
+  { name: 'stuck', label: '9 five stuck readers', quickScale: '16 writers, 3 × 2 windows of 5 s', fullScale: '32 writers, 3 × 4 windows of 10 s', limitSeconds: { quick: 60, full: 200 }, run: stuckReaders },
 ];
 
 /** The whole run's budget: a scenario gets at most what is left of it (quick < 2 min, full < 15 min). */

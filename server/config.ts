@@ -87,6 +87,15 @@ const EnvSchema = z.object({
     .regex(/^(?:[^<>@]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/, 'must be an address, or a name and <address>')
     .optional(),
   SIGNET_MAIL_ATTEMPTS: positiveInt.max(20).default(8),
+  /**
+   * How long a command may take before it is answered UNAVAILABLE, whatever Redis does (SPEC §10:
+   * within two seconds). One deadline for the whole command, not for each Redis call.
+   */
+  SIGNET_COMMAND_DEADLINE_MS: positiveInt.min(100).max(60_000).default(1500),
+  /** How long SIGTERM may take: in-flight commands and running signing jobs get this long to finish. */
+  SIGNET_DRAIN_TIMEOUT_MS: positiveInt.min(100).max(600_000).default(20_000),
+  /** Output a socket may have waiting to be sent; a socket that stops reading is disconnected past it. */
+  SIGNET_MAX_SOCKET_BUFFER_BYTES: positiveInt.min(16_384).max(1024 ** 3).default(4 * 1024 ** 2),
   /** Fault injection for tests: the worker process exits right before signing. Never set in production. */
   SIGNET_FAULT_CRASH_BEFORE_SIGNING: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

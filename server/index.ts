@@ -13,11 +13,13 @@ import { createMetrics, startRedisProbe } from './metrics.js';
 import { markUiRoute, requestObserver } from './http/requestLog.js';
 import { prepareStore } from './prepareStore.js';
 import { SERVER_LOG_KEY, type ServerLog } from '../src/lib/shared/serverLog.js';
-import { createDispatcher } from './commands/dispatch.js';
+import { createDispatcher, type Dispatcher } from './commands/dispatch.js';
 import { createApi } from './http/api.js';
 import { consoleSetsItsOwnPolicy, securityHeaders } from './http/securityHeaders.js';
+import { refuseWhileDraining } from './http/drain.js';
 import { attachSocketServer } from './realtime/socketServer.js';
 import { startCommittedFeed } from './realtime/committedEvents.js';
+import { capSocketOutput, type OutputCap } from './realtime/outputCap.js';
 import { startAuditSealer } from './audit/chain.js';
 import { startAuditWatch } from './audit/rollbackWatch.js';
 import { startNodeHeartbeat } from './realtime/presence.js';
@@ -32,6 +34,10 @@ export interface SignetNode {
   signet: Signet;
   io: SignetIo;
   httpServer: http.Server;
+  dispatcher: Dispatcher;
+  /** The per-socket cap on output waiting to be sent. */
+  outputCap: OutputCap;
+  /** Drains the node (see drain below): what SIGTERM does. */
   close(): Promise<void>;
 }
 
@@ -77,6 +83,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
   app.disable('x-powered-by');
   app.set('trust proxy', config.SIGNET_TRUST_PROXY);
   app.use(requestObserver(log, metrics));
+  app.use(refuseWhileDraining(signet));
   app.use(securityHeaders(config));
   app.use(createApi(signet, dispatcher, metrics));
   app.use(createSigningApi(signet, dispatcher));
@@ -90,6 +97,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
     metrics.sockets.inc();
     socket.on('disconnect', () => metrics.sockets.dec());
   });
+  const outputCap = capSocketOutput(io, httpServer, config.SIGNET_MAX_SOCKET_BUFFER_BYTES, log, () => metrics.bufferDisconnects.inc());
   const auditWatch = startAuditWatch(signet, { alarms: metrics.auditRollbacks, intervalMs: config.SIGNET_AUDIT_CHECK_MS });
   signet.auditWatch = auditWatch;
   const stopSealer = startAuditSealer(redis, signet.keys, signet.auditKey, config.publicUrl, {
@@ -112,27 +120,83 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
   const url = `http://localhost:${port}`;
   log.info({ url, node: config.nodeId }, 'signet node listening');
 
+  /**
+   * The drain (SIGTERM), bounded by SIGNET_DRAIN_TIMEOUT_MS, each phase logged as one line with a
+   * `drain` field: stop accepting (no new connections, commands or signing jobs; /readyz answers
+   * 503), answer every command in flight, close the sockets (clients reconnect to another node
+   * and resume from the last sequence number they saw) and the HTTP connections, let running
+   * signing jobs finish — or, past the bound, leave them to their locks, which lapse after
+   * SIGNET_JOB_LOCK_MS so another node runs them — and close the Redis connections.
+   */
+  async function drain(): Promise<void> {
+    const startedAt = Date.now();
+    const left = () => Math.max(0, startedAt + config.SIGNET_DRAIN_TIMEOUT_MS - Date.now());
+    const phase = (name: string, fields: object, message: string) =>
+      log.info({ drain: name, elapsedMs: Date.now() - startedAt, ...fields }, `drain: ${message}`);
+
+    signet.shuttingDown = true;
+    dispatcher.stopAccepting();
+    httpServer.close();
+    httpServer.closeIdleConnections();
+    stopHeartbeat();
+    stopRedisProbe();
+    stopExpirySweep();
+    const jobsDone = queues.stopWorkers();
+    phase('stop-accepting', { commandsInFlight: dispatcher.inFlight, sockets: io.of('/').sockets.size, timeoutMs: config.SIGNET_DRAIN_TIMEOUT_MS }, 'stopped accepting connections, commands and signing jobs');
+
+    const commandsAnswered = await settledWithin(dispatcher.idle(), left());
+    phase(
+      'commands',
+      { answered: commandsAnswered, commandsInFlight: dispatcher.inFlight },
+      commandsAnswered ? 'every command in flight was answered' : 'gave up waiting for commands in flight',
+    );
+
+    io.local.disconnectSockets(true);
+    // Responses while draining carry `Connection: close`; what is idle now is closed now.
+    httpServer.closeIdleConnections();
+    phase('connections', {}, 'closed sockets and idle HTTP connections: clients reconnect to another node');
+
+    const jobsFinished = await settledWithin(jobsDone, left());
+    phase(
+      'jobs',
+      { finished: jobsFinished },
+      jobsFinished ? 'signing jobs finished' : `left running signing jobs to their locks: another node takes them over within ${config.SIGNET_JOB_LOCK_MS} ms`,
+    );
+
+    await settledWithin(Promise.allSettled([queues.close(), outreach.close(), stopSealer(), auditWatch.close()]), left());
+    // Socket.IO's close waits for the adapter to unsubscribe, which a paused Redis never answers.
+    await settledWithin(new Promise<void>((resolve) => void io.close(() => resolve())), left());
+    httpServer.closeAllConnections();
+    const clients = [redis, pub, sub, committedSub];
+    await settledWithin(Promise.allSettled(clients.map((client) => client.quit())), left());
+    for (const client of clients) client.disconnect();
+    phase('done', { drained: commandsAnswered && jobsFinished }, 'node stopped');
+  }
+  let closing: Promise<void> | null = null;
+
   return {
     url,
     signet,
     io,
     httpServer,
-    async close() {
-      signet.shuttingDown = true;
-      stopHeartbeat();
-      stopRedisProbe();
-      stopExpirySweep();
-      await queues.close();
-      await outreach.close();
-      await stopSealer();
-      await auditWatch.close();
-      io.local.disconnectSockets(true);
-      await new Promise<void>((resolve) => io.close(() => resolve()));
-      const clients = [redis, pub, sub, committedSub];
-      await Promise.allSettled(clients.map((client) => client.quit()));
-      for (const client of clients) client.disconnect();
+    dispatcher,
+    outputCap,
+    close() {
+      closing ??= drain();
+      return closing;
     },
   };
+}
+
+/** True once `work` settled, false if `ms` passed first. */
+async function settledWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const done = work.then(
+    () => true,
+    () => true,
+  );
+  return Promise.race([done, expired]).finally(() => clearTimeout(timer));
 }
 
 async function mountUi(app: express.Express, log: Logger): Promise<void> {

@@ -41,8 +41,16 @@ async function main() {
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    // The drain is bounded by SIGNET_DRAIN_TIMEOUT_MS; should anything still hold the process
+    // past it, exit regardless (a second chance for the log lines to go out first).
+    setTimeout(() => {
+      logger.error('drain: still running past SIGNET_DRAIN_TIMEOUT_MS; exiting');
+      logger.flush?.();
+      process.exit(1);
+    }, config.SIGNET_DRAIN_TIMEOUT_MS + 5000).unref();
     await node.close();
     await localRedis?.stop();
+    logger.flush?.();
     process.exit(0);
   };
   process.on('SIGINT', stop);

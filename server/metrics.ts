@@ -68,6 +68,11 @@ export function createMetrics() {
       buckets: LATENCY_BUCKETS,
       registers: [registry],
     }),
+    commandsInFlight: new Gauge({
+      name: 'signet_commands_in_flight',
+      help: 'Commands this node is running now (what a drain waits for)',
+      registers: [registry],
+    }),
     sockets: new Gauge({ name: 'signet_sockets', help: 'Connected sockets on this node', registers: [registry] }),
     queueJobs: new Gauge({
       name: 'signet_queue_jobs',
@@ -121,7 +126,7 @@ export function createMetrics() {
       help: 'PINGs to Redis that failed or timed out',
       registers: [registry],
     }),
-    // Defined for features still being built (issue 13): they stay 0 until those increment them.
+    // The revocation histogram is defined for work still being built (issue 13): it stays empty until then.
     bufferDisconnects: new Counter({
       name: 'signet_socket_buffer_disconnects_total',
       help: 'Sockets disconnected because their buffered output passed the per-socket cap',

@@ -17,6 +17,7 @@ const node = await startSignetNode({ config, redisUrl, serveUi: false, logger: c
 serveIpc(
   {
     sockets: () => node.io.of('/').sockets.size,
+    outputCap: () => ({ maxBytes: node.outputCap.maxBytes, peakBytes: node.outputCap.peakBytes }),
     // What the node's main Redis client is doing, when commands seem to hang.
     diagnose: async () => {
       const redis = node.signet.redis as unknown as { status: string; commandQueue?: { length: number }; offlineQueue?: { length: number } };

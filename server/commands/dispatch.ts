@@ -2,9 +2,11 @@
 // the declaration, rate-limit (before anything costly: bursts and an actor over its budget are
 // refused from this node's memory), take a place among the actor's commands in flight, load the actor fresh,
 // check the permission (a denial is audited), validate the input (invalid input changes nothing),
-// run the handler, and turn every failure into the protocol's error envelope.
+// run the handler, and turn every failure into the protocol's error envelope — all within one
+// deadline per command, whatever Redis does. A command may carry a client-chosen request id: a retry
+// with it gets the original answer instead of a second application.
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { CommandAck } from '../../src/lib/shared/commands.js';
+import { CommandOptions, type CommandAck, type CommandError } from '../../src/lib/shared/commands.js';
 import { loadActor, type Actor, type Principal } from '../auth/actor.js';
 import type { AuditSource } from '../audit/entries.js';
 import { auditDenial } from '../audit/denial.js';
@@ -13,6 +15,7 @@ import type { Signet } from '../signet.js';
 import { COMMANDS_BY_NAME } from './registry.js';
 import { createCommandContext, type AnyCommand } from './define.js';
 import { CommandFailure, invalid, invalidInput, rateLimited } from './errors.js';
+import { CommandAttempt, createRequestIds, parseRequestId, type RequestIdOf } from './attempt.js';
 import type { Metrics } from '../metrics.js';
 
 const TOUCH_KEY_LUA = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('SET', KEYS[2], ARGV[1]) end return 1";
@@ -34,11 +37,39 @@ export interface Dispatcher {
    */
   rateLimit(principal: Principal, action: string, source: AuditSource): Promise<void>;
   /**
-   * `connected`: whether whoever sent the command still waits for its answer (a socket); a command
-   * still waiting for its place when its socket closed is dropped, never run.
+   * Runs a command; answers within the command deadline whatever Redis does. `principal` may be
+   * how to authenticate it (REST authenticates each request), so that counts against the deadline
+   * too. `connected`: whether whoever sent the command still waits for its answer (a socket); a
+   * command still waiting for its place when its socket closed is dropped, never run.
    */
-  run(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string, connected?: () => boolean): Promise<CommandAck>;
+  run(
+    principal: Principal | (() => Promise<Principal>),
+    name: unknown,
+    input: unknown,
+    source: AuditSource,
+    socketId?: string,
+    envelope?: CommandEnvelope,
+    connected?: () => boolean,
+  ): Promise<CommandAck>;
+  /** The node is shutting down: from now on every new command is refused, changing nothing. */
+  stopAccepting(): void;
+  /** Commands running now (their bookkeeping after the answer included). */
+  readonly inFlight: number;
+  /** Resolves once no command is running. */
+  idle(): Promise<void>;
 }
+
+/** A command's envelope as its transport received it: `{ requestId }` (CommandOptions). */
+export interface CommandEnvelope {
+  options: unknown;
+  /** How the transport names the request id in errors: `options.requestId`, or REST's `Idempotency-Key`. */
+  requestIdField: string;
+}
+
+export const SHUTTING_DOWN: CommandError = {
+  code: 'UNAVAILABLE',
+  message: 'This node is shutting down; nothing was changed. Try again: another node will answer.',
+};
 
 /** Whose budget a command counts against: an API key's own, or the signed-in user's. */
 export function actorKey(principal: Principal): string {
@@ -145,7 +176,21 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
     }
   }
 
-  async function runUnsafe(principal: Principal, name: unknown, input: unknown, source: AuditSource, socketId?: string, connected?: () => boolean) {
+  const requestIds = createRequestIds(signet);
+
+  /** A command as sent: the principal, the name, the input and where it came from. */
+  interface Sent {
+    principal: Principal;
+    name: unknown;
+    input: unknown;
+    source: AuditSource;
+    socketId?: string;
+    requestId?: RequestIdOf;
+    connected?: () => boolean;
+  }
+
+  async function runUnsafe(attempt: CommandAttempt, sent: Sent): Promise<CommandAck> {
+    const { principal, name } = sent;
     // Only a string names a command: anything else from the wire (an object whose toString is not a
     // function, an array nested too deep to print) must not be turned into one.
     if (typeof name !== 'string') throw invalid('name', 'the command name must be a string');
@@ -157,57 +202,103 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
     await refuseFromMemory(key);
     return inActorLane(key, async () => {
       // While it waited for its place: its socket closed (a flooding one is closed), or its actor was refused.
-      if (connected && !connected()) throw new CommandFailure('UNAVAILABLE', 'The connection closed before the command ran; it was not run');
+      if (sent.connected && !sent.connected()) throw new CommandFailure('UNAVAILABLE', 'The connection closed before the command ran; it was not run');
       refuseIfBlocked(key);
       // One round trip (auto-pipelined) for the shared count and the actor as it is now. Only
       // commands running when Redis first refuses an actor (at most IN_FLIGHT_PER_ACTOR per node
       // and window) load an actor for nothing; the refusals after them come from memory.
-      const [actor] = await Promise.all([loadActor(signet.redis, signet.keys, principal), countShared(principal, command.name, source)]);
-      return runCommand(command, actor, input, source, socketId);
+      const [actor] = await Promise.all([loadActor(signet.redis, signet.keys, principal), countShared(principal, command.name, sent.source)]);
+      if (sent.requestId) {
+        const earlier = await requestIds.claim(attempt, actor, command.name, sent.input, sent.requestId);
+        if (earlier) return earlier;
+      }
+      return runCommand(attempt, command, actor, sent);
     });
   }
 
-  async function runCommand(command: AnyCommand, actor: Actor, input: unknown, source: AuditSource, socketId?: string) {
+  async function runCommand(attempt: CommandAttempt, command: AnyCommand, actor: Actor, sent: Sent): Promise<CommandAck> {
     const { principal } = actor;
     if (principal.kind === 'apiKey') touchApiKey(principal.keyId);
+    // Every commit of the command goes through the attempt: fenced by its deadline, carrying its claim.
+    const scoped = attempt.scope(signet);
 
     if (command.permission && !actor.permissions.has(command.permission)) {
       const reason = `${command.name} needs the ${command.permission} permission, which ${describe(actor)} does not have`;
-      await auditDenial(signet, actor, command.name, reason, source);
+      await auditDenial(scoped, actor, command.name, reason, sent.source);
       throw new CommandFailure('FORBIDDEN', reason);
     }
 
-    const parsed = command.input.safeParse(input ?? {});
+    const parsed = command.input.safeParse(sent.input ?? {});
     if (!parsed.success) throw invalidInput(parsed.error);
 
-    const context = createCommandContext(signet, command.name, actor, source, socketId);
+    const context = createCommandContext(scoped, command.name, actor, sent.source, sent.socketId);
     try {
-      return await command.handler(context, parsed.data as never);
+      return { ok: true, result: await command.handler(context, parsed.data as never) };
     } catch (error) {
       // Rules a handler enforces (owner protections, own role, key scopes) are denials too.
       if (error instanceof CommandFailure && error.code === 'FORBIDDEN' && !error.audited) {
-        await auditDenial(signet, actor, command.name, error.message, source);
+        await auditDenial(scoped, actor, command.name, error.message, sent.source);
       }
       throw error;
     }
   }
 
+  // Commands running, with what follows their answer (recording it for retries).
+  const running = new Set<Promise<unknown>>();
+  let accepting = true;
+  const track = (work: Promise<unknown>) => {
+    running.add(work);
+    void work.finally(() => running.delete(work));
+  };
+
   return {
     rateLimit,
-    async run(principal, name, input, source, socketId, connected) {
+    async run(principal, name, input, source, socketId, envelope, connected) {
       const startedAt = process.hrtime.bigint();
-      let ack: CommandAck;
-      try {
-        ack = { ok: true, result: await runUnsafe(principal, name, input, source, socketId, connected) };
-      } catch (error) {
-        ack = { ok: false, error: toCommandError(signet, error, typeof name === 'string' ? name.slice(0, 80) : '(not a name)') };
-      }
+      const attempt = new CommandAttempt(signet.config.SIGNET_COMMAND_DEADLINE_MS);
+      const work = (async (): Promise<CommandAck> => {
+        if (!accepting) return { ok: false, error: SHUTTING_DOWN };
+        const requestId = envelope ? requestIdOf(envelope) : undefined;
+        attempt.requestId = requestId?.value ?? null;
+        const authenticated = typeof principal === 'function' ? await principal() : principal;
+        return runUnsafe(attempt, { principal: authenticated, name, input, source, socketId, requestId, connected });
+      })().catch(
+        (error: unknown): CommandAck => ({ ok: false, error: toCommandError(signet, error, typeof name === 'string' ? name.slice(0, 80) : '(not a name)', attempt) }),
+      );
+      const settled = work.then((ack) =>
+        requestIds.settle(attempt, ack).catch((error: unknown) => signet.logger.debug({ err: error }, "a command's answer was not recorded for retries")),
+      );
+      track(settled);
+      metrics.commandsInFlight.inc();
+      const ack = await attempt.within(work);
+      metrics.commandsInFlight.dec();
       const label = typeof name === 'string' && COMMANDS_BY_NAME.has(name) ? name : 'unknown';
       metrics.commands.inc({ command: label, outcome: ack.ok ? 'ok' : ack.error.code });
       metrics.commandSeconds.observe({ command: label }, Number(process.hrtime.bigint() - startedAt) / 1e9);
       return ack;
     },
+    stopAccepting() {
+      accepting = false;
+    },
+    get inFlight() {
+      return running.size;
+    },
+    async idle() {
+      while (running.size > 0) await Promise.allSettled([...running]);
+    },
   };
+}
+
+/** The request id of a command's envelope, validated (absent: none). */
+function requestIdOf(envelope: CommandEnvelope): RequestIdOf | undefined {
+  if (envelope.options === undefined) return undefined;
+  const parsed = CommandOptions.safeParse(envelope.options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    if (issue.path[0] === 'requestId') parseRequestId((envelope.options as { requestId?: unknown }).requestId, envelope.requestIdField);
+    throw invalid('options', `${issue.message} (the options of a command are { requestId })`);
+  }
+  return parsed.data.requestId === undefined ? undefined : { value: parsed.data.requestId, field: envelope.requestIdField };
 }
 
 function describe(actor: Actor): string {
@@ -215,9 +306,11 @@ function describe(actor: Actor): string {
   return `a ${actor.role === 'analyst' ? 'member' : actor.role}`;
 }
 
-export function toCommandError(signet: Signet, error: unknown, name: string) {
+export function toCommandError(signet: Signet, error: unknown, name: string, attempt?: CommandAttempt): CommandError {
   if (error instanceof CommandFailure) return error.toJSON();
   if (isRedisUnavailable(error)) {
+    // A command's attempt knows whether one of its commits was (or may have been) applied.
+    if (attempt) return attempt.unavailable('could not reach the data store');
     // A timed-out write may still be applied (whole, never in part) when Redis wakes up; a refused
     // connection means nothing was sent at all.
     const timedOut = error instanceof Error && /timed out/i.test(error.message);

@@ -4,11 +4,12 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { serialize as serializeCookie } from 'cookie';
 import { z } from 'zod';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { commandInputs, ERROR_CODES, type ErrorCode } from '../../src/lib/shared/commands.js';
+import { CommandOptions, commandInputs, ERROR_CODES, type ErrorCode } from '../../src/lib/shared/commands.js';
 import { acceptInvitation, completeSetup, SESSION_COOKIE, signIn, signOut, createSessionFor } from '../auth/accounts.js';
 import { principalOf, requireJsonBody, requireSameOrigin, sendError, sessionIdOf, sourceOf } from './requestAuth.js';
 import { CommandFailure, invalidInput, rateLimited } from '../commands/errors.js';
 import { toCommandError, type Dispatcher } from '../commands/dispatch.js';
+import { withinDeadline } from '../commands/attempt.js';
 import { COMMANDS } from '../commands/registry.js';
 import type { Signet } from '../signet.js';
 import type { Metrics } from '../metrics.js';
@@ -43,7 +44,9 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
     res.json({ ok: true, node: config.nodeId });
   });
   api.get('/readyz', run(async (_req, res) => {
-    await signet.redis.ping();
+    // A draining node takes nothing new: load balancers move its traffic elsewhere.
+    if (signet.shuttingDown) throw new CommandFailure('UNAVAILABLE', 'This node is shutting down');
+    await withinDeadline(signet.redis.ping(), config.SIGNET_COMMAND_DEADLINE_MS);
     res.json({ ok: true });
   }));
   api.get('/metrics', run(async (_req, res) => {
@@ -156,8 +159,11 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
 
   api.post('/api/v1/commands/:name', run(async (req, res) => {
     requireJsonBody(req);
-    const principal = await principalOf(signet, req);
-    const ack = await dispatcher.run(principal, req.params.name, req.body, sourceOf(req));
+    const principal = () => principalOf(signet, req);
+    const requestId = req.header('idempotency-key');
+    const envelope = requestId === undefined ? undefined : { options: { requestId }, requestIdField: 'Idempotency-Key' };
+    const ack = await dispatcher.run(principal, req.params.name, req.body, sourceOf(req), undefined, envelope);
+    if (ack.replayed) res.setHeader('Idempotent-Replayed', 'true');
     if (ack.ok) res.json(ack);
     else sendError(res, ack.error);
   }));
@@ -201,9 +207,11 @@ export function protocolDocument() {
     protocol: 'signet',
     version: 1,
     transport: {
-      socketIo: { path: '/socket.io', command: 'socket.emit("command", name, input, ack)' },
-      rest: 'POST /api/v1/commands/{name} with the input as JSON body',
+      socketIo: { path: '/socket.io', command: 'socket.emit("command", name, input, ack) or socket.emit("command", name, input, options, ack)' },
+      rest: 'POST /api/v1/commands/{name} with the input as JSON body; options.requestId as the Idempotency-Key header',
     },
+    /** A command's options: with a request id it is applied at most once, and a retry with the same id gets the first answer. */
+    commandOptions: z.toJSONSchema(CommandOptions, { io: 'input', unrepresentable: 'any' }),
     errorCodes: ERROR_CODES,
     commands: COMMANDS.map((command) => ({
       name: command.name,

@@ -1,7 +1,7 @@
 // GET /api/v1/openapi.json: the REST API as OpenAPI 3.1, generated from the same declarations that
 // serve it (the command registry and its zod schemas), so it cannot drift from what runs.
 import { z } from 'zod';
-import { commandInputs, ERROR_CODES } from '../../src/lib/shared/commands.js';
+import { commandInputs, ERROR_CODES, RequestId } from '../../src/lib/shared/commands.js';
 import { SIGNATURE_FORMATS, SigningRequest } from '../../src/lib/shared/entities.js';
 import { COMMANDS } from '../commands/registry.js';
 
@@ -18,6 +18,13 @@ const requestResponse = (description: string) => ({
   content: { 'application/json': { schema: { $ref: '#/components/schemas/SigningRequest' } } },
 });
 
+const idempotencyKeyParam = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  schema: json(RequestId),
+  description:
+    'a request id of your choosing: the command is applied at most once, and a retry with the same key (after 503 UNAVAILABLE, whose outcome may be unknown) gets the first answer for 24 hours',
+};
 const orgParam = { name: 'org', in: 'path', required: true, schema: { type: 'string' }, description: 'organization slug' };
 const signPathOrgParam = { name: 'organizationId', in: 'path', required: true, schema: { type: 'string' }, description: "the organization's id (SignPath's OrganizationId) or its slug" };
 const signPathResponse = (description: string) => ({
@@ -80,9 +87,13 @@ export function openApiDocument(publicUrl: string) {
           operationId: command.name,
           summary: `${command.name}${command.permission ? ` (needs ${command.permission})` : ''}`,
           tags: ['commands'],
+          parameters: [idempotencyKeyParam],
           requestBody: { required: true, content: { 'application/json': { schema: json(commandInputs[command.name]) } } },
           responses: {
-            '200': { description: '{ ok: true, result }', content: { 'application/json': { schema: { type: 'object' } } } },
+            '200': {
+              description: '{ ok: true, result } (with `replayed: true` and the header Idempotent-Replayed when it is the answer of an earlier attempt with this Idempotency-Key)',
+              content: { 'application/json': { schema: { type: 'object' } } },
+            },
             ...commonErrors,
             '409': errorResponse('CONFLICT (a stale version carries the current entity)'),
           },

@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import type { Permission } from '../../src/lib/shared/permissions.js';
-import { Description } from '../../src/lib/shared/commands.js';
+import { Description, RequestId } from '../../src/lib/shared/commands.js';
 import { loadActor, type Actor } from '../auth/actor.js';
 import { auditDenial } from '../audit/denial.js';
 import { parseStoredEntry } from '../audit/query.js';
@@ -37,8 +37,6 @@ export const ResubmitInput = z.strictObject({
   description: Description.optional(),
   originToken: z.string().max(16_000).optional(),
 });
-
-const IdempotencyKey = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
 
 /** The REST shape of a request (SPEC §8). */
 export function presentRequest(signet: Signet, orgSlug: string, request: RequestRecord) {
@@ -129,7 +127,7 @@ export function signingHandlers(signet: Signet, dispatcher: Dispatcher) {
     const idempotencyHeader = req.header('idempotency-key');
     let idempotencyKey: string | undefined;
     if (idempotencyHeader !== undefined) {
-      const parsed = IdempotencyKey.safeParse(idempotencyHeader);
+      const parsed = RequestId.safeParse(idempotencyHeader);
       if (!parsed.success) throw invalid('Idempotency-Key', parsed.error.issues[0]!.message);
       const scope = actor.principal.kind === 'apiKey' ? `key:${actor.principal.keyId}` : `user:${actor.userId}`;
       idempotencyKey = signet.keys.idempotency(actor.orgId, scope, parsed.data);

@@ -11,6 +11,7 @@ import { SESSION_COOKIE } from '../auth/accounts.js';
 import { tokenHash } from '../auth/secrets.js';
 import { CommandFailure, invalid, rateLimited } from '../commands/errors.js';
 import { IN_FLIGHT_PER_ACTOR, QUEUED_PER_ACTOR, toCommandError, type Dispatcher } from '../commands/dispatch.js';
+import { withinDeadline } from '../commands/attempt.js';
 import type { AuditSource } from '../audit/entries.js';
 import type { Metrics } from '../metrics.js';
 import type { Signet, SignetIo } from '../signet.js';
@@ -102,7 +103,13 @@ export function attachSocketServer(
       if (refused) return callback(refused.message, false);
       callback(null, true);
     },
-    adapter: createAdapter(adapterClients.pub, adapterClients.sub, { key: signet.keys.adapterChannel, requestsTimeout: 2000 }),
+    // Other nodes' confirmations of a change of access are awaited within the command's deadline
+    // (half a second is left for the rest of the command); a node slower than that applies the
+    // change in feed order anyway, before anything committed after it.
+    adapter: createAdapter(adapterClients.pub, adapterClients.sub, {
+      key: signet.keys.adapterChannel,
+      requestsTimeout: Math.max(100, Math.min(2000, config.SIGNET_COMMAND_DEADLINE_MS - 500)),
+    }),
   });
   signet.io = io;
   const access = createSocketAccess(signet, io, metrics);
@@ -110,6 +117,7 @@ export function attachSocketServer(
   io.use(async (rawSocket, next) => {
     const socket = rawSocket as SignetSocket;
     try {
+      if (signet.shuttingDown) throw new CommandFailure('UNAVAILABLE', 'This node is shutting down; connect again: another node will answer');
       // Without the commit channel this node could not deliver what others commit.
       if (signet.feed && !signet.feed.live) throw new CommandFailure('UNAVAILABLE', 'This server is reconnecting to its data store; try again shortly');
       const auth = (socket.handshake.auth ?? {}) as HandshakeAuth;
@@ -123,17 +131,23 @@ export function attachSocketServer(
       const credential = tokenHash(secret);
       const refused = stillRefused(credential);
       if (refused) throw refused;
-      const principal =
-        typeof auth.token === 'string'
-          ? await authenticateApiKey(signet.redis, signet.keys, auth.token)
-          : await authenticateSession(signet.redis, signet.keys, secret, typeof auth.org === 'string' ? auth.org : undefined);
-      // A connection counts against the actor's budget: reconnecting cannot get round a refusal.
-      await dispatcher.rateLimit(principal, 'socket.connect', sourceOf(socket)).catch((error: unknown) => {
-        if (error instanceof CommandFailure && error.extra.retryAfterMs) rememberRefusal(credential, error.extra.retryAfterMs);
-        throw error;
-      });
-      const accessEpoch = signet.feed?.accessEpoch ?? 0;
-      const actor = await loadActor(signet.redis, signet.keys, principal);
+      // Bounded like a command: a paused Redis must not hold handshakes for the Redis backstop.
+      const { principal, actor, accessEpoch } = await withinDeadline(
+        (async () => {
+          const principal =
+            typeof auth.token === 'string'
+              ? await authenticateApiKey(signet.redis, signet.keys, auth.token)
+              : await authenticateSession(signet.redis, signet.keys, secret, typeof auth.org === 'string' ? auth.org : undefined);
+          // A connection counts against the actor's budget: reconnecting cannot get round a refusal.
+          await dispatcher.rateLimit(principal, 'socket.connect', sourceOf(socket)).catch((error: unknown) => {
+            if (error instanceof CommandFailure && error.extra.retryAfterMs) rememberRefusal(credential, error.extra.retryAfterMs);
+            throw error;
+          });
+          const accessEpoch = signet.feed?.accessEpoch ?? 0;
+          return { principal, accessEpoch, actor: await loadActor(signet.redis, signet.keys, principal) };
+        })(),
+        config.SIGNET_COMMAND_DEADLINE_MS,
+      );
       if (!(await claimSocketSlot(signet, actor.userId, socket.id))) {
         const cap = config.SIGNET_MAX_SOCKETS_PER_USER;
         throw new CommandFailure('RATE_LIMITED', `This account has ${cap} connections open, the most allowed; close one (a browser tab or a client) first`);
@@ -165,12 +179,15 @@ export function attachSocketServer(
     const feed = signet.feed!;
     const catchUp = feed.startCatchUp(socket, orgId);
 
-    socket.on('command', (name, input, ack) => {
+    socket.on('command', (name, input, ...rest) => {
+      // The ack comes last: `(name, input, ack)` or `(name, input, options, ack)`.
+      const ack = rest.at(-1);
       if (typeof ack !== 'function') return;
       const { data } = socket;
       if (data.unanswered >= MAX_UNANSWERED) return closeFlooding(socket, `${data.unanswered} commands unanswered`);
       data.unanswered += 1;
-      void dispatcher.run(data.principal, name, input, sourceOf(socket), socket.id, () => socket.connected).then((response) => {
+      const envelope = rest.length > 1 ? { options: rest[0], requestIdField: 'options.requestId' } : undefined;
+      void dispatcher.run(data.principal, name, input, sourceOf(socket), socket.id, envelope, () => socket.connected).then((response) => {
         data.unanswered -= 1;
         ack(response);
         if (data.revokedAfterAck) {

@@ -18,6 +18,8 @@ const RECONCILE_EVERY_MS = 5000;
 
 export interface SigningQueues {
   jobs: SigningJobs;
+  /** Takes no new job; resolves once this node's running jobs are done (BullMQ's Worker.close). */
+  stopWorkers(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -108,11 +110,15 @@ export function startSigningQueues(signet: Signet, redisUrl: string, options: { 
     }
   }
 
+  const stopWorkers = async () => {
+    if (reconcileTimer) clearInterval(reconcileTimer);
+    await Promise.allSettled(workers.map((worker) => worker.close()));
+  };
   return {
     jobs,
+    stopWorkers,
     async close() {
-      if (reconcileTimer) clearInterval(reconcileTimer);
-      await Promise.allSettled(workers.map((worker) => worker.close()));
+      await stopWorkers();
       await signingQueue.close().catch(() => {});
       connections.disconnectAll();
     },

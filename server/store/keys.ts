@@ -77,6 +77,8 @@ export function redisKeys(prefix: string) {
     requestsWaiting: (orgId: string) => k(`org:${orgId}:requests:waiting`),
     request: (requestId: string) => k(`request:${requestId}`),
     idempotency: (orgId: string, scope: string, key: string) => k(`org:${orgId}:idempotency:${scope}:${key}`),
+    /** A command sent with a request id: who is applying it, then its sealed answer (server/commands/attempt.ts). */
+    commandAttempt: (orgId: string, actorScope: string, requestId: string) => k(`org:${orgId}:cmd:${actorScope}:${requestId}`),
     signingQueued: k('signing:queued'),
     signingExpiring: k('signing:expiring'),
     /**

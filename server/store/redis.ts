@@ -1,12 +1,18 @@
 // The Redis connection. Settings chosen so a command never hangs when Redis is gone: no offline
-// queue (a command while disconnected fails at once), a per-command timeout, and endless
-// reconnection so the server recovers by itself when Redis returns.
+// queue (a command while disconnected fails at once), a timeout per Redis call as a backstop, and
+// endless reconnection so the server recovers by itself when Redis returns.
 import { Redis, type RedisOptions } from 'ioredis';
 import { installCommitScript } from './commit.js';
 
 export type { Redis };
 
-export const REDIS_COMMAND_TIMEOUT_MS = 1500;
+/**
+ * A backstop, not what bounds a command: commands have one deadline for all their Redis calls
+ * (SIGNET_COMMAND_DEADLINE_MS, server/commands/attempt.ts). It is longer than that deadline on
+ * purpose: a commit whose answer is late (Redis paused) still gets it when Redis resumes, so the
+ * command's result is recorded for a retry with its request id.
+ */
+export const REDIS_COMMAND_TIMEOUT_MS = 5000;
 
 export function redisOptions(): RedisOptions {
   return {

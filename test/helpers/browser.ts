@@ -51,7 +51,7 @@ export interface UiNode {
  * A node that serves the console, on a free port, with its own URL as the allowed Origin (and the
  * harness's ORIGIN, so the socket and REST helpers of test/helpers/signet.ts work against it too).
  */
-export async function startUiNode(overrides: Record<string, string> = {}): Promise<UiNode> {
+export async function startUiNode(overrides: Record<string, string> = {}, url = redisUrl()): Promise<UiNode> {
   // Without a build the node serves the API only and every page would 404: say what to do instead.
   if (!existsSync(path.resolve('build/handler.js'))) throw new Error('The console is not built: run `npx vite build` (npm test does it).');
   const port = await freePort();
@@ -63,7 +63,7 @@ export async function startUiNode(overrides: Record<string, string> = {}): Promi
     SIGNET_ALLOWED_ORIGINS: `${base},http://localhost:${port},${ORIGIN}`,
     ...overrides,
   });
-  const node = await startSignetNode({ config, redisUrl: redisUrl(), serveUi: true, logger: createLogger('silent') });
+  const node = await startSignetNode({ config, redisUrl: url, serveUi: true, logger: createLogger('silent') });
   return { node, base };
 }
 

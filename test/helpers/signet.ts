@@ -7,7 +7,7 @@ import { createLogger } from '../../server/logger.js';
 import { startSignetNode, type SignetNode } from '../../server/index.js';
 import { addMemberDirectly, createOrganization } from '../../server/auth/accounts.js';
 import { CLI_SOURCE } from '../../server/audit/entries.js';
-import type { CommandError, CommandName } from '../../src/lib/shared/commands.js';
+import type { CommandError, CommandName, CommandOptions } from '../../src/lib/shared/commands.js';
 import type { ClientToServerEvents, HandshakeAuth, ServerToClientEvents } from '../../src/lib/shared/events.js';
 import type { AuditActor, AuditEntry } from '../../src/lib/shared/entities.js';
 import type { Role } from '../../src/lib/shared/permissions.js';
@@ -24,8 +24,8 @@ export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents> & 
 
 /** A command's acknowledgement, with `result` and `error` readable without narrowing first. */
 export type TestAck<R = any> =
-  | { ok: true; result: R; error?: undefined }
-  | { ok: false; result?: undefined; error: CommandError };
+  | { ok: true; result: R; error?: undefined; replayed?: true }
+  | { ok: false; result?: undefined; error: CommandError; replayed?: true };
 
 export function redisUrl(): string {
   return inject('redisUrl');
@@ -163,17 +163,32 @@ export async function connect(node: SignetNode, options: ConnectOptions): Promis
   return socket;
 }
 
-export function command<R = any>(socket: Socket<ServerToClientEvents, ClientToServerEvents>, name: CommandName | string, input: unknown = {}): Promise<TestAck<R>> {
-  return new Promise((resolve) => socket.emit('command', name, input, (ack) => resolve(ack as TestAck<R>)));
+/** Runs a command over the socket; `options` is its envelope (`{ requestId }`), sent as the fourth argument. */
+export function command<R = any>(
+  socket: Socket<ServerToClientEvents, ClientToServerEvents>,
+  name: CommandName | string,
+  input: unknown = {},
+  options?: unknown,
+): Promise<TestAck<R>> {
+  return new Promise((resolve) => {
+    const answered = (ack: unknown) => resolve(ack as TestAck<R>);
+    if (options === undefined) socket.emit('command', name, input, answered);
+    else socket.emit('command', name, input, options as CommandOptions, answered);
+  });
 }
 
 /** Runs a command over REST as a signed-in user (cookie) or an API key. */
-export async function restCommand(node: SignetNode, name: string, input: unknown, auth: { cookie?: string; token?: string; org?: string }): Promise<Rest> {
+export async function restCommand(
+  node: SignetNode,
+  name: string,
+  input: unknown,
+  auth: { cookie?: string; token?: string; org?: string; idempotencyKey?: string },
+): Promise<Rest> {
   return http(node, 'POST', `/api/v1/commands/${name}`, {
     body: input,
     cookie: auth.cookie,
     token: auth.token,
-    headers: auth.org ? { 'x-signet-org': auth.org } : {},
+    headers: { ...(auth.org ? { 'x-signet-org': auth.org } : {}), ...(auth.idempotencyKey ? { 'idempotency-key': auth.idempotencyKey } : {}) },
   });
 }
 

@@ -3,7 +3,7 @@
 // sends each event once, in order), duplicate-free (drop seqs already applied), and tells
 // subscribers when their data must be reloaded.
 import { io, type Socket } from 'socket.io-client';
-import type { CommandInput, CommandName, ErrorCode } from '$lib/shared/commands';
+import type { CommandAck, CommandInput, CommandName, CommandOptions, ErrorCode } from '$lib/shared/commands';
 import type { ClientToServerEvents, HandshakeAuth, ReadyEvent, ServerToClientEvents } from '$lib/shared/events';
 import { ProtocolError, unwrap } from '$lib/protocol';
 import type { CommandResult } from './results';
@@ -28,6 +28,9 @@ export interface ConnectionProblem {
 }
 
 const COMMAND_TIMEOUT_MS = 15_000;
+/** Before retrying a command that got UNAVAILABLE; then up to RETRY_WAIT_MS for the connection to be back. */
+const RETRY_DELAY_MS = 500;
+const RETRY_WAIT_MS = 15_000;
 const SERVER_DISCONNECT_RETRY_MS = 2_000;
 /** How many recent seqs to remember for de-duplication (a safety net: the server sends each once). */
 const SEEN_LIMIT = 2_000;
@@ -149,7 +152,24 @@ class RealtimeClient {
     return () => this.#endHandlers.delete(handler);
   }
 
-  command<N extends CommandName>(name: N, input: CommandInput<N>): Promise<CommandResult<N>> {
+  /**
+   * Runs a command. One that changes something carries a request id of its own, and after
+   * UNAVAILABLE (the server could not say whether it was applied, the connection dropped, or the
+   * node was shutting down) it is sent once more with the same id, when connected again: the
+   * server applies it at most once and answers a retry with the first attempt's result.
+   */
+  async command<N extends CommandName>(name: N, input: CommandInput<N>): Promise<CommandResult<N>> {
+    const options: CommandOptions | undefined = commandOnlyReads(name) ? undefined : { requestId: newRequestId() };
+    try {
+      return await this.#send(name, input, options);
+    } catch (error) {
+      if (!options || !(error instanceof ProtocolError) || error.code !== 'UNAVAILABLE') throw error;
+      if (!(await this.#reconnected(RETRY_WAIT_MS))) throw error;
+      return this.#send(name, input, options);
+    }
+  }
+
+  #send<N extends CommandName>(name: N, input: CommandInput<N>, options: CommandOptions | undefined): Promise<CommandResult<N>> {
     const socket = this.#socket;
     if (!socket?.connected) {
       return Promise.reject(
@@ -157,7 +177,7 @@ class RealtimeClient {
       );
     }
     return new Promise((resolve, reject) => {
-      socket.timeout(COMMAND_TIMEOUT_MS).emit('command', name, input, (timedOut, ack) => {
+      const answered = (timedOut: Error | null, ack: CommandAck) => {
         if (timedOut) {
           reject(new ProtocolError({ code: 'UNAVAILABLE', message: `The server did not answer ${name} in time` }));
           return;
@@ -167,7 +187,29 @@ class RealtimeClient {
         } catch (error) {
           reject(error);
         }
-      });
+      };
+      const timed = socket.timeout(COMMAND_TIMEOUT_MS);
+      if (options) timed.emit('command', name, input, options, answered);
+      else timed.emit('command', name, input, answered);
+    });
+  }
+
+  /** Waits a moment, then until the socket is connected (to this node or, after a failover, another); false after `ms`. */
+  async #reconnected(ms: number): Promise<boolean> {
+    await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+    const socket = this.#socket;
+    if (!socket) return false;
+    if (socket.connected) return true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        socket.off('connect', onConnect);
+        resolve(false);
+      }, ms);
+      const onConnect = () => {
+        clearTimeout(timer);
+        resolve(this.#socket === socket);
+      };
+      socket.once('connect', onConnect);
     });
   }
 
@@ -213,6 +255,17 @@ class RealtimeClient {
   #end(problem: ConnectionProblem): void {
     for (const handler of this.#endHandlers) handler(problem);
   }
+}
+
+/** Commands that only read: sent without a request id (repeating them changes nothing). */
+function commandOnlyReads(name: CommandName): boolean {
+  return /\.(list|get|query|verify)$/.test(name) || name === 'presence.update';
+}
+
+/** A request id for one command: random, from crypto.getRandomValues (randomUUID needs a secure context). */
+function newRequestId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
 export const realtime = new RealtimeClient();

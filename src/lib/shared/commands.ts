@@ -380,4 +380,27 @@ export interface CommandError {
   retryAfterMs?: number;
 }
 
-export type CommandAck<R = unknown> = { ok: true; result: R } | { ok: false; error: CommandError };
+/**
+ * `replayed`: this is the stored answer of an earlier attempt with the same request id (see
+ * CommandOptions), not a second application.
+ */
+export type CommandAck<R = unknown> = { ok: true; result: R; replayed?: true } | { ok: false; error: CommandError; replayed?: true };
+
+/**
+ * A request id the client chooses for one command (a UUID, say): printable ASCII without spaces,
+ * up to 200 characters. Over REST it is the `Idempotency-Key` header.
+ */
+export const RequestId = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+
+/**
+ * The optional envelope of a command, beside its name and input:
+ * `socket.emit("command", name, input, { requestId }, ack)`.
+ *
+ * With a request id, a command is applied at most once: a retry with the same id (after an
+ * UNAVAILABLE whose outcome was unknown, or a lost connection) gets the first attempt's answer,
+ * marked `replayed`, for 24 hours. Ids are per actor (user or API key) and organization; one used for
+ * another command or other input is refused (INVALID_INPUT). A retry while the first attempt still
+ * runs waits for it, up to the command deadline.
+ */
+export const CommandOptions = z.strictObject({ requestId: RequestId.optional() });
+export type CommandOptions = z.infer<typeof CommandOptions>;

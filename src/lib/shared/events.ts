@@ -1,6 +1,6 @@
 // Server-to-client events and the socket handshake, typed once for both sides.
 import type { AuditEntry, Notification } from './entities.js';
-import type { CommandAck } from './commands.js';
+import type { CommandAck, CommandOptions } from './commands.js';
 
 /** Every persisted event carries the organization's event sequence number. */
 export interface ChangeEvent {
@@ -56,7 +56,11 @@ export interface ServerToClientEvents {
 }
 
 export interface ClientToServerEvents {
-  command: (name: string, input: unknown, ack: (response: CommandAck) => void) => void;
+  /**
+   * `emit("command", name, input, ack)`, or with the command's envelope (its request id):
+   * `emit("command", name, input, { requestId }, ack)`. See CommandOptions.
+   */
+  command: (name: string, input: unknown, ...rest: [ack: (response: CommandAck) => void] | [options: CommandOptions, ack: (response: CommandAck) => void]) => void;
 }
 
 /** `auth` of the Socket.IO handshake. */

@@ -1,0 +1,114 @@
+// One stuck reader must not slow everyone (issue 13). A socket that stops reading leaves its
+// output on the node: first in the kernel's buffers, then in Node's socket buffer, then in
+// engine.io's write buffer, where it grows with every broadcast until the ping timeout ends it
+// (~45 s, and +115 MiB with five such sockets under load). So each connection's waiting output is
+// counted, and a connection past SIGNET_MAX_SOCKET_BUFFER_BYTES is cut at once. Its client (the
+// console) reconnects and resumes from the last sequence number it saw.
+//
+// What is counted, through documented interfaces only:
+//  - packets engine.io queued and has not handed to its transport yet: added on the engine socket's
+//    `packetCreate` event, taken off on its `flush` event (which hands over the write buffer);
+//  - bytes the connection's TCP socket holds that the kernel has not taken yet (Node's
+//    `writable.writableLength`): for a connection opened as a WebSocket, the socket of the request
+//    that opened it (engine.io's `socket.request`); for one upgraded from long-polling, the socket
+//    of its upgrade request (the HTTP server's `upgrade` event, matched by the engine.io session id).
+// A packet's size is its encoded length (characters of the text frame, or bytes). The check runs
+// whenever a packet is queued, so a connection never holds much more than the cap plus one packet.
+import type { Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../logger.js';
+import type { SignetIo } from '../signet.js';
+
+export interface OutputCap {
+  readonly maxBytes: number;
+  /** The most output any one connection had waiting, as counted when it was checked. */
+  readonly peakBytes: number;
+  /** Output waiting now on all connections together. */
+  bufferedBytes(): number;
+}
+
+interface EnginePacket {
+  data?: string | Buffer | ArrayBuffer | ArrayBufferView;
+}
+
+/** What engine.io documents of its sockets, as far as this needs. */
+interface EngineConnection {
+  id: string;
+  request: { socket: Duplex | null };
+  transport: { name: string };
+  on(event: 'packetCreate', listener: (packet: EnginePacket) => void): void;
+  on(event: 'flush', listener: (buffer: EnginePacket[]) => void): void;
+  on(event: 'upgrade' | 'close', listener: () => void): void;
+  close(): void;
+}
+
+function sizeOf(packet: EnginePacket): number {
+  const { data } = packet;
+  if (data === undefined) return 1;
+  return typeof data === 'string' ? data.length : data.byteLength;
+}
+
+export function capSocketOutput(
+  io: SignetIo,
+  httpServer: HttpServer,
+  maxBytes: number,
+  log: Logger,
+  onCut: () => void,
+): OutputCap {
+  const tracked = new Map<string, { pending: number; tcp: Duplex | null }>();
+  const upgrading = new Map<string, Duplex>();
+  let peakBytes = 0;
+
+  // An upgrade from long-polling brings its own TCP connection; engine.io says whose by the sid.
+  httpServer.on('upgrade', (request, socket: Duplex) => {
+    const sid = new URL(request.url ?? '/', 'http://upgrade').searchParams.get('sid');
+    if (!sid || !tracked.has(sid)) return;
+    upgrading.set(sid, socket);
+    socket.once('close', () => upgrading.delete(sid));
+  });
+
+  const waiting = (state: { pending: number; tcp: Duplex | null }) => state.pending + (state.tcp?.writableLength ?? 0);
+
+  io.engine.on('connection', (raw: unknown) => {
+    const connection = raw as EngineConnection;
+    const state = { pending: 0, tcp: connection.transport.name === 'websocket' ? connection.request.socket : null };
+    tracked.set(connection.id, state);
+    let cut = false;
+    connection.on('packetCreate', (packet) => {
+      // Once cut, what is still queued in the same tick is dropped with the connection.
+      if (cut) return;
+      state.pending += sizeOf(packet);
+      const bytes = waiting(state);
+      if (bytes > peakBytes) peakBytes = bytes;
+      if (bytes <= maxBytes) return;
+      cut = true;
+      onCut();
+      log.warn({ engineId: connection.id, bufferedBytes: bytes, maxBytes }, 'disconnecting a socket that stopped reading: its waiting output passed SIGNET_MAX_SOCKET_BUFFER_BYTES');
+      // Destroying the TCP connection drops what it holds at once (a close would queue a close
+      // frame behind the very output the client does not read).
+      if (state.tcp) state.tcp.destroy();
+      else connection.close();
+    });
+    connection.on('flush', (buffer) => {
+      // (A packet queued before this listener existed, the handshake's, is flushed uncounted.)
+      for (const packet of buffer) state.pending = Math.max(0, state.pending - sizeOf(packet));
+    });
+    connection.on('upgrade', () => {
+      state.tcp = upgrading.get(connection.id) ?? null;
+      upgrading.delete(connection.id);
+    });
+    connection.on('close', () => tracked.delete(connection.id));
+  });
+
+  return {
+    maxBytes,
+    get peakBytes() {
+      return peakBytes;
+    },
+    bufferedBytes() {
+      let total = 0;
+      for (const state of tracked.values()) total += waiting(state);
+      return total;
+    },
+  };
+}
