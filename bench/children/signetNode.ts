@@ -9,7 +9,7 @@ import { serveIpc } from './ipc.js';
 const redisUrl = process.env.REDIS_URL;
 if (!redisUrl) throw new Error('REDIS_URL is required');
 const config = loadConfig(process.env);
-const node = await startSignetNode({ config, redisUrl, serveUi: false, logger: createLogger(config.LOG_LEVEL) });
+const node = await startSignetNode({ config, redis: redisUrl, serveUi: false, logger: createLogger(config.LOG_LEVEL) });
 
 serveIpc(
   {

@@ -1,11 +1,11 @@
 // `signet` — the instance operator's command line. Run with the same SIGNET_DATA_DIR (default
-// ./data) or REDIS_URL as a running server, it works on that server's Redis.
+// ./data), REDIS_URL or REDIS_SENTINELS as a running server, it works on that server's Redis.
 import os from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { createLogger } from '../logger.js';
-import { connectRedis } from '../store/redis.js';
+import { configuredRedis, connectRedis } from '../store/redis.js';
 import { ensureLocalRedis, type LocalRedis } from '../store/localRedis.js';
 import { createSignet, type Signet } from '../signet.js';
 import { currentCheckpoint, sealAuditChain, verifyAuditChain, type KnownCheckpoint } from '../audit/chain.js';
@@ -32,7 +32,8 @@ const USAGE = `signet — Signet's operator command line
   signet audit verify --org SLUG [--checkpoint FILE]
   signet audit checkpoint --org SLUG > FILE
 
-Uses REDIS_URL, or the Redis of SIGNET_DATA_DIR (default ./data), starting it if it is not running.
+Uses REDIS_URL, or the primary the Sentinels in REDIS_SENTINELS name, or else the Redis of
+SIGNET_DATA_DIR (default ./data), starting it if it is not running.
 audit verify also checks the chain against the signed checkpoints this installation's nodes
 recorded under SIGNET_AUDIT_CHECKPOINT_DIR (default SIGNET_DATA_DIR/audit-checkpoints), and with
 --checkpoint against a checkpoint saved earlier by audit checkpoint (or the REST endpoint
@@ -42,12 +43,12 @@ export const OPERATOR_ACTOR: AuditActor = { type: 'operator', id: `cli:${os.user
 
 async function withSignet<T>(config: Config, work: (signet: Signet) => Promise<T>): Promise<T> {
   let local: LocalRedis | null = null;
-  let url = config.REDIS_URL;
-  if (!url) {
+  let target = configuredRedis(config);
+  if (!target) {
     local = await ensureLocalRedis(config.SIGNET_DATA_DIR);
-    url = local.url;
+    target = local.url;
   }
-  const redis = await connectRedis(url);
+  const redis = await connectRedis(target);
   // What the CLI changes reaches live consoles through the channel its commits publish on.
   const signet = createSignet(config, redis, createLogger('silent'));
   // The same checks as a node start: the installation's master key (a wrong one must not seal the

@@ -6,7 +6,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Signet } from '../signet.js';
-import { createRedisClient } from '../store/redis.js';
+import { createRedisClient, type RedisTarget } from '../store/redis.js';
 import type { SigningJobs } from './lifecycle.js';
 import { expireRequest, signRequest } from './worker.js';
 import { openPrivateKey } from './keyVault.js';
@@ -31,13 +31,13 @@ export interface SigningQueues {
 }
 
 /** Starts the queues (and, unless `workers` is false, this node's workers and reconciler). */
-export function startSigningQueues(signet: Signet, redisUrl: string, options: { workers: boolean; metrics?: Metrics }): SigningQueues {
+export function startSigningQueues(signet: Signet, redis: RedisTarget, options: { workers: boolean; metrics?: Metrics }): SigningQueues {
   const { metrics } = options;
   const { config, keys, logger } = signet;
   const clients: Redis[] = [];
   // BullMQ wants its own connections; workers block and must never give up on Redis.
   const connection = (forWorker: boolean) => {
-    const client = createRedisClient(redisUrl, {
+    const client = createRedisClient(redis, {
       lazyConnect: false,
       maxRetriesPerRequest: null,
       enableOfflineQueue: forWorker,

@@ -6,6 +6,7 @@ import type { CommandInput, CommandName, ErrorCode } from '$lib/shared/commands'
 import type { ClientToServerEvents, HandshakeAuth, ReadyEvent, ServerToClientEvents } from '$lib/shared/events';
 import { ProtocolError, unwrap } from '$lib/protocol';
 import type { CommandResult } from './results';
+import { SERVER_DISCONNECT_RETRY_MS, SOCKET_OPTIONS } from './connection';
 
 type SignetSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 type EventName = keyof ServerToClientEvents;
@@ -27,7 +28,6 @@ export interface ConnectionProblem {
 }
 
 const COMMAND_TIMEOUT_MS = 15_000;
-const SERVER_DISCONNECT_RETRY_MS = 2_000;
 /** How many recent seqs to remember for de-duplication: far more than a replay overlap can hold. */
 const SEEN_LIMIT = 2_000;
 
@@ -62,9 +62,7 @@ class RealtimeClient {
     this.state = 'connecting';
 
     const socket: SignetSocket = io({
-      path: '/socket.io',
-      transports: ['websocket'],
-      withCredentials: true,
+      ...SOCKET_OPTIONS,
       // A function, so every reconnect sends the lastSeq of that moment.
       auth: (send) => send(this.#handshake(org)),
     });
