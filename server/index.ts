@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import express from 'express';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
-import { connectRedis, type RedisTarget } from './store/redis.js';
+import { checkSubscriber, connectRedis, type RedisTarget } from './store/redis.js';
 import { createSignet, type Signet, type SignetIo } from './signet.js';
 import { createMetrics, startRedisProbe } from './metrics.js';
 import { markUiRoute, requestObserver } from './http/requestLog.js';
@@ -69,6 +69,7 @@ export async function startSignetNode({ config, redis: redisTarget, logger, serv
   const sub = await connectRedis(redisTarget, subscriber);
   // Commits (this node's, other nodes', the CLI's) arrive on a subscriber of their own.
   const committedSub = await connectRedis(redisTarget, { ...subscriber, connectionName: `signet-commits-${signet.commitOrigin}` });
+  const stopSubscriberChecks = [sub, committedSub].map((client) => checkSubscriber(client, redisTarget));
   const metrics = createMetrics();
   const stopRedisProbe = startRedisProbe(redis, metrics);
   const dispatcher = createDispatcher(signet, metrics);
@@ -118,6 +119,7 @@ export async function startSignetNode({ config, redis: redisTarget, logger, serv
       signet.shuttingDown = true;
       stopHeartbeat();
       stopRedisProbe();
+      for (const stop of stopSubscriberChecks) stop();
       await queues.close();
       await stopSealer();
       await auditWatch.close();

@@ -44,6 +44,9 @@ export function startSigningQueues(signet: Signet, redis: RedisTarget, options: 
       // BullMQ issues blocking commands; auto-pipelining must stay off for its connections.
       enableAutoPipelining: false,
       commandTimeout: undefined,
+      // A worker's connections are copied for its blocking waits, which may rightly hear nothing
+      // for seconds; BullMQ resets a wait that outlasts its timeout by itself.
+      ...(forWorker ? { socketTimeout: undefined } : {}),
     });
     client.on('error', () => {});
     clients.push(client);

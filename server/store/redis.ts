@@ -60,13 +60,21 @@ export function redisOptions(): RedisOptions {
 }
 
 /**
+ * Through Sentinel, a socket that gets no answer this long after a request is given up, so the
+ * client asks the Sentinels again: how a node leaves a primary that froze (stopped, cut off by the
+ * network) without closing its connections, once Sentinel has promoted another. Longer than any
+ * answer takes (commands time out at REDIS_COMMAND_TIMEOUT_MS).
+ */
+export const SENTINEL_SOCKET_TIMEOUT_MS = 3000;
+
+/**
  * Through Sentinel: ioredis asks a Sentinel for the primary on every (re)connection. A primary that
  * dies closes its connections; one that Sentinel demotes while running has them closed by Sentinel
- * (CLIENT KILL); a write that still reaches a demoted primary gets READONLY, and then the client
- * reconnects (asking the Sentinels again) rather than resend, since the caller was told it failed.
- * ioredis' own `failoverDetector` stays off: a `+switch-master` that arrives while a client is
- * reconnecting ends that client for good (seen in the failover test: a node whose clients never
- * came back).
+ * (CLIENT KILL); one that froze is left after SENTINEL_SOCKET_TIMEOUT_MS. A write that still reaches
+ * a demoted primary gets READONLY, and then the client reconnects (asking the Sentinels again)
+ * rather than resend, since the caller was told it failed. ioredis' own `failoverDetector` stays
+ * off: a `+switch-master` that arrives while a client is reconnecting ends that client for good
+ * (seen in the failover test: a node whose clients never came back).
  */
 function sentinelOptions(target: SentinelTarget): RedisOptions {
   return {
@@ -74,16 +82,18 @@ function sentinelOptions(target: SentinelTarget): RedisOptions {
     name: target.name,
     password: target.password,
     sentinelPassword: target.sentinelPassword,
+    socketTimeout: SENTINEL_SOCKET_TIMEOUT_MS,
     sentinelCommandTimeout: REDIS_COMMAND_TIMEOUT_MS,
     sentinelRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
     reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 1 : false),
   };
 }
 
+/** `options` override the defaults (redisOptions, and sentinelOptions through Sentinel). */
 export function createRedisClient(target: RedisTarget, options: RedisOptions = {}): Redis {
   const merged = { ...redisOptions(), ...options };
   const client =
-    typeof target !== 'string' ? new Redis({ ...merged, ...sentinelOptions(target) })
+    typeof target !== 'string' ? new Redis({ ...redisOptions(), ...sentinelOptions(target), ...options })
     : target.startsWith('unix://') ? new Redis({ ...merged, path: target.slice('unix://'.length) })
     : new Redis(target, merged);
   // Before the first command: an auto-pipeline knows only the scripts defined when it was opened,
@@ -100,6 +110,18 @@ export async function connectRedis(target: RedisTarget, options: RedisOptions = 
   return client;
 }
 
+/**
+ * A subscriber sends nothing once subscribed, so a frozen primary would go unnoticed by it. Through
+ * Sentinel it PINGs now and then: a PING left unanswered gives the socket up (socketTimeout) and
+ * the subscriber finds the new primary. Returns the stop function.
+ */
+export function checkSubscriber(client: Redis, target: RedisTarget): () => void {
+  if (typeof target === 'string') return () => {};
+  const timer = setInterval(() => void client.ping().catch(() => {}), SENTINEL_SOCKET_TIMEOUT_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** True for the errors ioredis gives when Redis cannot be reached or does not answer in time. */
 export function isRedisUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
@@ -109,7 +131,7 @@ export function isRedisUnavailable(error: unknown): boolean {
   const text = `${error.name} ${error.message}`;
   // READONLY: a primary demoted by a failover refused the write (nothing written); the client is
   // already asking the Sentinels for the new one. Replication timed out: see durability.ts.
-  return /enableOfflineQueue|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE|Stream isn't writeable|MaxRetriesPerRequest|ETIMEDOUT|ENOENT|connect E|LOADING|not ready|READONLY|All sentinels are unreachable|Replication timed out/i.test(
+  return /enableOfflineQueue|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE|Stream isn't writeable|MaxRetriesPerRequest|ETIMEDOUT|ENOENT|connect E|LOADING|not ready|READONLY|All sentinels are unreachable|Replication timed out|Socket timeout/i.test(
     text,
   );
 }

@@ -1,5 +1,7 @@
 // Small pieces the failover tests share: waiting for a condition with a bound that says what it
-// waited for, and reading which entities an organization's audit log records as created.
+// waited for, reading which entities an organization's audit log records as created, and making
+// sure the processes a test starts do not outlive it.
+import type { ChildProcess } from 'node:child_process';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../../server/store/keys.js';
 
@@ -23,4 +25,20 @@ export async function until<T>(what: string, timeoutMs: number, probe: () => Pro
 export async function auditedTargets(redis: Redis, keys: RedisKeys, orgId: string, action: string): Promise<Set<string>> {
   const entries = (await redis.zrange(keys.audit(orgId), '0', '-1')).map((raw) => JSON.parse(raw) as { action: string; target: { id: string } });
   return new Set(entries.filter((entry) => entry.action === action).map((entry) => entry.target.id));
+}
+
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** Kills `child` when the test process exits, should the test not have stopped it (a hook that timed out). */
+export function killOnExit(child: ChildProcess): ChildProcess {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const orphan of running) orphan.kill('SIGKILL');
+    });
+  }
+  return child;
 }

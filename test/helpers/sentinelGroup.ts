@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { findRedisServer, freePort } from '../../server/store/localRedis.js';
-import { until } from './failover.js';
+import { killOnExit, until } from './failover.js';
 
 export const MASTER_NAME = 'signet';
 export const REDIS_PASSWORD = 'redis-password-for-tests';
@@ -31,6 +31,10 @@ export interface SentinelGroup {
   primaryPort(): Promise<number>;
   /** SIGKILL of one data instance; resolves once it is gone. */
   kill(instance: RedisInstance): Promise<void>;
+  /** SIGSTOP of one data instance: its connections stay open and unanswered, as behind a network partition. */
+  freeze(instance: RedisInstance): void;
+  /** SIGCONT: a frozen instance runs again (the Sentinels turn a former primary into a replica). */
+  thaw(instance: RedisInstance): void;
   /** Starts a killed instance again on its port and data; the Sentinels make it a replica of the current primary. */
   restart(instance: RedisInstance): Promise<void>;
   /** Resolves once the Sentinels name a primary other than `port` (bounded by `timeoutMs`). */
@@ -84,7 +88,7 @@ function startInstance(dir: string, port: number, replicaOf: number | null): Chi
     '--loglevel', 'warning',
   ];
   if (replicaOf !== null) args.push('--replicaof', '127.0.0.1', String(replicaOf));
-  return spawn(redisServer(), args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  return killOnExit(spawn(redisServer(), args, { stdio: ['ignore', 'ignore', 'inherit'] }));
 }
 
 function startSentinel(dir: string, port: number, primaryPort: number): ChildProcess {
@@ -109,7 +113,7 @@ function startSentinel(dir: string, port: number, primaryPort: number): ChildPro
       '',
     ].join('\n'),
   );
-  return spawn(redisServer(), [file, '--sentinel'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return killOnExit(spawn(redisServer(), [file, '--sentinel'], { stdio: ['ignore', 'ignore', 'inherit'] }));
 }
 
 export async function startSentinelGroup(): Promise<SentinelGroup> {
@@ -146,6 +150,12 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
       const gone = onExit(instance.child);
       instance.child.kill('SIGKILL');
       await gone;
+    },
+    freeze(instance) {
+      instance.child.kill('SIGSTOP');
+    },
+    thaw(instance) {
+      instance.child.kill('SIGCONT');
     },
     async restart(instance) {
       // Started as it was left (no replicaof): the Sentinels see a primary that is not theirs and

@@ -3,7 +3,8 @@
 // A primary, a replica and three Sentinels run on loopback (Debian's redis-server and
 // redis-sentinel, with passwords); the primary is killed (SIGKILL) under load and Sentinel promotes
 // the replica. With the default durability the console keeps working; with
-// SIGNET_DURABILITY=replicated nothing acknowledged is lost.
+// SIGNET_DURABILITY=replicated nothing acknowledged is lost. A primary that freezes instead
+// (SIGSTOP) is left behind as well.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -238,5 +239,38 @@ describe('with REDIS_SENTINELS, the primary killed under load', () => {
     // And the audit chain is whole: no acknowledged entry went missing behind a sealed checkpoint.
     const verified = await exec(process.execPath, ['bin/signet.js', 'audit', 'verify', '--org', org.slug], { env: cliEnvironment(config) });
     expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true });
+  }, 300_000);
+
+  it('a primary that freezes (SIGSTOP: its connections stay open, unanswered) is left for the promoted replica too', async () => {
+    const config = sentinelConfig();
+    const keys = redisKeys(config.SIGNET_REDIS_PREFIX);
+    const node = await startSentinelNode(config, 'frozen');
+    const org = await seedOrg(node);
+    const owner = await openConsole(node, 'owner', org.users.owner);
+    const watcher = await openConsole(node, 'watcher', org.users.admin);
+    const writing = creatingProjects(owner);
+    await writing.moreAcks(5, ACKS_WITHIN_MS);
+
+    const oldPrimary = await group.primaryPort();
+    const frozenAt = Date.now();
+    group.freeze(instanceOn(oldPrimary));
+    try {
+      await group.waitForNewPrimary(oldPrimary, FAILOVER_WITHIN_MS);
+      const promotedAt = Date.now();
+      await writing.moreAcks(5, ACKS_WITHIN_MS);
+      await writing.stop();
+      console.info(
+        `sentinel failover of a frozen primary: promoted after ${promotedAt - frozenAt} ms; commands acknowledged again after ${firstAckSentAfter(writing, frozenAt) - frozenAt} ms`,
+      );
+      // The subscriptions moved too: what is committed now reaches the watcher.
+      const created = await owner.command('project.create', { slug: 'after-the-freeze', name: 'After the freeze' });
+      expect(created.ok).toBe(true);
+      const seqAfter = Number(await node.signet.redis.get(keys.eventSeq(org.orgId)));
+      await until('the watcher hears the commit', 20_000, () => (watcher.lastSeq ?? 0) >= seqAfter);
+    } finally {
+      // Running again, the former primary is made a replica of the new one.
+      group.thaw(instanceOn(oldPrimary));
+    }
+    await group.waitUntilReplicated(1, FAILOVER_WITHIN_MS);
   }, 300_000);
 });
