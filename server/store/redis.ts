@@ -62,10 +62,11 @@ export function redisOptions(): RedisOptions {
 /**
  * Through Sentinel, a socket that gets no answer this long after a request is given up, so the
  * client asks the Sentinels again: how a node leaves a primary that froze (stopped, cut off by the
- * network) without closing its connections, once Sentinel has promoted another. Longer than any
- * answer takes (commands time out at REDIS_COMMAND_TIMEOUT_MS).
+ * network) without closing its connections, once Sentinel has promoted another. Well beyond any
+ * answer (commands time out at REDIS_COMMAND_TIMEOUT_MS), and beyond the event-loop stalls of a
+ * loaded machine, which would otherwise give up sockets whose answer was waiting to be read.
  */
-export const SENTINEL_SOCKET_TIMEOUT_MS = 3000;
+export const SENTINEL_SOCKET_TIMEOUT_MS = 5000;
 
 /**
  * Through Sentinel: ioredis asks a Sentinel for the primary on every (re)connection. A primary that

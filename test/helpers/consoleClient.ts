@@ -25,6 +25,8 @@ export interface ConsoleClient {
   presence: Array<PresenceEvent & { at: number }>;
   /** When each disconnect happened, and why. */
   disconnects: Array<{ at: number; reason: string }>;
+  /** Handshakes the server refused, with its code and message. */
+  refusals: Array<{ at: number; code: string; message: string; retried: boolean }>;
   /** The highest seq seen: what the next handshake sends. */
   lastSeq: number | null;
   /** Resolves once connected and `ready` has arrived (at once if that is so now). */
@@ -63,6 +65,7 @@ export async function connectConsole(url: string, options: { name: string; cooki
     readies: [],
     presence: [],
     disconnects: [],
+    refusals: [],
     lastSeq: null,
     whenReady: () => (ready ? Promise.resolve() : new Promise((resolve) => waiters.push(resolve))),
     command(name, input) {
@@ -102,7 +105,9 @@ export async function connectConsole(url: string, options: { name: string; cooki
   socket.on('connect_error', (error) => {
     // Not active: the server refused the handshake; the console retries only a passing refusal.
     const code = (error as Error & { data?: { code?: string } }).data?.code ?? 'UNAVAILABLE';
-    if (!socket.active && code === 'UNAVAILABLE') retry();
+    const retried = !socket.active && code === 'UNAVAILABLE';
+    client.refusals.push({ at: Date.now(), code, message: error.message, retried });
+    if (retried) retry();
   });
   await client.whenReady();
   return client;

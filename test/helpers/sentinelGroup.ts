@@ -39,6 +39,8 @@ export interface SentinelGroup {
   restart(instance: RedisInstance): Promise<void>;
   /** Resolves once the Sentinels name a primary other than `port` (bounded by `timeoutMs`). */
   waitForNewPrimary(port: number, timeoutMs: number): Promise<number>;
+  /** Brings back what an earlier test left down (killed or frozen instances) and waits until both are in sync again. */
+  heal(timeoutMs: number): Promise<void>;
   /** Resolves once the current primary has `count` replicas in sync and every Sentinel knows them and the others. */
   waitUntilReplicated(count: number, timeoutMs: number): Promise<void>;
   /** A client on one data instance (for reading what it holds), not through Sentinel. */
@@ -171,6 +173,13 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
         const role = await ask(now, REDIS_PASSWORD, (client) => client.call('ROLE'));
         return Array.isArray(role) && role[0] === 'master' ? now : null;
       });
+    },
+    async heal(timeoutMs) {
+      for (const instance of instances) {
+        if (instance.child.exitCode !== null || instance.child.signalCode !== null) await group.restart(instance);
+        else instance.child.kill('SIGCONT');
+      }
+      await group.waitUntilReplicated(instances.length - 1, timeoutMs);
     },
     async waitUntilReplicated(count, timeoutMs) {
       await until(`${count} replica(s) in sync and known to every Sentinel`, timeoutMs, async () => {

@@ -8,13 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { connectRedis } from '../../../server/store/redis.js';
 import { redisKeys } from '../../../server/store/keys.js';
-import { audienceRoom, roomsFor } from '../../../server/realtime/rooms.js';
-import { permissionsOf } from '../../../src/lib/shared/permissions.js';
-import type { Audience } from '../../../server/store/commit.js';
 import { redisUrl, restCommand, seedOrg, signIn, startNode, testConfig, type TestOrg } from '../../helpers/signet.js';
 import { nodeEnvironment, startNodeProcess, type NodeProcess } from '../../helpers/nodeProcess.js';
 import { startHaproxy, type Balancer } from '../../helpers/haproxy.js';
-import { auditedTargets, until } from '../../helpers/failover.js';
+import { auditedTargets, until, visibleSeqs } from '../../helpers/failover.js';
 import { connectConsole, runContinuously, type CommandLoad, type CommandOutcome, type ConsoleClient } from '../../helpers/consoleClient.js';
 
 const CLIENTS = 6;
@@ -57,18 +54,6 @@ afterAll(async () => {
 async function socketsOn(node: NodeProcess): Promise<number> {
   const text = await (await fetch(`${node.url}/metrics`)).text();
   return Number(/^signet_sockets (\d+)/m.exec(text)?.[1] ?? 0);
-}
-
-/** The seqs of the organization's event stream after `afterSeq` that an owner's socket may see, in order. */
-async function ownerVisibleSeqs(afterSeq: number): Promise<number[]> {
-  const rooms = roomsFor(org.orgId, org.users.owner.userId, new Set(permissionsOf('owner')));
-  const entries = (await redis.xrange(keys.events(org.orgId), `(${afterSeq}-0`, '+')) as Array<[string, string[]]>;
-  const seqs: number[] = [];
-  for (const [id, fields] of entries) {
-    const audiences = (fields[fields.indexOf('a') + 1] ?? '').split(',') as Audience[];
-    if (audiences.some((audience) => rooms.has(audienceRoom(org.orgId, audience)))) seqs.push(Number(id.split('-')[0]));
-  }
-  return seqs;
 }
 
 /** How what a client received differs from what it should have, in a form a failure message can show. */
@@ -140,10 +125,11 @@ describe('a node killed behind the load balancer', () => {
 
     // Once everything committed has reached them: each client has exactly what it may see of the
     // organization's stream since it first connected — in order, none missing, none twice.
-    const lastSeq = Number(await redis.get(keys.eventSeq(org.orgId)));
+    const owner = org.users.owner;
+    const lastSeq = (await visibleSeqs(redis, keys, org.orgId, owner)).at(-1)!;
     await until('every client has the last event', 20_000, () => clients.every((client) => (client.lastSeq ?? 0) >= lastSeq));
     for (const client of clients) {
-      const expected = await ownerVisibleSeqs(firstSeq.get(client)!);
+      const expected = await visibleSeqs(redis, keys, org.orgId, owner, firstSeq.get(client)!);
       expect(compare(client.received, expected), client.name).toEqual({ missing: [], twice: [], outOfOrder: [], unexpected: [] });
       expect(client.received, client.name).toEqual(expected);
     }
