@@ -9,9 +9,9 @@ import type { Redis } from 'ioredis';
 import { connectRedis } from '../../../server/store/redis.js';
 import { redisKeys } from '../../../server/store/keys.js';
 import { redisUrl, restCommand, seedOrg, signIn, startNode, testConfig, type TestOrg } from '../../helpers/signet.js';
-import { nodeEnvironment, startNodeProcess, type NodeProcess } from '../../helpers/nodeProcess.js';
+import { spawnNodeProcess, type NodeProcess } from '../../helpers/nodeProcess.js';
 import { startHaproxy, type Balancer } from '../../helpers/haproxy.js';
-import { auditedTargets, until, visibleSeqs } from '../../helpers/failover.js';
+import { auditedTargets, killOnExit, until, visibleSeqs } from '../../helpers/failover.js';
 import { connectConsole, runContinuously, type CommandLoad, type CommandOutcome, type ConsoleClient } from '../../helpers/consoleClient.js';
 
 const CLIENTS = 6;
@@ -34,19 +34,16 @@ beforeAll(async () => {
   const seeder = await startNode(config);
   org = await seedOrg(seeder);
   await seeder.close();
-  nodes = await Promise.all(
-    [1, 2, 3].map((i) =>
-      startNodeProcess(nodeEnvironment(config, { REDIS_URL: redisUrl(), SIGNET_NODE_ID: `signet-${i}`, SIGNET_RATE_LIMIT_PER_MINUTE: '1000000' })),
-    ),
-  );
-  balancer = await startHaproxy(nodes.map((node) => node.port));
+  nodes = await Promise.all([1, 2, 3].map((i) => spawnNodeProcess(config, { SIGNET_NODE_ID: `signet-${i}`, SIGNET_RATE_LIMIT_PER_MINUTE: '1000000' })));
+  for (const node of nodes) killOnExit(node.child);
+  balancer = await startHaproxy(nodes.map((node) => Number(new URL(node.url).port)));
   redis = await connectRedis(redisUrl());
 }, 120_000);
 
 afterAll(async () => {
   for (const client of clients) client.close();
   await balancer?.stop();
-  await Promise.all(nodes.map((node) => node.kill('SIGTERM')));
+  await Promise.all(nodes.map((node) => node.kill()));
   redis?.disconnect();
 });
 
@@ -98,7 +95,7 @@ describe('a node killed behind the load balancer', () => {
     const onVictim = Math.max(...counts);
     expect(onVictim).toBeGreaterThan(0);
     const killedAt = Date.now();
-    await victim.kill('SIGKILL');
+    await victim.kill(); // SIGKILL
 
     // Everyone keeps getting acknowledgements: the cut-off clients are back, through the balancer.
     await Promise.all(allLoads.map((load) => load.moreAcks(ACKS, ACKS_WITHIN_MS)));
