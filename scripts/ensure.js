@@ -84,10 +84,13 @@ export function ensureDockerCompose() {
   if (!onPath('docker-compose')) aptInstall(['docker-compose'], 'docker-compose (to validate docker-compose.yml)');
 }
 
-/** haproxy (to check deploy/haproxy.cfg) and promtool (to lint /metrics), for the tests. */
+/**
+ * haproxy (to check deploy/haproxy.cfg and to fail clients over through it), redis-sentinel (to
+ * fail Redis over) and promtool (to lint /metrics), for the tests.
+ */
 export function ensureOpsTools() {
-  const missing = [['haproxy', 'haproxy'], ['promtool', 'prometheus']].filter(([binary]) => !onPath(binary)).map(([, pkg]) => pkg);
-  if (missing.length) aptInstall(missing, `${missing.join(' and ')} (to check the load balancer's configuration and the metrics)`, { toolsOnly: true });
+  const missing = [['haproxy', 'haproxy'], ['redis-sentinel', 'redis-sentinel'], ['promtool', 'prometheus']].filter(([binary]) => !onPath(binary)).map(([, pkg]) => pkg);
+  if (missing.length) aptInstall(missing, `${missing.join(', ')} (for the load balancer, Redis failover and metrics tests)`, { toolsOnly: true });
 }
 
 /** osslsigncode (Authenticode) is in bookworm-backports: adds that suite, on the machine's own mirror, if missing. */

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { ensureNodeModules, ensureRedisServer, ensureSigningTools, ensureSoftHsm, ensureUiBuild, root } from './ensure.js';
 
 ensureNodeModules();
-if (!process.env.REDIS_URL) ensureRedisServer();
+// With REDIS_URL or REDIS_SENTINELS the node uses that Redis, so none is needed here.
+if (!process.env.REDIS_URL && !process.env.REDIS_SENTINELS) ensureRedisServer();
 ensureSoftHsm();
 ensureSigningTools({ forTests: false });
 ensureUiBuild();

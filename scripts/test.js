@@ -1,4 +1,4 @@
-// npm test: install what is missing (npm packages, redis-server, Chromium, SoftHSM2, the signing tools, docker-compose, haproxy, promtool), build
+// npm test: install what is missing (npm packages, redis-server, redis-sentinel, Chromium, SoftHSM2, the signing tools, docker-compose, haproxy, promtool), build
 // the console for the browser tests, then run every test with vitest. Extra arguments go to vitest.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -7,7 +7,8 @@ import path from 'node:path';
 import { ensureChromium, ensureDockerCompose, ensureNodeModules, ensureOpsTools, ensureRedisServer, ensureSigningTools, ensureSoftHsm, ensureUiBuild, root } from './ensure.js';
 
 ensureNodeModules();
-if (!process.env.REDIS_URL) ensureRedisServer();
+// Even with REDIS_URL: fault and failover tests start Redis servers (and Sentinels) of their own.
+ensureRedisServer();
 ensureChromium();
 ensureSigningTools({ forTests: true });
 ensureSoftHsm({ required: true });

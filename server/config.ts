@@ -14,6 +14,30 @@ const EnvSchema = z.object({
   PORT: port.default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  /** Redis Sentinels (`host:port,host:port`) to ask where the primary is, instead of REDIS_URL. */
+  REDIS_SENTINELS: z
+    .string()
+    .optional()
+    .transform((text, context): SentinelAddress[] | undefined => {
+      if (text === undefined) return undefined;
+      try {
+        return parseSentinels(text);
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /** The primary's name in the Sentinels' configuration (`sentinel monitor <name> …`). */
+  REDIS_SENTINEL_MASTER: z.string().regex(/^[\w.-]{1,64}$/, 'must be 1 to 64 letters, digits, _ . or -').default('signet'),
+  /** Password of the primary and its replicas when found through Sentinel (with REDIS_URL it goes in the URL). */
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  /** Password of the Sentinels themselves (their `requirepass`). */
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
+  /**
+   * `local`: a command is acknowledged once the primary has it (on disk with appendfsync always).
+   * `replicated`: also once a replica has it (Redis WAIT), so a failover loses nothing acknowledged.
+   */
+  SIGNET_DURABILITY: z.enum(['local', 'replicated']).default('local'),
   SIGNET_DATA_DIR: z.string().min(1).default('./data'),
   SIGNET_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   SIGNET_ALLOWED_ORIGINS: z.string().optional(),
@@ -102,6 +126,14 @@ const EnvSchema = z.object({
 }).superRefine((env, context) => {
   const issue = (variable: string, message: string) => context.addIssue({ code: 'custom', path: [variable], message });
   if (env.SIGNET_SMTP_URL && !env.SIGNET_MAIL_FROM) issue('SIGNET_MAIL_FROM', 'is needed with SIGNET_SMTP_URL: the address Signet mails from');
+  // Settings that only mean something together.
+  if (env.REDIS_URL && env.REDIS_SENTINELS) issue('REDIS_SENTINELS', 'set either REDIS_URL or REDIS_SENTINELS, not both');
+  for (const variable of ['REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD'] as const) {
+    if (env[variable] !== undefined && !env.REDIS_SENTINELS) issue(variable, 'only applies with REDIS_SENTINELS (with REDIS_URL, put the password in the URL)');
+  }
+  if (env.SIGNET_DURABILITY === 'replicated' && !env.REDIS_URL && !env.REDIS_SENTINELS) {
+    issue('SIGNET_DURABILITY', 'replicated needs a Redis with replicas (REDIS_URL or REDIS_SENTINELS); the local Redis has none');
+  }
   if (env.SIGNET_PKCS11_PIN !== undefined && env.SIGNET_PKCS11_PIN_FILE !== undefined) {
     issue('SIGNET_PKCS11_PIN_FILE', 'give the PIN either in SIGNET_PKCS11_PIN or in SIGNET_PKCS11_PIN_FILE, not both');
   }
@@ -130,6 +162,23 @@ export interface Pkcs11Config {
   environment: Record<string, string>;
   /** Signet's own SoftHSM2 token under the data directory (the default), not a configured one. */
   embedded: boolean;
+}
+
+export interface SentinelAddress {
+  host: string;
+  port: number;
+}
+
+/** `host:port,host:port` (IPv6 in brackets: `[::1]:26379`); the port may not be left out. */
+function parseSentinels(text: string): SentinelAddress[] {
+  const entries = text.split(',').map((entry) => entry.trim()).filter(Boolean);
+  if (entries.length === 0) throw new Error('must list at least one Sentinel as host:port');
+  return entries.map((entry) => {
+    const match = /^(?:\[([0-9a-fA-F:.]+)\]|([\w.-]+)):(\d{1,5})$/.exec(entry);
+    const port = Number(match?.[3]);
+    if (!match || port < 1 || port > 65535) throw new Error(`"${entry}" is not host:port (a Sentinel's address, e.g. sentinel-1:26379)`);
+    return { host: match[1] ?? match[2]!, port };
+  });
 }
 
 export interface Config extends Env {

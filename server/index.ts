@@ -7,11 +7,12 @@ import { pathToFileURL } from 'node:url';
 import express from 'express';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
-import { connectRedis } from './store/redis.js';
+import { checkSubscriber, connectRedis, type RedisTarget } from './store/redis.js';
 import { createSignet, type Signet, type SignetIo } from './signet.js';
 import { createMetrics, startRedisProbe } from './metrics.js';
 import { markUiRoute, requestObserver } from './http/requestLog.js';
 import { prepareStore } from './prepareStore.js';
+import { checkDurability, replicaConfirms } from './store/durability.js';
 import { SERVER_LOG_KEY, type ServerLog } from '../src/lib/shared/serverLog.js';
 import { createDispatcher, type Dispatcher } from './commands/dispatch.js';
 import { createApi } from './http/api.js';
@@ -43,7 +44,8 @@ export interface SignetNode {
 
 export interface StartOptions {
   config: Config;
-  redisUrl: string;
+  /** The Redis to use: a URL, or the Sentinels that name the primary. */
+  redis: RedisTarget;
   logger?: Logger;
   /** Serve the built SvelteKit app (build/handler.js) when present. */
   serveUi?: boolean;
@@ -51,16 +53,17 @@ export interface StartOptions {
   outboundDnsServers?: string[];
 }
 
-export async function startSignetNode({ config, redisUrl, logger, serveUi = true, outboundDnsServers }: StartOptions): Promise<SignetNode> {
+export async function startSignetNode({ config, redis: redisTarget, logger, serveUi = true, outboundDnsServers }: StartOptions): Promise<SignetNode> {
   const log = logger ?? createLogger(config.LOG_LEVEL);
-  const redis = await connectRedis(redisUrl);
+  const redis = await connectRedis(redisTarget);
   const signet = createSignet(config, redis, log, { outboundDnsServers });
   // A node with another installation's master key, or data in a format it does not know, stops here.
   await prepareStore(signet).catch((error: unknown) => {
     redis.disconnect();
     throw error;
   });
-  const pub = await connectRedis(redisUrl);
+  await checkDurability(redis, config, log).catch((error: unknown) => log.debug({ err: error }, 'durability not checked'));
+  const pub = await connectRedis(redisTarget);
   // The adapter publishes without handling failures; while Redis is away that must not become an
   // unhandled rejection (which would end the process). It carries presence (re-sent to whoever
   // connects) and the confirmations of changes of access (which travel, in order, on the commit channel).
@@ -72,9 +75,10 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
     })) as typeof pub.publish;
   // Subscribers queue their SUBSCRIBE until connected and keep no command timeout.
   const subscriber = { enableOfflineQueue: true, commandTimeout: undefined, enableAutoPipelining: false };
-  const sub = await connectRedis(redisUrl, subscriber);
+  const sub = await connectRedis(redisTarget, subscriber);
   // Commits (this node's, other nodes', the CLI's) arrive on a subscriber of their own.
-  const committedSub = await connectRedis(redisUrl, { ...subscriber, connectionName: `signet-commits-${signet.commitOrigin}` });
+  const committedSub = await connectRedis(redisTarget, { ...subscriber, connectionName: `signet-commits-${signet.commitOrigin}` });
+  const stopSubscriberChecks = [sub, committedSub].map((client) => checkSubscriber(client, redisTarget));
   const metrics = createMetrics();
   const stopRedisProbe = startRedisProbe(redis, metrics);
   const dispatcher = createDispatcher(signet, metrics);
@@ -102,13 +106,14 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
   signet.auditWatch = auditWatch;
   const stopSealer = startAuditSealer(redis, signet.keys, signet.auditKey, config.publicUrl, {
     onError: (error) => log.debug({ err: error }, 'audit sealing deferred'),
-    onSealed: (orgId, checkpoint) => auditWatch.observe(orgId, checkpoint).then(() => {}),
+    // Remembered outside Redis only once it cannot be lost in a failover (with replicated durability).
+    onSealed: (orgId, checkpoint) => replicaConfirms(redis, config).then(() => auditWatch.observe(orgId, checkpoint)).then(() => {}),
   });
   const stopHeartbeat = startNodeHeartbeat(signet);
   const stopExpirySweep = startCertificateExpirySweep(signet);
-  const queues = startSigningQueues(signet, redisUrl, { workers: true, metrics });
+  const queues = startSigningQueues(signet, redisTarget, { workers: true, metrics });
   signet.jobs = queues.jobs;
-  const outreach = startOutreachQueues(signet, redisUrl, { workers: true, metrics });
+  const outreach = startOutreachQueues(signet, redisTarget, { workers: true, metrics });
   signet.outreach = outreach.sender;
 
   await new Promise<void>((resolve, reject) => {
@@ -141,6 +146,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
     stopHeartbeat();
     stopRedisProbe();
     stopExpirySweep();
+    for (const stop of stopSubscriberChecks) stop();
     const jobsDone = queues.stopWorkers();
     phase('stop-accepting', { commandsInFlight: dispatcher.inFlight, sockets: io.of('/').sockets.size, timeoutMs: config.SIGNET_DRAIN_TIMEOUT_MS }, 'stopped accepting connections, commands and signing jobs');
 

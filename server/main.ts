@@ -5,6 +5,7 @@
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger, stdoutIsTerminal, type Logger } from './logger.js';
 import { ensureLocalRedis, type LocalRedis } from './store/localRedis.js';
+import { configuredRedis, describeRedis } from './store/redis.js';
 import { startSignetNode } from './index.js';
 import { ensureSetupToken } from './auth/accounts.js';
 import { MasterKeyMismatch } from './store/masterKeyCheck.js';
@@ -22,13 +23,15 @@ async function main() {
     logger.info({ module: config.pkcs11.modulePath, token: config.pkcs11.tokenLabel, embedded: config.pkcs11.embedded }, 'PKCS#11 token for token-held keys');
   }
   let localRedis: LocalRedis | null = null;
-  let redisUrl = config.REDIS_URL;
-  if (!redisUrl) {
+  let redis = configuredRedis(config);
+  if (redis) {
+    logger.info({ redis: describeRedis(redis), durability: config.SIGNET_DURABILITY }, 'using the configured Redis');
+  } else {
     localRedis = await ensureLocalRedis(config.SIGNET_DATA_DIR);
-    redisUrl = localRedis.url;
+    redis = localRedis.url;
     logger.info({ dataDir: config.SIGNET_DATA_DIR, owned: localRedis.owned }, 'using the local Redis (append-only file under the data directory)');
   }
-  const node = await startSignetNode({ config, redisUrl, logger }).catch(async (error: unknown) => {
+  const node = await startSignetNode({ config, redis, logger }).catch(async (error: unknown) => {
     await localRedis?.stop();
     throw error;
   });

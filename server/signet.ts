@@ -8,6 +8,7 @@ import type { Logger } from './logger.js';
 import { redisKeys, type RedisKeys } from './store/keys.js';
 import { createRepositories, type Repositories } from './store/repositories.js';
 import { commit, type CommitPlan, type Committed } from './store/commit.js';
+import { durably } from './store/durability.js';
 import { deriveAuditSigningKey, type AuditSigningKey } from './audit/chain.js';
 import type { CommittedFeed } from './realtime/committedEvents.js';
 import type { AuditWatch } from './audit/rollbackWatch.js';
@@ -78,10 +79,13 @@ export function createSignet(config: Config, redis: Redis, logger: Logger, optio
     auditWatch: null,
     confirmAccess: async () => {},
     async apply(plan) {
-      const committed = await commit(redis, keys, config.SIGNET_EVENT_RETENTION, plan, {
-        channel: keys.committedChannel,
-        origin: signet.commitOrigin,
-      });
+      // With SIGNET_DURABILITY=replicated, not acknowledged before a replica has it too.
+      const committed = await durably(redis, config, () =>
+        commit(redis, keys, config.SIGNET_EVENT_RETENTION, plan, {
+          channel: keys.committedChannel,
+          origin: signet.commitOrigin,
+        }),
+      );
       const committedAt = performance.now();
       // Every node, this one included, delivers it from the channel the commit published on (and
       // applies its change of access there); the command is acknowledged after this node did.

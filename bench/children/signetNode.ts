@@ -12,7 +12,7 @@ if (!redisUrl) throw new Error('REDIS_URL is required');
 // As `npm start` does: with no SIGNET_PKCS11_MODULE, the data directory's SoftHSM2 token (shared by
 // the bench's nodes and its seeder, which use one data directory), for token-held certificates.
 const config = withEmbeddedToken(loadConfig(process.env), (message) => process.stderr.write(`${message}\n`));
-const node = await startSignetNode({ config, redisUrl, serveUi: false, logger: createLogger(config.LOG_LEVEL) });
+const node = await startSignetNode({ config, redis: redisUrl, serveUi: false, logger: createLogger(config.LOG_LEVEL) });
 
 serveIpc(
   {

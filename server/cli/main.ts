@@ -11,8 +11,8 @@ import type { OperatorCommand, OperatorOptions } from './operatorCommands.js';
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const OPERATOR_NOTE = `
-Operator commands use REDIS_URL, or the Redis of SIGNET_DATA_DIR (default ./data), starting it if it
-is not running, and need the installation's SIGNET_MASTER_KEY (or its master.key). Exit codes: 0 ok,
+Operator commands use REDIS_URL, or the primary the Sentinels in REDIS_SENTINELS name, or else the
+Redis of SIGNET_DATA_DIR (default ./data), starting it if it is not running, and need the installation's SIGNET_MASTER_KEY (or its master.key). Exit codes: 0 ok,
 1 refused or failed (a missing option is INVALID_INPUT), 2 usage (unknown command or option),
 78 configuration (a bad variable, another installation's master key).`;
 

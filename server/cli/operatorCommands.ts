@@ -1,11 +1,11 @@
 // The operator's commands of `signet` (org, operator, demo, audit). Run with the same
-// SIGNET_DATA_DIR (default ./data) or REDIS_URL as a running server, they work on that server's
+// SIGNET_DATA_DIR (default ./data), REDIS_URL or REDIS_SENTINELS as a running server, they work on that server's
 // Redis. main.ts loads this module only when one of them runs, so `signet sign` needs none of it.
 import os from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { createLogger } from '../logger.js';
-import { connectRedis } from '../store/redis.js';
+import { configuredRedis, connectRedis } from '../store/redis.js';
 import { ensureLocalRedis, type LocalRedis } from '../store/localRedis.js';
 import { createSignet, type Signet } from '../signet.js';
 import { currentCheckpoint, sealAuditChain, verifyAuditChain, type KnownCheckpoint } from '../audit/chain.js';
@@ -26,12 +26,12 @@ export const OPERATOR_ACTOR: AuditActor = { type: 'operator', id: `cli:${os.user
 
 async function withSignet<T>(config: Config, work: (signet: Signet) => Promise<T>): Promise<T> {
   let local: LocalRedis | null = null;
-  let url = config.REDIS_URL;
-  if (!url) {
+  let target = configuredRedis(config);
+  if (!target) {
     local = await ensureLocalRedis(config.SIGNET_DATA_DIR);
-    url = local.url;
+    target = local.url;
   }
-  const redis = await connectRedis(url);
+  const redis = await connectRedis(target);
   // What the CLI changes reaches live consoles through the channel its commits publish on.
   const signet = createSignet(config, redis, createLogger('silent'));
   // The same checks as a node start: the installation's master key (a wrong one must not seal the

@@ -5,7 +5,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Signet } from '../signet.js';
 import type { Metrics } from '../metrics.js';
-import { bullConnections } from '../store/redis.js';
+import { bullConnections, type RedisTarget } from '../store/redis.js';
 import type { RequestRecord } from '../store/records.js';
 import type { Delivery, DeliveryChannel, DeliverySender } from './deliveries.js';
 import { createMailer } from './mail.js';
@@ -23,10 +23,10 @@ export interface OutreachQueues {
 }
 
 /** Starts the delivery queues (and, unless `workers` is false, this node's workers and reconciler). */
-export function startOutreachQueues(signet: Signet, redisUrl: string, options: { workers: boolean; metrics?: Metrics }): OutreachQueues {
+export function startOutreachQueues(signet: Signet, target: RedisTarget, options: { workers: boolean; metrics?: Metrics }): OutreachQueues {
   const { metrics } = options;
   const { config, keys, logger, redis } = signet;
-  const connections = bullConnections(redisUrl);
+  const connections = bullConnections(target);
   const prefix = keys.bullPrefix;
   const channels = Object.keys(QUEUE_NAMES) as DeliveryChannel[];
   const queues = Object.fromEntries(

@@ -4,7 +4,7 @@
 // and enqueue. (Webhook calls, mail and chat messages: server/outreach/queue.ts.)
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Signet } from '../signet.js';
-import { bullConnections } from '../store/redis.js';
+import { bullConnections, type RedisTarget } from '../store/redis.js';
 import type { SigningJobs } from './lifecycle.js';
 import { expireRequest, signRequest } from './worker.js';
 import type { Metrics } from '../metrics.js';
@@ -24,10 +24,10 @@ export interface SigningQueues {
 }
 
 /** Starts the queues (and, unless `workers` is false, this node's workers and reconciler). */
-export function startSigningQueues(signet: Signet, redisUrl: string, options: { workers: boolean; metrics?: Metrics }): SigningQueues {
+export function startSigningQueues(signet: Signet, redis: RedisTarget, options: { workers: boolean; metrics?: Metrics }): SigningQueues {
   const { metrics } = options;
   const { config, keys, logger } = signet;
-  const connections = bullConnections(redisUrl);
+  const connections = bullConnections(redis);
   const connection = connections.connection;
   const prefix = keys.bullPrefix;
   const signingQueue = new Queue<RequestJob>('signing', { connection: connection(false), prefix });

@@ -63,7 +63,7 @@ export async function startUiNode(overrides: Record<string, string> = {}, url = 
     SIGNET_ALLOWED_ORIGINS: `${base},http://localhost:${port},${ORIGIN}`,
     ...overrides,
   });
-  const node = await startSignetNode({ config, redisUrl: url, serveUi: true, logger: createLogger('silent') });
+  const node = await startSignetNode({ config, redis: url, serveUi: true, logger: createLogger('silent') });
   return { node, base };
 }
 

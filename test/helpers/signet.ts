@@ -5,6 +5,7 @@ import { io as connectClient, type Socket } from 'socket.io-client';
 import { loadConfig, type Config } from '../../server/config.js';
 import { createLogger } from '../../server/logger.js';
 import { startSignetNode, type SignetNode } from '../../server/index.js';
+import type { RedisTarget } from '../../server/store/redis.js';
 import { addMemberDirectly, createOrganization } from '../../server/auth/accounts.js';
 import { CLI_SOURCE } from '../../server/audit/entries.js';
 import type { CommandError, CommandName, CommandOptions } from '../../src/lib/shared/commands.js';
@@ -61,8 +62,8 @@ export function testConfig(overrides: Record<string, string> = {}, prefix = `t${
   });
 }
 
-export async function startNode(config: Config = testConfig(), url = redisUrl()): Promise<SignetNode> {
-  return startSignetNode({ config, redisUrl: url, serveUi: false, logger: createLogger('silent') });
+export async function startNode(config: Config = testConfig(), redis: RedisTarget = redisUrl()): Promise<SignetNode> {
+  return startSignetNode({ config, redis, serveUi: false, logger: createLogger('silent') });
 }
 
 export interface TestUser {
@@ -102,7 +103,7 @@ export interface Rest {
   headers: Headers;
 }
 
-export async function http(node: SignetNode, method: string, path: string, options: { body?: unknown; cookie?: string; token?: string; origin?: string | null; headers?: Record<string, string> } = {}): Promise<Rest> {
+export async function http(node: Pick<SignetNode, 'url'>, method: string, path: string, options: { body?: unknown; cookie?: string; token?: string; origin?: string | null; headers?: Record<string, string> } = {}): Promise<Rest> {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
   if (options.cookie) headers.cookie = options.cookie;
   if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -123,7 +124,7 @@ export async function http(node: SignetNode, method: string, path: string, optio
 }
 
 /** Signs in over REST and returns the session cookie. */
-export async function signIn(node: SignetNode, user: { email: string; password: string }): Promise<string> {
+export async function signIn(node: Pick<SignetNode, 'url'>, user: { email: string; password: string }): Promise<string> {
   const response = await http(node, 'POST', '/api/v1/auth/login', { body: { email: user.email, password: user.password } });
   if (response.status !== 200) throw new Error(`sign-in failed: ${JSON.stringify(response.body)}`);
   const cookie = response.headers.get('set-cookie')!;
@@ -179,7 +180,7 @@ export function command<R = any>(
 
 /** Runs a command over REST as a signed-in user (cookie) or an API key. */
 export async function restCommand(
-  node: SignetNode,
+  node: Pick<SignetNode, 'url'>,
   name: string,
   input: unknown,
   auth: { cookie?: string; token?: string; org?: string; idempotencyKey?: string },

@@ -57,6 +57,39 @@ describe('configuration', () => {
     expect(config).toMatchObject({ SIGNET_MAIL_FROM: 'Signet <signet@example.com>', SIGNET_MAIL_ATTEMPTS: 8 });
   });
 
+  it('REDIS_SENTINELS lists host:port pairs (IPv6 in brackets); the primary is named "signet" unless REDIS_SENTINEL_MASTER says otherwise', () => {
+    const env = parseEnv({ REDIS_SENTINELS: 'sentinel-1:26379, [::1]:26380,10.0.0.3:26381' });
+    expect(env.REDIS_SENTINELS).toEqual([
+      { host: 'sentinel-1', port: 26379 },
+      { host: '::1', port: 26380 },
+      { host: '10.0.0.3', port: 26381 },
+    ]);
+    expect(env.REDIS_SENTINEL_MASTER).toBe('signet');
+    expect(env.SIGNET_DURABILITY).toBe('local');
+    expect(parseEnv({ REDIS_SENTINELS: 'a:1', REDIS_SENTINEL_MASTER: 'mymaster' }).REDIS_SENTINEL_MASTER).toBe('mymaster');
+  });
+
+  for (const [env, message] of [
+    [{ REDIS_SENTINELS: 'sentinel-1' }, 'REDIS_SENTINELS: "sentinel-1" is not host:port'],
+    [{ REDIS_SENTINELS: 'sentinel-1:26379,sentinel-2:99999' }, 'REDIS_SENTINELS: "sentinel-2:99999" is not host:port'],
+    [{ REDIS_SENTINELS: ' , ' }, 'REDIS_SENTINELS: must list at least one Sentinel'],
+    [{ REDIS_SENTINELS: 'a:1', REDIS_SENTINEL_MASTER: 'two words' }, 'REDIS_SENTINEL_MASTER: must be 1 to 64'],
+    [{ REDIS_SENTINELS: 'a:1', REDIS_URL: 'redis://redis:6379' }, 'REDIS_SENTINELS: set either REDIS_URL or REDIS_SENTINELS, not both'],
+    [{ REDIS_URL: 'redis://redis:6379', REDIS_PASSWORD: 'secret' }, 'REDIS_PASSWORD: only applies with REDIS_SENTINELS'],
+    [{ REDIS_SENTINEL_PASSWORD: 'secret' }, 'REDIS_SENTINEL_PASSWORD: only applies with REDIS_SENTINELS'],
+    [{ SIGNET_DURABILITY: 'replicated' }, 'SIGNET_DURABILITY: replicated needs a Redis with replicas'],
+    [{ REDIS_URL: 'redis://redis:6379', SIGNET_DURABILITY: 'eventually' }, 'SIGNET_DURABILITY'],
+  ] as const) {
+    it(`refuses ${JSON.stringify(env)}, saying why`, () => {
+      expect(() => parseEnv(env)).toThrow(ConfigError);
+      expect(() => parseEnv(env)).toThrow(message);
+    });
+  }
+
+  it('a refused password is not repeated in the message', () => {
+    expect(() => parseEnv({ REDIS_PASSWORD: 'hunter2-very-secret' })).not.toThrow(/hunter2/);
+  });
+
   it('SIGNET_OUTBOUND_ALLOWED_CIDRS names the entry that can never be allowed', () => {
     expect(() => loadConfig({ SIGNET_OUTBOUND_ALLOWED_CIDRS: '127.0.0.1/32,169.254.169.254/32' })).toThrow(
       'SIGNET_OUTBOUND_ALLOWED_CIDRS: "169.254.169.254/32" covers a cloud metadata address, where Signet never sends requests',

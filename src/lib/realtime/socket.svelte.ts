@@ -7,6 +7,7 @@ import type { CommandAck, CommandInput, CommandName, CommandOptions, ErrorCode }
 import type { ClientToServerEvents, HandshakeAuth, ReadyEvent, ServerToClientEvents } from '$lib/shared/events';
 import { ProtocolError, unwrap } from '$lib/protocol';
 import type { CommandResult } from './results';
+import { SERVER_DISCONNECT_RETRY_MS, SOCKET_OPTIONS } from './connection';
 
 type SignetSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 type EventName = keyof ServerToClientEvents;
@@ -31,7 +32,6 @@ const COMMAND_TIMEOUT_MS = 15_000;
 /** Before retrying a command that got UNAVAILABLE; then up to RETRY_WAIT_MS for the connection to be back. */
 const RETRY_DELAY_MS = 500;
 const RETRY_WAIT_MS = 15_000;
-const SERVER_DISCONNECT_RETRY_MS = 2_000;
 /** How many recent seqs to remember for de-duplication (a safety net: the server sends each once). */
 const SEEN_LIMIT = 2_000;
 
@@ -66,9 +66,7 @@ class RealtimeClient {
     this.state = 'connecting';
 
     const socket: SignetSocket = io({
-      path: '/socket.io',
-      transports: ['websocket'],
-      withCredentials: true,
+      ...SOCKET_OPTIONS,
       // A function, so every reconnect sends the lastSeq of that moment.
       auth: (send) => send(this.#handshake(org)),
     });

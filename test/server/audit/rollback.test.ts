@@ -50,7 +50,7 @@ interface LoggedNode {
 async function startLoggedNode(config: Config): Promise<LoggedNode> {
   const log: Array<Record<string, any>> = [];
   const logger = createLogger('info', { destination: { write: (line: string) => void log.push(JSON.parse(line)) } });
-  const node = await startSignetNode({ config, redisUrl: redisUrl(), serveUi: false, logger });
+  const node = await startSignetNode({ config, redis: redisUrl(), serveUi: false, logger });
   nodes.push(node);
   return { node, log };
 }

@@ -55,7 +55,7 @@ beforeAll(async () => {
   });
   // Every line the node logs, at debug level, to show that no credential reaches one.
   const destination = new Writable({ write(chunk, _encoding, done) { logs += chunk.toString(); done(); } });
-  node = await startSignetNode({ config, redisUrl: redisUrl(), serveUi: false, logger: createLogger('debug', { destination, pretty: false }) });
+  node = await startSignetNode({ config, redis: redisUrl(), serveUi: false, logger: createLogger('debug', { destination, pretty: false }) });
   queues = deliveryQueues(node);
   org = await seedOrg(node);
   who = await people(node, org, { approver: 'Ada Approver' }, sockets);
@@ -295,7 +295,7 @@ describe('a mail server that refuses the login', () => {
       SIGNET_MAIL_FROM: FROM,
       SIGNET_MAIL_ATTEMPTS: '1',
     });
-    const other = await startSignetNode({ config, redisUrl: redisUrl(), serveUi: false, logger: createLogger('debug', { destination, pretty: false }) });
+    const other = await startSignetNode({ config, redis: redisUrl(), serveUi: false, logger: createLogger('debug', { destination, pretty: false }) });
     const otherQueues = deliveryQueues(other);
     try {
       const otherOrg = await seedOrg(other);

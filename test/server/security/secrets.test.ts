@@ -115,7 +115,7 @@ beforeAll(async () => {
   config = testConfig({ SIGNET_ARTIFACT_DIR: artifactDir, SIGNET_RATE_LIMIT_PER_MINUTE: '100000' });
   node = await startSignetNode({
     config,
-    redisUrl: redisUrl(),
+    redis: redisUrl(),
     serveUi: false,
     logger: createLogger('debug', { destination: { write: (line: string) => void logged.push(line) } }),
   });

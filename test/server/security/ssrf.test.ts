@@ -110,7 +110,7 @@ async function startSite(allowedCidrs: string): Promise<Site> {
     SIGNET_RATE_LIMIT_PER_MINUTE: '100000',
   });
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(line) });
-  const node = await startSignetNode({ config, redisUrl: redisUrl(), serveUi: false, logger, outboundDnsServers: [dns.address] });
+  const node = await startSignetNode({ config, redis: redisUrl(), serveUi: false, logger, outboundDnsServers: [dns.address] });
   const org = await seedOrg(node);
   const open = async (user: { email: string; password: string }) => {
     const socket = await connect(node, { cookie: await signIn(node, user) });

@@ -79,7 +79,7 @@ beforeAll(async () => {
       done();
     },
   });
-  node = await startSignetNode({ config: testConfig({ LOG_LEVEL: 'trace' }), redisUrl: redisUrl(), serveUi: false, logger: createLogger('trace', { destination: sink }) });
+  node = await startSignetNode({ config: testConfig({ LOG_LEVEL: 'trace' }), redis: redisUrl(), serveUi: false, logger: createLogger('trace', { destination: sink }) });
   org = await seedOrg(node);
   admin = await connect(node, { cookie: await signIn(node, org.users.admin) });
   viewer = await connect(node, { cookie: await signIn(node, org.users.viewer) });

@@ -51,7 +51,7 @@ describe('data-format version', () => {
   it('a new store is recorded at the newest version without running migrations', async () => {
     const { logger, lines } = capturingLogger();
     const config = testConfig();
-    const node = await startSignetNode({ config, redisUrl: redisUrl(), serveUi: false, logger });
+    const node = await startSignetNode({ config, redis: redisUrl(), serveUi: false, logger });
     expect(await redis.get(node.signet.keys.schemaVersion)).toBe(String(SCHEMA_VERSION));
     expect(applied(lines)).toEqual([]);
     await node.close();
@@ -73,8 +73,8 @@ describe('upgrading a store written in an older layout', () => {
     const a = capturingLogger();
     const b = capturingLogger();
     const [nodeA, nodeB] = await Promise.all([
-      startSignetNode({ config, redisUrl: redisUrl(), serveUi: false, logger: a.logger }),
-      startSignetNode({ config: { ...config, nodeId: 'node-b' }, redisUrl: redisUrl(), serveUi: false, logger: b.logger }),
+      startSignetNode({ config, redis: redisUrl(), serveUi: false, logger: a.logger }),
+      startSignetNode({ config: { ...config, nodeId: 'node-b' }, redis: redisUrl(), serveUi: false, logger: b.logger }),
     ]);
     try {
       const logged = [...applied(a.lines), ...applied(b.lines)];
@@ -93,7 +93,7 @@ describe('upgrading a store written in an older layout', () => {
 
     // A later start finds nothing left to do.
     const again = capturingLogger();
-    const later = await startSignetNode({ config, redisUrl: redisUrl(), serveUi: false, logger: again.logger });
+    const later = await startSignetNode({ config, redis: redisUrl(), serveUi: false, logger: again.logger });
     expect(applied(again.lines)).toEqual([]);
     await later.close();
   });
@@ -124,7 +124,7 @@ describe('upgrading a store written in an older layout', () => {
     const config = testConfig();
     const keys = redisKeys(config.SIGNET_REDIS_PREFIX);
     await redis.set(keys.schemaVersion, String(SCHEMA_VERSION + 1));
-    const failure = startSignetNode({ config, redisUrl: redisUrl(), serveUi: false, logger: createLogger('silent') });
+    const failure = startSignetNode({ config, redis: redisUrl(), serveUi: false, logger: createLogger('silent') });
     await expect(failure).rejects.toThrow(`format version ${SCHEMA_VERSION + 1}, newer than this Signet knows (${SCHEMA_VERSION})`);
   });
 });
