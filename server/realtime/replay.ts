@@ -81,6 +81,15 @@ export async function catchUpSocket(signet: Signet, feed: CommittedFeed, catchUp
     }
     // The stream is capped: if the next event the client needs was trimmed, it must reload instead.
     resumed = firstRead === null || firstRead === lastSeq + 1;
+    if (firstRead === null) {
+      // A client ahead of the stream saw events the store no longer has (a Redis failover lost
+      // writes it had not replicated): it must reload too, and continues from what is committed now.
+      const current = await currentSeq();
+      if (lastSeq > current) {
+        resumed = false;
+        handled = committedThrough = current;
+      }
+    }
     // Anything read was committed, and so was everything numbered below it.
     if (firstRead !== null) committedThrough = handled;
   }
