@@ -1,9 +1,6 @@
-// The dashboard's numbers. Every request change writes, in its own commit, the two indexes they come
-// from (keys.requestsFinished, keys.approvalWaits), so a read never scans requests: it counts per day
-// in sorted sets and reads at most MAX_WAIT_SAMPLES recent waits.
-import type { RedisKeys } from '../store/keys.js';
-import type { WriteOp } from '../store/commit.js';
-import type { RequestRecord } from '../store/records.js';
+// The dashboard's numbers, read from the indexes every request change keeps in its own commit
+// (server/store/dashboardIndexes.ts), so a read never scans requests: it counts per day in sorted
+// sets and reads at most MAX_WAIT_SAMPLES recent waits.
 import type { Repositories } from '../store/repositories.js';
 import {
   DAY_MS,
@@ -20,22 +17,6 @@ import {
 
 /** The most approval waits one read takes into account (the newest of the period). */
 export const MAX_WAIT_SAMPLES = 5000;
-
-/** The index writes a request change owes the dashboard: its final status, and the end of its wait for approval. */
-export function statisticsOps(keys: RedisKeys, previous: RequestRecord | null, after: RequestRecord): WriteOp[] {
-  const ops: WriteOp[] = [];
-  if (after.isFinalStatus && after.finishedAt && !previous?.isFinalStatus) {
-    ops.push(['zadd', keys.requestsFinished(after.orgId, after.status), Date.parse(after.finishedAt), after.id]);
-  }
-  // A decision ends the wait: enough approvals (queued for signing) or a denial. Canceling or expiring is no decision.
-  const decided = after.workflowStatus === 'QueuedForProcessing' || after.workflowStatus === 'Denied';
-  if (previous?.workflowStatus === 'WaitingForApproval' && decided) {
-    const decidedAt = Date.parse(after.updatedAt);
-    const waitMs = Math.max(0, decidedAt - Date.parse(after.createdAt));
-    ops.push(['zadd', keys.approvalWaits(after.orgId), decidedAt, `${after.policyId}:${waitMs}:${after.id}`]);
-  }
-  return ops;
-}
 
 export async function readDashboardStats(
   repos: Repositories,
