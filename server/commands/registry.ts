@@ -47,6 +47,7 @@ import {
 import { createWebhook, deleteWebhook, listWebhooks, updateWebhook } from './webhooks.js';
 import { createChatChannel, deleteChatChannel, listChatChannels } from './chatChannels.js';
 import { approveRequest, cancelRequest, denyRequest, getRequest, listRequests, resubmitRequest } from './requests.js';
+import { dashboardStats } from './dashboard.js';
 
 export const COMMANDS = [
   getMe,
@@ -108,6 +109,7 @@ export const COMMANDS = [
   denyRequest,
   cancelRequest,
   resubmitRequest,
+  dashboardStats,
 ] as unknown as readonly AnyCommand[];
 
 export const COMMANDS_BY_NAME: ReadonlyMap<string, AnyCommand> = new Map(COMMANDS.map((command) => [command.name, command]));

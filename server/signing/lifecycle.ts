@@ -12,6 +12,7 @@ import { auditDraft, type AuditChanges, type AuditSource } from '../audit/entrie
 import { changeEvent } from '../commands/define.js';
 import { conflict } from '../commands/errors.js';
 import { requestOutreach, type RequestChange } from './notify.js';
+import { dashboardIndexOps } from '../store/dashboardIndexes.js';
 
 export const REQUEST_READERS = ['p:signing:read'] as const;
 const QUEUEING_WAIT_MS = 1000;
@@ -63,6 +64,7 @@ export async function commitRequestChange(signet: Signet, input: RequestChangeIn
   }
   const ops: WriteOp[] = [['set', keys.request(after.id), JSON.stringify(after)], ...(input.ops ?? [])];
   if (!previous) ops.push(['zadd', keys.requests(after.orgId), Date.parse(after.createdAt), after.id]);
+  ops.push(...dashboardIndexOps(keys, previous, after));
   // Indexes by status: waiting for approval, and queued or processing (for the reconciler).
   const orgAndId = `${after.orgId}:${after.id}`;
   if (after.workflowStatus === 'WaitingForApproval') {

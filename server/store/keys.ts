@@ -76,6 +76,13 @@ export function redisKeys(prefix: string) {
     requests: (orgId: string) => k(`org:${orgId}:requests`),
     requestsWaiting: (orgId: string) => k(`org:${orgId}:requests:waiting`),
     request: (requestId: string) => k(`request:${requestId}`),
+    /** Requests that reached a final status, by the time they did (one sorted set per status): the dashboard counts them per day. */
+    requestsFinished: (orgId: string, status: string) => k(`org:${orgId}:requests:finished:${status}`),
+    /**
+     * How long requests waited for the approval or denial that ended the wait, by the time of that
+     * decision: members `policyId:waitMs:requestId` (one per request, so writing it twice counts once).
+     */
+    approvalWaits: (orgId: string) => k(`org:${orgId}:requests:approvalWaits`),
     idempotency: (orgId: string, scope: string, key: string) => k(`org:${orgId}:idempotency:${scope}:${key}`),
     /** A command sent with a request id: who is applying it, then its sealed answer (server/commands/attempt.ts). */
     commandAttempt: (orgId: string, actorScope: string, requestId: string) => k(`org:${orgId}:cmd:${actorScope}:${requestId}`),

@@ -126,6 +126,13 @@ export function createRepositories(redis: Redis, keys: RedisKeys) {
     async policy(policyId: string) {
       return parse<PolicyRecord>(await redis.get(keys.policy(policyId)));
     },
+    /** The policies of these ids that exist (deleted ones are left out). */
+    async policiesByIds(policyIds: string[]) {
+      return getMany<PolicyRecord>(redis, policyIds.map(keys.policy));
+    },
+    async projectsByIds(projectIds: string[]) {
+      return getMany<ProjectRecord>(redis, projectIds.map(keys.project));
+    },
     async policies(projectId: string) {
       return getMany<PolicyRecord>(redis, (await redis.smembers(keys.policies(projectId))).map(keys.policy));
     },

@@ -135,6 +135,8 @@ describe('screenshots of the main pages (docs/screenshots)', () => {
     await gotoConsole(page, '/');
     await page.getByRole('link', { name: 'desktop-app-2.4.1-macos-universal.pkg' }).first().waitFor();
     await page.getByRole('link', { name: 'acme-cli-0.9.2-linux-amd64.tar.gz' }).first().waitFor();
+    // The charts, once the chart library has loaded and drawn them.
+    await page.locator('[data-testid="chart-requests"][data-drawn="true"]').waitFor();
     await screenshot(page, 'dashboard');
   });
 

@@ -9,9 +9,10 @@ import type { Logger } from '../../logger.js';
 import type { RedisKeys } from '../keys.js';
 import type { Migration } from './migration.js';
 import { dropUserSessionIndex } from './001-drop-user-session-index.js';
+import { fillDashboardIndexes } from './002-fill-dashboard-indexes.js';
 
 /** Every migration, in version order. */
-export const MIGRATIONS: readonly Migration[] = [dropUserSessionIndex];
+export const MIGRATIONS: readonly Migration[] = [dropUserSessionIndex, fillDashboardIndexes];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

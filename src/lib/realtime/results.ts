@@ -20,6 +20,7 @@ import type {
   Webhook,
 } from '$lib/shared/entities';
 import type { PresenceEntry } from '$lib/shared/events';
+import type { DashboardStats } from '$lib/shared/stats';
 import type { Permission, StoredRole } from '$lib/shared/permissions';
 
 export interface Me {
@@ -117,6 +118,7 @@ export interface CommandResults {
   'request.deny': SigningRequest;
   'request.cancel': SigningRequest;
   'request.resubmit': SigningRequest;
+  'dashboard.stats': DashboardStats;
 }
 
 export type CommandResult<N extends CommandName> = N extends keyof CommandResults ? CommandResults[N] : unknown;

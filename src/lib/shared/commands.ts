@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ASSIGNABLE_ROLES, PERMISSIONS } from './permissions.js';
 import { CERTIFICATE_ALGORITHMS, CHAT_SERVICES, KEY_CUSTODIES, NotificationLevel, SIGNATURE_FORMATS } from './entities.js';
 import { DEFAULT_WEBHOOK_EVENTS, WEBHOOK_EVENTS, WORKFLOW_STATUSES } from './signing.js';
+import { MAX_STATS_DAYS } from './stats.js';
 
 /** Bounds that keep every list and string finite (SPEC §10). */
 export const LIMITS = {
@@ -346,6 +347,10 @@ export const commandInputs = {
     policyId: EntityId.optional().describe('another policy of the same project; default: the same'),
     description: Description.optional(),
     originToken: z.string().max(10_000).optional(),
+  }),
+
+  'dashboard.stats': z.strictObject({
+    days: z.number().int().min(1).max(MAX_STATS_DAYS).default(30).describe('the period, in days ending today (UTC)'),
   }),
 } as const satisfies Record<string, z.ZodType>;
 

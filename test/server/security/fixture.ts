@@ -378,5 +378,7 @@ export const EXAMPLES: Record<CommandName, Example> = {
   // The principal's own request where it may submit (SPEC: "cancel own requests").
   'request.cancel': async (fx, who) => ({ requestId: await fx.waitingRequest(who.userId), reason: 'changed my mind' }),
   'request.resubmit': async (fx, who) => ({ requestId: await fx.finalRequest(who.userId), description: 'once more' }),
+
+  'dashboard.stats': async () => ({ days: 14 }),
 };
 

@@ -2,6 +2,9 @@
 // in an older layout, once, even when several nodes start together.
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../../server/config.js';
@@ -10,7 +13,8 @@ import { startSignetNode } from '../../../server/index.js';
 import { connectRedis, type Redis } from '../../../server/store/redis.js';
 import { redisKeys } from '../../../server/store/keys.js';
 import { migrateStore, MIGRATIONS, SCHEMA_VERSION } from '../../../server/store/migrations/index.js';
-import { redisUrl, seedOrg, signIn, startNode, testConfig, type TestOrg } from '../../helpers/signet.js';
+import { redisUrl, seedOrg, signIn, startNode, testConfig, type ClientSocket, type TestOrg } from '../../helpers/signet.js';
+import { createApiKey, createPolicy, createProject, generateCertificate, must, people, randomArtifact, submitOk, waitForStatus } from '../../helpers/signing.js';
 
 const exec = promisify(execFile);
 
@@ -78,7 +82,8 @@ describe('upgrading a store written in an older layout', () => {
     ]);
     try {
       const logged = [...applied(a.lines), ...applied(b.lines)];
-      expect(logged).toHaveLength(1);
+      // One node applied every migration, each once; the other waited.
+      expect(logged.map((line) => line.migration)).toEqual(MIGRATIONS.map((migration) => migration.name));
       expect(logged[0]).toMatchObject({ from: 0, to: 1, migration: MIGRATIONS[0]!.name, changed: sessionIndexes.length });
       expect(await redis.get(nodeA.signet.keys.schemaVersion)).toBe(String(SCHEMA_VERSION));
       expect(await redis.exists(...sessionIndexes)).toBe(0);
@@ -115,7 +120,7 @@ describe('upgrading a store written in an older layout', () => {
     const result = await migrateStore(redis, keys, logger, { pollMs: 20 });
     expect(result).toMatchObject({ from: 0, to: SCHEMA_VERSION });
     expect(lines.some((line) => line.msg === 'another node is migrating the data; waiting for it')).toBe(true);
-    expect(applied(lines)).toHaveLength(1);
+    expect(applied(lines)).toHaveLength(MIGRATIONS.length);
     expect(await redis.exists(...sessionIndexes)).toBe(0);
     expect(await redis.exists(keys.schemaLock)).toBe(0);
   });
@@ -126,5 +131,55 @@ describe('upgrading a store written in an older layout', () => {
     await redis.set(keys.schemaVersion, String(SCHEMA_VERSION + 1));
     const failure = startSignetNode({ config, redis: redisUrl(), serveUi: false, logger: createLogger('silent') });
     await expect(failure).rejects.toThrow(`format version ${SCHEMA_VERSION + 1}, newer than this Signet knows (${SCHEMA_VERSION})`);
+  });
+});
+
+describe('version 2: the dashboard indexes', () => {
+  it('are filled from the requests stored before, exactly as the commits of this version write them', async () => {
+    const artifactDir = mkdtempSync(path.join(os.tmpdir(), 'signet-migrate-'));
+    const config = testConfig({ SIGNET_ARTIFACT_DIR: artifactDir });
+    const keys = redisKeys(config.SIGNET_REDIS_PREFIX);
+    const node = await startNode(config);
+    const sockets: ClientSocket[] = [];
+    const org = await seedOrg(node);
+    try {
+      const who = await people(node, org, {}, sockets);
+      const project = await createProject(who.owner.socket, 'migrated');
+      const certificate = await generateCertificate(who.owner.socket, 'migrated-cert');
+      await createPolicy(who.owner.socket, { projectId: project.id, slug: 'automatic', certificateId: certificate.id, submitters: [who.member.userId] });
+      await createPolicy(who.owner.socket, { projectId: project.id, slug: 'held', certificateId: certificate.id, submitters: [who.member.userId], approvers: [who.admin.userId], requiredApprovals: 1 });
+      const token = await createApiKey(who.member.socket);
+      const submit = (policy: string) => submitOk(node, org.slug, token, { projectSlug: 'migrated', signingPolicySlug: policy, artifact: randomArtifact(128), fileName: 'app.bin' });
+      const automatic = await submit('automatic');
+      const approved = await submit('held');
+      await must(who.admin.socket, 'request.approve', { requestId: approved.id });
+      await must(who.admin.socket, 'request.deny', { requestId: (await submit('held')).id, comment: 'no' });
+      await must(who.member.socket, 'request.cancel', { requestId: (await submit('held')).id });
+      await Promise.all([automatic, approved].map((request) => waitForStatus(who.owner.socket, request.id, 'Completed', { ask: true })));
+    } finally {
+      for (const socket of sockets) socket.close();
+      await node.close();
+      rmSync(artifactDir, { recursive: true, force: true });
+    }
+
+    // What the commits wrote; then the store as the previous version would have left it.
+    const indexes = [...['Completed', 'Failed', 'Denied', 'Canceled'].map((status) => keys.requestsFinished(org.orgId, status)), keys.approvalWaits(org.orgId)];
+    const read = () => Promise.all(indexes.map((key) => redis.zrange(key, '0', '-1', 'WITHSCORES')));
+    const written = await read();
+    expect(written.map((members) => members.length / 2)).toEqual([2, 0, 1, 1, 2]);
+    await redis.del(...indexes);
+    await redis.set(keys.schemaVersion, '1');
+
+    const { logger, lines } = capturingLogger();
+    expect(await migrateStore(redis, keys, logger)).toMatchObject({ from: 1, to: 2 });
+    expect(applied(lines)).toEqual([expect.objectContaining({ from: 1, to: 2, migration: MIGRATIONS[1]!.name, changed: 6 })]);
+    expect(await read()).toEqual(written);
+
+    // Run again (a node that died half-way), it adds nothing twice.
+    await redis.set(keys.schemaVersion, '1');
+    const again = capturingLogger();
+    await migrateStore(redis, keys, again.logger);
+    expect(applied(again.lines)).toEqual([expect.objectContaining({ changed: 0 })]);
+    expect(await read()).toEqual(written);
   });
 });

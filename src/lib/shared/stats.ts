@@ -1,0 +1,72 @@
+// The dashboard's pictures (requests over time, approval waits, certificates by expiry): what the
+// server's `dashboard.stats` returns and how both sides bucket and summarize, defined once.
+import type { RequestStatus } from './signing.js';
+
+export const DAY_MS = 86_400_000;
+
+/** The final statuses, in the order the chart stacks them. */
+export const FINISHED_STATUSES = ['Completed', 'Failed', 'Denied', 'Canceled'] as const satisfies readonly RequestStatus[];
+export type FinishedStatus = (typeof FINISHED_STATUSES)[number];
+
+/** Periods the dashboard offers (days, ending today, UTC). */
+export const STATS_PERIODS = [14, 30] as const;
+export const MAX_STATS_DAYS = 90;
+
+/** Certificates by days to expiry: each bucket holds those with fewer days left than its bound. */
+export const EXPIRY_BUCKETS = [
+  { key: 'expired', label: 'Expired', belowDays: 0 },
+  { key: 'within7', label: 'Under 7 days', belowDays: 7 },
+  { key: 'within30', label: '7–29 days', belowDays: 30 },
+  { key: 'within90', label: '30–89 days', belowDays: 90 },
+  { key: 'later', label: '90 days or more', belowDays: Infinity },
+] as const;
+export type ExpiryBucket = (typeof EXPIRY_BUCKETS)[number]['key'];
+
+export interface ApprovalWait {
+  policyId: string;
+  projectSlug: string;
+  policySlug: string;
+  policyName: string;
+  /** How many requests were approved or denied in the period (each one wait). */
+  decisions: number;
+  p50Ms: number;
+  p90Ms: number;
+}
+
+export interface DashboardStats {
+  /** The days of the period, oldest first, as UTC dates (YYYY-MM-DD). */
+  days: string[];
+  /** Per final status, how many requests reached it on each of `days`. */
+  finished: Record<FinishedStatus, number[]>;
+  /** Per signing policy with a decision in the period: time from waiting for approval to the decision that ended it. */
+  approvalWaits: ApprovalWait[];
+  /** Enabled certificates (with a certificate issued) by days to expiry; null without config:read. */
+  certificateExpiry: Record<ExpiryBucket, number> | null;
+  generatedAt: string;
+}
+
+/** The bucket of a certificate expiring at `notAfterMs`, seen at `nowMs`. */
+export function expiryBucket(notAfterMs: number, nowMs: number): ExpiryBucket {
+  const daysLeft = (notAfterMs - nowMs) / DAY_MS;
+  return EXPIRY_BUCKETS.find((bucket) => daysLeft < bucket.belowDays)!.key;
+}
+
+/** The nearest-rank percentile (0 < p ≤ 100) of values sorted ascending. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) throw new Error('percentile of no values');
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** The UTC date (YYYY-MM-DD) of a time. */
+export function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** The `count` UTC days ending with the day of `nowMs`, oldest first, each with its start. */
+export function periodDays(nowMs: number, count: number): Array<{ day: string; startMs: number }> {
+  const today = Math.floor(nowMs / DAY_MS) * DAY_MS;
+  return Array.from({ length: count }, (_, i) => {
+    const startMs = today - (count - 1 - i) * DAY_MS;
+    return { day: utcDay(startMs), startMs };
+  });
+}
