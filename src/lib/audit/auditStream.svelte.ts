@@ -3,7 +3,8 @@
 // and counted while paused. Entries are kept in a raw array (never deeply proxied): the page may
 // hold tens of thousands.
 import type { AuditEntry } from '$lib/shared/entities';
-import { command } from '$lib/realtime/socket.svelte';
+import { HoldWhileLoading } from '$lib/realtime/holdWhileLoading.svelte';
+import { realtime, type RealtimeClient } from '$lib/realtime/socket.svelte';
 import { matchesFilter, NO_FILTER, toQuery, type AuditFilter } from './filter';
 
 const PAGE_SIZE = 200;
@@ -13,7 +14,6 @@ export class AuditStream {
   filter = $state<AuditFilter>({ ...NO_FILTER });
   entries = $state.raw<AuditEntry[]>([]);
   loaded = $state(false);
-  loading = $state(false);
   loadingMore = $state(false);
   /** The cursor for older entries; null once the log is exhausted. */
   nextBefore = $state<number | null>(null);
@@ -24,59 +24,58 @@ export class AuditStream {
   checkpoint = $state.raw<string | null | undefined>(undefined);
 
   #seen = new Set<number>();
-  #generation = 0;
-  /** Live entries that arrived while the first page was in flight. */
-  #racing: AuditEntry[] | null = null;
+  /** Live entries that arrive while the first page is in flight are held, then received on top of it. */
+  readonly #hold = new HoldWhileLoading<AuditEntry>((entry) => this.receive(entry));
+  readonly #client: RealtimeClient;
+
+  /** `client`: the socket to ask (the console's own unless a test gives another). */
+  constructor(client: RealtimeClient = realtime) {
+    this.#client = client;
+  }
+
+  /** Whether the first page is in flight. */
+  get loading(): boolean {
+    return this.#hold.loading;
+  }
 
   /** Loads the newest page for `filter` (replacing what is shown). */
   async load(filter: AuditFilter = this.filter): Promise<void> {
-    const generation = ++this.#generation;
+    const load = this.#hold.begin();
     this.filter = { ...filter };
-    this.#racing = [];
-    this.loading = true;
-    try {
-      const page = await command('audit.query', { ...toQuery(filter), limit: PAGE_SIZE });
-      if (generation !== this.#generation) return;
-      const racing = this.#racing;
-      this.#racing = null;
-      this.#seen = new Set(page.entries.map((entry) => entry.seq));
-      this.entries = page.entries;
-      this.held = [];
-      this.nextBefore = page.nextBefore;
-      this.checkpoint = page.checkpoint ?? null;
-      this.loaded = true;
-      for (const entry of racing) this.receive(entry);
-    } finally {
-      if (generation === this.#generation) {
-        this.#racing = null;
-        this.loading = false;
-      }
-    }
+    await load.run(
+      () => this.#client.command('audit.query', { ...toQuery(filter), limit: PAGE_SIZE }),
+      (page) => {
+        this.#seen = new Set(page.entries.map((entry) => entry.seq));
+        this.entries = page.entries;
+        this.held = [];
+        this.nextBefore = page.nextBefore;
+        this.checkpoint = page.checkpoint ?? null;
+        this.loaded = true;
+      },
+    );
   }
 
   /** Loads the next older page; does nothing while one is loading or when there is none. */
   async loadMore(): Promise<void> {
     if (this.nextBefore === null || this.loadingMore || this.loading) return;
-    const generation = this.#generation;
+    // Older entries race no live event (those are newer): nothing is held, but a reload overtakes it.
+    const load = this.#hold.watch();
     this.loadingMore = true;
     try {
-      const page = await command('audit.query', { ...toQuery(this.filter), before: this.nextBefore, limit: PAGE_SIZE });
-      if (generation !== this.#generation) return;
+      const page = await this.#client.command('audit.query', { ...toQuery(this.filter), before: this.nextBefore, limit: PAGE_SIZE });
+      if (!load.current) return;
       const older = page.entries.filter((entry) => !this.#seen.has(entry.seq));
       for (const entry of older) this.#seen.add(entry.seq);
       this.entries = this.entries.concat(older);
       this.nextBefore = page.nextBefore;
     } finally {
-      if (generation === this.#generation) this.loadingMore = false;
+      if (load.current) this.loadingMore = false;
     }
   }
 
   /** A live entry from an `audit` event. */
   receive(entry: AuditEntry): void {
-    if (this.#racing) {
-      this.#racing.push(entry);
-      return;
-    }
+    if (this.#hold.offer(entry)) return;
     if (!this.loaded || this.#seen.has(entry.seq) || !matchesFilter(entry, this.filter)) return;
     // Older than everything loaded while older pages remain: it arrives with those pages.
     const oldest = this.entries.at(-1);
@@ -102,13 +101,11 @@ export class AuditStream {
   }
 
   reset(): void {
-    this.#generation += 1;
-    this.#racing = null;
+    this.#hold.cancel();
     this.#seen.clear();
     this.entries = [];
     this.held = [];
     this.loaded = false;
-    this.loading = false;
     this.loadingMore = false;
     this.nextBefore = null;
     this.checkpoint = undefined;

@@ -1,13 +1,13 @@
 // A list loaded once by a command and then kept current by `change` events. Events that arrive
 // while a load is in flight are held and applied on top of its result, so none is lost to the race.
 import type { ChangeEvent } from '$lib/shared/events';
+import { HoldWhileLoading } from './holdWhileLoading.svelte';
 
 export class LiveList<T extends object> {
   items = $state<T[]>([]);
   loaded = $state(false);
 
-  #pending: ChangeEvent[] | null = null;
-  #generation = 0;
+  readonly #hold = new HoldWhileLoading<ChangeEvent>((event) => this.#apply(event));
   readonly #keyOf: (item: T) => string;
   readonly #order: (a: T, b: T) => number;
 
@@ -17,29 +17,18 @@ export class LiveList<T extends object> {
   }
 
   async load(fetchItems: () => Promise<T[]>): Promise<void> {
-    const generation = ++this.#generation;
-    this.#pending = [];
-    try {
-      const items = await fetchItems();
-      if (generation !== this.#generation) return;
-      const held = this.#pending;
-      this.#pending = null;
+    await this.#hold.run(fetchItems, (items) => {
       this.items = [...items].sort(this.#order);
       this.loaded = true;
-      for (const event of held) this.#apply(event);
-    } finally {
-      if (generation === this.#generation) this.#pending = null;
-    }
+    });
   }
 
   apply(event: ChangeEvent): void {
-    if (this.#pending) this.#pending.push(event);
-    else if (this.loaded) this.#apply(event);
+    if (!this.#hold.offer(event) && this.loaded) this.#apply(event);
   }
 
   reset(): void {
-    this.#generation += 1;
-    this.#pending = null;
+    this.#hold.cancel();
     this.items = [];
     this.loaded = false;
   }

@@ -9,7 +9,9 @@ import { ProtocolError, unwrap } from '$lib/protocol';
 import type { CommandResult } from './results';
 import { SERVER_DISCONNECT_RETRY_MS, SOCKET_OPTIONS } from './connection';
 
-type SignetSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+export type SignetSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+/** Opens the socket, with the handshake's `auth` as a function (asked again on every reconnect). */
+export type OpenSocket = (auth: (send: (auth: HandshakeAuth) => void) => void) => SignetSocket;
 type EventName = keyof ServerToClientEvents;
 type Payload<E extends EventName> = Parameters<ServerToClientEvents[E]>[0];
 type Handler<E extends EventName> = (payload: Payload<E>) => void;
@@ -35,7 +37,10 @@ const RETRY_WAIT_MS = 15_000;
 /** How many recent seqs to remember for de-duplication (a safety net: the server sends each once). */
 const SEEN_LIMIT = 2_000;
 
-class RealtimeClient {
+/** The console's socket: no URL, so it reaches the page's own origin (see connection.ts). */
+const openConsoleSocket: OpenSocket = (auth) => io({ ...SOCKET_OPTIONS, auth });
+
+export class RealtimeClient {
   state = $state<ConnectionState>('idle');
   problem = $state<ConnectionProblem | null>(null);
   /** The highest event sequence number seen for the current organization. */
@@ -49,6 +54,12 @@ class RealtimeClient {
   #handlers = new Map<EventName, Set<Handler<never>>>();
   #resyncHandlers = new Set<() => void>();
   #endHandlers = new Set<(problem: ConnectionProblem) => void>();
+  readonly #open: OpenSocket;
+
+  /** `open`: how the socket is opened; a test opens one to a server on loopback. */
+  constructor(open: OpenSocket = openConsoleSocket) {
+    this.#open = open;
+  }
 
   get connected(): boolean {
     return this.state === 'connected';
@@ -65,11 +76,8 @@ class RealtimeClient {
     this.problem = null;
     this.state = 'connecting';
 
-    const socket: SignetSocket = io({
-      ...SOCKET_OPTIONS,
-      // A function, so every reconnect sends the lastSeq of that moment.
-      auth: (send) => send(this.#handshake(org)),
-    });
+    // A function, so every reconnect sends the lastSeq of that moment.
+    const socket = this.#open((send) => send(this.#handshake(org)));
     this.#socket = socket;
 
     socket.on('connect', () => {

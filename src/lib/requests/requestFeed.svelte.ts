@@ -6,7 +6,8 @@ import type { CommandInput } from '$lib/shared/commands';
 import type { SigningRequest } from '$lib/shared/entities';
 import type { ChangeEvent } from '$lib/shared/events';
 import { asProtocolError } from '$lib/protocol';
-import { command } from '$lib/realtime/socket.svelte';
+import { HoldWhileLoading, type Load } from '$lib/realtime/holdWhileLoading.svelte';
+import { realtime, type RealtimeClient } from '$lib/realtime/socket.svelte';
 import type { RequestPage } from '$lib/realtime/results';
 
 export type RequestFilter = Omit<CommandInput<'request.list'>, 'before' | 'limit'>;
@@ -40,20 +41,26 @@ export class RequestFeed {
   items = $state.raw<SigningRequest[]>([]);
   nextBefore = $state<string | null>(null);
   loaded = $state(false);
-  loading = $state(false);
   error = $state<string | null>(null);
 
   readonly filter: RequestFilter;
   readonly #pageSize: number;
   readonly #myUserId: string | null;
-  #generation = 0;
-  #held: ChangeEvent[] | null = null;
+  readonly #client: RealtimeClient;
+  readonly #hold = new HoldWhileLoading<ChangeEvent>((event) => this.#apply(event));
   #refetchTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(filter: RequestFilter, options: { pageSize?: number; myUserId?: string | null } = {}) {
+  /** `client`: the socket to ask (the console's own unless a test gives another). */
+  constructor(filter: RequestFilter, options: { pageSize?: number; myUserId?: string | null; client?: RealtimeClient } = {}) {
     this.filter = filter;
     this.#pageSize = options.pageSize ?? 50;
     this.#myUserId = options.myUserId ?? null;
+    this.#client = options.client ?? realtime;
+  }
+
+  /** Whether a page is in flight. */
+  get loading(): boolean {
+    return this.#hold.loading;
   }
 
   get hasMore(): boolean {
@@ -62,15 +69,16 @@ export class RequestFeed {
 
   /** (Re)loads the first page. */
   async load(): Promise<void> {
-    const generation = ++this.#generation;
-    await this.#fetch(generation, async () => {
-      const page = await command('request.list', { ...this.filter, limit: this.#pageSize });
-      if (generation !== this.#generation) return;
-      this.items = page.requests;
-      this.nextBefore = page.nextBefore;
-      this.loaded = true;
-      this.error = null;
-    });
+    await this.#fetch(
+      this.#hold.begin(),
+      () => this.#client.command('request.list', { ...this.filter, limit: this.#pageSize }),
+      (page) => {
+        this.items = page.requests;
+        this.nextBefore = page.nextBefore;
+        this.loaded = true;
+        this.error = null;
+      },
+    );
   }
 
   /**
@@ -80,14 +88,14 @@ export class RequestFeed {
    */
   async loadMore(): Promise<void> {
     if (this.loading || !this.loaded || this.nextBefore === null) return;
-    const generation = this.#generation;
-    await this.#fetch(generation, async () => {
+    const load = this.#hold.continue();
+    const fetchPages = async () => {
       for (let round = 0; round < MAX_EMPTY_ROUNDS && this.nextBefore !== null; round += 1) {
         // The cursor (creation ms and id) never skips or repeats a request; live events may
         // still have added one that a page brings again, so known ids are dropped.
         const before = this.nextBefore;
-        const page: RequestPage = await command('request.list', { ...this.filter, before, limit: this.#pageSize });
-        if (generation !== this.#generation) return;
+        const page: RequestPage = await this.#client.command('request.list', { ...this.filter, before, limit: this.#pageSize });
+        if (!load.current) return;
         const known = new Set(this.items.map((request) => request.id));
         const fresh = page.requests.filter((request) => !known.has(request.id));
         if (fresh.length > 0) this.items = [...this.items, ...fresh];
@@ -95,40 +103,29 @@ export class RequestFeed {
         this.error = null;
         if (fresh.length > 0) break;
       }
-    });
+    };
+    await this.#fetch(load, fetchPages, () => {});
   }
 
   /**
-   * Runs one fetch of pages: events that arrive meanwhile are held and applied on top of what it
-   * brought. A fetch overtaken by a newer load() (another generation) changes nothing.
+   * Runs one fetch of pages (events that arrive meanwhile are held and applied on top of what it
+   * brought; one overtaken by a newer load() changes nothing); a failure is shown as `error`.
    */
-  async #fetch(generation: number, fetchPages: () => Promise<void>): Promise<void> {
-    this.#held = [];
-    this.loading = true;
+  async #fetch<T>(load: Load, fetch: () => Promise<T>, show: (result: T) => void): Promise<void> {
     try {
-      await fetchPages();
-      if (generation !== this.#generation) return;
-      const held = this.#held ?? [];
-      this.#held = null;
-      for (const event of held) this.#apply(event);
+      await load.run(fetch, show);
     } catch (error) {
-      if (generation === this.#generation) this.error = asProtocolError(error).message;
-    } finally {
-      if (generation === this.#generation) {
-        this.#held = null;
-        this.loading = false;
-      }
+      if (load.current) this.error = asProtocolError(error).message;
     }
   }
 
   apply(event: ChangeEvent): void {
     if (event.entity !== 'signingRequest') return;
-    if (this.#held) this.#held.push(event);
-    else if (this.loaded) this.#apply(event);
+    if (!this.#hold.offer(event) && this.loaded) this.#apply(event);
   }
 
   dispose(): void {
-    this.#generation += 1;
+    this.#hold.cancel();
     clearTimeout(this.#refetchTimer);
   }
 
