@@ -20,7 +20,7 @@ import { attachSocketServer } from './realtime/socketServer.js';
 import { startCommittedFeed } from './realtime/committedEvents.js';
 import { startAuditSealer } from './audit/chain.js';
 import { startAuditWatch } from './audit/rollbackWatch.js';
-import { startNodeHeartbeat } from './realtime/presence.js';
+import { listPresence, startNodeHeartbeat } from './realtime/presence.js';
 import { createSigningApi } from './http/signingApi.js';
 import { createSignPathApi } from './http/signPathApi.js';
 import { startSigningQueues } from './signing/queue.js';
@@ -98,7 +98,7 @@ export async function startSignetNode({ config, redisUrl, logger, serveUi = true
   });
   const stopHeartbeat = startNodeHeartbeat(signet);
   const stopExpirySweep = startCertificateExpirySweep(signet);
-  const queues = startSigningQueues(signet, redisUrl, { workers: true, metrics });
+  const queues = startSigningQueues(signet, redisUrl, { workers: true, metrics, online: (orgId) => listPresence(signet, orgId) });
   signet.jobs = queues.jobs;
   const outreach = startOutreachQueues(signet, redisUrl, { workers: true, metrics });
   signet.outreach = outreach.sender;
