@@ -9,6 +9,7 @@ import { diffFields } from '../audit/entries.js';
 import { assertOutboundUrl, assertVersion, changeEvent, commitEntityDelete, commitEntityUpdate, CONFIG_READERS, defineCommand, slugChange, type CommandContext } from './define.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { dropUndefined, projectInOrg } from './projects.js';
+import { policyRemnants } from '../signing/grants.js';
 
 
 /** Checks a policy's references and rules; returns it with Open Source rules applied. */
@@ -145,8 +146,7 @@ export const deletePolicy = defineCommand({
     const { keys } = context.repos;
     const stored = await policyInOrg(context, input.policyId);
     const policy = stored.value;
-    // Its pre-approved windows and its index of signed requests go with it.
-    const grantIds = await context.repos.redis.smembers(keys.policyGrants(policy.id));
+    const remnants = await policyRemnants(context.repos, policy.id);
     return commitEntityDelete(context, {
       entity: 'policy',
       key: keys.policy(policy.id),
@@ -157,9 +157,7 @@ export const deletePolicy = defineCommand({
       ops: [
         ['srem', keys.policies(policy.projectId), policy.id],
         ['hdel', keys.policySlugs(policy.projectId), policy.slug],
-        ...grantIds.map((id) => ['del', keys.grant(id)] as const),
-        ['del', keys.policyGrants(policy.id)],
-        ['del', keys.policySigned(policy.id)],
+        ...remnants,
       ],
     });
   },

@@ -10,6 +10,7 @@ import type { Signet } from '../signet.js';
 import type { GrantRecord, PolicyRecord, RequestRecord } from '../store/records.js';
 import type { Loaded } from '../store/repositories.js';
 import type { PlannedEvent, Precondition, WriteOp } from '../store/commit.js';
+import type { Repositories } from '../store/repositories.js';
 import type { AuditChanges } from '../audit/entries.js';
 import { changeEvent } from '../commands/define.js';
 import { REQUEST_READERS } from './lifecycle.js';
@@ -70,4 +71,10 @@ export function useGrant(signet: Signet, grant: Loaded<GrantRecord>, policy: Pol
 /** Whether the grant a submission meant to use changed since it was read (so the submission may try again). */
 export async function grantChanged(signet: Signet, grant: Loaded<GrantRecord>): Promise<boolean> {
   return (await signet.redis.get(signet.keys.grant(grant.value.id))) !== grant.raw;
+}
+
+/** What goes with a deleted policy besides its record: its windows and its index of signed requests. */
+export async function policyRemnants(repos: Repositories, policyId: string): Promise<WriteOp[]> {
+  const grantIds = await repos.redis.smembers(repos.keys.policyGrants(policyId));
+  return [...grantIds.map((id): WriteOp => ['del', repos.keys.grant(id)]), ['del', repos.keys.policyGrants(policyId)], ['del', repos.keys.policySigned(policyId)]];
 }

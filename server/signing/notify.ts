@@ -51,6 +51,8 @@ function requestFacts(request: RequestRecord): Fact[] {
     { label: 'Status', value: STATUS_LABELS[request.workflowStatus as WorkflowStatus] ?? request.workflowStatus },
   ];
   if (request.requiredApprovals > 0) facts.push({ label: 'Approvals', value: `${request.approvals.length} of ${request.requiredApprovals} required` });
+  if (request.preApproval) facts.push({ label: 'Pre-approved', value: `by grant ${request.preApproval.grantId} (${request.preApproval.cosigners.map((c) => c.name).join(', ')})` });
+  if (request.breakGlass) facts.push({ label: 'Break-glass', value: `${request.breakGlass.name}: ${request.breakGlass.reason}` });
   if (request.origin?.verified && request.origin.repository) {
     facts.push({ label: 'Origin', value: [request.origin.repository, request.origin.branch, request.origin.commit?.slice(0, 12)].filter(Boolean).join(' · ') });
   }
