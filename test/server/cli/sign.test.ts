@@ -217,6 +217,8 @@ describe('signet sign', () => {
     const url = urlOf(node);
     const cli = sign(file, options('gated'));
     const requestId = await cli.requestId();
+    // Live first: the status line can come from the upload's answer, before the socket is connected.
+    await cli.until(`following signing request ${requestId} live`);
     await cli.until('waiting for approvals: 0 of 1');
     await node.close();
     await cli.until('connection lost');
