@@ -78,6 +78,11 @@ const EnvSchema = z.object({
   SIGNET_ARTIFACT_DIR: z.string().min(1).optional(),
   SIGNET_MAX_UPLOAD_BYTES: positiveInt.max(2 * 1024 ** 3).default(2 * 1024 ** 3),
   SIGNET_REQUEST_EXPIRY_HOURS: z.coerce.number().positive().max(24 * 365).default(72),
+  /**
+   * How long one minute of a policy's escalation wait lasts, in milliseconds. Only tests change it
+   * (1000: a policy's minutes pass as seconds); never set it in production.
+   */
+  SIGNET_ESCALATION_MINUTE_MS: positiveInt.min(100).max(60_000).default(60_000),
   SIGNET_WORKER_CONCURRENCY: positiveInt.max(64).default(2),
   SIGNET_JOB_LOCK_MS: positiveInt.min(1000).default(30_000),
   SIGNET_WEBHOOK_ATTEMPTS: positiveInt.max(20).default(8),

@@ -23,7 +23,7 @@ import { startCommittedFeed } from './realtime/committedEvents.js';
 import { capSocketOutput, type OutputCap } from './realtime/outputCap.js';
 import { startAuditSealer } from './audit/chain.js';
 import { startAuditWatch } from './audit/rollbackWatch.js';
-import { startNodeHeartbeat } from './realtime/presence.js';
+import { listPresence, startNodeHeartbeat } from './realtime/presence.js';
 import { createSigningApi } from './http/signingApi.js';
 import { createSignPathApi } from './http/signPathApi.js';
 import { startSigningQueues } from './signing/queue.js';
@@ -111,7 +111,7 @@ export async function startSignetNode({ config, redis: redisTarget, logger, serv
   });
   const stopHeartbeat = startNodeHeartbeat(signet);
   const stopExpirySweep = startCertificateExpirySweep(signet);
-  const queues = startSigningQueues(signet, redisTarget, { workers: true, metrics });
+  const queues = startSigningQueues(signet, redisTarget, { workers: true, metrics, online: (orgId) => listPresence(signet, orgId) });
   signet.jobs = queues.jobs;
   const outreach = startOutreachQueues(signet, redisTarget, { workers: true, metrics });
   signet.outreach = outreach.sender;

@@ -87,7 +87,9 @@ export function createCommandContext(
         return await signet.apply({ expect: change.expect, ops: change.ops, events: change.events, audits, access });
       } catch (error) {
         if (error instanceof PreconditionFailed) {
-          throw conflict(`${change.target.type} "${change.target.name}" was changed by someone else meanwhile; reload and try again`);
+          const failure = conflict(`${change.target.type} "${change.target.name}" was changed by someone else meanwhile; reload and try again`);
+          failure.concurrentChange = true;
+          throw failure;
         }
         throw error;
       }

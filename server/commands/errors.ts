@@ -21,6 +21,18 @@ export class CommandFailure extends Error {
   }
 }
 
+/** Re-runs `attempt` when what it read changed before it wrote (a CONFLICT marked concurrentChange), up to `tries` times. */
+export async function retryOnConcurrentChange<T>(attempt: () => Promise<T>, tries = 3): Promise<T> {
+  for (let tried = 1; ; tried++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const concurrent = error instanceof CommandFailure && error.concurrentChange;
+      if (!concurrent || tried >= tries) throw error;
+    }
+  }
+}
+
 export const notFound = (what: string) => new CommandFailure('NOT_FOUND', `${what} was not found`);
 export const forbidden = (message: string) => new CommandFailure('FORBIDDEN', message);
 export const conflict = (message: string, current?: unknown) =>

@@ -9,6 +9,7 @@ import { diffFields } from '../audit/entries.js';
 import { assertOutboundUrl, assertVersion, changeEvent, commitEntityDelete, commitEntityUpdate, CONFIG_READERS, defineCommand, slugChange, type CommandContext } from './define.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { dropUndefined, projectInOrg } from './projects.js';
+import { policyRemnants } from '../signing/grants.js';
 
 
 /** Checks a policy's references and rules; returns it with Open Source rules applied. */
@@ -29,6 +30,18 @@ async function validatedPolicy(context: CommandContext, policy: PolicyRecord, pr
   }
   if (new Set(policy.submitters).size !== policy.submitters.length) throw invalid('submitters', 'lists someone twice');
   if (new Set(policy.approvers).size !== policy.approvers.length) throw invalid('approvers', 'lists someone twice');
+  // Backup approvers: people who may approve, besides the approvers, told after the wait.
+  const backups = policy.backupApprovers ?? [];
+  for (const userId of backups) {
+    const member = members.get(userId);
+    if (!member) throw invalid('backupApprovers', `${userId} is not a member of this organization`);
+    if (member.kind === 'ciUser') throw invalid('backupApprovers', `${member.name} is a CI user; only people approve`);
+    if (!roleHas(member.role, 'signing:approve')) throw invalid('backupApprovers', `${member.name} is a ${member.role}, who cannot approve`);
+    if (policy.approvers.includes(userId)) throw invalid('backupApprovers', `${member.name} is an approver already`);
+  }
+  if (new Set(backups).size !== backups.length) throw invalid('backupApprovers', 'lists someone twice');
+  if (backups.length > 0 && !policy.escalateAfterMinutes) throw invalid('escalateAfterMinutes', 'say after how many minutes of waiting the backup approvers are told');
+  if (policy.escalateAfterMinutes && backups.length === 0) throw invalid('backupApprovers', 'name the backup approvers a waiting request escalates to');
   if (policy.requiredApprovals > policy.approvers.length) {
     throw invalid('requiredApprovals', `needs ${policy.requiredApprovals} approvals but names ${policy.approvers.length} approvers`);
   }
@@ -44,7 +57,7 @@ async function validatedPolicy(context: CommandContext, policy: PolicyRecord, pr
   return { ...policy, originVerification };
 }
 
-async function policyInOrg(context: CommandContext, policyId: string) {
+export async function policyInOrg(context: CommandContext, policyId: string) {
   const stored = await context.repos.policy(policyId);
   if (!stored || stored.value.orgId !== context.actor.orgId) throw notFound(`Signing policy ${policyId}`);
   return stored;
@@ -133,6 +146,7 @@ export const deletePolicy = defineCommand({
     const { keys } = context.repos;
     const stored = await policyInOrg(context, input.policyId);
     const policy = stored.value;
+    const remnants = await policyRemnants(context.repos, policy.id);
     return commitEntityDelete(context, {
       entity: 'policy',
       key: keys.policy(policy.id),
@@ -143,6 +157,7 @@ export const deletePolicy = defineCommand({
       ops: [
         ['srem', keys.policies(policy.projectId), policy.id],
         ['hdel', keys.policySlugs(policy.projectId), policy.slug],
+        ...remnants,
       ],
     });
   },

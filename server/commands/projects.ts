@@ -6,6 +6,7 @@ import type { WriteOp } from '../store/commit.js';
 import type { ArtifactConfigRecord, ProjectRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
+import { policyRemnants } from '../signing/grants.js';
 import { assertVersion, changeEvent, commitEntityDelete, commitEntityUpdate, CONFIG_READERS, defineCommand, slugChange, type CommandContext } from './define.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
 
@@ -177,6 +178,7 @@ export const deleteProject = defineCommand({
       repos.chatChannels(project.id),
     ]);
     // Its signing requests stay, as history; what configures the project goes.
+    const remnants = (await Promise.all(policies.map((p) => policyRemnants(repos, p.id)))).flat();
     await commit({
       target: { type: 'project', id: project.id, name: project.name },
       changes: { slug: { before: project.slug, after: null } },
@@ -187,6 +189,7 @@ export const deleteProject = defineCommand({
         ['hdel', keys.projectSlugs(actor.orgId), project.slug],
         ...configs.map((c): WriteOp => ['del', keys.artifactConfig(c.id)]),
         ...policies.map((p): WriteOp => ['del', keys.policy(p.id)]),
+        ...remnants,
         ...webhooks.map((w): WriteOp => ['del', keys.webhook(w.id)]),
         ...chatChannels.map((c): WriteOp => ['del', keys.chatChannel(c.id)]),
         ['del', keys.artifactConfigs(project.id)],

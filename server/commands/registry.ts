@@ -46,7 +46,8 @@ import {
 } from './policies.js';
 import { createWebhook, deleteWebhook, listWebhooks, updateWebhook } from './webhooks.js';
 import { createChatChannel, deleteChatChannel, listChatChannels } from './chatChannels.js';
-import { approveRequest, cancelRequest, denyRequest, getRequest, listRequests, resubmitRequest } from './requests.js';
+import { approveRequest, breakGlassRequest, cancelRequest, denyRequest, getRequest, listRequests, resubmitRequest } from './requests.js';
+import { cosignGrant, listGrants, proposeGrant, revokeGrant } from './grants.js';
 import { dashboardStats } from './dashboard.js';
 
 export const COMMANDS = [
@@ -110,6 +111,11 @@ export const COMMANDS = [
   cancelRequest,
   resubmitRequest,
   dashboardStats,
+  breakGlassRequest,
+  listGrants,
+  proposeGrant,
+  cosignGrant,
+  revokeGrant,
 ] as unknown as readonly AnyCommand[];
 
 export const COMMANDS_BY_NAME: ReadonlyMap<string, AnyCommand> = new Map(COMMANDS.map((command) => [command.name, command]));

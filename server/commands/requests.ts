@@ -3,13 +3,14 @@
 import { commandInputs } from '../../src/lib/shared/commands.js';
 import { CANCELABLE, type WorkflowStatus } from '../../src/lib/shared/signing.js';
 import type { Decision } from '../../src/lib/shared/entities.js';
-import type { RequestRecord } from '../store/records.js';
+import type { PolicyRecord, RequestRecord } from '../store/records.js';
 import { parseStoredEntry } from '../audit/query.js';
 import { commitRequestChange, withStatus } from '../signing/lifecycle.js';
 import { newRequestId, submitSigningRequest } from '../signing/submit.js';
 import { artifactPaths, copyArtifact, removeRequestFiles } from '../signing/artifacts.js';
+import { BREAK_GLASS_PERMISSIONS, eligibleApprovers, summarizePrevious } from '../../src/lib/shared/approvals.js';
 import { defineCommand, type CommandContext } from './define.js';
-import { CommandFailure, conflict, forbidden, invalid, notFound } from './errors.js';
+import { conflict, forbidden, invalid, notFound, retryOnConcurrentChange } from './errors.js';
 
 async function requestInOrg(context: CommandContext, requestId: string) {
   const stored = await context.repos.request(requestId);
@@ -41,16 +42,20 @@ export const listRequests = defineCommand({
     if (input.awaitingMyApproval) {
       // Waiting requests are few; the policy decides (now) whether I am one of their approvers.
       const waiting = (await repos.waitingRequests(actor.orgId)).filter(matches);
-      const policies = new Map<string, string[]>();
+      const policies = new Map<string, PolicyRecord | null>();
       for (const request of waiting) {
-        if (!policies.has(request.policyId)) policies.set(request.policyId, (await repos.policy(request.policyId))?.value.approvers ?? []);
+        if (!policies.has(request.policyId)) policies.set(request.policyId, (await repos.policy(request.policyId))?.value ?? null);
       }
-      const mine = waiting.filter(
-        (request) =>
+      const mine = waiting.filter((request) => {
+        const policy = policies.get(request.policyId);
+        return (
           request.submitterId !== actor.userId &&
-          policies.get(request.policyId)!.includes(actor.userId) &&
-          !request.approvals.some((a) => a.userId === actor.userId),
-      );
+          policy !== null &&
+          policy !== undefined &&
+          eligibleApprovers(policy, request).includes(actor.userId) &&
+          !request.approvals.some((a) => a.userId === actor.userId)
+        );
+      });
       return { requests: mine.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit), nextBefore: null, total: mine.length };
     }
     const found: RequestRecord[] = [];
@@ -79,7 +84,13 @@ export const getRequest = defineCommand({
   permission: 'signing:read',
   async handler(context, input) {
     const request = (await requestInOrg(context, input.requestId)).value;
-    return { request, activity: await activityOf(context, request.id) };
+    // What an approver compares against: the policy's last signed request before this one.
+    const previous = await context.repos.previousSigned(request.policyId, Date.parse(request.createdAt));
+    return {
+      request,
+      activity: await activityOf(context, request.id),
+      previousSigned: previous && previous.id !== request.id ? summarizePrevious(previous, request) : null,
+    };
   },
 });
 
@@ -91,13 +102,21 @@ async function approverCheck(context: CommandContext, request: RequestRecord, ve
   if (request.submitterId === context.actor.userId) throw forbidden(`A submitter never ${verb === 'approve' ? 'approves' : 'denies'} their own request`);
   const policy = (await context.repos.policy(request.policyId))?.value;
   if (!policy) throw conflict(`The signing policy ${request.policySlug} was deleted; the request can only be canceled`);
-  if (!policy.approvers.includes(context.actor.userId)) {
+  if (!eligibleApprovers(policy, request).includes(context.actor.userId)) {
+    if ((policy.backupApprovers ?? []).includes(context.actor.userId)) {
+      throw forbidden(`You are a backup approver of signing policy ${request.projectSlug}/${policy.slug}: you may ${verb} once the request is escalated (after ${policy.escalateAfterMinutes} minutes of waiting)`);
+    }
     throw forbidden(`You are not an approver of signing policy ${request.projectSlug}/${policy.slug}`);
   }
   if ([...request.approvals, ...request.denials].some((d) => d.userId === context.actor.userId)) {
     throw conflict(`You have decided on this request already`, request);
   }
   return policy;
+}
+
+/** A backup approver's decision says so in the audit log. */
+function asBackup(policy: PolicyRecord, context: CommandContext) {
+  return policy.approvers.includes(context.actor.userId) ? undefined : { decidedAs: { before: null, after: 'backup approver (escalated)' } };
 }
 
 function decision(context: CommandContext, comment: string): Decision {
@@ -125,22 +144,11 @@ export const approveRequest = defineCommand({
         source: context.source,
         action: 'request.approve',
         comment: input.comment,
+        changes: asBackup(policy, context),
       });
     });
   },
 });
-
-/** Re-runs `attempt` when the request changed between reading and writing it (up to 3 times). */
-async function retryOnConcurrentChange<T>(attempt: () => Promise<T>): Promise<T> {
-  for (let tries = 1; ; tries++) {
-    try {
-      return await attempt();
-    } catch (error) {
-      const concurrent = error instanceof CommandFailure && error.concurrentChange;
-      if (!concurrent || tries === 3) throw error;
-    }
-  }
-}
 
 export const denyRequest = defineCommand({
   name: 'request.deny',
@@ -163,6 +171,47 @@ export const denyRequest = defineCommand({
         source: context.source,
         action: 'request.deny',
         comment: input.comment,
+        changes: asBackup(policy, context),
+      });
+    });
+  },
+});
+
+/**
+ * Break-glass (SPEC §4): on a policy that allows it, an owner or admin approves a waiting request
+ * alone, with a reason. Every approver and admin hears of it on every channel; the request and its
+ * audit entry carry the mark. Never on one's own request, never by the vendor's support user.
+ */
+export const breakGlassRequest = defineCommand({
+  name: 'request.breakGlass',
+  input: commandInputs['request.breakGlass'],
+  permission: 'signing:approve',
+  async handler(context, input) {
+    const { actor } = context;
+    const lacking = BREAK_GLASS_PERMISSIONS.find((permission) => !actor.permissions.has(permission));
+    if (lacking) throw forbidden(`Break-glass is for owners and admins: it needs the ${lacking} permission, which ${actor.type === 'user' ? `a ${actor.role}` : 'this API key'} does not have`);
+    if (actor.type === 'support') throw forbidden("The support user cannot break the glass: approving alone is the organization's own administrators' call");
+    return retryOnConcurrentChange(async () => {
+      const stored = await requestInOrg(context, input.requestId);
+      const request = stored.value;
+      if (request.workflowStatus !== 'WaitingForApproval') throw conflict(`The request is ${request.workflowStatus}, not waiting for approval`, request);
+      if (request.submitterId === actor.userId) throw forbidden('A submitter never breaks the glass on their own request');
+      const policy = (await context.repos.policy(request.policyId))?.value;
+      if (!policy) throw conflict(`The signing policy ${request.policySlug} was deleted; the request can only be canceled`);
+      if (!policy.allowBreakGlass) throw forbidden(`Signing policy ${request.projectSlug}/${policy.slug} does not allow break-glass: its approvers decide`);
+      const glass = { userId: actor.userId, name: actor.name, reason: input.reason, at: new Date().toISOString() };
+      return commitRequestChange(context.signet, {
+        before: stored,
+        after: { ...withStatus(request, 'QueuedForProcessing'), breakGlass: glass },
+        policy,
+        actor: actor.audit,
+        actorUserId: actor.userId,
+        source: context.source,
+        action: 'request.breakGlass',
+        change: 'brokeGlass',
+        changes: {
+          breakGlass: { before: null, after: { by: actor.name, reason: input.reason, approvalsSoFar: `${request.approvals.length} of ${request.requiredApprovals}` } },
+        },
       });
     });
   },

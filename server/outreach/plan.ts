@@ -23,7 +23,7 @@ const QUEUEING_WAIT_MS = 1000;
 export interface OutreachPlan {
   orgId: string;
   /** Members told in their inbox, and by email unless they turned it off. */
-  people?: Array<{ member: MemberRecord; note: NotificationDraft }>;
+  people?: OutreachPerson[];
   /** Facts about the subject (a request's project, policy, artifact…), shown in mail beside each note. */
   facts?: Fact[];
   /** One message for each of a project's chat channels; `key` names the occasion (once per channel). */
@@ -32,6 +32,15 @@ export interface OutreachPlan {
   webhooksFor?: RequestRecord;
   /** Mail to addresses outside the inbox (see mailDelivery). */
   mail?: MailDelivery[];
+}
+
+export interface OutreachPerson {
+  member: MemberRecord;
+  note: NotificationDraft;
+  /** Mailed even to someone who turned email off (a break-glass, an escalation addressed to them). */
+  urgent?: boolean;
+  /** The console's inbox only, live: a nudge to someone online now. */
+  inboxOnly?: boolean;
 }
 
 export interface Outreach {
@@ -64,8 +73,8 @@ export async function planOutreach(signet: Signet, plan: OutreachPlan): Promise<
     if (emailConfigured(config)) {
       const [emailOff, org] = await Promise.all([repos.emailOff(orgId), repos.org(orgId)]);
       const orgName = org?.value.name ?? orgId;
-      for (const { member, note } of people) {
-        if (member.kind !== 'user' || emailOff.has(member.userId)) continue;
+      for (const { member, note, urgent, inboxOnly } of people) {
+        if (member.kind !== 'user' || inboxOnly || (emailOff.has(member.userId) && !urgent)) continue;
         deliveries.push(mailDelivery(config, orgId, member.email, noteMail(config, orgName, note, plan.facts ?? [])));
       }
     }

@@ -7,7 +7,7 @@ import type { AuditActor } from '../../src/lib/shared/entities.js';
 import type { Signet } from '../signet.js';
 import type { PolicyRecord, RequestRecord } from '../store/records.js';
 import type { Loaded } from '../store/repositories.js';
-import { PreconditionFailed, type Precondition, type WriteOp } from '../store/commit.js';
+import { PreconditionFailed, type PlannedEvent, type Precondition, type WriteOp } from '../store/commit.js';
 import { auditDraft, type AuditChanges, type AuditSource } from '../audit/entries.js';
 import { changeEvent } from '../commands/define.js';
 import { conflict } from '../commands/errors.js';
@@ -21,6 +21,8 @@ const QUEUEING_WAIT_MS = 1000;
 export interface SigningJobs {
   enqueueSigning(request: RequestRecord): Promise<void>;
   scheduleExpiry(request: RequestRecord): Promise<void>;
+  /** The nudge and the escalation of a waiting request whose policy escalates (see escalation.ts). */
+  scheduleEscalation(request: RequestRecord): Promise<void>;
 }
 
 export function withStatus(request: RequestRecord, workflowStatus: WorkflowStatus, now = new Date()): RequestRecord {
@@ -49,6 +51,10 @@ export interface RequestChangeInput {
   comment?: string;
   expect?: Precondition[];
   ops?: WriteOp[];
+  /** Further events of the same commit (a grant the submission used). */
+  events?: PlannedEvent[];
+  /** Further fields of the audit entry (what approved the request, when not people one by one). */
+  changes?: AuditChanges;
 }
 
 export async function commitRequestChange(signet: Signet, input: RequestChangeInput): Promise<RequestRecord> {
@@ -73,6 +79,17 @@ export async function commitRequestChange(signet: Signet, input: RequestChangeIn
   } else if (previous?.workflowStatus === 'WaitingForApproval') {
     ops.push(['srem', keys.requestsWaiting(after.orgId), after.id], ['zrem', keys.signingExpiring, orgAndId]);
   }
+  // Escalation: the next step of a waiting request whose policy escalates, by when it is due.
+  const escalation = after.escalation;
+  if (after.workflowStatus === 'WaitingForApproval' && escalation && !escalation.escalatedAt) {
+    ops.push(['zadd', keys.signingEscalating, Date.parse(escalation.nudgedAt ? escalation.escalateAt : escalation.nudgeAt), orgAndId]);
+  } else if (previous?.escalation && !previous.escalation.escalatedAt) {
+    ops.push(['zrem', keys.signingEscalating, orgAndId]);
+  }
+  // The policy's signed requests, by submission: what the next request is compared with.
+  if (after.workflowStatus === 'Completed' && previous?.workflowStatus !== 'Completed') {
+    ops.push(['zadd', keys.policySigned(after.policyId), Date.parse(after.createdAt), after.id]);
+  }
   if (after.workflowStatus === 'QueuedForProcessing' || after.workflowStatus === 'Processing') {
     ops.push(['zadd', keys.signingQueued, Date.now(), orgAndId]);
   } else if (previous?.workflowStatus === 'QueuedForProcessing' || previous?.workflowStatus === 'Processing') {
@@ -93,6 +110,7 @@ export async function commitRequestChange(signet: Signet, input: RequestChangeIn
   }
   // What was signed, how, and its timestamp (or why it has none) stay in the audit log.
   if (after.signature && !previous?.signature) changes.signature = { before: null, after: after.signature };
+  Object.assign(changes, input.changes);
 
   const outreach = await requestOutreach(signet, previous, after, policy, input.change ?? 'status', input.actorUserId);
   try {
@@ -104,6 +122,7 @@ export async function commitRequestChange(signet: Signet, input: RequestChangeIn
       ops: [...ops, ...outreach.ops],
       events: [
         changeEvent(after.orgId, 'signingRequest', previous ? 'updated' : 'created', after.id, after, [...REQUEST_READERS]),
+        ...(input.events ?? []),
         ...outreach.events,
       ],
       audits: [
@@ -134,7 +153,10 @@ export async function commitRequestChange(signet: Signet, input: RequestChangeIn
     // reconciler queues what is missing.
     const afterCommit = async () => {
       if (after.workflowStatus === 'QueuedForProcessing') await jobs.enqueueSigning(after);
-      if (after.workflowStatus === 'WaitingForApproval' && previous?.workflowStatus !== 'WaitingForApproval') await jobs.scheduleExpiry(after);
+      if (after.workflowStatus === 'WaitingForApproval' && previous?.workflowStatus !== 'WaitingForApproval') {
+        await jobs.scheduleExpiry(after);
+        if (after.escalation) await jobs.scheduleEscalation(after);
+      }
     };
     // Bounded: the command's acknowledgement must not wait on a slow queue.
     queued.push(

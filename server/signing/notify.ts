@@ -10,11 +10,15 @@ import { STATUS_LABELS, type WorkflowStatus } from '../../src/lib/shared/signing
 import type { Signet } from '../signet.js';
 import type { MemberRecord, PolicyRecord, RequestRecord } from '../store/records.js';
 import type { NotificationDraft } from '../notifications.js';
-import { planOutreach, type Outreach } from '../outreach/plan.js';
+import { planOutreach, type Outreach, type OutreachPerson } from '../outreach/plan.js';
 import type { ChatMessage, ChatTone } from '../outreach/chat.js';
 import type { Fact } from '../outreach/mail.js';
 
-export type RequestChange = 'submitted' | 'resubmitted' | 'status';
+/**
+ * What happened to the request: besides its status, a nudge of online approvers halfway through
+ * its policy's escalation wait, the escalation to backup approvers, and a break-glass approval.
+ */
+export type RequestChange = 'submitted' | 'resubmitted' | 'status' | 'nudged' | 'escalated' | 'brokeGlass';
 
 function describe(request: RequestRecord): string {
   return `${request.projectSlug}/${request.artifact.fileName}`;
@@ -47,17 +51,38 @@ function requestFacts(request: RequestRecord): Fact[] {
     { label: 'Status', value: STATUS_LABELS[request.workflowStatus as WorkflowStatus] ?? request.workflowStatus },
   ];
   if (request.requiredApprovals > 0) facts.push({ label: 'Approvals', value: `${request.approvals.length} of ${request.requiredApprovals} required` });
+  if (request.preApproval) facts.push({ label: 'Pre-approved', value: `by grant ${request.preApproval.grantId} (${request.preApproval.cosigners.map((c) => c.name).join(', ')})` });
+  if (request.breakGlass) facts.push({ label: 'Break-glass', value: `${request.breakGlass.name}: ${request.breakGlass.reason}` });
   if (request.origin?.verified && request.origin.repository) {
     facts.push({ label: 'Origin', value: [request.origin.repository, request.origin.branch, request.origin.commit?.slice(0, 12)].filter(Boolean).join(' · ') });
   }
   return facts;
 }
 
-/** The project's chat message for this change: approval is needed, or the request ended. */
-function chatMessage(signet: Signet, before: RequestRecord | null, after: RequestRecord): ChatMessage | null {
-  if (before?.workflowStatus === after.workflowStatus) return null;
+/** The project's chat message for this change: approval is needed, the request ended, was escalated, or broke the glass. */
+function chatMessage(signet: Signet, before: RequestRecord | null, after: RequestRecord, change: RequestChange): ChatMessage | null {
   const link = { label: 'Open in Signet', url: `${signet.config.publicUrl}/requests/${after.id}` };
   const facts = requestFacts(after);
+  if (change === 'brokeGlass' && after.breakGlass) {
+    return {
+      title: `Break-glass: ${describe(after)} approved by ${after.breakGlass.name} alone`,
+      text: `Reason: ${after.breakGlass.reason}`,
+      facts,
+      link,
+      tone: 'bad',
+    };
+  }
+  if (change === 'escalated' && after.escalation) {
+    const backups = after.escalation.backups.map((b) => b.name).join(', ') || 'nobody (no backup approver can decide)';
+    return {
+      title: `Escalated: ${describe(after)} has waited ${after.escalation.afterMinutes} minutes`,
+      text: `Still ${after.approvals.length} of ${after.requiredApprovals} approvals. Backup approvers told: ${backups}.`,
+      facts,
+      link: { ...link, label: 'Review in Signet' },
+      tone: 'attention',
+    };
+  }
+  if (before?.workflowStatus === after.workflowStatus) return null;
   if (after.workflowStatus === 'WaitingForApproval') {
     return {
       title: `Approval needed: ${describe(after)}`,
@@ -93,11 +118,12 @@ export async function requestOutreach(
 ): Promise<Outreach> {
   const { redis, keys, repos } = signet;
   const statusChanged = before?.workflowStatus !== after.workflowStatus;
-  const chat = chatMessage(signet, before, after);
+  const chat = chatMessage(signet, before, after, change);
+  const chatKey = change === 'brokeGlass' || change === 'escalated' ? change : after.workflowStatus;
   const channels = {
     orgId: after.orgId,
     facts: requestFacts(after),
-    chat: chat ? { projectId: after.projectId, key: `${after.id}-${after.workflowStatus}`, message: chat } : undefined,
+    chat: chat ? { projectId: after.projectId, key: `${after.id}-${chatKey}`, message: chat } : undefined,
     webhooksFor: statusChanged ? after : undefined,
   };
   const members = (await repos.members(after.orgId)).filter((m) => m.kind === 'user');
@@ -108,12 +134,32 @@ export async function requestOutreach(
   const levelOf = new Map<string, NotificationLevel>(
     members.map((m, i) => [m.userId, ((levels?.[i]?.[1] as string | null) ?? 'default') as NotificationLevel]),
   );
-  const chosen = new Map<string, { member: MemberRecord; note: NotificationDraft }>();
-  const offer = (member: MemberRecord | undefined, note: NotificationDraft) => {
-    if (!member || levelOf.get(member.userId) === 'none' || chosen.has(member.userId)) return;
-    chosen.set(member.userId, { member, note });
+  const chosen = new Map<string, OutreachPerson>();
+  /** Urgent notes reach people whatever their level for the policy (and by email even if they turned it off). */
+  const offer = (member: MemberRecord | undefined, note: NotificationDraft, how: { urgent?: boolean; inboxOnly?: boolean } = {}) => {
+    if (!member || (levelOf.get(member.userId) === 'none' && !how.urgent) || chosen.has(member.userId)) return;
+    chosen.set(member.userId, { member, note, ...how });
   };
   const byId = new Map(members.map((m) => [m.userId, m]));
+
+  // Said first, so that what else this change would tell the same person gives way to it.
+  if (change === 'brokeGlass' && after.breakGlass) {
+    const glass = after.breakGlass;
+    const note = draft(after, 'request.breakGlass', `Break-glass: ${describe(after)} approved by ${glass.name} alone`, `${glass.name} approved this request alone, without the policy's ${after.requiredApprovals} approval${after.requiredApprovals === 1 ? '' : 's'}. Reason: ${glass.reason}`);
+    const told = new Set([...(policy?.approvers ?? []), ...(policy?.backupApprovers ?? [])]);
+    for (const member of members) {
+      if (member.userId === actorUserId) continue;
+      if (told.has(member.userId) || member.role === 'owner' || member.role === 'admin') offer(member, note, { urgent: true });
+    }
+  }
+  if (change === 'escalated' && after.escalation) {
+    const note = draft(after, 'request.escalated', `Your approval is needed as a backup: ${describe(after)}`, `${after.submitterName}'s request has waited ${after.escalation.afterMinutes} minutes for approval (${after.approvals.length} of ${after.requiredApprovals}). As a backup approver of policy ${after.policySlug} you may approve or deny it now.`);
+    for (const backup of after.escalation.backups) offer(byId.get(backup.userId), note, { urgent: true });
+  }
+  if (change === 'nudged' && after.escalation) {
+    const note = draft(after, 'request.nudge', `Still waiting for your approval: ${describe(after)}`, `${after.submitterName}'s request is halfway through its ${after.escalation.afterMinutes}-minute wait; then the backup approvers of policy ${after.policySlug} are told.`);
+    for (const nudged of after.escalation.nudged) offer(byId.get(nudged.userId), note, { inboxOnly: true });
+  }
   const label = STATUS_LABELS[after.workflowStatus as WorkflowStatus] ?? after.workflowStatus;
   const statusNote = draft(
     after,

@@ -7,6 +7,7 @@ import type { Signet } from '../signet.js';
 import { bullConnections, type RedisTarget } from '../store/redis.js';
 import type { SigningJobs } from './lifecycle.js';
 import { expireRequest, signRequest } from './worker.js';
+import { runEscalationStep, type OnlineUsers } from './escalation.js';
 import type { Metrics } from '../metrics.js';
 
 interface RequestJob {
@@ -24,7 +25,15 @@ export interface SigningQueues {
 }
 
 /** Starts the queues (and, unless `workers` is false, this node's workers and reconciler). */
-export function startSigningQueues(signet: Signet, redis: RedisTarget, options: { workers: boolean; metrics?: Metrics }): SigningQueues {
+/** A delayed job may fire up to this much before the worker's clock reaches its time. */
+const ESCALATION_LEEWAY_MS = 1000;
+
+export function startSigningQueues(
+  signet: Signet,
+  redis: RedisTarget,
+  options: { workers: boolean; metrics?: Metrics; /** Who is online: escalation nudges them first. */ online?: OnlineUsers },
+): SigningQueues {
+  const online: OnlineUsers = options.online ?? (async () => []);
   const { metrics } = options;
   const { config, keys, logger } = signet;
   const connections = bullConnections(redis);
@@ -55,6 +64,22 @@ export function startSigningQueues(signet: Signet, redis: RedisTarget, options: 
         removeOnFail: { age: 7 * 24 * 3600 },
       });
     },
+    async scheduleEscalation(request) {
+      const escalation = request.escalation;
+      if (!escalation) return;
+      // Two delayed jobs, each named after the request: any node runs each once; the step itself
+      // checks what is due, so a late or repeated one does nothing.
+      for (const [step, at] of [['nudge', escalation.nudgeAt], ['escalate', escalation.escalateAt]] as const) {
+        await signingQueue.add(step, { orgId: request.orgId, requestId: request.id }, {
+          jobId: `${step}-${request.id}`,
+          delay: Math.max(0, Date.parse(at) - Date.now()),
+          attempts: 5,
+          backoff: { type: 'exponential', delay: 1000 },
+          removeOnComplete: true,
+          removeOnFail: { age: 7 * 24 * 3600 },
+        });
+      }
+    },
   };
 
   const workers: Worker[] = [];
@@ -65,6 +90,7 @@ export function startSigningQueues(signet: Signet, redis: RedisTarget, options: 
       async (job: Job<RequestJob>) => {
         if (job.name === 'sign') return measureSigning(metrics, () => signRequest(signet, job.data.requestId, { finalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) }));
         if (job.name === 'expire') return expireRequest(signet, job.data.requestId);
+        if (job.name === 'nudge' || job.name === 'escalate') return runEscalationStep(signet, job.data.requestId, online, { step: job.name, leewayMs: ESCALATION_LEEWAY_MS });
       },
       {
         connection: connection(true),
@@ -93,6 +119,13 @@ export function startSigningQueues(signet: Signet, redis: RedisTarget, options: 
       const requestId = member.split(':')[1]!;
       await expireRequest(signet, requestId);
       await signet.redis.zrem(keys.signingExpiring, member);
+    }
+    // Escalation steps whose jobs a crash lost (the step does nothing when it is not due or done).
+    const escalating = await signet.redis.zrangebyscore(keys.signingEscalating, '-inf', Date.now() - RECONCILE_EVERY_MS, 'LIMIT', 0, 500);
+    for (const member of escalating) {
+      const requestId = member.split(':')[1]!;
+      const outcome = await runEscalationStep(signet, requestId, online);
+      if (outcome === 'gone' || outcome === 'not waiting') await signet.redis.zrem(keys.signingEscalating, member);
     }
     const stale = await signet.redis.zrangebyscore(keys.signingQueued, '-inf', Date.now() - RECONCILE_EVERY_MS, 'LIMIT', 0, 500);
     for (const member of stale) {

@@ -7,13 +7,14 @@ import path from 'node:path';
 import type { Actor } from '../auth/actor.js';
 import type { Signet } from '../signet.js';
 import type { ArtifactConfigRecord, PolicyRecord, ProjectRecord, RequestRecord } from '../store/records.js';
-import type { Origin } from '../../src/lib/shared/entities.js';
+import type { Escalation, Origin } from '../../src/lib/shared/entities.js';
 import { auditDenial } from '../audit/denial.js';
 import type { AuditSource } from '../audit/entries.js';
-import { conflict, forbidden, invalid } from '../commands/errors.js';
+import { CommandFailure, conflict, forbidden, invalid } from '../commands/errors.js';
 import { commitRequestChange, withStatus } from './lifecycle.js';
 import { OriginVerificationError, branchMatches, globToRegExp, verifyOriginToken } from './origin.js';
-import type { WriteOp } from '../store/commit.js';
+import type { Precondition, WriteOp } from '../store/commit.js';
+import { applicableGrant, grantChanged, useGrant } from './grants.js';
 import { formatProblem } from './formats/fit.js';
 
 export interface UploadedArtifact {
@@ -191,26 +192,58 @@ export async function submitSigningRequest(
     finishedAt: null,
     version: 0,
   };
-  const request = withStatus(base, needsApproval ? 'WaitingForApproval' : 'QueuedForProcessing', now);
   const ops: WriteOp[] = [];
-  const expect = [];
+  const expect: Precondition[] = [];
   if (input.idempotency) {
     const key = input.idempotency.key;
     expect.push({ key, equals: null });
-    ops.push(['set', key, request.id, 24 * 3600_000]);
+    ops.push(['set', key, base.id, 24 * 3600_000]);
   }
-  return commitRequestChange(signet, {
-    before: null,
-    after: request,
-    policy,
-    actor: actor.audit,
-    actorUserId: actor.userId,
-    source,
-    action,
-    change: input.resubmitting ? 'resubmitted' : 'submitted',
-    expect,
-    ops,
-  });
+  const waiting = withStatus({ ...base, escalation: escalationOf(signet, policy, now) }, 'WaitingForApproval', now);
+  // Submissions racing for a grant's last signatures: each loser reads the grant again (bounded:
+  // every round one of them commits).
+  for (let attempt = 1; ; attempt++) {
+    const grant = needsApproval ? await applicableGrant(signet, policy, actor.userId) : null;
+    const use = grant ? useGrant(signet, grant, policy, withStatus(base, 'QueuedForProcessing', now)) : null;
+    try {
+      return await commitRequestChange(signet, {
+        before: null,
+        after: use?.request ?? (needsApproval ? waiting : withStatus(base, 'QueuedForProcessing', now)),
+        policy,
+        actor: actor.audit,
+        actorUserId: actor.userId,
+        source,
+        action,
+        change: input.resubmitting ? 'resubmitted' : 'submitted',
+        expect: [...expect, ...(use?.expect ?? [])],
+        ops: [...ops, ...(use?.ops ?? [])],
+        events: use?.events,
+        changes: use?.changes,
+      });
+    } catch (error) {
+      const retry = grant && error instanceof CommandFailure && error.concurrentChange && attempt < GRANT_RACE_ATTEMPTS && (await grantChanged(signet, grant));
+      if (!retry) throw error;
+    }
+  }
+}
+
+/** How often a submission reads a grant again after losing a race for it. */
+const GRANT_RACE_ATTEMPTS = 25;
+
+/** When a new waiting request's online approvers are nudged and its backup approvers told (none: the policy does not escalate). */
+function escalationOf(signet: Signet, policy: PolicyRecord, now: Date): Escalation | null {
+  const minutes = policy.escalateAfterMinutes;
+  if (!minutes || !(policy.backupApprovers ?? []).length) return null;
+  const wait = minutes * signet.config.SIGNET_ESCALATION_MINUTE_MS;
+  return {
+    afterMinutes: minutes,
+    nudgeAt: new Date(now.getTime() + wait / 2).toISOString(),
+    escalateAt: new Date(now.getTime() + wait).toISOString(),
+    nudgedAt: null,
+    nudged: [],
+    escalatedAt: null,
+    backups: [],
+  };
 }
 
 /** Removes a stored upload whose request was never created. */

@@ -62,6 +62,11 @@ export function redisKeys(prefix: string) {
     policies: (projectId: string) => k(`project:${projectId}:policies`),
     policySlugs: (projectId: string) => k(`project:${projectId}:policies:bySlug`),
     policy: (policyId: string) => k(`policy:${policyId}`),
+    /** A policy's pre-approved windows (grant ids), and each grant. */
+    policyGrants: (policyId: string) => k(`policy:${policyId}:grants`),
+    grant: (grantId: string) => k(`grant:${grantId}`),
+    /** A policy's completed requests by submission time: the previous signed one beside a new one. */
+    policySigned: (policyId: string) => k(`policy:${policyId}:signed`),
     webhooks: (projectId: string) => k(`project:${projectId}:webhooks`),
     webhook: (webhookId: string) => k(`webhook:${webhookId}`),
     chatChannels: (projectId: string) => k(`project:${projectId}:chatChannels`),
@@ -88,6 +93,8 @@ export function redisKeys(prefix: string) {
     commandAttempt: (orgId: string, actorScope: string, requestId: string) => k(`org:${orgId}:cmd:${actorScope}:${requestId}`),
     signingQueued: k('signing:queued'),
     signingExpiring: k('signing:expiring'),
+    /** Waiting requests whose policy escalates, by when their next escalation step is due (org:request). */
+    signingEscalating: k('signing:escalating'),
     /**
      * Before the outbox: requests that reached a final status and whose webhook deliveries were not
      * queued yet. Only drained now (nodes of earlier versions wrote it).

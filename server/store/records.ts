@@ -2,6 +2,7 @@
 // them into the shared entities before anything leaves the server.
 import type {
   ApiKey,
+  ApprovalGrant,
   ArtifactConfiguration,
   BuildSystem,
   Certificate,
@@ -72,6 +73,7 @@ export type ArtifactConfigRecord = ArtifactConfiguration;
 export type PolicyRecord = SigningPolicy;
 export type BuildSystemRecord = BuildSystem;
 export type RequestRecord = SigningRequest;
+export type GrantRecord = ApprovalGrant;
 
 export interface CertificateRecord extends Certificate {
   /** Software custody: the private key, AES-256-GCM under the master key; never leaves the server. */

@@ -12,6 +12,7 @@ import type {
   RequestRecord,
   WebhookRecord,
   ChatChannelRecord,
+  GrantRecord,
   InvitationRecord,
   MemberRecord,
   OrganizationRecord,
@@ -135,6 +136,21 @@ export function createRepositories(redis: Redis, keys: RedisKeys) {
     },
     async policies(projectId: string) {
       return getMany<PolicyRecord>(redis, (await redis.smembers(keys.policies(projectId))).map(keys.policy));
+    },
+    async grant(grantId: string) {
+      return parse<GrantRecord>(await redis.get(keys.grant(grantId)));
+    },
+    /** A policy's grants, each with the raw string a commit names as its precondition. */
+    async grants(policyId: string): Promise<Array<Loaded<GrantRecord>>> {
+      const ids = await redis.smembers(keys.policyGrants(policyId));
+      if (ids.length === 0) return [];
+      const raws = await redis.mget(...ids.map(keys.grant));
+      return raws.flatMap((raw) => (raw === null ? [] : [{ value: JSON.parse(raw) as GrantRecord, raw }]));
+    },
+    /** The newest completed request of a policy submitted before `beforeMs`. */
+    async previousSigned(policyId: string, beforeMs: number) {
+      const [id] = await redis.zrevrangebyscore(keys.policySigned(policyId), `(${beforeMs}`, '-inf', 'LIMIT', 0, 1);
+      return id ? (parse<RequestRecord>(await redis.get(keys.request(id)))?.value ?? null) : null;
     },
     async certificate(certificateId: string) {
       const loaded = parse<CertificateRecord>(await redis.get(keys.certificate(certificateId)));

@@ -27,6 +27,9 @@ export interface RequestView {
   failureReason: string | null;
   signature: RestRequest['signature'];
   signatureFormat?: SignatureFormat;
+  preApproval?: RestRequest['preApproval'];
+  breakGlass?: RestRequest['breakGlass'];
+  escalation?: RestRequest['escalation'];
   /** Unknown (-1) until the socket has shown the request: the REST shape has no version. */
   version: number;
   projectId?: string;
@@ -45,11 +48,22 @@ export function viewOf(request: RestRequest | (Omit<RequestView, 'version'> & { 
     failureReason: request.failureReason,
     signature: request.signature,
     signatureFormat: request.signatureFormat,
+    preApproval: request.preApproval,
+    breakGlass: request.breakGlass,
+    escalation: request.escalation,
     version: 'version' in request && typeof request.version === 'number' ? request.version : -1,
     projectId: 'projectId' in request ? request.projectId : undefined,
     policyId: 'policyId' in request ? request.policyId : undefined,
     submitterId: 'submitterId' in request ? request.submitterId : undefined,
   };
+}
+
+/** The step a waiting request's escalation to its backup approvers reads as, when this change made it. */
+export function escalationStep(before: RequestView, after: RequestView): string | null {
+  const escalation = after.escalation;
+  if (!escalation?.escalatedAt || before.escalation?.escalatedAt || after.workflowStatus !== 'WaitingForApproval') return null;
+  const backups = escalation.backups.map((b) => b.name).join(', ');
+  return `waited ${escalation.afterMinutes} min: escalated to ${backups || 'the backup approvers'}`;
 }
 
 /** How a status reads as a step. */
@@ -58,6 +72,8 @@ export function describeStatus(view: RequestView): string {
     case 'WaitingForApproval':
       return `waiting for approvals: ${view.approvals.length} of ${view.requiredApprovals}`;
     case 'QueuedForProcessing':
+      if (view.preApproval) return `pre-approved by grant ${view.preApproval.grantId} (${view.preApproval.cosigners.map((c) => c.name).join(', ')}); queued for signing`;
+      if (view.breakGlass) return `approved by ${view.breakGlass.name} alone (break-glass: ${view.breakGlass.reason}); queued for signing`;
       return view.approvals.length ? 'approved; queued for signing' : 'queued for signing';
     case 'Processing':
       return 'signing';
@@ -194,6 +210,8 @@ export function followRequest(options: FollowOptions): Promise<RequestView> {
         for (const line of approved) reporter.step(line);
         if (before.workflowStatus !== view.workflowStatus) reporter.step(describeStatus(view));
       }
+      const escalated = escalationStep(before, view);
+      if (escalated) reporter.step(escalated);
       if (view.isFinalStatus) finish({ view });
     }
 

@@ -21,6 +21,10 @@ export interface RestRequest {
   failureReason: string | null;
   signature: { fileName?: string; sha256: string; size: number } | null;
   signatureFormat?: SignatureFormat;
+  /** What stood in for approval one by one (absent from servers before approvals without stalling). */
+  preApproval?: { grantId: string; cosigners: Array<{ name: string }> } | null;
+  breakGlass?: { name: string; reason: string } | null;
+  escalation?: { afterMinutes: number; escalatedAt: string | null; backups: Array<{ name: string }> } | null;
   links: { console?: string };
 }
 

@@ -1,8 +1,10 @@
 // What the commands this UI calls return. commands.ts declares inputs only; results are typed here
 // from the shared entity types, and any command not listed resolves to `unknown`.
 import type { CommandName } from '$lib/shared/commands';
+import type { PreviousSigned } from '$lib/shared/approvals';
 import type {
   ApiKey,
+  ApprovalGrant,
   AuditActor,
   AuditEntry,
   Invitation,
@@ -113,12 +115,18 @@ export interface CommandResults {
   'chatChannel.delete': Deleted;
   'webhook.delete': Deleted;
   'request.list': RequestPage;
-  'request.get': { request: SigningRequest; activity: AuditEntry[] };
+  /** previousSigned: the policy's last completed request before this one, and what changed since (SPEC §4). */
+  'request.get': { request: SigningRequest; activity: AuditEntry[]; previousSigned: PreviousSigned | null };
   'request.approve': SigningRequest;
   'request.deny': SigningRequest;
   'request.cancel': SigningRequest;
   'request.resubmit': SigningRequest;
   'dashboard.stats': DashboardStats;
+  'request.breakGlass': SigningRequest;
+  'grant.list': ApprovalGrant[];
+  'grant.propose': ApprovalGrant;
+  'grant.cosign': ApprovalGrant;
+  'grant.revoke': ApprovalGrant;
 }
 
 export type CommandResult<N extends CommandName> = N extends keyof CommandResults ? CommandResults[N] : unknown;

@@ -6,6 +6,7 @@ import { ASSIGNABLE_ROLES, PERMISSIONS } from './permissions.js';
 import { CERTIFICATE_ALGORITHMS, CHAT_SERVICES, KEY_CUSTODIES, NotificationLevel, SIGNATURE_FORMATS } from './entities.js';
 import { DEFAULT_WEBHOOK_EVENTS, WEBHOOK_EVENTS, WORKFLOW_STATUSES } from './signing.js';
 import { MAX_STATS_DAYS } from './stats.js';
+import { BREAK_GLASS_REASON_MIN, GRANT_LIMITS } from './approvals.js';
 
 /** Bounds that keep every list and string finite (SPEC §10). */
 export const LIMITS = {
@@ -83,6 +84,15 @@ const PolicyFields = {
     .nullable()
     .describe("RFC 3161 time-stamping authority for this policy's CMS and Authenticode signatures; null: the installation's"),
   allowWithoutTimestamp: z.boolean().describe('when the TSA does not answer, sign without a timestamp (marked on the request) instead of failing'),
+  backupApprovers: IdList.describe('told when a request has waited escalateAfterMinutes, and from then on may approve or deny it'),
+  escalateAfterMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 60)
+    .nullable()
+    .describe('how long a request waits before the backup approvers are told (online approvers are nudged halfway); null: never'),
+  allowBreakGlass: z.boolean().describe('an owner or admin may approve a request alone, with a reason every approver and admin hears about'),
 };
 
 const CertificateBase = {
@@ -273,6 +283,9 @@ export const commandInputs = {
     allowedBranches: PolicyFields.allowedBranches.default([]),
     tsaUrl: PolicyFields.tsaUrl.default(null),
     allowWithoutTimestamp: PolicyFields.allowWithoutTimestamp.default(false),
+    backupApprovers: PolicyFields.backupApprovers.default([]),
+    escalateAfterMinutes: PolicyFields.escalateAfterMinutes.default(null),
+    allowBreakGlass: PolicyFields.allowBreakGlass.default(false),
   }),
   'policy.update': z.strictObject({
     policyId: EntityId,
@@ -287,6 +300,9 @@ export const commandInputs = {
     allowedBranches: PolicyFields.allowedBranches.optional(),
     tsaUrl: PolicyFields.tsaUrl.optional(),
     allowWithoutTimestamp: PolicyFields.allowWithoutTimestamp.optional(),
+    backupApprovers: PolicyFields.backupApprovers.optional(),
+    escalateAfterMinutes: PolicyFields.escalateAfterMinutes.optional(),
+    allowBreakGlass: PolicyFields.allowBreakGlass.optional(),
   }),
   'policy.delete': z.strictObject({ policyId: EntityId }),
 
@@ -342,6 +358,10 @@ export const commandInputs = {
   'request.approve': z.strictObject({ requestId: EntityId, comment: Comment.default('') }),
   'request.deny': z.strictObject({ requestId: EntityId, comment: Comment.min(1, 'say why') }),
   'request.cancel': z.strictObject({ requestId: EntityId, reason: Comment.default('') }),
+  'request.breakGlass': z.strictObject({
+    requestId: EntityId,
+    reason: Comment.min(BREAK_GLASS_REASON_MIN, `say why approving alone cannot wait, in at least ${BREAK_GLASS_REASON_MIN} characters`),
+  }),
   'request.resubmit': z.strictObject({
     requestId: EntityId,
     policyId: EntityId.optional().describe('another policy of the same project; default: the same'),
@@ -352,6 +372,21 @@ export const commandInputs = {
   'dashboard.stats': z.strictObject({
     days: z.number().int().min(1).max(MAX_STATS_DAYS).default(30).describe('the period, in days ending today (UTC)'),
   }),
+  'grant.list': z.strictObject({ policyId: EntityId }),
+  'grant.propose': z.strictObject({
+    policyId: EntityId,
+    granteeId: EntityId.describe('a submitter of the policy (a person or CI user), never the proposer'),
+    maxSignatures: z.number().int().min(1).max(GRANT_LIMITS.maxSignatures).describe('how many requests the window pre-approves'),
+    hours: z
+      .number()
+      .positive()
+      .max(GRANT_LIMITS.maxHours)
+      .multipleOf(0.25)
+      .describe('how long the window stays open once every co-signer has signed (quarter hours)'),
+    comment: Comment.default('').describe('why, for the co-signers and the audit log'),
+  }),
+  'grant.cosign': z.strictObject({ grantId: EntityId }),
+  'grant.revoke': z.strictObject({ grantId: EntityId, reason: Comment.default('') }),
 } as const satisfies Record<string, z.ZodType>;
 
 export type CommandName = keyof typeof commandInputs;

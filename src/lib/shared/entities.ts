@@ -199,6 +199,12 @@ export const SigningPolicy = z.object({
   tsaUrl: z.string().nullable().optional(),
   /** When the TSA does not answer: sign without a timestamp (marked on the request) instead of failing. */
   allowWithoutTimestamp: z.boolean().optional(),
+  /** Told (and then allowed to decide) when a request has waited escalateAfterMinutes; absent on older policies: none. */
+  backupApprovers: z.array(Id).optional(),
+  /** How long a request waits before the backup approvers are told; null or absent: never. */
+  escalateAfterMinutes: z.number().int().nullable().optional(),
+  /** Whether an administrator may approve a request of this policy alone, with a reason (break-glass). */
+  allowBreakGlass: z.boolean().optional(),
   createdAt: Timestamp,
   version: z.number().int(),
 });
@@ -249,6 +255,76 @@ export type ChatChannel = z.infer<typeof ChatChannel>;
 export const Decision = z.object({ userId: Id, name: z.string(), comment: z.string(), at: Timestamp });
 export type Decision = z.infer<typeof Decision>;
 
+/** What lives under a signing policy (requests, grants): its own id, and where it belongs. */
+const UnderPolicy = {
+  id: Id,
+  orgId: Id,
+  projectId: Id,
+  projectSlug: z.string(),
+  policyId: Id,
+  policySlug: z.string(),
+};
+
+export const PersonRef = z.object({ userId: Id, name: z.string() });
+export type PersonRef = z.infer<typeof PersonRef>;
+
+/**
+ * A pre-approved window (SPEC §4 "Approving without stalling"): a policy's approvers grant a
+ * submitter up to `maxSignatures` signatures within `hours` of the grant becoming active, which it
+ * does once `requiredCosigners` distinct approvers (the proposer first) have co-signed it.
+ */
+export const ApprovalGrant = z.object({
+  ...UnderPolicy,
+  granteeId: Id,
+  granteeName: z.string(),
+  maxSignatures: z.number().int(),
+  used: z.number().int(),
+  hours: z.number(),
+  requiredCosigners: z.number().int(),
+  /** The approvers who signed the grant, the proposer first; each `at` is when they did. */
+  cosigners: z.array(z.object({ userId: Id, name: z.string(), at: Timestamp })),
+  /** Stored status; expiry is read from the times (see grantState). */
+  status: z.enum(['proposed', 'active', 'usedUp', 'revoked']),
+  comment: z.string(),
+  createdAt: Timestamp,
+  /** A proposal not fully co-signed by then lapses. */
+  proposalExpiresAt: Timestamp,
+  activatedAt: Timestamp.nullable(),
+  /** activatedAt + hours: the window closes then. */
+  expiresAt: Timestamp.nullable(),
+  revokedBy: PersonRef.nullable(),
+  revokedAt: Timestamp.nullable(),
+  revokeReason: z.string().nullable(),
+  version: z.number().int(),
+});
+export type ApprovalGrant = z.infer<typeof ApprovalGrant>;
+
+/** What a request pre-approved by a grant records as its approval. */
+export const PreApproval = z.object({
+  grantId: Id,
+  cosigners: z.array(PersonRef),
+  /** Which of the grant's signatures this request was (1 = the first). */
+  signature: z.number().int(),
+  maxSignatures: z.number().int(),
+});
+export type PreApproval = z.infer<typeof PreApproval>;
+
+/** An administrator approved alone, with a reason (a policy that allows it). */
+export const BreakGlass = z.object({ userId: Id, name: z.string(), reason: z.string(), at: Timestamp });
+export type BreakGlass = z.infer<typeof BreakGlass>;
+
+/** A waiting request's escalation: online approvers nudged halfway, backup approvers told at the end of the wait. */
+export const Escalation = z.object({
+  afterMinutes: z.number().int(),
+  nudgeAt: Timestamp,
+  escalateAt: Timestamp,
+  nudgedAt: Timestamp.nullable(),
+  nudged: z.array(PersonRef),
+  escalatedAt: Timestamp.nullable(),
+  backups: z.array(PersonRef),
+});
+export type Escalation = z.infer<typeof Escalation>;
+
 export const Origin = z.object({
   verified: z.boolean(),
   repository: z.string().nullable(),
@@ -282,12 +358,7 @@ export const SignatureInfo = z.object({
 export type SignatureInfo = z.infer<typeof SignatureInfo>;
 
 export const SigningRequest = z.object({
-  id: Id,
-  orgId: Id,
-  projectId: Id,
-  projectSlug: z.string(),
-  policyId: Id,
-  policySlug: z.string(),
+  ...UnderPolicy,
   artifactConfigId: Id,
   artifactConfigSlug: z.string(),
   artifact: z.object({ fileName: z.string(), size: z.number().int(), sha256: z.string() }),
@@ -307,6 +378,12 @@ export const SigningRequest = z.object({
   /** The artifact configuration's format when the request was submitted (absent on older requests: cms-detached). */
   signatureFormat: z.enum(SIGNATURE_FORMATS).optional(),
   signature: SignatureInfo.nullable(),
+  /** Set when a pre-approved window stood in for manual approval (absent on older requests). */
+  preApproval: PreApproval.nullable().optional(),
+  /** Set when an administrator approved alone (break-glass). */
+  breakGlass: BreakGlass.nullable().optional(),
+  /** Set when the policy escalates waiting requests. */
+  escalation: Escalation.nullable().optional(),
   createdAt: Timestamp,
   updatedAt: Timestamp,
   expiresAt: Timestamp.nullable(),

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ciIdempotencyKey } from '../../../server/cli/sign/idempotency.js';
 import { parseDuration } from '../../../server/cli/sign/duration.js';
 import { createReporter } from '../../../server/cli/sign/reporter.js';
+import { describeStatus, escalationStep, viewOf } from '../../../server/cli/sign/follow.js';
 
 const signed = { project: 'app', policy: 'release', fileSha256: 'a'.repeat(64) };
 
@@ -75,5 +76,26 @@ describe('upload progress', () => {
       ['uploading big.iso: 0% of 8.0 MiB', 'uploading big.iso: 25% of 8.0 MiB', 'uploading big.iso: 50% of 8.0 MiB', 'uploading big.iso: 75% of 8.0 MiB', 'uploaded big.iso (8.0 MiB)', 'uploaded tiny.txt (10 B)', ''].join('\n'),
     );
     expect(out.text()).not.toContain('\r');
+  });
+});
+
+describe('the steps a pipeline prints while it waits', () => {
+  const base = { id: 'sr_1', workflowStatus: 'WaitingForApproval', isFinalStatus: false, requiredApprovals: 2, approvals: [], denials: [], failureReason: null, signature: null, links: {} };
+
+  it('says what approved a request when no approver did one by one: a pre-approved window, or break-glass', () => {
+    const queued = { ...base, workflowStatus: 'QueuedForProcessing' };
+    expect(describeStatus(viewOf({ ...queued, preApproval: { grantId: 'gr_1', cosigners: [{ name: 'Alice' }, { name: 'Bob' }] } }))).toBe(
+      'pre-approved by grant gr_1 (Alice, Bob); queued for signing',
+    );
+    expect(describeStatus(viewOf({ ...queued, breakGlass: { name: 'Adam', reason: 'outage' } }))).toBe('approved by Adam alone (break-glass: outage); queued for signing');
+    expect(describeStatus(viewOf(queued))).toBe('queued for signing');
+  });
+
+  it('tells once when a waiting request is escalated to its backup approvers', () => {
+    const waiting = viewOf({ ...base, escalation: { afterMinutes: 30, escalatedAt: null, backups: [] } });
+    const escalated = viewOf({ ...base, escalation: { afterMinutes: 30, escalatedAt: '2026-06-01T10:30:00Z', backups: [{ name: 'Dave' }] } });
+    expect(escalationStep(waiting, escalated)).toBe('waited 30 min: escalated to Dave');
+    expect(escalationStep(escalated, escalated)).toBeNull();
+    expect(escalationStep(waiting, waiting)).toBeNull();
   });
 });

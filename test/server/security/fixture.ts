@@ -45,6 +45,8 @@ export interface SecurityFixture {
   org: { orgId: string; slug: string };
   people: Record<PersonKey, Person>;
   ci: { userId: string; token: string };
+  /** A CI user the examples grant pre-approved windows to; it never submits, so no example request is pre-approved. */
+  grantee: { userId: string };
   standing: {
     projectId: string;
     projectSlug: string;
@@ -54,7 +56,7 @@ export interface SecurityFixture {
     certificateId: string;
     /** Renamed by certificate.update. */
     editableCertificateId: string;
-    /** 2 of n approvals; names every person who may (not the viewer) as submitter and approver, and the CI user as submitter. */
+    /** 2 of n approvals; names every person who may (not the viewer) as submitter and approver, and the CI users as submitters; allows break-glass. */
     policyId: string;
     policySlug: string;
     /** Renamed by policy.update. */
@@ -114,6 +116,7 @@ export async function buildFixture(node: SignetNode): Promise<SecurityFixture> {
 
   const bot = await asOwner('ciUser.create', { name: 'Build Bot' });
   const ci = { userId: bot.ciUser.userId as string, token: bot.token as string };
+  const grantee = { userId: (await asOwner('ciUser.create', { name: 'Window Bot' })).ciUser.userId as string };
   for (const key of ['owner', 'admin', 'member', 'analyst'] as const) {
     people[key].submitToken = (await must(people[key].socket, 'apiKey.create', { name: `${key} submits`, permissions: ['signing:submit', 'signing:read'] })).token;
   }
@@ -136,9 +139,10 @@ export async function buildFixture(node: SignetNode): Promise<SecurityFixture> {
     slug: 'release',
     name: 'Release',
     certificateId,
-    submitters: [ci.userId, ...signers],
+    submitters: [ci.userId, grantee.userId, ...signers],
     approvers: signers,
     requiredApprovals: 2,
+    allowBreakGlass: true,
   });
   await asOwner('policy.create', { projectId: project.id, slug: 'auto', name: 'Automatic', certificateId, submitters: [ci.userId] });
   const editablePolicyId = (await asOwner('policy.create', { projectId: project.id, slug: 'editable', name: 'Editable', certificateId })).id as string;
@@ -164,6 +168,7 @@ export async function buildFixture(node: SignetNode): Promise<SecurityFixture> {
     org: { orgId: seeded.orgId, slug: seeded.slug },
     people,
     ci,
+    grantee,
     standing: {
       projectId: project.id,
       projectSlug: project.slug,
@@ -380,5 +385,19 @@ export const EXAMPLES: Record<CommandName, Example> = {
   'request.resubmit': async (fx, who) => ({ requestId: await fx.finalRequest(who.userId), description: 'once more' }),
 
   'dashboard.stats': async () => ({ days: 14 }),
+
+  'request.breakGlass': async (fx) => ({ requestId: await fx.waitingRequest(), reason: 'the release must ship tonight and both approvers are on a plane' }),
+
+  'grant.list': async (fx) => ({ policyId: fx.standing.policyId }),
+  'grant.propose': async (fx) => ({ policyId: fx.standing.policyId, granteeId: fx.grantee.userId, maxSignatures: 3, hours: 1 }),
+  // Proposed by another approver, so that the principal's co-signature is the one that opens it.
+  'grant.cosign': async (fx, who) => {
+    const proposer = who.userId === fx.people.owner.userId ? fx.people.admin : fx.people.owner;
+    return { grantId: (await must(proposer.socket, 'grant.propose', { policyId: fx.standing.policyId, granteeId: fx.grantee.userId, maxSignatures: 2, hours: 2 })).id };
+  },
+  'grant.revoke': async (fx) => ({
+    grantId: (await fx.asOwner('grant.propose', { policyId: fx.standing.policyId, granteeId: fx.grantee.userId, maxSignatures: 1, hours: 0.5 })).id,
+    reason: 'no longer needed',
+  }),
 };
 

@@ -43,7 +43,7 @@ type Role = SpecRole;
  * What each command needs, read from SPEC §3's "what it allows" column. null: anyone of the
  * organization (the command touches only the actor's own data: profile, inbox, presence, own keys).
  */
-const NEEDS: Record<CommandName, Permission | null> = {
+const NEEDS: Record<CommandName, Permission | readonly Permission[] | null> = {
   'me.get': null,
   'org.get': null,
   // §3 has no row for the organization's own settings; renaming it is an administrator's task, as
@@ -113,13 +113,28 @@ const NEEDS: Record<CommandName, Permission | null> = {
   'request.resubmit': 'signing:submit',
   // The dashboard's pictures are of signing requests; the certificates' part is left out without config:read.
   'dashboard.stats': 'signing:read',
+  // §4 "an admin may approve alone": break-glass is approving (signing:approve) by whoever could
+  // rewrite the policy to approve alone anyway (policy:write, which only owners and admins hold).
+  'request.breakGlass': ['signing:approve', 'policy:write'],
+  // §4 pre-approved windows: approvals given ahead, so §3's signing:approve ("approve or deny — and
+  // only where a signing policy names you an approver"); seeing them is seeing approvals (signing:read).
+  'grant.list': 'signing:read',
+  'grant.propose': 'signing:approve',
+  'grant.cosign': 'signing:approve',
+  'grant.revoke': 'signing:approve',
 };
 
 /** Rules beyond the permission: §4 (policies name submitters and approvers) and §2 (support access ends at once when disabled). */
-type Rule = 'namedSubmitter' | 'namedApprover' | 'notSupport';
+type Rule = 'namedSubmitter' | 'namedApprover' | 'namedApproverOrPolicyWriter' | 'notSupport';
 const RULES: Partial<Record<CommandName, Rule>> = {
   'request.approve': 'namedApprover',
   'request.deny': 'namedApprover',
+  'grant.propose': 'namedApprover',
+  'grant.cosign': 'namedApprover',
+  // Revoking only takes approval away: the policy's approvers, or whoever may edit the policy.
+  'grant.revoke': 'namedApproverOrPolicyWriter',
+  // Approving alone is the organization's own administrators' call, not the vendor's support user's.
+  'request.breakGlass': 'notSupport',
   'request.resubmit': 'namedSubmitter',
   // Credentials made by the support user would outlive its access.
   'member.invite': 'notSupport',
@@ -394,6 +409,9 @@ function expected(principal: PrincipalSpec, c: Case): Expectation {
   if (lacking.length) return { outcome: 'forbidden', why: `it needs ${lacking.join(' and ')}` };
   if (c.rule === 'notSupport' && principal.support) return { outcome: 'forbidden', why: 'the support user makes no credentials that would outlive its access' };
   if (c.rule === 'namedApprover' && !principal.namedApprover) return { outcome: 'forbidden', why: 'no signing policy names it an approver' };
+  if (c.rule === 'namedApproverOrPolicyWriter' && !principal.namedApprover && !principal.permissions.has('policy:write')) {
+    return { outcome: 'forbidden', why: 'no signing policy names it an approver, and it may not edit policies' };
+  }
   if (c.rule === 'namedSubmitter' && !principal.namedSubmitter) return { outcome: 'forbidden', why: 'no signing policy names it a submitter' };
   if (c.confirmOnly) return { outcome: 'confirm', why: 'it gets as far as typing the slug to confirm' };
   return { outcome: 'ok', why: c.needs ? `it has ${[c.needs].flat().join(' and ')}` : 'it concerns only its own data' };
