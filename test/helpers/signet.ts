@@ -200,7 +200,7 @@ export function lastSeenSeq(socket: ClientSocket): number {
   return Math.max(socket.ready?.seq ?? 0, ...seqs);
 }
 
-export function nextEvent<E extends keyof ServerToClientEvents>(socket: ClientSocket, event: E, match: (data: Parameters<ServerToClientEvents[E]>[0]) => boolean = () => true, timeoutMs = 5000): Promise<Parameters<ServerToClientEvents[E]>[0]> {
+export function nextEvent<E extends keyof ServerToClientEvents>(socket: ClientSocket, event: E, match: (data: Parameters<ServerToClientEvents[E]>[0]) => boolean = () => true, timeoutMs = 15_000): Promise<Parameters<ServerToClientEvents[E]>[0]> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.off(event, handler as never);

@@ -426,7 +426,7 @@ export function waitForNotifications(
   socket: ClientSocket,
   match: (notification: any) => boolean,
   count: number,
-  timeoutMs = 10_000,
+  timeoutMs = 20_000,
 ): Promise<any[]> {
   const collect = () => socket.received.filter((r) => r.event === 'notification' && match(r.data.notification)).map((r) => r.data.notification);
   if (collect().length >= count) return Promise.resolve(collect());

@@ -135,7 +135,8 @@ describe('signet org transfer-ownership', () => {
     const admin = demo.users.find((u: { role: string }) => u.role === 'admin');
     // A console that is open sees the change live, though the CLI is no node.
     const watching = await connect(node, { cookie: await signIn(node, admin) });
-    const live = nextEvent(watching, 'change', (event) => event.entity === 'member' && (event.data as any).role === 'owner');
+    // The wait starts before the CLI runs, which takes seconds on a loaded machine: 60 s is room, not a bound.
+    const live = nextEvent(watching, 'change', (event) => event.entity === 'member' && (event.data as any).role === 'owner', 60_000);
     const moved = JSON.parse((await signet('org', 'transfer-ownership', '--org', 'demo', '--to', admin.email)).stdout);
     expect(moved).toMatchObject({ owner: admin.email, formerOwnerRole: 'admin', changed: true });
     expect(((await live).data as any).email).toBe(admin.email);
@@ -143,7 +144,7 @@ describe('signet org transfer-ownership', () => {
     const socket = await connect(node, { cookie: await signIn(node, admin) });
     expect((await command<any>(socket, 'me.get')).result.role).toBe('owner');
     socket.close();
-  });
+  }, 120_000);
 });
 
 describe('first-run setup', () => {
