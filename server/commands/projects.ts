@@ -1,7 +1,7 @@
 // project.*, artifactConfig.*: what is signed. Open Source organizations may not create projects
 // or edit their metadata: the instance's operators do (as the organization's support user).
-import { commandInputs } from '../../src/lib/shared/commands.js';
 import { REPOSITORY_URL_PERMISSION } from '../../src/lib/shared/permissions.js';
+import { operatorsOnly } from '../../src/lib/shared/rules.js';
 import type { WriteOp } from '../store/commit.js';
 import type { ArtifactConfigRecord, ProjectRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
@@ -13,7 +13,7 @@ export const DEFAULT_MAX_ARTIFACT_BYTES = 100 * 1024 ** 2;
 
 /** Open Source organizations: project metadata and certificates are the operators' to manage. */
 export function assertNotOpenSourceRestricted({ actor }: CommandContext, what: string): void {
-  if (actor.org.openSource && actor.type !== 'support') {
+  if (operatorsOnly(actor.org, actor.type)) {
     throw forbidden(`In an Open Source organization only the instance operators ${what}`);
   }
 }
@@ -45,8 +45,6 @@ async function artifactConfigInOrg(context: CommandContext, configId: string) {
 
 export const listProjects = defineCommand({
   name: 'project.list',
-  input: commandInputs['project.list'],
-  permission: 'config:read',
   async handler({ actor, repos }) {
     return (await repos.projects(actor.orgId)).sort((a, b) => a.name.localeCompare(b.name));
   },
@@ -54,8 +52,6 @@ export const listProjects = defineCommand({
 
 export const getProject = defineCommand({
   name: 'project.get',
-  input: commandInputs['project.get'],
-  permission: 'config:read',
   async handler(context, input) {
     const project = (await projectInOrg(context, input.projectId)).value;
     const [artifactConfigs, policies] = await Promise.all([
@@ -68,8 +64,6 @@ export const getProject = defineCommand({
 
 export const createProject = defineCommand({
   name: 'project.create',
-  input: commandInputs['project.create'],
-  permission: 'config:write',
   async handler(context, input) {
     assertNotOpenSourceRestricted(context, 'create projects');
     assertMayChangeRepositoryUrl(context, null, input.repositoryUrl);
@@ -125,8 +119,6 @@ export const createProject = defineCommand({
 
 export const updateProject = defineCommand({
   name: 'project.update',
-  input: commandInputs['project.update'],
-  permission: 'config:write',
   async handler(context, input) {
     assertNotOpenSourceRestricted(context, 'edit project metadata');
     const { actor, repos } = context;
@@ -162,8 +154,6 @@ export const updateProject = defineCommand({
 
 export const deleteProject = defineCommand({
   name: 'project.delete',
-  input: commandInputs['project.delete'],
-  permission: 'project:delete',
   async handler(context, input) {
     const { actor, repos, commit } = context;
     const { keys } = repos;
@@ -210,8 +200,6 @@ export const deleteProject = defineCommand({
 
 export const listArtifactConfigs = defineCommand({
   name: 'artifactConfig.list',
-  input: commandInputs['artifactConfig.list'],
-  permission: 'config:read',
   async handler(context, input) {
     await projectInOrg(context, input.projectId);
     return (await context.repos.artifactConfigs(input.projectId)).sort((a, b) => a.slug.localeCompare(b.slug));
@@ -232,8 +220,6 @@ async function makeDefaultWrites(context: CommandContext, projectId: string, con
 
 export const createArtifactConfig = defineCommand({
   name: 'artifactConfig.create',
-  input: commandInputs['artifactConfig.create'],
-  permission: 'config:write',
   async handler(context, input) {
     const { actor, repos, commit } = context;
     const { keys } = repos;
@@ -272,8 +258,6 @@ export const createArtifactConfig = defineCommand({
 
 export const updateArtifactConfig = defineCommand({
   name: 'artifactConfig.update',
-  input: commandInputs['artifactConfig.update'],
-  permission: 'config:write',
   async handler(context, input) {
     const { repos } = context;
     const stored = await artifactConfigInOrg(context, input.artifactConfigId);
@@ -298,8 +282,6 @@ export const updateArtifactConfig = defineCommand({
 
 export const deleteArtifactConfig = defineCommand({
   name: 'artifactConfig.delete',
-  input: commandInputs['artifactConfig.delete'],
-  permission: 'config:write',
   async handler(context, input) {
     const { keys } = context.repos;
     const stored = await artifactConfigInOrg(context, input.artifactConfigId);

@@ -3,10 +3,11 @@
 // Pages use it to show only what the user may do; the server checks every command anyway.
 import type { Organization } from '$lib/shared/entities';
 import type { Permission } from '$lib/shared/permissions';
+import { commandPermissions, type CommandName } from '$lib/shared/commands';
 import { asProtocolError } from '$lib/protocol';
 import { command, realtime } from '$lib/realtime/socket.svelte';
 import { whenSynced } from '$lib/realtime/synced';
-import type { Me } from '$lib/realtime/results';
+import type { Me } from '$lib/shared/results';
 
 class MyAccess {
   #me = $state<Me | null>(null);
@@ -31,6 +32,12 @@ class MyAccess {
 
   can(permission: Permission): boolean {
     return this.me?.permissions.includes(permission) ?? false;
+  }
+
+  /** Whether my role (or key) allows the command at all, by its declared permission; the object it acts on has rules of its own (rules.ts). */
+  mayRun(name: CommandName): boolean {
+    const permission = commandPermissions[name];
+    return this.me !== null && (permission === null || this.can(permission));
   }
 
   /** Starts following the socket; safe to call from every page. */

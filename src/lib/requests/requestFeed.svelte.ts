@@ -7,7 +7,7 @@ import type { SigningRequest } from '$lib/shared/entities';
 import type { ChangeEvent } from '$lib/shared/events';
 import { asProtocolError } from '$lib/protocol';
 import { command } from '$lib/realtime/socket.svelte';
-import type { RequestPage } from '$lib/realtime/results';
+import type { RequestPage } from '$lib/shared/results';
 
 export type RequestFilter = Omit<CommandInput<'request.list'>, 'before' | 'limit'>;
 
