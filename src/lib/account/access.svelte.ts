@@ -1,7 +1,6 @@
 // Who I am in the current organization and what I may do there, live: reloaded when the socket
 // resyncs, when my own membership changes (a role change, removal) and when the organization does.
 // Pages use it to show only what the user may do; the server checks every command anyway.
-import type { Organization } from '$lib/shared/entities';
 import type { Permission } from '$lib/shared/permissions';
 import { commandPermissions, type CommandName } from '$lib/shared/commands';
 import { asProtocolError } from '$lib/protocol';
@@ -48,8 +47,8 @@ class MyAccess {
     realtime.on('change', (event) => {
       const me = this.#me;
       if (!me) return;
-      if (event.entity === 'organization' && event.id === me.org.id && event.data) {
-        me.org = event.data as Organization;
+      if (event.entity === 'organization' && event.id === me.org.id && event.op !== 'deleted') {
+        me.org = event.data;
       } else if (event.entity === 'member' && event.id === (me.user?.id ?? me.actor.id)) {
         void this.reload();
       }
