@@ -1,6 +1,7 @@
 // Reads the audit log newest first, with filters and a seq cursor.
 import type { Redis } from 'ioredis';
 import type { AuditEntry } from '../../src/lib/shared/entities.js';
+import type { AuditPage } from '../../src/lib/shared/results.js';
 import type { RedisKeys } from '../store/keys.js';
 
 export interface AuditFilter {
@@ -12,11 +13,6 @@ export interface AuditFilter {
   to?: string;
 }
 
-export interface AuditPage {
-  entries: AuditEntry[];
-  /** Pass as `before` for the next page; null when the log is exhausted. */
-  nextBefore: number | null;
-}
 
 const SCAN_CHUNK = 500;
 const SCAN_LIMIT = 20_000;

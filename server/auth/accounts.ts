@@ -1,6 +1,7 @@
 // Accounts outside the command path: creating organizations (setup link, CLI, demo), accepting
 // invitations, signing in and out. Each writes its audit entry in the same commit as the change.
 import type { AuditActor } from '../../src/lib/shared/entities.js';
+import type { StoredRole } from '../../src/lib/shared/permissions.js';
 import { Email, Name, Password, Slug } from '../../src/lib/shared/commands.js';
 import type { Signet } from '../signet.js';
 import type { MemberRecord, OrganizationRecord, SessionRecord, UserRecord } from '../store/records.js';
@@ -286,7 +287,7 @@ export async function acceptInvitation(signet: Signet, rawInput: unknown, source
 export interface SignedIn {
   sessionId: string;
   user: UserRecord;
-  orgs: Array<{ slug: string; name: string; role: string }>;
+  orgs: Array<{ slug: string; name: string; role: StoredRole }>;
 }
 
 /**

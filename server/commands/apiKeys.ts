@@ -1,8 +1,8 @@
 // apiKey.list, apiKey.create, apiKey.revoke. A key's permissions are chosen at creation as a
 // subset of its creator's; what it may do is that list intersected with its owner's current role.
 // A key created with another key descends from it: it expires no later and is revoked with it.
-import { commandInputs } from '../../src/lib/shared/commands.js';
 import type { Permission } from '../../src/lib/shared/permissions.js';
+import { mayManageApiKey } from '../../src/lib/shared/rules.js';
 import type { Actor } from '../auth/actor.js';
 import type { Audience, Precondition, WriteOp } from '../store/commit.js';
 import { toApiKey, type ApiKeyRecord, type MemberRecord } from '../store/records.js';
@@ -122,14 +122,12 @@ export async function keyRevocationWrites(context: CommandContext, roots: ApiKey
 
 export const listApiKeys = defineCommand({
   name: 'apiKey.list',
-  input: commandInputs['apiKey.list'],
-  permission: null,
   async handler({ actor, repos }) {
     const [all, members] = await Promise.all([repos.apiKeys(actor.orgId), repos.members(actor.orgId)]);
     const ciUserIds = new Set(members.filter((m) => m.kind === 'ciUser').map((m) => m.userId));
-    const seesCiKeys = actor.permissions.has('team:manage');
+    const by = { userId: actor.userId, managesTeam: actor.permissions.has('team:manage') };
     return all
-      .filter(({ record }) => record.ownerId === actor.userId || (seesCiKeys && ciUserIds.has(record.ownerId)))
+      .filter(({ record }) => mayManageApiKey(record, ciUserIds.has(record.ownerId), by))
       .map(({ record, lastUsedAt }) => toApiKey(record, lastUsedAt))
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   },
@@ -137,8 +135,6 @@ export const listApiKeys = defineCommand({
 
 export const createApiKey = defineCommand({
   name: 'apiKey.create',
-  input: commandInputs['apiKey.create'],
-  permission: 'apikey:write',
   async handler({ actor, repos, commit }, input) {
     assertNotSupport(actor, 'create API keys');
     const beyondCreator = input.permissions.filter((permission) => !actor.permissions.has(permission));
@@ -176,8 +172,6 @@ export const createApiKey = defineCommand({
 
 export const revokeApiKey = defineCommand({
   name: 'apiKey.revoke',
-  input: commandInputs['apiKey.revoke'],
-  permission: 'apikey:write',
   async handler(context, input) {
     const { actor, repos, commit } = context;
     const { keys } = repos;
@@ -186,7 +180,7 @@ export const revokeApiKey = defineCommand({
     const key = stored.value;
     const owner = (await repos.member(actor.orgId, key.ownerId))?.value;
     const ownerIsCiUser = owner?.kind === 'ciUser';
-    if (key.ownerId !== actor.userId && !(ownerIsCiUser && actor.permissions.has('team:manage'))) {
+    if (!mayManageApiKey(key, ownerIsCiUser, { userId: actor.userId, managesTeam: actor.permissions.has('team:manage') })) {
       throw forbidden('You can revoke only your own API keys (and, with team:manage, those of CI users)');
     }
     // The keys created with it go in the same commit (a key created meanwhile cannot be used: it

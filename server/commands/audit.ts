@@ -1,7 +1,6 @@
 // audit.query, audit.verify. Both hand the browser the organization's current signed checkpoint,
 // which it remembers (src/lib/audit/checkpointMemory.ts), and let this node compare it with its own
 // record (server/audit/rollbackWatch.ts).
-import { commandInputs } from '../../src/lib/shared/commands.js';
 import { queryAudit } from '../audit/query.js';
 import { currentCheckpoint, verifyAuditChain } from '../audit/chain.js';
 import type { Signet } from '../signet.js';
@@ -16,8 +15,6 @@ export async function checkpointFor(signet: Signet, orgId: string): Promise<stri
 
 export const queryAuditLog = defineCommand({
   name: 'audit.query',
-  input: commandInputs['audit.query'],
-  permission: 'audit:read',
   async handler({ actor, repos, signet }, input) {
     const { before, limit, ...filter } = input;
     const page = await queryAudit(repos.redis, repos.keys, actor.orgId, filter, before, limit ?? 50);
@@ -28,8 +25,6 @@ export const queryAuditLog = defineCommand({
 
 export const verifyAuditLog = defineCommand({
   name: 'audit.verify',
-  input: commandInputs['audit.verify'],
-  permission: 'audit:read',
   async handler({ actor, repos, signet }) {
     const remembered = await signet.auditWatch?.remembered(actor.orgId);
     const known = remembered ? [{ size: remembered.size, hash: remembered.hash, source: "this node's checkpoint record" }] : [];

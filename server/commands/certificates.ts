@@ -2,7 +2,6 @@
 // certificate's key lives in the custody chosen when it is generated: sealed in Redis (AES-256-GCM
 // under the master key, bound to the certificate id) or inside the PKCS#11 token, of which the
 // record keeps only the handle. No result, event, log or audit entry ever carries key material.
-import { commandInputs } from '../../src/lib/shared/commands.js';
 import type { KeyCustody } from '../../src/lib/shared/entities.js';
 import { toCertificate, type CertificateRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
@@ -156,8 +155,6 @@ async function certificateToEdit(context: CommandContext, input: { certificateId
 
 export const listCertificates = defineCommand({
   name: 'certificate.list',
-  input: commandInputs['certificate.list'],
-  permission: 'config:read',
   async handler({ actor, repos }) {
     return (await repos.certificates(actor.orgId)).map(toCertificate).sort((a, b) => a.name.localeCompare(b.name));
   },
@@ -165,8 +162,6 @@ export const listCertificates = defineCommand({
 
 export const generateCertificate = defineCommand({
   name: 'certificate.generate',
-  input: commandInputs['certificate.generate'],
-  permission: 'certificate:write',
   async handler(context, input) {
     assertNotOpenSourceRestricted(context, 'add certificates');
     return withNewKey(context, input, async (key, id) => {
@@ -184,8 +179,6 @@ export const generateCertificate = defineCommand({
 
 export const generateCsr = defineCommand({
   name: 'certificate.generateCsr',
-  input: commandInputs['certificate.generateCsr'],
-  permission: 'certificate:write',
   async handler(context, input) {
     assertNotOpenSourceRestricted(context, 'add certificates');
     return withNewKey(context, input, async (key, id) => {
@@ -198,8 +191,6 @@ export const generateCsr = defineCommand({
 
 export const downloadCsr = defineCommand({
   name: 'certificate.downloadCsr',
-  input: commandInputs['certificate.downloadCsr'],
-  permission: 'certificate:write',
   async handler(context, input) {
     const { value: record } = await certificateInOrg(context, input.certificateId);
     if (!record.csrPem) throw invalid('certificateId', `certificate "${record.name}" was not made from a certificate signing request`);
@@ -211,8 +202,6 @@ export const downloadCsr = defineCommand({
 
 export const importIssuedCertificate = defineCommand({
   name: 'certificate.importIssued',
-  input: commandInputs['certificate.importIssued'],
-  permission: 'certificate:write',
   async handler(context, input) {
     const stored = await certificateToEdit(context, input);
     const record = stored.value;
@@ -249,8 +238,6 @@ export const importIssuedCertificate = defineCommand({
 
 export const importCertificate = defineCommand({
   name: 'certificate.import',
-  input: commandInputs['certificate.import'],
-  permission: 'certificate:write',
   async handler(context, input) {
     assertNotOpenSourceRestricted(context, 'add certificates');
     let material: CertificateMaterial;
@@ -278,8 +265,6 @@ export const importCertificate = defineCommand({
 
 export const updateCertificate = defineCommand({
   name: 'certificate.update',
-  input: commandInputs['certificate.update'],
-  permission: 'certificate:write',
   async handler(context, input) {
     const stored = await certificateToEdit(context, input);
     const record = stored.value;

@@ -2,7 +2,6 @@
 // Mattermost channels, told when a request needs approval and when one ends (SPEC §5). An incoming
 // webhook's URL is its secret (whoever has it may post to the channel): it is checked like every URL
 // the server will call, kept sealed under the master key, and only ever shown masked.
-import { commandInputs } from '../../src/lib/shared/commands.js';
 import { toChatChannel, type ChatChannelRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
 import { sealPrivateKey } from '../signing/keyVault.js';
@@ -13,8 +12,6 @@ import { projectInOrg } from './projects.js';
 
 export const listChatChannels = defineCommand({
   name: 'chatChannel.list',
-  input: commandInputs['chatChannel.list'],
-  permission: 'config:read',
   async handler(context, input) {
     await projectInOrg(context, input.projectId);
     const channels = await context.repos.chatChannels(input.projectId);
@@ -24,8 +21,6 @@ export const listChatChannels = defineCommand({
 
 export const createChatChannel = defineCommand({
   name: 'chatChannel.create',
-  input: commandInputs['chatChannel.create'],
-  permission: 'config:write',
   async handler(context, input) {
     const { actor, repos, commit, signet } = context;
     const { keys } = repos;
@@ -64,8 +59,6 @@ export const createChatChannel = defineCommand({
 
 export const deleteChatChannel = defineCommand({
   name: 'chatChannel.delete',
-  input: commandInputs['chatChannel.delete'],
-  permission: 'config:write',
   async handler(context, input) {
     const { actor, repos } = context;
     const stored = await repos.chatChannel(input.chatChannelId);

@@ -1,6 +1,5 @@
 // ciUser.create, ciUser.remove. CI users are members that cannot sign in: they act only through
 // API keys, and get signing rights through signing policies.
-import { commandInputs } from '../../src/lib/shared/commands.js';
 import { permissionsOf } from '../../src/lib/shared/permissions.js';
 import type { MemberRecord, UserRecord } from '../store/records.js';
 import { toApiKey } from '../store/records.js';
@@ -12,8 +11,6 @@ import { keyLifetime, newApiKey } from './apiKeys.js';
 
 export const createCiUser = defineCommand({
   name: 'ciUser.create',
-  input: commandInputs['ciUser.create'],
-  permission: 'team:manage',
   async handler({ actor, repos, commit }, input) {
     assertNotSupport(actor, 'create CI users');
     const { keys } = repos;
@@ -47,8 +44,6 @@ export const createCiUser = defineCommand({
 
 export const removeCiUser = defineCommand({
   name: 'ciUser.remove',
-  input: commandInputs['ciUser.remove'],
-  permission: 'team:manage',
   async handler(context, input) {
     const { actor, repos, commit } = context;
     const stored = await repos.member(actor.orgId, input.userId);

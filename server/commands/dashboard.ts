@@ -1,12 +1,9 @@
 // dashboard.stats: the numbers behind the dashboard's pictures (server/signing/statistics.ts).
-import { commandInputs } from '../../src/lib/shared/commands.js';
 import { readDashboardStats } from '../signing/statistics.js';
 import { defineCommand } from './define.js';
 
 export const dashboardStats = defineCommand({
   name: 'dashboard.stats',
-  input: commandInputs['dashboard.stats'],
-  permission: 'signing:read',
   async handler({ actor, repos }, input) {
     // Certificates are configuration: counted only for whoever may read it (an API key may not).
     return readDashboardStats(repos, actor.orgId, { days: input.days, withCertificates: actor.permissions.has('config:read') });

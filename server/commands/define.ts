@@ -1,7 +1,9 @@
-// A command is one declaration: name, zod input, permission, handler (the tRPC procedure shape).
-// The dispatcher reads the declaration: it validates the input, checks the permission against the
-// matrix, and gives the handler a context whose `commit` always writes the audit entry with the change.
-import type { CommandName, ParsedCommandInput, commandInputs } from '../../src/lib/shared/commands.js';
+// A command is one declaration (the tRPC procedure shape): its name, permission, input and result
+// in src/lib/shared/commands.ts, its handler here. The dispatcher reads the declaration: it checks
+// the permission against the matrix, validates the input, and gives the handler a context whose
+// `commit` always writes the audit entry with the change. The handler must return the declared result.
+import { commandDeclarations, type CommandName, type CommandResult, type ParsedCommandInput } from '../../src/lib/shared/commands.js';
+import type { EntityChange, EntityData, EntityName } from '../../src/lib/shared/events.js';
 import type { Permission } from '../../src/lib/shared/permissions.js';
 import type { Actor } from '../auth/actor.js';
 import type { Signet } from '../signet.js';
@@ -43,19 +45,25 @@ export interface CommandContext {
   commit(change: Change): Promise<Committed>;
 }
 
-export interface CommandDefinition<N extends CommandName = CommandName, R = unknown> {
+export interface CommandHandler<N extends CommandName> {
   name: N;
-  input: (typeof commandInputs)[N];
+  handler: (context: CommandContext, input: ParsedCommandInput<N>) => Promise<CommandResult<N>>;
+}
+
+/** A handler with its command's declaration: what the dispatcher runs. */
+export interface CommandDefinition<N extends CommandName = CommandName> extends CommandHandler<N> {
+  input: (typeof commandDeclarations)[N]['input'];
   /** null: any member of the organization may run it (it only touches their own data). */
   permission: Permission | null;
-  handler: (context: CommandContext, input: ParsedCommandInput<N>) => Promise<R>;
 }
 
-export function defineCommand<N extends CommandName, R>(definition: CommandDefinition<N, R>): CommandDefinition<N, R> {
-  return definition;
+/** The handler of a declared command; its permission and input come from the declaration. */
+export function defineCommand<N extends CommandName>(command: CommandHandler<N>): CommandDefinition<N> {
+  const declared = commandDeclarations[command.name];
+  return { ...command, input: declared.input, permission: declared.permission };
 }
 
-export type AnyCommand = CommandDefinition<CommandName, unknown>;
+export type AnyCommand = CommandDefinition<CommandName>;
 
 export function createCommandContext(
   signet: Signet,
@@ -104,22 +112,20 @@ export async function assertOutboundUrl(signet: Signet, field: string, url: stri
   });
 }
 
-/** An entity-change event for the given audiences. */
-export function changeEvent(
+/** An entity-change event for the given audiences: created or updated with the entity as it is now, or deleted. */
+export function changeEvent<E extends EntityName>(orgId: string, entity: E, op: 'created' | 'updated', id: string, data: EntityData<E>, audience: Audience[]): PlannedEvent;
+export function changeEvent<E extends EntityName>(orgId: string, entity: E, op: 'deleted', id: string, data: undefined, audience: Audience[]): PlannedEvent;
+export function changeEvent<E extends EntityName>(
   orgId: string,
-  entity: string,
-  op: 'created' | 'updated' | 'deleted',
+  entity: E,
+  op: EntityChange['op'],
   id: string,
-  data: object | undefined,
+  data: EntityData<E> | undefined,
   audience: Audience[],
 ): PlannedEvent {
   const version = (data as { version?: number } | undefined)?.version;
-  return {
-    orgId,
-    kind: 'change',
-    audience,
-    data: { entity, id, op, ...(data ? { data, ...(version === undefined ? {} : { version }) } : {}) },
-  };
+  const change = { entity, id, op, ...(data ? { data, ...(version === undefined ? {} : { version }) } : {}) } as EntityChange<E>;
+  return { orgId, kind: 'change', audience, data: change };
 }
 
 /** Checks the version a client read against the stored one: a stale update gets CONFLICT with the current entity. */
@@ -160,17 +166,17 @@ export function assertNotSupport(actor: Actor, what: string): void {
  * changed meanwhile), audited with the fields that changed, announced to `audience`. Returns false,
  * writing nothing, when nothing changed.
  */
-export async function commitEntityUpdate<T extends { id: string; version: number }>(
+export async function commitEntityUpdate<E extends EntityName, T extends { id: string; version: number }>(
   context: CommandContext,
   update: {
-    entity: string;
+    entity: E;
     key: string;
     stored: { value: T; raw: string };
     updated: T;
     name: string;
     audience: Audience[];
-    /** What leaves the server (default: the entity itself). */
-    present?: (entity: T) => object;
+    /** What leaves the server (needed when the stored record is not already the entity). */
+    present?: (entity: T) => EntityData<E>;
     action?: string;
     expect?: Precondition[];
     ops?: WriteOp[];
@@ -178,7 +184,7 @@ export async function commitEntityUpdate<T extends { id: string; version: number
     access?: AccessScope[];
   },
 ): Promise<boolean> {
-  const present = update.present ?? ((entity: T) => entity);
+  const present = update.present ?? ((entity: T) => entity as unknown as EntityData<E>);
   const changes = diffFields(present(update.stored.value) as Record<string, unknown>, present(update.updated) as Record<string, unknown>);
   if (Object.keys(changes).length === 0) return false;
   await context.commit({
@@ -204,7 +210,7 @@ export async function commitEntityUpdate<T extends { id: string; version: number
 export async function commitEntityDelete(
   context: CommandContext,
   deletion: {
-    entity: string;
+    entity: EntityName;
     key: string;
     stored: { value: { id: string }; raw: string };
     name: string;

@@ -4,7 +4,6 @@
 // among the policy's approvers; revoking, which only takes approval away, is also open to whoever
 // may edit the policy (policy:write: owners and admins). A submitter never grants (or co-signs a
 // window for) themselves. Submissions use the windows in server/signing/grants.ts.
-import { commandInputs } from '../../src/lib/shared/commands.js';
 import { cosignersNeeded, grantState } from '../../src/lib/shared/approvals.js';
 import type { GrantRecord, MemberRecord, PolicyRecord } from '../store/records.js';
 import type { NotificationDraft } from '../notifications.js';
@@ -104,8 +103,6 @@ function link(grant: GrantRecord): string {
 
 export const listGrants = defineCommand({
   name: 'grant.list',
-  input: commandInputs['grant.list'],
-  permission: 'signing:read',
   async handler(context, input) {
     const policy = (await policyInOrg(context, input.policyId)).value;
     const grants = (await context.repos.grants(policy.id)).map((g) => g.value);
@@ -115,8 +112,6 @@ export const listGrants = defineCommand({
 
 export const proposeGrant = defineCommand({
   name: 'grant.propose',
-  input: commandInputs['grant.propose'],
-  permission: 'signing:approve',
   async handler(context, input) {
     const { actor, repos, signet } = context;
     const loadedPolicy = await policyInOrg(context, input.policyId);
@@ -189,8 +184,6 @@ function activeNote(grant: GrantRecord): NotificationDraft {
 
 export const cosignGrant = defineCommand({
   name: 'grant.cosign',
-  input: commandInputs['grant.cosign'],
-  permission: 'signing:approve',
   async handler(context, input) {
     const { actor, repos } = context;
     return retryOnConcurrentChange(async () => {
@@ -218,8 +211,6 @@ export const cosignGrant = defineCommand({
 
 export const revokeGrant = defineCommand({
   name: 'grant.revoke',
-  input: commandInputs['grant.revoke'],
-  permission: 'signing:approve',
   async handler(context, input) {
     const { actor, repos } = context;
     return retryOnConcurrentChange(async () => {

@@ -1,5 +1,5 @@
 // member.list, member.invite, member.changeRole, member.remove, invite.list, invite.revoke
-import { commandInputs } from '../../src/lib/shared/commands.js';
+import { assignableRolesFor, memberChangeRefusal } from '../../src/lib/shared/rules.js';
 import type { AccessScope, Audience, WriteOp } from '../store/commit.js';
 import type { MemberRecord } from '../store/records.js';
 import { toInvitation } from '../store/records.js';
@@ -16,8 +16,6 @@ const TEAM_MANAGERS: Audience[] = ['p:team:manage'];
 
 export const listMembers = defineCommand({
   name: 'member.list',
-  input: commandInputs['member.list'],
-  permission: 'team:read',
   async handler({ actor, repos }) {
     const members = await repos.members(actor.orgId);
     return members.sort((a, b) => a.joinedAt.localeCompare(b.joinedAt));
@@ -26,8 +24,6 @@ export const listMembers = defineCommand({
 
 export const inviteMember = defineCommand({
   name: 'member.invite',
-  input: commandInputs['member.invite'],
-  permission: 'team:manage',
   async handler({ actor, repos, commit, signet }, input) {
     const { keys } = repos;
     assertNotSupport(actor, 'invite people');
@@ -65,13 +61,13 @@ export const inviteMember = defineCommand({
   },
 });
 
-/** Loads a member another member may manage: never oneself, never the owner. */
+/** Loads a member another member may manage (rules.ts: never oneself, never the owner). */
 async function manageableMember(context: CommandContext, userId: string, what: string) {
   const { actor, repos } = context;
   if (userId === actor.userId) throw forbidden(`Nobody can ${what} themselves`);
   const stored = await repos.member(actor.orgId, userId);
   if (!stored) throw notFound(`Member ${userId}`);
-  if (stored.value.role === 'owner') {
+  if (memberChangeRefusal(stored.value, actor.userId) === 'owner') {
     throw forbidden(`The owner cannot be ${what === 'remove' ? 'removed' : 'given another role'}; ownership moves only through an operator`);
   }
   return stored;
@@ -79,15 +75,13 @@ async function manageableMember(context: CommandContext, userId: string, what: s
 
 export const changeMemberRole = defineCommand({
   name: 'member.changeRole',
-  input: commandInputs['member.changeRole'],
-  permission: 'team:manage',
   async handler(context, input) {
     const { actor, repos, commit, signet } = context;
     const { keys } = repos;
     const stored = await manageableMember(context, input.userId, 'change the role of');
     const member = stored.value;
     assertVersion(`Member ${member.name}`, input.version, member, member);
-    if (member.kind === 'ciUser' && input.role === 'admin') {
+    if (!assignableRolesFor(member).includes(input.role)) {
       throw invalid('role', 'a CI user can be a member or a viewer, not an admin');
     }
     if (member.role === input.role) return member;
@@ -146,8 +140,6 @@ export async function memberRemovalWrites(context: CommandContext, member: Membe
 
 export const removeMember = defineCommand({
   name: 'member.remove',
-  input: commandInputs['member.remove'],
-  permission: 'team:manage',
   async handler(context, input) {
     const { actor, repos, commit } = context;
     const stored = await manageableMember(context, input.userId, 'remove');
@@ -168,8 +160,6 @@ export const removeMember = defineCommand({
 
 export const listInvitations = defineCommand({
   name: 'invite.list',
-  input: commandInputs['invite.list'],
-  permission: 'team:manage',
   async handler({ actor, repos }) {
     const invitations = await repos.invitations(actor.orgId);
     return invitations.map(toInvitation).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
@@ -178,8 +168,6 @@ export const listInvitations = defineCommand({
 
 export const revokeInvitation = defineCommand({
   name: 'invite.revoke',
-  input: commandInputs['invite.revoke'],
-  permission: 'team:manage',
   async handler({ actor, repos, commit }, input) {
     const { keys } = repos;
     const stored = await repos.invitation(input.inviteId);

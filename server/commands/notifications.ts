@@ -1,5 +1,4 @@
 // notification.list, notification.markRead, notification.settings: each user's own inbox.
-import { commandInputs } from '../../src/lib/shared/commands.js';
 import type { Notification, NotificationLevel } from '../../src/lib/shared/entities.js';
 import type { WriteOp } from '../store/commit.js';
 import type { AuditChanges } from '../audit/entries.js';
@@ -9,8 +8,6 @@ import { invalid, notFound } from './errors.js';
 
 export const listNotifications = defineCommand({
   name: 'notification.list',
-  input: commandInputs['notification.list'],
-  permission: null,
   async handler({ actor, repos }, input) {
     return repos.notifications(actor.orgId, actor.userId, input.limit ?? 50, input.unreadOnly);
   },
@@ -18,8 +15,6 @@ export const listNotifications = defineCommand({
 
 export const markNotificationsRead = defineCommand({
   name: 'notification.markRead',
-  input: commandInputs['notification.markRead'],
-  permission: null,
   async handler({ actor, repos, commit }, input) {
     const { keys, redis } = repos;
     const unread = await redis.smembers(keys.notificationUnread(actor.orgId, actor.userId));
@@ -57,8 +52,6 @@ export const markNotificationsRead = defineCommand({
 
 export const notificationSettings = defineCommand({
   name: 'notification.settings',
-  input: commandInputs['notification.settings'],
-  permission: null,
   async handler({ actor, repos, commit, signet }, input) {
     const { keys } = repos;
     const [before, emailOff] = await Promise.all([repos.notificationSettings(actor.orgId, actor.userId), repos.emailOff(actor.orgId)]);

@@ -1,5 +1,4 @@
 // me.get, org.get, org.update, org.delete
-import { commandInputs } from '../../src/lib/shared/commands.js';
 import { permissionsOf } from '../../src/lib/shared/permissions.js';
 import { toOrganization, type OrganizationRecord } from '../store/records.js';
 import type { AccessScope } from '../store/commit.js';
@@ -8,8 +7,6 @@ import { invalid } from './errors.js';
 
 export const getMe = defineCommand({
   name: 'me.get',
-  input: commandInputs['me.get'],
-  permission: null,
   async handler({ actor, repos }) {
     const user = actor.type === 'apiKey' || actor.type === 'ciUser' ? null : (await repos.user(actor.userId))?.value;
     return {
@@ -25,8 +22,6 @@ export const getMe = defineCommand({
 
 export const getOrganization = defineCommand({
   name: 'org.get',
-  input: commandInputs['org.get'],
-  permission: null,
   async handler({ actor }) {
     return toOrganization(actor.org);
   },
@@ -34,8 +29,6 @@ export const getOrganization = defineCommand({
 
 export const updateOrganization = defineCommand({
   name: 'org.update',
-  input: commandInputs['org.update'],
-  permission: 'team:manage',
   async handler(context, input) {
     assertVersion('The organization', input.version, context.actor.org, toOrganization(context.actor.org));
     return (await changeOrganization(context, { name: input.name })).org;
@@ -68,8 +61,6 @@ export async function changeOrganization(
 
 export const deleteOrganization = defineCommand({
   name: 'org.delete',
-  input: commandInputs['org.delete'],
-  permission: 'org:delete',
   async handler({ actor, repos, commit }, input) {
     const { keys } = repos;
     const stored = (await repos.org(actor.orgId))!;

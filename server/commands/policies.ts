@@ -1,8 +1,8 @@
 // policy.*, buildSystem.*: who may submit and approve what, signed with which certificate, and
 // which build systems are trusted to vouch for a submission's origin. Both need policy:write
 // (admins): a member who could edit a policy could make themselves its approver.
-import { commandInputs } from '../../src/lib/shared/commands.js';
 import { roleHas } from '../../src/lib/shared/permissions.js';
+import { mayApprove, maySubmit } from '../../src/lib/shared/rules.js';
 import type { BuildSystemRecord, PolicyRecord, ProjectRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
@@ -23,9 +23,10 @@ async function validatedPolicy(context: CommandContext, policy: PolicyRecord, pr
     for (const userId of policy[field]) {
       const member = members.get(userId);
       if (!member) throw invalid(field, `${userId} is not a member of this organization`);
+      if (field === 'submitters' ? maySubmit(member) : mayApprove(member)) continue;
       const permission = field === 'submitters' ? 'signing:submit' : 'signing:approve';
       if (!roleHas(member.role, permission)) throw invalid(field, `${member.name} is a ${member.role}, who cannot ${field === 'submitters' ? 'submit' : 'approve'}`);
-      if (field === 'approvers' && member.kind === 'ciUser') throw invalid('approvers', `${member.name} is a CI user; only people approve`);
+      throw invalid('approvers', `${member.name} is a CI user; only people approve`);
     }
   }
   if (new Set(policy.submitters).size !== policy.submitters.length) throw invalid('submitters', 'lists someone twice');
@@ -65,8 +66,6 @@ export async function policyInOrg(context: CommandContext, policyId: string) {
 
 export const listPolicies = defineCommand({
   name: 'policy.list',
-  input: commandInputs['policy.list'],
-  permission: 'config:read',
   async handler(context, input) {
     const projectIds = input.projectId
       ? [(await projectInOrg(context, input.projectId)).value.id]
@@ -78,8 +77,6 @@ export const listPolicies = defineCommand({
 
 export const createPolicy = defineCommand({
   name: 'policy.create',
-  input: commandInputs['policy.create'],
-  permission: 'policy:write',
   async handler(context, input) {
     const { actor, repos, commit } = context;
     const { keys } = repos;
@@ -110,8 +107,6 @@ export const createPolicy = defineCommand({
 
 export const updatePolicy = defineCommand({
   name: 'policy.update',
-  input: commandInputs['policy.update'],
-  permission: 'policy:write',
   async handler(context, input) {
     const { repos } = context;
     const { keys } = repos;
@@ -140,8 +135,6 @@ export const updatePolicy = defineCommand({
 
 export const deletePolicy = defineCommand({
   name: 'policy.delete',
-  input: commandInputs['policy.delete'],
-  permission: 'policy:write',
   async handler(context, input) {
     const { keys } = context.repos;
     const stored = await policyInOrg(context, input.policyId);
@@ -165,8 +158,6 @@ export const deletePolicy = defineCommand({
 
 export const listBuildSystems = defineCommand({
   name: 'buildSystem.list',
-  input: commandInputs['buildSystem.list'],
-  permission: 'config:read',
   async handler({ actor, repos }) {
     return (await repos.buildSystems(actor.orgId)).sort((a, b) => a.name.localeCompare(b.name));
   },
@@ -174,8 +165,6 @@ export const listBuildSystems = defineCommand({
 
 export const createBuildSystem = defineCommand({
   name: 'buildSystem.create',
-  input: commandInputs['buildSystem.create'],
-  permission: 'policy:write',
   async handler({ actor, repos, commit, signet }, input) {
     const { keys } = repos;
     if (input.jwksUrl) {
@@ -209,8 +198,6 @@ export const createBuildSystem = defineCommand({
 
 export const deleteBuildSystem = defineCommand({
   name: 'buildSystem.delete',
-  input: commandInputs['buildSystem.delete'],
-  permission: 'policy:write',
   async handler(context, input) {
     const { actor, repos } = context;
     const stored = await repos.buildSystem(input.buildSystemId);

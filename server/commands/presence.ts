@@ -1,13 +1,10 @@
 // presence.update: which page this connection is on. Presence is live state, not a change of
 // record: it is not audited and not replayed, only broadcast.
-import { commandInputs } from '../../src/lib/shared/commands.js';
 import { broadcastPresence, setPresence } from '../realtime/presence.js';
 import { defineCommand } from './define.js';
 
 export const updatePresence = defineCommand({
   name: 'presence.update',
-  input: commandInputs['presence.update'],
-  permission: null,
   async handler({ actor, signet, socketId }, input) {
     if (socketId) {
       await setPresence(signet, actor.orgId, socketId, {

@@ -1,7 +1,7 @@
 // project.*, artifactConfig.*: what is signed. Open Source organizations may not create projects
 // or edit their metadata: the instance's operators do (as the organization's support user).
-import { commandInputs } from '../../src/lib/shared/commands.js';
 import { REPOSITORY_URL_PERMISSION } from '../../src/lib/shared/permissions.js';
+import { operatorsOnly } from '../../src/lib/shared/rules.js';
 import type { WriteOp } from '../store/commit.js';
 import type { ArtifactConfigRecord, ProjectRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
@@ -14,7 +14,7 @@ export const DEFAULT_MAX_ARTIFACT_BYTES = 100 * 1024 ** 2;
 
 /** Open Source organizations: project metadata and certificates are the operators' to manage. */
 export function assertNotOpenSourceRestricted({ actor }: CommandContext, what: string): void {
-  if (actor.org.openSource && actor.type !== 'support') {
+  if (operatorsOnly(actor.org, actor.type)) {
     throw forbidden(`In an Open Source organization only the instance operators ${what}`);
   }
 }
@@ -46,8 +46,6 @@ async function artifactConfigInOrg(context: CommandContext, configId: string) {
 
 export const listProjects = defineCommand({
   name: 'project.list',
-  input: commandInputs['project.list'],
-  permission: 'config:read',
   async handler({ actor, repos }) {
     return (await repos.projects(actor.orgId)).sort((a, b) => a.name.localeCompare(b.name));
   },
@@ -55,8 +53,6 @@ export const listProjects = defineCommand({
 
 export const getProject = defineCommand({
   name: 'project.get',
-  input: commandInputs['project.get'],
-  permission: 'config:read',
   async handler(context, input) {
     const project = (await projectInOrg(context, input.projectId)).value;
     const [artifactConfigs, policies] = await Promise.all([
@@ -69,8 +65,6 @@ export const getProject = defineCommand({
 
 export const createProject = defineCommand({
   name: 'project.create',
-  input: commandInputs['project.create'],
-  permission: 'config:write',
   async handler(context, input) {
     assertNotOpenSourceRestricted(context, 'create projects');
     assertMayChangeRepositoryUrl(context, null, input.repositoryUrl);
@@ -126,8 +120,6 @@ export const createProject = defineCommand({
 
 export const updateProject = defineCommand({
   name: 'project.update',
-  input: commandInputs['project.update'],
-  permission: 'config:write',
   async handler(context, input) {
     assertNotOpenSourceRestricted(context, 'edit project metadata');
     const { actor, repos } = context;
@@ -163,8 +155,6 @@ export const updateProject = defineCommand({
 
 export const deleteProject = defineCommand({
   name: 'project.delete',
-  input: commandInputs['project.delete'],
-  permission: 'project:delete',
   async handler(context, input) {
     const { actor, repos, commit } = context;
     const { keys } = repos;
@@ -213,8 +203,6 @@ export const deleteProject = defineCommand({
 
 export const listArtifactConfigs = defineCommand({
   name: 'artifactConfig.list',
-  input: commandInputs['artifactConfig.list'],
-  permission: 'config:read',
   async handler(context, input) {
     await projectInOrg(context, input.projectId);
     return (await context.repos.artifactConfigs(input.projectId)).sort((a, b) => a.slug.localeCompare(b.slug));
@@ -235,8 +223,6 @@ async function makeDefaultWrites(context: CommandContext, projectId: string, con
 
 export const createArtifactConfig = defineCommand({
   name: 'artifactConfig.create',
-  input: commandInputs['artifactConfig.create'],
-  permission: 'config:write',
   async handler(context, input) {
     const { actor, repos, commit } = context;
     const { keys } = repos;
@@ -275,8 +261,6 @@ export const createArtifactConfig = defineCommand({
 
 export const updateArtifactConfig = defineCommand({
   name: 'artifactConfig.update',
-  input: commandInputs['artifactConfig.update'],
-  permission: 'config:write',
   async handler(context, input) {
     const { repos } = context;
     const stored = await artifactConfigInOrg(context, input.artifactConfigId);
@@ -301,8 +285,6 @@ export const updateArtifactConfig = defineCommand({
 
 export const deleteArtifactConfig = defineCommand({
   name: 'artifactConfig.delete',
-  input: commandInputs['artifactConfig.delete'],
-  permission: 'config:write',
   async handler(context, input) {
     const { keys } = context.repos;
     const stored = await artifactConfigInOrg(context, input.artifactConfigId);

@@ -1,7 +1,7 @@
 // request.list, request.get, request.approve, request.deny, request.cancel, request.resubmit.
 // (Submitting a new request is an upload: POST /api/v1/orgs/{org}/signing-requests.)
-import { commandInputs } from '../../src/lib/shared/commands.js';
-import { CANCELABLE, type WorkflowStatus } from '../../src/lib/shared/signing.js';
+import type { WorkflowStatus } from '../../src/lib/shared/signing.js';
+import { cancelRefusal, decisionRefusal, resubmitRefusal } from '../../src/lib/shared/rules.js';
 import type { Decision } from '../../src/lib/shared/entities.js';
 import type { PolicyRecord, RequestRecord } from '../store/records.js';
 import { parseStoredEntry } from '../audit/query.js';
@@ -31,8 +31,6 @@ async function activityOf(context: CommandContext, requestId: string) {
 
 export const listRequests = defineCommand({
   name: 'request.list',
-  input: commandInputs['request.list'],
-  permission: 'signing:read',
   async handler({ actor, repos }, input) {
     const limit = input.limit ?? 50;
     const matches = (request: RequestRecord) =>
@@ -46,16 +44,7 @@ export const listRequests = defineCommand({
       for (const request of waiting) {
         if (!policies.has(request.policyId)) policies.set(request.policyId, (await repos.policy(request.policyId))?.value ?? null);
       }
-      const mine = waiting.filter((request) => {
-        const policy = policies.get(request.policyId);
-        return (
-          request.submitterId !== actor.userId &&
-          policy !== null &&
-          policy !== undefined &&
-          eligibleApprovers(policy, request).includes(actor.userId) &&
-          !request.approvals.some((a) => a.userId === actor.userId)
-        );
-      });
+      const mine = waiting.filter((request) => decisionRefusal(request, policies.get(request.policyId) ?? null, actor.userId) === null);
       return { requests: mine.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit), nextBefore: null, total: mine.length };
     }
     const found: RequestRecord[] = [];
@@ -80,8 +69,6 @@ export const listRequests = defineCommand({
 
 export const getRequest = defineCommand({
   name: 'request.get',
-  input: commandInputs['request.get'],
-  permission: 'signing:read',
   async handler(context, input) {
     const request = (await requestInOrg(context, input.requestId)).value;
     // What an approver compares against: the policy's last signed request before this one.
@@ -94,24 +81,26 @@ export const getRequest = defineCommand({
   },
 });
 
-/** An approver acting now: named in the policy as it is now, and never the submitter. */
+/** An approver acting now (rules.ts): named in the policy as it is now, and never the submitter. */
 async function approverCheck(context: CommandContext, request: RequestRecord, verb: 'approve' | 'deny') {
-  if (request.workflowStatus !== 'WaitingForApproval') {
-    throw conflict(`The request is ${request.workflowStatus}, not waiting for approval`, request);
+  const policy = (await context.repos.policy(request.policyId))?.value ?? null;
+  switch (decisionRefusal(request, policy, context.actor.userId)) {
+    case 'notWaiting':
+      throw conflict(`The request is ${request.workflowStatus}, not waiting for approval`, request);
+    case 'ownRequest':
+      throw forbidden(`A submitter never ${verb === 'approve' ? 'approves' : 'denies'} their own request`);
+    case 'policyGone':
+      throw conflict(`The signing policy ${request.policySlug} was deleted; the request can only be canceled`);
+    case 'notApprover':
+      throw forbidden(`You are not an approver of signing policy ${request.projectSlug}/${policy!.slug}`);
+    case 'backupNotYet':
+      throw forbidden(
+        `You are a backup approver of signing policy ${request.projectSlug}/${policy!.slug}: you may ${verb} once the request is escalated (after ${policy!.escalateAfterMinutes} minutes of waiting)`,
+      );
+    case 'alreadyDecided':
+      throw conflict(`You have decided on this request already`, request);
   }
-  if (request.submitterId === context.actor.userId) throw forbidden(`A submitter never ${verb === 'approve' ? 'approves' : 'denies'} their own request`);
-  const policy = (await context.repos.policy(request.policyId))?.value;
-  if (!policy) throw conflict(`The signing policy ${request.policySlug} was deleted; the request can only be canceled`);
-  if (!eligibleApprovers(policy, request).includes(context.actor.userId)) {
-    if ((policy.backupApprovers ?? []).includes(context.actor.userId)) {
-      throw forbidden(`You are a backup approver of signing policy ${request.projectSlug}/${policy.slug}: you may ${verb} once the request is escalated (after ${policy.escalateAfterMinutes} minutes of waiting)`);
-    }
-    throw forbidden(`You are not an approver of signing policy ${request.projectSlug}/${policy.slug}`);
-  }
-  if ([...request.approvals, ...request.denials].some((d) => d.userId === context.actor.userId)) {
-    throw conflict(`You have decided on this request already`, request);
-  }
-  return policy;
+  return policy!;
 }
 
 /** A backup approver's decision says so in the audit log. */
@@ -125,8 +114,6 @@ function decision(context: CommandContext, comment: string): Decision {
 
 export const approveRequest = defineCommand({
   name: 'request.approve',
-  input: commandInputs['request.approve'],
-  permission: 'signing:approve',
   async handler(context, input) {
     // Two approvers acting at the same moment: the one whose write lost re-reads and tries again.
     return retryOnConcurrentChange(async () => {
@@ -152,8 +139,6 @@ export const approveRequest = defineCommand({
 
 export const denyRequest = defineCommand({
   name: 'request.deny',
-  input: commandInputs['request.deny'],
-  permission: 'signing:approve',
   async handler(context, input) {
     return retryOnConcurrentChange(async () => {
       const stored = await requestInOrg(context, input.requestId);
@@ -184,8 +169,6 @@ export const denyRequest = defineCommand({
  */
 export const breakGlassRequest = defineCommand({
   name: 'request.breakGlass',
-  input: commandInputs['request.breakGlass'],
-  permission: 'signing:approve',
   async handler(context, input) {
     const { actor } = context;
     const lacking = BREAK_GLASS_PERMISSIONS.find((permission) => !actor.permissions.has(permission));
@@ -219,16 +202,12 @@ export const breakGlassRequest = defineCommand({
 
 export const cancelRequest = defineCommand({
   name: 'request.cancel',
-  input: commandInputs['request.cancel'],
-  permission: 'signing:submit',
   async handler(context, input) {
     const stored = await requestInOrg(context, input.requestId);
     const request = stored.value;
-    const isAdmin = context.actor.role === 'owner' || context.actor.role === 'admin';
-    if (request.submitterId !== context.actor.userId && !isAdmin) {
-      throw forbidden('Only the submitter or an administrator may cancel a signing request');
-    }
-    if (!CANCELABLE.includes(request.workflowStatus as WorkflowStatus)) {
+    const refusal = cancelRefusal(request, context.actor);
+    if (refusal === 'notSubmitterOrAdmin') throw forbidden('Only the submitter or an administrator may cancel a signing request');
+    if (refusal === 'notCancelable') {
       throw conflict(`The request is ${request.workflowStatus}; it can be canceled only before processing starts`, request);
     }
     return commitRequestChange(context.signet, {
@@ -249,8 +228,6 @@ export const cancelRequest = defineCommand({
 
 export const resubmitRequest = defineCommand({
   name: 'request.resubmit',
-  input: commandInputs['request.resubmit'],
-  permission: 'signing:submit',
   async handler(context, input) {
     const original = (await requestInOrg(context, input.requestId)).value;
     return resubmit(context, original, { policyId: input.policyId, description: input.description, originToken: input.originToken });
@@ -264,10 +241,9 @@ export async function resubmit(
   options: { policyId?: string; description?: string; originToken?: string },
 ) {
   const { signet, actor, source, repos } = context;
-  if (original.submitterId !== actor.userId && actor.role !== 'owner' && actor.role !== 'admin') {
-    throw forbidden('Only the submitter or an administrator may re-submit a signing request');
-  }
-  if (!original.isFinalStatus) throw conflict(`The request is ${original.workflowStatus}; only a finished request can be re-submitted`, original);
+  const refusal = resubmitRefusal(original, actor);
+  if (refusal === 'notSubmitterOrAdmin') throw forbidden('Only the submitter or an administrator may re-submit a signing request');
+  if (refusal === 'notFinal') throw conflict(`The request is ${original.workflowStatus}; only a finished request can be re-submitted`, original);
   const project = (await repos.project(original.projectId))?.value;
   if (!project) throw conflict(`Project ${original.projectSlug} was deleted`);
   const policy = (await repos.policy(options.policyId ?? original.policyId))?.value;

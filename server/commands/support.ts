@@ -1,6 +1,5 @@
 // support.authorize, support.disable: whether the instance's operators may enter this
 // organization as its support user (with administrator rights). Disabling ends their sockets at once.
-import { commandInputs } from '../../src/lib/shared/commands.js';
 import { defineCommand, type CommandContext } from './define.js';
 import { changeOrganization } from './organization.js';
 
@@ -11,14 +10,10 @@ async function setSupportAuthorized(context: CommandContext, authorized: boolean
 
 export const authorizeSupport = defineCommand({
   name: 'support.authorize',
-  input: commandInputs['support.authorize'],
-  permission: 'team:manage',
   handler: (context) => setSupportAuthorized(context, true),
 });
 
 export const disableSupport = defineCommand({
   name: 'support.disable',
-  input: commandInputs['support.disable'],
-  permission: 'team:manage',
   handler: (context) => setSupportAuthorized(context, false),
 });

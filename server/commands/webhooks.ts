@@ -1,7 +1,6 @@
 // webhook.list, webhook.create, webhook.update, webhook.delete: per project, called on the status
 // changes each subscribes to (by default the final statuses). The HMAC secret is shown once at
 // creation and kept sealed (it must be recoverable to sign deliveries).
-import { commandInputs } from '../../src/lib/shared/commands.js';
 import { toWebhook, type WebhookRecord } from '../store/records.js';
 import { randomId, randomToken } from '../auth/secrets.js';
 import { sealPrivateKey } from '../signing/keyVault.js';
@@ -12,8 +11,6 @@ import { projectInOrg } from './projects.js';
 
 export const listWebhooks = defineCommand({
   name: 'webhook.list',
-  input: commandInputs['webhook.list'],
-  permission: 'config:read',
   async handler(context, input) {
     await projectInOrg(context, input.projectId);
     return (await context.repos.webhooks(input.projectId)).map(toWebhook);
@@ -22,8 +19,6 @@ export const listWebhooks = defineCommand({
 
 export const createWebhook = defineCommand({
   name: 'webhook.create',
-  input: commandInputs['webhook.create'],
-  permission: 'config:write',
   async handler(context, input) {
     const { actor, repos, commit, signet } = context;
     const { keys } = repos;
@@ -62,8 +57,6 @@ async function webhookInOrg({ actor, repos }: CommandContext, webhookId: string)
 
 export const updateWebhook = defineCommand({
   name: 'webhook.update',
-  input: commandInputs['webhook.update'],
-  permission: 'config:write',
   async handler(context, input) {
     const stored = await webhookInOrg(context, input.webhookId);
     const current = toWebhook(stored.value);
@@ -84,8 +77,6 @@ export const updateWebhook = defineCommand({
 
 export const deleteWebhook = defineCommand({
   name: 'webhook.delete',
-  input: commandInputs['webhook.delete'],
-  permission: 'config:write',
   async handler(context, input) {
     const { repos } = context;
     const stored = await webhookInOrg(context, input.webhookId);

@@ -4,20 +4,19 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { serialize as serializeCookie } from 'cookie';
 import { z } from 'zod';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { CommandOptions, commandInputs, ERROR_CODES, type ErrorCode } from '../../src/lib/shared/commands.js';
+import { COMMAND_NAMES, CommandOptions, commandDeclarations, ERROR_CODES, type ErrorCode } from '../../src/lib/shared/commands.js';
+import { ENTITIES } from '../../src/lib/shared/events.js';
 import { acceptInvitation, completeSetup, SESSION_COOKIE, signIn, signOut, createSessionFor } from '../auth/accounts.js';
 import { principalOf, requireJsonBody, requireSameOrigin, sendError, sessionIdOf, sourceOf } from './requestAuth.js';
 import { CommandFailure, invalidInput, rateLimited } from '../commands/errors.js';
 import { toCommandError, type Dispatcher } from '../commands/dispatch.js';
 import { withinDeadline } from '../commands/attempt.js';
-import { COMMANDS } from '../commands/registry.js';
 import type { Signet } from '../signet.js';
 import type { Metrics } from '../metrics.js';
 import { tokenHash as hashSession } from '../auth/secrets.js';
 import { openApiDocument } from './openapi.js';
 import { servedOverHttps } from './securityHeaders.js';
-
-const LoginInput = z.strictObject({ email: z.string().max(254), password: z.string().max(256) });
+import { LoginInput, type Health, type Ready, type SetupDone, type SetupStatus, type SignedIn, type SignedOut } from '../../src/lib/shared/rest.js';
 
 export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metrics): express.Router {
   const { config } = signet;
@@ -41,13 +40,13 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
     handler(req, res).catch((error) => sendError(res, toCommandError(signet, error, req.path)));
 
   api.get('/healthz', (_req, res) => {
-    res.json({ ok: true, node: config.nodeId });
+    res.json({ ok: true, node: config.nodeId } satisfies Health);
   });
   api.get('/readyz', run(async (_req, res) => {
     // A draining node takes nothing new: load balancers move its traffic elsewhere.
     if (signet.shuttingDown) throw new CommandFailure('UNAVAILABLE', 'This node is shutting down');
     await withinDeadline(signet.redis.ping(), config.SIGNET_COMMAND_DEADLINE_MS);
-    res.json({ ok: true });
+    res.json({ ok: true } satisfies Ready);
   }));
   api.get('/metrics', run(async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -113,7 +112,7 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
     // Success forgives this account's failures from this address, not the address's over all accounts.
     await failuresPerAccount.delete(`${String(req.ip)}:${email}`);
     setSessionCookie(res, signedIn.sessionId);
-    res.json({ ok: true, result: { user: presentUser(signedIn.user), orgs: signedIn.orgs } });
+    res.json({ ok: true, result: { user: presentUser(signedIn.user), orgs: signedIn.orgs } satisfies SignedIn });
   }));
 
   api.post('/api/v1/auth/logout', run(async (req, res) => {
@@ -123,7 +122,7 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
       await signOut(signet, sessionId, sourceOf(req));
     }
     res.setHeader('Set-Cookie', serializeCookie(SESSION_COOKIE, '', { httpOnly: true, path: '/', maxAge: 0 }));
-    res.json({ ok: true, result: { signedOut: true } });
+    res.json({ ok: true, result: { signedOut: true } satisfies SignedOut });
   }));
 
   api.post('/api/v1/auth/accept-invite', run(async (req, res) => {
@@ -135,7 +134,7 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
     const user = await guarded(req, invitation, 'attempts', () => acceptInvitation(signet, req.body, sourceOf(req)), ['NOT_FOUND']);
     const session = await createSessionFor(signet, user, sourceOf(req));
     setSessionCookie(res, session.sessionId);
-    res.json({ ok: true, result: { user: presentUser(user), orgs: session.orgs } });
+    res.json({ ok: true, result: { user: presentUser(user), orgs: session.orgs } satisfies SignedIn });
   }));
 
   api.get('/api/v1/auth/session', run(async (req, res) => {
@@ -145,16 +144,16 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
     const user = session ? (await signet.repos.user(session.value.userId))?.value : null;
     if (!user) throw new CommandFailure('UNAUTHENTICATED', 'Not signed in');
     const orgs = await orgsOf(user.id);
-    res.json({ ok: true, result: { user: presentUser(user), orgs } });
+    res.json({ ok: true, result: { user: presentUser(user), orgs } satisfies SignedIn });
   }));
 
   api.get('/api/v1/setup', run(async (_req, res) => {
-    res.json({ ok: true, result: { needed: (await signet.redis.exists(signet.keys.setupToken)) === 1 } });
+    res.json({ ok: true, result: { needed: (await signet.redis.exists(signet.keys.setupToken)) === 1 } satisfies SetupStatus });
   }));
   api.post('/api/v1/setup', run(async (req, res) => {
     requireOriginWhenSent(req);
     const created = await completeSetup(signet, req.body, sourceOf(req));
-    res.status(201).json({ ok: true, result: { org: created.org } });
+    res.status(201).json({ ok: true, result: { org: created.org } satisfies SetupDone });
   }));
 
   api.post('/api/v1/commands/:name', run(async (req, res) => {
@@ -201,8 +200,9 @@ function presentUser(user: { id: string; email: string; name: string; operator: 
   return { id: user.id, email: user.email, name: user.name, operator: user.operator };
 }
 
-/** The protocol as data: every command's name, permission and input as JSON Schema. */
+/** The protocol as data: every command's name, permission, input and result as JSON Schema, and the entity-change events. */
 export function protocolDocument() {
+  const schema = (type: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(type, { io, unrepresentable: 'any' });
   return {
     protocol: 'signet',
     version: 1,
@@ -211,12 +211,13 @@ export function protocolDocument() {
       rest: 'POST /api/v1/commands/{name} with the input as JSON body; options.requestId as the Idempotency-Key header',
     },
     /** A command's options: with a request id it is applied at most once, and a retry with the same id gets the first answer. */
-    commandOptions: z.toJSONSchema(CommandOptions, { io: 'input', unrepresentable: 'any' }),
+    commandOptions: schema(CommandOptions, 'input'),
     errorCodes: ERROR_CODES,
-    commands: COMMANDS.map((command) => ({
-      name: command.name,
-      permission: command.permission,
-      input: z.toJSONSchema(commandInputs[command.name], { io: 'input', unrepresentable: 'any' }),
-    })),
+    commands: COMMAND_NAMES.map((name) => {
+      const { permission, input, result } = commandDeclarations[name];
+      return { name, permission, input: schema(input, 'input'), result: schema(result, 'output') };
+    }),
+    /** `change` events: { seq, entity, id, op, data?, version? }, where `data` (absent for deleted) is the entity as it is now. */
+    entities: Object.fromEntries(Object.entries(ENTITIES).map(([entity, data]) => [entity, schema(data, 'output')])),
   };
 }

@@ -13,6 +13,7 @@
 import express, { type Request } from 'express';
 import { z } from 'zod';
 import type { RequestStatus } from '../../src/lib/shared/signing.js';
+import type { SignPathSigningRequest } from '../../src/lib/shared/rest.js';
 import { invalidInput } from '../commands/errors.js';
 import type { Dispatcher } from '../commands/dispatch.js';
 import type { Signet } from '../signet.js';
@@ -81,7 +82,7 @@ const signPathResubmitNaming: FieldNaming = (name) => {
 const SignPathResubmit = ResubmitInput.extend({ originalSigningRequestId: z.string().min(1).max(64) });
 
 /** A request as SignPath's "Get signing request data" presents it. */
-async function presentSignPathRequest(signet: Signet, orgInPath: string, request: RequestRecord) {
+async function presentSignPathRequest(signet: Signet, orgInPath: string, request: RequestRecord): Promise<SignPathSigningRequest> {
   const self = `${signet.config.publicUrl}/api/v1/${encodeURIComponent(orgInPath)}/SigningRequests/${request.id}`;
   const [project, policy, artifactConfig] = await Promise.all([
     signet.repos.project(request.projectId),
@@ -95,7 +96,7 @@ async function presentSignPathRequest(signet: Signet, orgInPath: string, request
           url: request.origin.repositoryUrl,
           branchName: request.origin.branch,
           commitId: request.origin.commit,
-          sourceControlManagementType: 'git',
+          sourceControlManagementType: 'git' as const,
         },
       }
     : undefined;

@@ -20,10 +20,11 @@ import type { Signet } from '../signet.js';
 import type { RequestRecord } from '../store/records.js';
 import { artifactPaths, signedPath, storeUpload, UploadTooLarge } from '../signing/artifacts.js';
 import { formatOf, signedDownload } from '../../src/lib/shared/formats.js';
+import type { RestSigningRequest } from '../../src/lib/shared/rest.js';
 import { checkSubmitter, discardUpload, newRequestId, resolveBySlugs, submitSigningRequest } from '../signing/submit.js';
 import { principalOf, requireJsonBody, sendError, sourceOf } from './requestAuth.js';
 
-const SubmitFields = z.strictObject({
+export const SubmitFields = z.strictObject({
   projectSlug: z.string().min(1).max(64),
   signingPolicySlug: z.string().min(1).max(64),
   artifactConfigurationSlug: z.string().min(1).max(64).optional(),
@@ -38,8 +39,14 @@ export const ResubmitInput = z.strictObject({
   originToken: z.string().max(16_000).optional(),
 });
 
+/** GET …/audit: entries after a seq, a page at a time. */
+export const AuditExportQuery = z.strictObject({
+  after: z.coerce.number().int().min(0).default(0).describe('entries with a higher seq'),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+});
+
 /** The REST shape of a request (SPEC §8). */
-export function presentRequest(signet: Signet, orgSlug: string, request: RequestRecord) {
+export function presentRequest(signet: Signet, orgSlug: string, request: RequestRecord): RestSigningRequest {
   const self = `${signet.config.publicUrl}/api/v1/orgs/${orgSlug}/signing-requests/${request.id}`;
   return {
     id: request.id,
@@ -272,9 +279,7 @@ export function createSigningApi(signet: Signet, dispatcher: Dispatcher): expres
 
   api.get(`${base}/audit`, run(async (req, res) => {
     const actor = await actorFor(req, req.params.org, 'audit:read', 'audit.export');
-    const query = z
-      .strictObject({ after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(10_000).default(1000) })
-      .safeParse(req.query);
+    const query = AuditExportQuery.safeParse(req.query);
     if (!query.success) throw invalidInput(query.error);
     const rows = await signet.redis.zrangebyscore(signet.keys.audit(actor.orgId), `(${query.data.after}`, '+inf', 'WITHSCORES', 'LIMIT', 0, query.data.limit);
     res.type('application/x-ndjson');

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { maySubmitUnder } from '../../src/lib/shared/rules.js';
 import type { Actor } from '../auth/actor.js';
 import type { Signet } from '../signet.js';
 import type { ArtifactConfigRecord, PolicyRecord, ProjectRecord, RequestRecord } from '../store/records.js';
@@ -74,7 +75,7 @@ export async function checkSubmitter(signet: Signet, actor: Actor, source: Audit
   if (!actor.permissions.has('signing:submit')) {
     await denied(signet, actor, source, action, `Submitting needs the signing:submit permission, which ${actor.type === 'user' ? `a ${actor.role}` : 'this API key'} does not have`);
   }
-  if (!policy.submitters.includes(actor.userId)) {
+  if (!maySubmitUnder(policy, actor.userId)) {
     await denied(signet, actor, source, action, `You are not a submitter of signing policy ${project.slug}/${policy.slug}`);
   }
   if (project.status !== 'active') throw conflict(`Project ${project.slug} is inactive and accepts no new signing requests`);

@@ -1,12 +1,12 @@
 // Who I am in the current organization and what I may do there, live: reloaded when the socket
 // resyncs, when my own membership changes (a role change, removal) and when the organization does.
 // Pages use it to show only what the user may do; the server checks every command anyway.
-import type { Organization } from '$lib/shared/entities';
 import type { Permission } from '$lib/shared/permissions';
+import { commandPermissions, type CommandName } from '$lib/shared/commands';
 import { asProtocolError } from '$lib/protocol';
 import { command, realtime } from '$lib/realtime/socket.svelte';
 import { whenSynced } from '$lib/realtime/synced';
-import type { Me } from '$lib/realtime/results';
+import type { Me } from '$lib/shared/results';
 
 class MyAccess {
   #me = $state<Me | null>(null);
@@ -33,6 +33,12 @@ class MyAccess {
     return this.me?.permissions.includes(permission) ?? false;
   }
 
+  /** Whether my role (or key) allows the command at all, by its declared permission; the object it acts on has rules of its own (rules.ts). */
+  mayRun(name: CommandName): boolean {
+    const permission = commandPermissions[name];
+    return this.me !== null && (permission === null || this.can(permission));
+  }
+
   /** Starts following the socket; safe to call from every page. */
   start(): void {
     if (this.#started) return;
@@ -41,8 +47,8 @@ class MyAccess {
     realtime.on('change', (event) => {
       const me = this.#me;
       if (!me) return;
-      if (event.entity === 'organization' && event.id === me.org.id && event.data) {
-        me.org = event.data as Organization;
+      if (event.entity === 'organization' && event.id === me.org.id && event.op !== 'deleted') {
+        me.org = event.data;
       } else if (event.entity === 'member' && event.id === (me.user?.id ?? me.actor.id)) {
         void this.reload();
       }

@@ -1,12 +1,15 @@
 // Following `change` events of some entities, for pages that keep their own lists live.
-import type { ChangeEvent } from '$lib/shared/events';
+import type { ChangeEvent, EntityName } from '$lib/shared/events';
 import { realtime } from '$lib/realtime/socket.svelte';
 
-/** Calls `handler` for every change of one of `entities`; returns the unsubscriber. */
-export function onEntityChange(entities: string | readonly string[], handler: (event: ChangeEvent) => void): () => void {
-  const wanted = typeof entities === 'string' ? [entities] : entities;
+/**
+ * Calls `handler` for every change of one of `entities` (names from the closed set in events.ts,
+ * so `event.data` is typed by the entity); returns the unsubscriber.
+ */
+export function onEntityChange<E extends EntityName>(entities: E | readonly E[], handler: (event: ChangeEvent<E>) => void): () => void {
+  const wanted: readonly EntityName[] = typeof entities === 'string' ? [entities] : entities;
   return realtime.on('change', (event) => {
-    if (wanted.includes(event.entity)) handler(event);
+    if (wanted.includes(event.entity)) handler(event as ChangeEvent<E>);
   });
 }
 

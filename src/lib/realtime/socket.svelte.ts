@@ -3,10 +3,9 @@
 // sends each event once, in order), duplicate-free (drop seqs already applied), and tells
 // subscribers when their data must be reloaded.
 import { io, type Socket } from 'socket.io-client';
-import type { CommandAck, CommandInput, CommandName, CommandOptions, ErrorCode } from '$lib/shared/commands';
+import type { CommandAck, CommandInput, CommandName, CommandOptions, CommandResult, ErrorCode } from '$lib/shared/commands';
 import type { ClientToServerEvents, HandshakeAuth, ReadyEvent, ServerToClientEvents } from '$lib/shared/events';
 import { ProtocolError, unwrap } from '$lib/protocol';
-import type { CommandResult } from './results';
 import { SERVER_DISCONNECT_RETRY_MS, SOCKET_OPTIONS } from './connection';
 
 export type SignetSocket = Socket<ServerToClientEvents, ClientToServerEvents>;

@@ -8,7 +8,7 @@ import type { ChangeEvent } from '$lib/shared/events';
 import { asProtocolError } from '$lib/protocol';
 import { HoldWhileLoading, type Load } from '$lib/realtime/holdWhileLoading.svelte';
 import { realtime, type RealtimeClient } from '$lib/realtime/socket.svelte';
-import type { RequestPage } from '$lib/realtime/results';
+import type { RequestPage } from '$lib/shared/results';
 
 export type RequestFilter = Omit<CommandInput<'request.list'>, 'before' | 'limit'>;
 

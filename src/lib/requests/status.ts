@@ -1,5 +1,5 @@
 // How the signing-request lifecycle (SPEC §4) reads in the console.
-import { CANCELABLE, STATUS_LABELS, WORKFLOW_STATUSES, type WorkflowStatus } from '$lib/shared/signing';
+import { STATUS_LABELS, WORKFLOW_STATUSES, type WorkflowStatus } from '$lib/shared/signing';
 import type { SigningRequest } from '$lib/shared/entities';
 
 export type Tone = 'waiting' | 'active' | 'ok' | 'bad' | 'neutral';
@@ -27,10 +27,6 @@ export function statusLabel(status: string): string {
 
 export function statusTone(status: string): Tone {
   return isWorkflowStatus(status) ? TONES[status] : 'neutral';
-}
-
-export function isCancelable(request: SigningRequest): boolean {
-  return (CANCELABLE as readonly string[]).includes(request.workflowStatus);
 }
 
 export type StepState = 'done' | 'current' | 'todo' | 'failed' | 'skipped';

@@ -3,6 +3,7 @@
 // console (what it shows and offers).
 import type { ApprovalGrant, Origin, SigningPolicy, SigningRequest } from './entities.js';
 import type { Permission } from './permissions.js';
+import type { PreviousSigned } from './results.js';
 
 /**
  * Break-glass is an administrator's act (SPEC §4: "an admin approves alone"). It is approving, so it
@@ -53,7 +54,7 @@ export function grantApplies(grant: ApprovalGrant, policy: SigningPolicy, submit
  * Who may approve or deny a waiting request now: the policy's approvers, and once the request has
  * been escalated, its backup approvers too (counted like approvers: distinct people, one decision each).
  */
-export function eligibleApprovers(policy: SigningPolicy, request: Pick<SigningRequest, 'escalation'>): string[] {
+export function eligibleApprovers(policy: Pick<SigningPolicy, 'approvers' | 'backupApprovers'>, request: Pick<SigningRequest, 'escalation'>): string[] {
   const backups = request.escalation?.escalatedAt ? (policy.backupApprovers ?? []) : [];
   return [...policy.approvers, ...backups.filter((id) => !policy.approvers.includes(id))];
 }
@@ -78,19 +79,6 @@ export function compareUrl(previous: Origin | null | undefined, current: Origin 
   if (host === 'github.com') return `${repo}/compare/${previous.commit}...${current.commit}`;
   if (host === 'gitlab.com') return `${repo}/-/compare/${previous.commit}...${current.commit}`;
   return null;
-}
-
-/** The previous signed request of the same policy, as request.get summarizes it beside a request. */
-export interface PreviousSigned {
-  id: string;
-  artifact: SigningRequest['artifact'];
-  origin: Origin | null;
-  submitterName: string;
-  createdAt: string;
-  finishedAt: string | null;
-  /** From the previous build's commit to this one's, where both are known. */
-  commitRange: { from: string; to: string } | null;
-  compareUrl: string | null;
 }
 
 export function summarizePrevious(previous: SigningRequest, current: SigningRequest): PreviousSigned {

@@ -1,12 +1,51 @@
-// Each command's name and input schema: the protocol both sides speak (SPEC §7).
-// The server's declaration of a command (server/commands/*) pairs one of these with its
-// permission and handler; GET /api/v1/protocol.json publishes them as JSON Schema.
+// The protocol both sides speak (SPEC §7): each command's name, the permission it needs, its input
+// and its result, declared once in `commandDeclarations`. The server's handler for a command
+// (server/commands/*, defineCommand) takes the permission and input from here and must return the
+// result's type; the console's `command()` is typed from here; GET /api/v1/openapi.json and
+// /api/v1/protocol.json publish these schemas.
 import { z } from 'zod';
-import { ASSIGNABLE_ROLES, PERMISSIONS } from './permissions.js';
-import { CERTIFICATE_ALGORITHMS, CHAT_SERVICES, KEY_CUSTODIES, NotificationLevel, SIGNATURE_FORMATS } from './entities.js';
+import { ASSIGNABLE_ROLES, PERMISSIONS, type Permission } from './permissions.js';
+import {
+  ApiKey,
+  ApprovalGrant,
+  ArtifactConfiguration,
+  BuildSystem,
+  Certificate,
+  CERTIFICATE_ALGORITHMS,
+  CHAT_SERVICES,
+  ChatChannel,
+  Id,
+  Invitation,
+  KEY_CUSTODIES,
+  Member,
+  NotificationLevel,
+  Organization,
+  Project,
+  SIGNATURE_FORMATS,
+  SigningPolicy,
+  SigningRequest,
+  Webhook,
+} from './entities.js';
 import { DEFAULT_WEBHOOK_EVENTS, WEBHOOK_EVENTS, WORKFLOW_STATUSES } from './signing.js';
-import { MAX_STATS_DAYS } from './stats.js';
+import { DashboardStats, MAX_STATS_DAYS } from './stats.js';
 import { BREAK_GLASS_REASON_MIN, GRANT_LIMITS } from './approvals.js';
+import {
+  AuditPage,
+  AuditVerification,
+  Deleted,
+  Me,
+  MemberRemoved,
+  NewApiKey,
+  NewCiUser,
+  NewInvitation,
+  NewWebhook,
+  NotificationPage,
+  NotificationSettings,
+  PresenceEntry,
+  ProjectDetails,
+  RequestDetails,
+  RequestPage,
+} from './results.js';
 
 /** Bounds that keep every list and string finite (SPEC §10). */
 export const LIMITS = {
@@ -129,269 +168,559 @@ export const CsrSubjectFields = {
 
 const KeyCustody = z.enum(KEY_CUSTODIES).describe('software: sealed in Redis under the master key; pkcs11: generated in the PKCS#11 token, never extractable');
 
-export const commandInputs = {
-  'me.get': empty,
+/** One command of the protocol. */
+export interface CommandDeclaration {
+  /** What the actor's role (or key) must allow; null: any member may run it (it only touches their own data). */
+  permission: Permission | null;
+  input: z.ZodType;
+  /** What `{ ok: true, result }` carries. */
+  result: z.ZodType;
+}
 
-  'org.get': empty,
-  'org.update': z.strictObject({ name: Name, version: Version }),
-  'org.delete': z.strictObject({ confirmSlug: Slug.describe('the organization slug, typed to confirm') }),
+/**
+ * Every command, declared once. Adding one: an entry here (permission, input, result), its handler
+ * with defineCommand in server/commands/, a line in server/commands/registry.ts, and an example
+ * input in test/server/security/fixture.ts (the types insist on the last two).
+ */
+export const commandDeclarations = {
+  'me.get': {
+    permission: null,
+    input: empty,
+    result: Me,
+  },
+  'org.get': {
+    permission: null,
+    input: empty,
+    result: Organization,
+  },
+  'org.update': {
+    permission: 'team:manage',
+    input: z.strictObject({ name: Name, version: Version }),
+    result: Organization,
+  },
+  'org.delete': {
+    permission: 'org:delete',
+    input: z.strictObject({ confirmSlug: Slug.describe('the organization slug, typed to confirm') }),
+    result: z.object({ deleted: z.literal(true) }),
+  },
 
-  'member.list': empty,
-  'member.invite': z.strictObject({ email: Email, role: z.enum(ASSIGNABLE_ROLES) }),
-  'member.changeRole': z.strictObject({ userId: EntityId, role: z.enum(ASSIGNABLE_ROLES), version: Version }),
-  'member.remove': z.strictObject({ userId: EntityId }),
-  'invite.list': empty,
-  'invite.revoke': z.strictObject({ inviteId: EntityId }),
+  'member.list': {
+    permission: 'team:read',
+    input: empty,
+    result: z.array(Member),
+  },
+  'member.invite': {
+    permission: 'team:manage',
+    input: z.strictObject({ email: Email, role: z.enum(ASSIGNABLE_ROLES) }),
+    result: NewInvitation,
+  },
+  'member.changeRole': {
+    permission: 'team:manage',
+    input: z.strictObject({ userId: EntityId, role: z.enum(ASSIGNABLE_ROLES), version: Version }),
+    result: Member,
+  },
+  'member.remove': {
+    permission: 'team:manage',
+    input: z.strictObject({ userId: EntityId }),
+    result: MemberRemoved,
+  },
+  'invite.list': {
+    permission: 'team:manage',
+    input: empty,
+    result: z.array(Invitation),
+  },
+  'invite.revoke': {
+    permission: 'team:manage',
+    input: z.strictObject({ inviteId: EntityId }),
+    result: z.object({ revoked: Id }),
+  },
 
-  'ciUser.create': z.strictObject({ name: Name, role: z.enum(['member', 'viewer']).default('member') }),
-  'ciUser.remove': z.strictObject({ userId: EntityId }),
+  'ciUser.create': {
+    permission: 'team:manage',
+    input: z.strictObject({ name: Name, role: z.enum(['member', 'viewer']).default('member') }),
+    result: NewCiUser,
+  },
+  'ciUser.remove': {
+    permission: 'team:manage',
+    input: z.strictObject({ userId: EntityId }),
+    result: MemberRemoved,
+  },
 
-  'support.authorize': empty,
-  'support.disable': empty,
+  'support.authorize': {
+    permission: 'team:manage',
+    input: empty,
+    result: Organization,
+  },
+  'support.disable': {
+    permission: 'team:manage',
+    input: empty,
+    result: Organization,
+  },
 
-  'apiKey.list': empty,
-  'apiKey.create': z.strictObject({
-    name: Name,
-    permissions: z.array(z.enum(PERMISSIONS)).min(1).max(PERMISSIONS.length),
-    expiresAt: IsoTime.nullable()
-      .default(null)
-      .describe('null or absent: never, or for a key created with an API key, when that key expires (a later time is refused)'),
-    ciUserId: EntityId.optional().describe('create the key for this CI user (needs team:manage)'),
-  }),
-  'apiKey.revoke': z.strictObject({ keyId: EntityId }),
-
-  'audit.query': z.strictObject({
-    actorId: z.string().max(64).optional(),
-    action: z.string().max(64).optional(),
-    targetType: z.string().max(64).optional(),
-    targetId: z.string().max(64).optional(),
-    from: IsoTime.optional(),
-    to: IsoTime.optional(),
-    before: z.number().int().min(1).optional().describe('cursor: entries with a lower seq (newest first)'),
-    limit: PageSize,
-  }),
-  'audit.verify': empty,
-
-  'notification.list': z.strictObject({ unreadOnly: z.boolean().default(false), limit: PageSize }),
-  'notification.markRead': z.union([
-    z.strictObject({ ids: z.array(EntityId).min(1).max(LIMITS.listInput) }),
-    z.strictObject({ all: z.literal(true) }),
-  ]),
-  'notification.settings': z.strictObject({
-    set: z
-      .array(z.strictObject({ policyId: EntityId, level: NotificationLevel }))
-      .max(LIMITS.listInput)
-      .optional(),
-    email: z.boolean().optional().describe('whether notifications also come by email (the per-policy levels apply to both)'),
-  }),
-
-  'presence.update': z.strictObject({ page: z.string().max(200) }),
-
-  'project.list': empty,
-  'project.get': z.strictObject({ projectId: EntityId }),
-  'project.create': z.strictObject({
-    slug: ProjectFields.slug,
-    name: ProjectFields.name,
-    repositoryUrl: ProjectFields.repositoryUrl.default(null),
-    description: ProjectFields.description.default(''),
-  }),
-  'project.update': z.strictObject({
-    projectId: EntityId,
-    version: Version,
-    slug: ProjectFields.slug.optional(),
-    name: ProjectFields.name.optional(),
-    repositoryUrl: ProjectFields.repositoryUrl.optional(),
-    description: ProjectFields.description.optional(),
-    status: ProjectFields.status.optional(),
-  }),
-  'project.delete': z.strictObject({ projectId: EntityId, confirmSlug: Slug.describe('the project slug, typed to confirm') }),
-
-  'artifactConfig.list': z.strictObject({ projectId: EntityId }),
-  'artifactConfig.create': z.strictObject({
-    projectId: EntityId,
-    slug: ArtifactConfigFields.slug,
-    name: ArtifactConfigFields.name,
-    fileNamePattern: ArtifactConfigFields.fileNamePattern.default('*'),
-    maxSizeBytes: ArtifactConfigFields.maxSizeBytes.default(100 * 1024 ** 2),
-    signatureFormat: z.enum(SIGNATURE_FORMATS).default('cms-detached'),
-    isDefault: ArtifactConfigFields.isDefault.default(false),
-  }),
-  'artifactConfig.update': z.strictObject({
-    artifactConfigId: EntityId,
-    version: Version,
-    name: ArtifactConfigFields.name.optional(),
-    fileNamePattern: ArtifactConfigFields.fileNamePattern.optional(),
-    maxSizeBytes: ArtifactConfigFields.maxSizeBytes.optional(),
-    signatureFormat: z.enum(SIGNATURE_FORMATS).optional(),
-    isDefault: z.literal(true).optional().describe('make this the project default'),
-  }),
-  'artifactConfig.delete': z.strictObject({ artifactConfigId: EntityId }),
-
-  'certificate.list': empty,
-  'certificate.generate': z.strictObject({
-    ...CertificateBase,
-    custody: KeyCustody.default('software'),
-    algorithm: z.enum(CERTIFICATE_ALGORITHMS).default('ECDSA-P256'),
-    commonName: CsrSubjectFields.commonName,
-    organization: CsrSubjectFields.organization,
-    validDays: z.number().int().min(1).max(3650).default(365),
-  }),
-  'certificate.import': z.discriminatedUnion('format', [
-    z.strictObject({
-      ...CertificateBase,
-      format: z.literal('pem'),
-      certificatePem: z.string().min(1).max(20_000),
-      privateKeyPem: z.string().min(1).max(20_000),
-      passphrase: z.string().max(1000).optional(),
-    }),
-    z.strictObject({
-      ...CertificateBase,
-      format: z.literal('pkcs12'),
-      pkcs12Base64: z.base64().min(1).max(100_000),
-      password: z.string().max(1000),
-    }),
-  ]),
-  'certificate.generateCsr': z.strictObject({
-    ...CertificateBase,
-    custody: KeyCustody,
-    algorithm: z.enum(CERTIFICATE_ALGORITHMS).default('ECDSA-P256'),
-    ...CsrSubjectFields,
-  }),
-  'certificate.downloadCsr': z.strictObject({ certificateId: EntityId }),
-  'certificate.importIssued': z.strictObject({
-    certificateId: EntityId,
-    version: Version,
-    certificatePem: z.string().min(1).max(100_000).describe('the certificate the CA issued, PEM, optionally followed by its chain'),
-  }),
-  'certificate.update': z.strictObject({
-    certificateId: EntityId,
-    version: Version,
-    name: Name.optional(),
-    disabled: z.boolean().optional(),
-  }),
-
-  'policy.list': z.strictObject({ projectId: EntityId.optional() }),
-  'policy.create': z.strictObject({
-    projectId: EntityId,
-    slug: PolicyFields.slug,
-    name: PolicyFields.name,
-    certificateId: PolicyFields.certificateId,
-    submitters: PolicyFields.submitters.default([]),
-    approvers: PolicyFields.approvers.default([]),
-    requiredApprovals: PolicyFields.requiredApprovals.default(0),
-    originVerification: PolicyFields.originVerification.default(false),
-    allowedBranches: PolicyFields.allowedBranches.default([]),
-    tsaUrl: PolicyFields.tsaUrl.default(null),
-    allowWithoutTimestamp: PolicyFields.allowWithoutTimestamp.default(false),
-    backupApprovers: PolicyFields.backupApprovers.default([]),
-    escalateAfterMinutes: PolicyFields.escalateAfterMinutes.default(null),
-    allowBreakGlass: PolicyFields.allowBreakGlass.default(false),
-  }),
-  'policy.update': z.strictObject({
-    policyId: EntityId,
-    version: Version,
-    slug: PolicyFields.slug.optional(),
-    name: PolicyFields.name.optional(),
-    certificateId: PolicyFields.certificateId.optional(),
-    submitters: PolicyFields.submitters.optional(),
-    approvers: PolicyFields.approvers.optional(),
-    requiredApprovals: PolicyFields.requiredApprovals.optional(),
-    originVerification: PolicyFields.originVerification.optional(),
-    allowedBranches: PolicyFields.allowedBranches.optional(),
-    tsaUrl: PolicyFields.tsaUrl.optional(),
-    allowWithoutTimestamp: PolicyFields.allowWithoutTimestamp.optional(),
-    backupApprovers: PolicyFields.backupApprovers.optional(),
-    escalateAfterMinutes: PolicyFields.escalateAfterMinutes.optional(),
-    allowBreakGlass: PolicyFields.allowBreakGlass.optional(),
-  }),
-  'policy.delete': z.strictObject({ policyId: EntityId }),
-
-  'buildSystem.list': empty,
-  'buildSystem.create': z
-    .strictObject({
+  'apiKey.list': {
+    permission: null,
+    input: empty,
+    result: z.array(ApiKey),
+  },
+  'apiKey.create': {
+    permission: 'apikey:write',
+    input: z.strictObject({
       name: Name,
-      issuer: z.url({ protocol: /^https?$/ }).max(300),
-      audience: z.string().min(1).max(300),
-      jwksUrl: z.url({ protocol: /^https?$/ }).max(500).optional(),
-      jwks: z
-        .strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(20) })
-        .refine((jwks) => jwks.keys.every((key) => !['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].some((part) => part in key)), 'public keys only: a key has private parts')
-        .optional(),
-    })
-    .refine((input) => (input.jwksUrl === undefined) !== (input.jwks === undefined), {
-      message: 'give exactly one of jwksUrl or jwks',
-      path: ['jwksUrl'],
+      permissions: z.array(z.enum(PERMISSIONS)).min(1).max(PERMISSIONS.length),
+      expiresAt: IsoTime.nullable()
+        .default(null)
+        .describe('null or absent: never, or for a key created with an API key, when that key expires (a later time is refused)'),
+      ciUserId: EntityId.optional().describe('create the key for this CI user (needs team:manage)'),
     }),
-  'buildSystem.delete': z.strictObject({ buildSystemId: EntityId }),
+    result: NewApiKey.extend({ inheritedExpiry: z.boolean().describe("the expiry was not chosen: it is the creating key's") }),
+  },
+  'apiKey.revoke': {
+    permission: 'apikey:write',
+    input: z.strictObject({ keyId: EntityId }),
+    result: z.object({ revoked: Id, alsoRevoked: z.array(Id).describe('the keys created with it, revoked along') }),
+  },
 
-  'webhook.list': z.strictObject({ projectId: EntityId }),
-  'webhook.create': z.strictObject({
-    projectId: EntityId,
-    url: HookUrl('the payload is signed instead'),
-    events: WebhookEvents.default([...DEFAULT_WEBHOOK_EVENTS]).describe('the status changes to be called on; default: the final statuses'),
-  }),
-  'webhook.update': z.strictObject({ webhookId: EntityId, version: Version, events: WebhookEvents }),
-  'webhook.delete': z.strictObject({ webhookId: EntityId }),
+  'audit.query': {
+    permission: 'audit:read',
+    input: z.strictObject({
+      actorId: z.string().max(64).optional(),
+      action: z.string().max(64).optional(),
+      targetType: z.string().max(64).optional(),
+      targetId: z.string().max(64).optional(),
+      from: IsoTime.optional(),
+      to: IsoTime.optional(),
+      before: z.number().int().min(1).optional().describe('cursor: entries with a lower seq (newest first)'),
+      limit: PageSize,
+    }),
+    result: AuditPage,
+  },
+  'audit.verify': {
+    permission: 'audit:read',
+    input: empty,
+    result: AuditVerification,
+  },
 
-  'chatChannel.list': z.strictObject({ projectId: EntityId }),
-  'chatChannel.create': z.strictObject({
-    projectId: EntityId,
-    service: z.enum(CHAT_SERVICES),
-    name: Name.describe('what people call the channel, e.g. #releases'),
-    url: HookUrl('the URL itself is the secret').describe("the channel's incoming-webhook URL; kept sealed, shown only masked"),
-  }),
-  'chatChannel.delete': z.strictObject({ chatChannelId: EntityId }),
+  'notification.list': {
+    permission: null,
+    input: z.strictObject({ unreadOnly: z.boolean().default(false), limit: PageSize }),
+    result: NotificationPage,
+  },
+  'notification.markRead': {
+    permission: null,
+    input: z.union([
+      z.strictObject({ ids: z.array(EntityId).min(1).max(LIMITS.listInput) }),
+      z.strictObject({ all: z.literal(true) }),
+    ]),
+    result: z.object({ marked: z.number().int(), unreadCount: z.number().int() }),
+  },
+  'notification.settings': {
+    permission: null,
+    input: z.strictObject({
+      set: z
+        .array(z.strictObject({ policyId: EntityId, level: NotificationLevel }))
+        .max(LIMITS.listInput)
+        .optional(),
+      email: z.boolean().optional().describe('whether notifications also come by email (the per-policy levels apply to both)'),
+    }),
+    result: NotificationSettings,
+  },
 
-  'request.list': z.strictObject({
-    projectId: EntityId.optional(),
-    workflowStatus: z.enum(WORKFLOW_STATUSES).optional(),
-    submitterId: EntityId.optional(),
-    awaitingMyApproval: z.boolean().optional(),
-    before: z
-      .string()
-      .regex(/^\d{1,16}:[\w-]{1,64}$/, 'a nextBefore value from an earlier page')
-      .optional()
-      .describe('cursor: the nextBefore of the previous page'),
-    limit: PageSize,
-  }),
-  'request.get': z.strictObject({ requestId: EntityId }),
-  'request.approve': z.strictObject({ requestId: EntityId, comment: Comment.default('') }),
-  'request.deny': z.strictObject({ requestId: EntityId, comment: Comment.min(1, 'say why') }),
-  'request.cancel': z.strictObject({ requestId: EntityId, reason: Comment.default('') }),
-  'request.breakGlass': z.strictObject({
-    requestId: EntityId,
-    reason: Comment.min(BREAK_GLASS_REASON_MIN, `say why approving alone cannot wait, in at least ${BREAK_GLASS_REASON_MIN} characters`),
-  }),
-  'request.resubmit': z.strictObject({
-    requestId: EntityId,
-    policyId: EntityId.optional().describe('another policy of the same project; default: the same'),
-    description: Description.optional(),
-    originToken: z.string().max(10_000).optional(),
-  }),
+  'presence.update': {
+    permission: null,
+    input: z.strictObject({ page: z.string().max(200) }),
+    result: z.object({ online: z.array(PresenceEntry) }),
+  },
 
-  'dashboard.stats': z.strictObject({
-    days: z.number().int().min(1).max(MAX_STATS_DAYS).default(30).describe('the period, in days ending today (UTC)'),
-  }),
-  'grant.list': z.strictObject({ policyId: EntityId }),
-  'grant.propose': z.strictObject({
-    policyId: EntityId,
-    granteeId: EntityId.describe('a submitter of the policy (a person or CI user), never the proposer'),
-    maxSignatures: z.number().int().min(1).max(GRANT_LIMITS.maxSignatures).describe('how many requests the window pre-approves'),
-    hours: z
-      .number()
-      .positive()
-      .max(GRANT_LIMITS.maxHours)
-      .multipleOf(0.25)
-      .describe('how long the window stays open once every co-signer has signed (quarter hours)'),
-    comment: Comment.default('').describe('why, for the co-signers and the audit log'),
-  }),
-  'grant.cosign': z.strictObject({ grantId: EntityId }),
-  'grant.revoke': z.strictObject({ grantId: EntityId, reason: Comment.default('') }),
-} as const satisfies Record<string, z.ZodType>;
+  'project.list': {
+    permission: 'config:read',
+    input: empty,
+    result: z.array(Project),
+  },
+  'project.get': {
+    permission: 'config:read',
+    input: z.strictObject({ projectId: EntityId }),
+    result: ProjectDetails,
+  },
+  'project.create': {
+    permission: 'config:write',
+    input: z.strictObject({
+      slug: ProjectFields.slug,
+      name: ProjectFields.name,
+      repositoryUrl: ProjectFields.repositoryUrl.default(null),
+      description: ProjectFields.description.default(''),
+    }),
+    result: z.object({ project: Project, defaultArtifactConfig: ArtifactConfiguration }),
+  },
+  'project.update': {
+    permission: 'config:write',
+    input: z.strictObject({
+      projectId: EntityId,
+      version: Version,
+      slug: ProjectFields.slug.optional(),
+      name: ProjectFields.name.optional(),
+      repositoryUrl: ProjectFields.repositoryUrl.optional(),
+      description: ProjectFields.description.optional(),
+      status: ProjectFields.status.optional(),
+    }),
+    result: Project,
+  },
+  'project.delete': {
+    permission: 'project:delete',
+    input: z.strictObject({ projectId: EntityId, confirmSlug: Slug.describe('the project slug, typed to confirm') }),
+    result: Deleted,
+  },
 
-export type CommandName = keyof typeof commandInputs;
-export type CommandInput<N extends CommandName> = z.input<(typeof commandInputs)[N]>;
-export type ParsedCommandInput<N extends CommandName> = z.output<(typeof commandInputs)[N]>;
+  'artifactConfig.list': {
+    permission: 'config:read',
+    input: z.strictObject({ projectId: EntityId }),
+    result: z.array(ArtifactConfiguration),
+  },
+  'artifactConfig.create': {
+    permission: 'config:write',
+    input: z.strictObject({
+      projectId: EntityId,
+      slug: ArtifactConfigFields.slug,
+      name: ArtifactConfigFields.name,
+      fileNamePattern: ArtifactConfigFields.fileNamePattern.default('*'),
+      maxSizeBytes: ArtifactConfigFields.maxSizeBytes.default(100 * 1024 ** 2),
+      signatureFormat: z.enum(SIGNATURE_FORMATS).default('cms-detached'),
+      isDefault: ArtifactConfigFields.isDefault.default(false),
+    }),
+    result: ArtifactConfiguration,
+  },
+  'artifactConfig.update': {
+    permission: 'config:write',
+    input: z.strictObject({
+      artifactConfigId: EntityId,
+      version: Version,
+      name: ArtifactConfigFields.name.optional(),
+      fileNamePattern: ArtifactConfigFields.fileNamePattern.optional(),
+      maxSizeBytes: ArtifactConfigFields.maxSizeBytes.optional(),
+      signatureFormat: z.enum(SIGNATURE_FORMATS).optional(),
+      isDefault: z.literal(true).optional().describe('make this the project default'),
+    }),
+    result: ArtifactConfiguration,
+  },
+  'artifactConfig.delete': {
+    permission: 'config:write',
+    input: z.strictObject({ artifactConfigId: EntityId }),
+    result: Deleted,
+  },
+
+  'certificate.list': {
+    permission: 'config:read',
+    input: empty,
+    result: z.array(Certificate),
+  },
+  'certificate.generate': {
+    permission: 'certificate:write',
+    input: z.strictObject({
+      ...CertificateBase,
+      custody: KeyCustody.default('software'),
+      algorithm: z.enum(CERTIFICATE_ALGORITHMS).default('ECDSA-P256'),
+      commonName: CsrSubjectFields.commonName,
+      organization: CsrSubjectFields.organization,
+      validDays: z.number().int().min(1).max(3650).default(365),
+    }),
+    result: Certificate,
+  },
+  'certificate.import': {
+    permission: 'certificate:write',
+    input: z.discriminatedUnion('format', [
+      z.strictObject({
+        ...CertificateBase,
+        format: z.literal('pem'),
+        certificatePem: z.string().min(1).max(20_000),
+        privateKeyPem: z.string().min(1).max(20_000),
+        passphrase: z.string().max(1000).optional(),
+      }),
+      z.strictObject({
+        ...CertificateBase,
+        format: z.literal('pkcs12'),
+        pkcs12Base64: z.base64().min(1).max(100_000),
+        password: z.string().max(1000),
+      }),
+    ]),
+    result: Certificate,
+  },
+  'certificate.generateCsr': {
+    permission: 'certificate:write',
+    input: z.strictObject({
+      ...CertificateBase,
+      custody: KeyCustody,
+      algorithm: z.enum(CERTIFICATE_ALGORITHMS).default('ECDSA-P256'),
+      ...CsrSubjectFields,
+    }),
+    result: Certificate,
+  },
+  'certificate.downloadCsr': {
+    permission: 'certificate:write',
+    input: z.strictObject({ certificateId: EntityId }),
+    result: z.object({ fileName: z.string(), csrPem: z.string() }),
+  },
+  'certificate.importIssued': {
+    permission: 'certificate:write',
+    input: z.strictObject({
+      certificateId: EntityId,
+      version: Version,
+      certificatePem: z.string().min(1).max(100_000).describe('the certificate the CA issued, PEM, optionally followed by its chain'),
+    }),
+    result: Certificate,
+  },
+  'certificate.update': {
+    permission: 'certificate:write',
+    input: z.strictObject({
+      certificateId: EntityId,
+      version: Version,
+      name: Name.optional(),
+      disabled: z.boolean().optional(),
+    }),
+    result: Certificate,
+  },
+
+  'policy.list': {
+    permission: 'config:read',
+    input: z.strictObject({ projectId: EntityId.optional() }),
+    result: z.array(SigningPolicy),
+  },
+  'policy.create': {
+    permission: 'policy:write',
+    input: z.strictObject({
+      projectId: EntityId,
+      slug: PolicyFields.slug,
+      name: PolicyFields.name,
+      certificateId: PolicyFields.certificateId,
+      submitters: PolicyFields.submitters.default([]),
+      approvers: PolicyFields.approvers.default([]),
+      requiredApprovals: PolicyFields.requiredApprovals.default(0),
+      originVerification: PolicyFields.originVerification.default(false),
+      allowedBranches: PolicyFields.allowedBranches.default([]),
+      tsaUrl: PolicyFields.tsaUrl.default(null),
+      allowWithoutTimestamp: PolicyFields.allowWithoutTimestamp.default(false),
+      backupApprovers: PolicyFields.backupApprovers.default([]),
+      escalateAfterMinutes: PolicyFields.escalateAfterMinutes.default(null),
+      allowBreakGlass: PolicyFields.allowBreakGlass.default(false),
+    }),
+    result: SigningPolicy,
+  },
+  'policy.update': {
+    permission: 'policy:write',
+    input: z.strictObject({
+      policyId: EntityId,
+      version: Version,
+      slug: PolicyFields.slug.optional(),
+      name: PolicyFields.name.optional(),
+      certificateId: PolicyFields.certificateId.optional(),
+      submitters: PolicyFields.submitters.optional(),
+      approvers: PolicyFields.approvers.optional(),
+      requiredApprovals: PolicyFields.requiredApprovals.optional(),
+      originVerification: PolicyFields.originVerification.optional(),
+      allowedBranches: PolicyFields.allowedBranches.optional(),
+      tsaUrl: PolicyFields.tsaUrl.optional(),
+      allowWithoutTimestamp: PolicyFields.allowWithoutTimestamp.optional(),
+      backupApprovers: PolicyFields.backupApprovers.optional(),
+      escalateAfterMinutes: PolicyFields.escalateAfterMinutes.optional(),
+      allowBreakGlass: PolicyFields.allowBreakGlass.optional(),
+    }),
+    result: SigningPolicy,
+  },
+  'policy.delete': {
+    permission: 'policy:write',
+    input: z.strictObject({ policyId: EntityId }),
+    result: Deleted,
+  },
+
+  'buildSystem.list': {
+    permission: 'config:read',
+    input: empty,
+    result: z.array(BuildSystem),
+  },
+  'buildSystem.create': {
+    permission: 'policy:write',
+    input: z
+      .strictObject({
+        name: Name,
+        issuer: z.url({ protocol: /^https?$/ }).max(300),
+        audience: z.string().min(1).max(300),
+        jwksUrl: z.url({ protocol: /^https?$/ }).max(500).optional(),
+        jwks: z
+          .strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(20) })
+          .refine((jwks) => jwks.keys.every((key) => !['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].some((part) => part in key)), 'public keys only: a key has private parts')
+          .optional(),
+      })
+      .refine((input) => (input.jwksUrl === undefined) !== (input.jwks === undefined), {
+        message: 'give exactly one of jwksUrl or jwks',
+        path: ['jwksUrl'],
+      }),
+    result: BuildSystem,
+  },
+  'buildSystem.delete': {
+    permission: 'policy:write',
+    input: z.strictObject({ buildSystemId: EntityId }),
+    result: Deleted,
+  },
+
+  'webhook.list': {
+    permission: 'config:read',
+    input: z.strictObject({ projectId: EntityId }),
+    result: z.array(Webhook),
+  },
+  'webhook.create': {
+    permission: 'config:write',
+    input: z.strictObject({
+      projectId: EntityId,
+      url: HookUrl('the payload is signed instead'),
+      events: WebhookEvents.default([...DEFAULT_WEBHOOK_EVENTS]).describe('the status changes to be called on; default: the final statuses'),
+    }),
+    result: NewWebhook,
+  },
+  'webhook.update': {
+    permission: 'config:write',
+    input: z.strictObject({ webhookId: EntityId, version: Version, events: WebhookEvents }),
+    result: Webhook,
+  },
+  'webhook.delete': {
+    permission: 'config:write',
+    input: z.strictObject({ webhookId: EntityId }),
+    result: Deleted,
+  },
+
+  'chatChannel.list': {
+    permission: 'config:read',
+    input: z.strictObject({ projectId: EntityId }),
+    result: z.array(ChatChannel),
+  },
+  'chatChannel.create': {
+    permission: 'config:write',
+    input: z.strictObject({
+      projectId: EntityId,
+      service: z.enum(CHAT_SERVICES),
+      name: Name.describe('what people call the channel, e.g. #releases'),
+      url: HookUrl('the URL itself is the secret').describe("the channel's incoming-webhook URL; kept sealed, shown only masked"),
+    }),
+    result: ChatChannel,
+  },
+  'chatChannel.delete': {
+    permission: 'config:write',
+    input: z.strictObject({ chatChannelId: EntityId }),
+    result: Deleted,
+  },
+
+  'request.list': {
+    permission: 'signing:read',
+    input: z.strictObject({
+      projectId: EntityId.optional(),
+      workflowStatus: z.enum(WORKFLOW_STATUSES).optional(),
+      submitterId: EntityId.optional(),
+      awaitingMyApproval: z.boolean().optional(),
+      before: z
+        .string()
+        .regex(/^\d{1,16}:[\w-]{1,64}$/, 'a nextBefore value from an earlier page')
+        .optional()
+        .describe('cursor: the nextBefore of the previous page'),
+      limit: PageSize,
+    }),
+    result: RequestPage,
+  },
+  'request.get': {
+    permission: 'signing:read',
+    input: z.strictObject({ requestId: EntityId }),
+    result: RequestDetails,
+  },
+  'request.approve': {
+    permission: 'signing:approve',
+    input: z.strictObject({ requestId: EntityId, comment: Comment.default('') }),
+    result: SigningRequest,
+  },
+  'request.deny': {
+    permission: 'signing:approve',
+    input: z.strictObject({ requestId: EntityId, comment: Comment.min(1, 'say why') }),
+    result: SigningRequest,
+  },
+  'request.cancel': {
+    permission: 'signing:submit',
+    input: z.strictObject({ requestId: EntityId, reason: Comment.default('') }),
+    result: SigningRequest,
+  },
+  'request.breakGlass': {
+    // And policy:write (rules.ts BREAK_GLASS_PERMISSIONS, checked by the handler): owners and admins.
+    permission: 'signing:approve',
+    input: z.strictObject({
+      requestId: EntityId,
+      reason: Comment.min(BREAK_GLASS_REASON_MIN, `say why approving alone cannot wait, in at least ${BREAK_GLASS_REASON_MIN} characters`),
+    }),
+    result: SigningRequest,
+  },
+  'request.resubmit': {
+    permission: 'signing:submit',
+    input: z.strictObject({
+      requestId: EntityId,
+      policyId: EntityId.optional().describe('another policy of the same project; default: the same'),
+      description: Description.optional(),
+      originToken: z.string().max(10_000).optional(),
+    }),
+    result: SigningRequest,
+  },
+
+  'grant.list': {
+    permission: 'signing:read',
+    input: z.strictObject({ policyId: EntityId }),
+    result: z.array(ApprovalGrant),
+  },
+  'grant.propose': {
+    permission: 'signing:approve',
+    input: z.strictObject({
+      policyId: EntityId,
+      granteeId: EntityId.describe('a submitter of the policy (a person or CI user), never the proposer'),
+      maxSignatures: z.number().int().min(1).max(GRANT_LIMITS.maxSignatures).describe('how many requests the window pre-approves'),
+      hours: z
+        .number()
+        .positive()
+        .max(GRANT_LIMITS.maxHours)
+        .multipleOf(0.25)
+        .describe('how long the window stays open once every co-signer has signed (quarter hours)'),
+      comment: Comment.default('').describe('why, for the co-signers and the audit log'),
+    }),
+    result: ApprovalGrant,
+  },
+  'grant.cosign': {
+    permission: 'signing:approve',
+    input: z.strictObject({ grantId: EntityId }),
+    result: ApprovalGrant,
+  },
+  'grant.revoke': {
+    permission: 'signing:approve',
+    input: z.strictObject({ grantId: EntityId, reason: Comment.default('') }),
+    result: ApprovalGrant,
+  },
+
+  'dashboard.stats': {
+    permission: 'signing:read',
+    input: z.strictObject({
+      days: z.number().int().min(1).max(MAX_STATS_DAYS).default(30).describe('the period, in days ending today (UTC)'),
+    }),
+    result: DashboardStats,
+  },
+} as const satisfies Record<string, CommandDeclaration>;
+
+export type CommandName = keyof typeof commandDeclarations;
+export const COMMAND_NAMES = Object.keys(commandDeclarations) as CommandName[];
+
+type Declared<N extends CommandName> = (typeof commandDeclarations)[N];
+export type CommandInput<N extends CommandName> = z.input<Declared<N>['input']>;
+export type ParsedCommandInput<N extends CommandName> = z.output<Declared<N>['input']>;
+/** What a command answers: the server's handler must return it, the console's `command()` resolves to it. */
+export type CommandResult<N extends CommandName> = z.output<Declared<N>['result']>;
+
+const each = <K extends keyof CommandDeclaration>(part: K) =>
+  Object.fromEntries(COMMAND_NAMES.map((name) => [name, commandDeclarations[name][part]])) as { [N in CommandName]: Declared<N>[K] };
+
+/** Each command's input schema. */
+export const commandInputs = each('input');
+/** Each command's result schema. */
+export const commandResults = each('result');
+/** Each command's permission (null: any member). */
+export const commandPermissions = each('permission');
 
 export const ERROR_CODES = [
   'UNAUTHENTICATED',
@@ -405,20 +734,33 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-export interface InputIssue {
-  path: string;
-  message: string;
-}
+export const InputIssue = z.object({ path: z.string().describe('the field, dotted (e.g. set.0.policyId)'), message: z.string() });
+export type InputIssue = z.infer<typeof InputIssue>;
 
-export interface CommandError {
-  code: ErrorCode;
-  message: string;
-  issues?: InputIssue[];
-  /** With CONFLICT on a stale update: the entity as it is now. */
-  current?: unknown;
-  /** With RATE_LIMITED: how long to wait before trying again (REST sends it as Retry-After, in seconds). */
-  retryAfterMs?: number;
-}
+export const CommandError = z.object({
+  code: z.enum(ERROR_CODES),
+  message: z.string().describe('meant for the user: names the problem'),
+  issues: z.array(InputIssue).optional().describe('with INVALID_INPUT: each field and what is wrong with it'),
+  current: z.unknown().optional().describe('with CONFLICT on a stale update: the entity as it is now'),
+  retryAfterMs: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('with RATE_LIMITED: how long to wait before trying again (REST sends it as Retry-After, in seconds)'),
+});
+export type CommandError = z.infer<typeof CommandError>;
+
+/** What a refused command (or REST call) answers. */
+export const ErrorEnvelope = z.object({ ok: z.literal(false), error: CommandError, replayed: z.literal(true).optional() });
+
+/** What a command that succeeded answers, with its declared result. */
+export const resultEnvelope = <R extends z.ZodType>(result: R) =>
+  z.object({
+    ok: z.literal(true),
+    result,
+    replayed: z.literal(true).optional().describe('this is the stored answer of an earlier attempt with the same request id (Idempotency-Key)'),
+  });
 
 /**
  * `replayed`: this is the stored answer of an earlier attempt with the same request id (see

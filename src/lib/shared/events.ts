@@ -1,17 +1,70 @@
 // Server-to-client events and the socket handshake, typed once for both sides.
-import type { AuditEntry, Notification } from './entities.js';
+import { z } from 'zod';
+import {
+  ApiKey,
+  ApprovalGrant,
+  ArtifactConfiguration,
+  BuildSystem,
+  Certificate,
+  ChatChannel,
+  Id,
+  Invitation,
+  Member,
+  NotificationLevel,
+  Organization,
+  Project,
+  SigningPolicy,
+  SigningRequest,
+  Webhook,
+  type AuditEntry,
+  type Notification,
+} from './entities.js';
 import type { CommandAck, CommandOptions } from './commands.js';
+import type { PresenceEntry } from './results.js';
 
-/** Every persisted event carries the organization's event sequence number. */
-export interface ChangeEvent {
-  seq: number;
-  entity: string;
-  id: string;
-  op: 'created' | 'updated' | 'deleted';
-  /** The entity as it is now (absent for deletions). */
-  data?: unknown;
-  version?: number;
-}
+export type { PresenceEntry };
+
+/**
+ * Every kind of entity a `change` event can be about, with what its `data` is: a closed set, so a
+ * misspelt entity name does not compile on either side.
+ */
+export const ENTITIES = {
+  organization: Organization,
+  member: Member,
+  invitation: Invitation,
+  apiKey: ApiKey,
+  project: Project,
+  artifactConfig: ArtifactConfiguration,
+  policy: SigningPolicy,
+  certificate: Certificate,
+  buildSystem: BuildSystem,
+  webhook: Webhook,
+  chatChannel: ChatChannel,
+  signingRequest: SigningRequest,
+  /** A pre-approved window of a policy (grant.propose/cosign/revoke, and each signature it gives). */
+  grant: ApprovalGrant,
+  /** My inbox changed on another tab or device (notification.markRead): which went read, how many are left. */
+  notificationInbox: z.object({ readIds: z.array(Id), unreadCount: z.number().int() }),
+  /** My notification settings changed (notification.settings). */
+  notificationSettings: z.object({ policies: z.record(Id, NotificationLevel), email: z.boolean() }),
+} as const;
+
+export type EntityName = keyof typeof ENTITIES;
+export type EntityData<E extends EntityName = EntityName> = z.infer<(typeof ENTITIES)[E]>;
+
+/**
+ * A change of one entity, as the server plans it: created or updated with the entity as it is now
+ * (and its version, for entities that have one), or deleted without data. One member per entity,
+ * so `if (event.entity === 'signingRequest')` narrows `data` to a SigningRequest.
+ */
+export type EntityChange<E extends EntityName = EntityName> = {
+  [K in E]:
+    | { entity: K; id: string; op: 'created' | 'updated'; data: EntityData<K>; version?: number }
+    | { entity: K; id: string; op: 'deleted'; data?: undefined; version?: undefined };
+}[E];
+
+/** A change as delivered: every persisted event carries the organization's event sequence number. */
+export type ChangeEvent<E extends EntityName = EntityName> = EntityChange<E> & { seq: number };
 
 export interface AuditEvent {
   seq: number;
@@ -22,13 +75,6 @@ export interface NotificationEvent {
   seq: number;
   notification: Notification;
   unreadCount: number;
-}
-
-export interface PresenceEntry {
-  userId: string;
-  name: string;
-  page: string;
-  since: string;
 }
 
 export interface PresenceEvent {

@@ -1,5 +1,6 @@
 // The dashboard's pictures (requests over time, approval waits, certificates by expiry): what the
 // server's `dashboard.stats` returns and how both sides bucket and summarize, defined once.
+import { z } from 'zod';
 import type { RequestStatus } from './signing.js';
 
 export const DAY_MS = 86_400_000;
@@ -22,28 +23,32 @@ export const EXPIRY_BUCKETS = [
 ] as const;
 export type ExpiryBucket = (typeof EXPIRY_BUCKETS)[number]['key'];
 
-export interface ApprovalWait {
-  policyId: string;
-  projectSlug: string;
-  policySlug: string;
-  policyName: string;
-  /** How many requests were approved or denied in the period (each one wait). */
-  decisions: number;
-  p50Ms: number;
-  p90Ms: number;
-}
+export const ApprovalWait = z.object({
+  policyId: z.string(),
+  projectSlug: z.string(),
+  policySlug: z.string(),
+  policyName: z.string(),
+  decisions: z.number().int().describe('how many requests were approved or denied in the period (each one wait)'),
+  p50Ms: z.number(),
+  p90Ms: z.number(),
+});
+export type ApprovalWait = z.infer<typeof ApprovalWait>;
 
-export interface DashboardStats {
-  /** The days of the period, oldest first, as UTC dates (YYYY-MM-DD). */
-  days: string[];
-  /** Per final status, how many requests reached it on each of `days`. */
-  finished: Record<FinishedStatus, number[]>;
-  /** Per signing policy with a decision in the period: time from waiting for approval to the decision that ended it. */
-  approvalWaits: ApprovalWait[];
-  /** Enabled certificates (with a certificate issued) by days to expiry; null without config:read. */
-  certificateExpiry: Record<ExpiryBucket, number> | null;
-  generatedAt: string;
-}
+const EXPIRY_BUCKET_KEYS = EXPIRY_BUCKETS.map((bucket) => bucket.key) as [ExpiryBucket, ...ExpiryBucket[]];
+
+export const DashboardStats = z.object({
+  days: z.array(z.string()).describe('the days of the period, oldest first, as UTC dates (YYYY-MM-DD)'),
+  finished: z.record(z.enum(FINISHED_STATUSES), z.array(z.number().int())).describe('per final status, how many requests reached it on each of `days`'),
+  approvalWaits: z
+    .array(ApprovalWait)
+    .describe('per signing policy with a decision in the period: time from waiting for approval to the decision that ended it'),
+  certificateExpiry: z
+    .record(z.enum(EXPIRY_BUCKET_KEYS), z.number().int())
+    .nullable()
+    .describe('enabled certificates (with a certificate issued) by days to expiry; null without config:read'),
+  generatedAt: z.string(),
+});
+export type DashboardStats = z.infer<typeof DashboardStats>;
 
 /** The bucket of a certificate expiring at `notAfterMs`, seen at `nowMs`. */
 export function expiryBucket(notAfterMs: number, nowMs: number): ExpiryBucket {

@@ -14,7 +14,9 @@ interface Project {
 
 const project = (id: string, name: string, version = 1): Project => ({ id, name, version });
 let seq = 0;
-const changed = (data: Project, op: 'created' | 'updated' = 'updated'): ChangeEvent => ({ seq: ++seq, entity: 'project', id: data.id, op, data, version: data.version });
+// A project reduced to what LiveList reads: the event carries it as a project's data.
+const changed = (data: Project, op: 'created' | 'updated' = 'updated'): ChangeEvent =>
+  ({ seq: ++seq, entity: 'project', id: data.id, op, data, version: data.version }) as unknown as ChangeEvent;
 const deleted = (id: string): ChangeEvent => ({ seq: ++seq, entity: 'project', id, op: 'deleted' });
 
 const byName = () => new LiveList<Project>((p) => p.id, (a, b) => a.name.localeCompare(b.name));

@@ -57,7 +57,7 @@ function request(n: number, overrides: Partial<SigningRequest> = {}): SigningReq
 }
 
 let seq = 0;
-const changed = (data: SigningRequest, op: ChangeEvent['op'] = 'updated'): ChangeEvent => ({ seq: ++seq, entity: 'signingRequest', id: data.id, op, data, version: data.version });
+const changed = (data: SigningRequest, op: 'created' | 'updated' = 'updated'): ChangeEvent => ({ seq: ++seq, entity: 'signingRequest', id: data.id, op, data, version: data.version });
 const deleted = (id: string): ChangeEvent => ({ seq: ++seq, entity: 'signingRequest', id, op: 'deleted' });
 const page = (requests: SigningRequest[], nextBefore: string | null = null) => ({ requests, nextBefore });
 const ids = (f: RequestFeed) => f.items.map((r) => r.id);
