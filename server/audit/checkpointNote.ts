@@ -10,7 +10,7 @@ import {
   parseCheckpointNote,
   type CheckpointNote,
 } from '../../src/lib/shared/checkpoint.js';
-import type { AuditSigningKey } from './chain.js';
+import type { AuditSigningKey } from './signingKey.js';
 
 export type { CheckpointNote } from '../../src/lib/shared/checkpoint.js';
 

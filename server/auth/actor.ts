@@ -6,7 +6,7 @@ import { permissionsOf, type Permission, type StoredRole } from '../../src/lib/s
 import type { AuditActor } from '../../src/lib/shared/entities.js';
 import type { RedisKeys } from '../store/keys.js';
 import type { ApiKeyRecord, MemberRecord, OrganizationRecord, SessionRecord, UserRecord } from '../store/records.js';
-import { CommandFailure } from '../commands/errors.js';
+import { CommandFailure } from '../errors.js';
 import { parseApiKeyToken, sameHash, tokenHash } from './secrets.js';
 
 export type Principal =

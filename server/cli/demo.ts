@@ -5,15 +5,15 @@ import { createHmac } from 'node:crypto';
 import type { AuditActor } from '../../src/lib/shared/entities.js';
 import { permissionsOf } from '../../src/lib/shared/permissions.js';
 import type { Signet } from '../signet.js';
-import { addMemberDirectly, createOrganization } from '../auth/accounts.js';
+import { addMemberDirectly, createOrganization } from '../auth/organizations.js';
 import { CLI_SOURCE, auditDraft } from '../audit/entries.js';
-import { changeEvent } from '../commands/define.js';
+import { changeEvent } from '../store/events.js';
 import { API_KEY_PREFIX, tokenHash } from '../auth/secrets.js';
 import type { ApiKeyRecord, MemberRecord, UserRecord } from '../store/records.js';
 import { toApiKey } from '../store/records.js';
 import { ownerActor } from '../auth/actor.js';
 import { COMMANDS_BY_NAME } from '../commands/registry.js';
-import { createCommandContext } from '../commands/define.js';
+import { createCommandContext, NO_NODE_SERVICES } from '../commands/define.js';
 
 export const DEMO_ORG = 'demo';
 const DEMO_ROLES = ['owner', 'admin', 'member', 'viewer'] as const;
@@ -45,7 +45,7 @@ export const DEMO_ARTIFACT_CONFIGS = { authenticode: 'windows', openpgp: 'linux'
 async function asOwner<T>(signet: Signet, orgId: string, actorAudit: AuditActor, name: string, input: unknown): Promise<T> {
   const actor = await ownerActor(signet.redis, signet.keys, orgId, actorAudit);
   const command = COMMANDS_BY_NAME.get(name)!;
-  const context = createCommandContext(signet, command.name, actor, CLI_SOURCE);
+  const context = createCommandContext(signet, NO_NODE_SERVICES, command.name, actor, CLI_SOURCE);
   return (await command.handler(context, command.input.parse(input) as never)) as T;
 }
 

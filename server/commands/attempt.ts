@@ -21,7 +21,7 @@ import type { Signet } from '../signet.js';
 import { PreconditionFailed, type CommitPlan, type Committed, type WriteOp } from '../store/commit.js';
 import { isRedisUnavailable } from '../store/redis.js';
 import { openPrivateKey, sealPrivateKey, type SealedKey } from '../signing/keyVault.js';
-import { CommandFailure, invalid } from './errors.js';
+import { CommandFailure, invalid } from '../errors.js';
 
 /** How long an answer stays available to a retry with the same request id. */
 export const ANSWER_TTL_MS = 24 * 3600_000;

@@ -21,8 +21,9 @@ import {
 } from '../signing/certificates.js';
 import { generateCertificateKey, type NewKey } from '../signing/custody/keys.js';
 import { TokenError } from '../signing/custody/token.js';
-import { assertVersion, changeEvent, commitEntityUpdate, CONFIG_READERS, defineCommand, type CommandContext } from './define.js';
-import { CommandFailure, conflict, invalid, notFound } from './errors.js';
+import { assertVersion, commitEntityUpdate, defineCommand, type CommandContext } from './define.js';
+import { changeEvent, CONFIG_READERS } from '../store/events.js';
+import { CommandFailure, conflict, invalid, notFound } from '../errors.js';
 import { assertNotOpenSourceRestricted, dropUndefined } from './projects.js';
 
 /** The public parts of an issued certificate, as the record keeps them. */

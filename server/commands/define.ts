@@ -3,15 +3,15 @@
 // matrix, and gives the handler a context whose `commit` always writes the audit entry with the change.
 import type { CommandName, ParsedCommandInput, commandInputs } from '../../src/lib/shared/commands.js';
 import type { Permission } from '../../src/lib/shared/permissions.js';
+import type { PresenceEntry } from '../../src/lib/shared/events.js';
 import type { Actor } from '../auth/actor.js';
+import type { AuditWatch } from '../audit/rollbackWatch.js';
 import type { Signet } from '../signet.js';
 import type { Repositories } from '../store/repositories.js';
 import { PreconditionFailed, type AccessScope, type Audience, type CommitPlan, type Committed, type PlannedEvent, type Precondition, type WriteOp } from '../store/commit.js';
 import { auditDraft, diffFields, type AuditChanges, type AuditSource, type AuditTarget } from '../audit/entries.js';
-import { conflict, forbidden, invalid } from './errors.js';
-
-/** Who hears about configuration entities: everyone who may read the configuration. */
-export const CONFIG_READERS: Audience[] = ['p:config:read'];
+import { conflict, forbidden, invalid } from '../errors.js';
+import { changeEvent } from '../store/events.js';
 
 export interface Change {
   target: AuditTarget;
@@ -31,9 +31,24 @@ export interface Change {
   access?: AccessScope[];
 }
 
+/** What a command may ask of the node it runs on, beyond the store; a CLI run has neither. */
+export interface NodeServices {
+  /** This node's watch against a rolled-back audit log (audit/rollbackWatch.ts). */
+  readonly auditWatch: Pick<AuditWatch, 'observe' | 'remembered'> | null;
+  /** Who is online in an organization, and on which page (realtime/presence.ts). */
+  readonly presence: {
+    set(orgId: string, socketId: string, entry: PresenceEntry): Promise<void>;
+    broadcast(orgId: string): Promise<PresenceEntry[]>;
+  } | null;
+}
+
+/** A CLI run's: no node, so no audit watch and nobody online. */
+export const NO_NODE_SERVICES: NodeServices = { auditWatch: null, presence: null };
+
 export interface CommandContext {
   name: CommandName;
   signet: Signet;
+  node: NodeServices;
   repos: Repositories;
   actor: Actor;
   source: AuditSource;
@@ -59,6 +74,7 @@ export type AnyCommand = CommandDefinition<CommandName, unknown>;
 
 export function createCommandContext(
   signet: Signet,
+  node: NodeServices,
   name: CommandName,
   actor: Actor,
   source: AuditSource,
@@ -68,6 +84,7 @@ export function createCommandContext(
     name,
     socketId,
     signet,
+    node,
     repos: signet.repos,
     actor,
     source,
@@ -100,24 +117,6 @@ export async function assertOutboundUrl(signet: Signet, field: string, url: stri
   await signet.outbound.checkUrl(url).catch((error: Error) => {
     throw invalid(field, error.message);
   });
-}
-
-/** An entity-change event for the given audiences. */
-export function changeEvent(
-  orgId: string,
-  entity: string,
-  op: 'created' | 'updated' | 'deleted',
-  id: string,
-  data: object | undefined,
-  audience: Audience[],
-): PlannedEvent {
-  const version = (data as { version?: number } | undefined)?.version;
-  return {
-    orgId,
-    kind: 'change',
-    audience,
-    data: { entity, id, op, ...(data ? { data, ...(version === undefined ? {} : { version }) } : {}) },
-  };
 }
 
 /** Checks the version a client read against the stored one: a stale update gets CONFLICT with the current entity. */

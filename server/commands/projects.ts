@@ -6,8 +6,9 @@ import type { WriteOp } from '../store/commit.js';
 import type { ArtifactConfigRecord, ProjectRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
-import { assertVersion, changeEvent, commitEntityDelete, commitEntityUpdate, CONFIG_READERS, defineCommand, slugChange, type CommandContext } from './define.js';
-import { conflict, forbidden, invalid, notFound } from './errors.js';
+import { assertVersion, commitEntityDelete, commitEntityUpdate, defineCommand, slugChange, type CommandContext } from './define.js';
+import { changeEvent, CONFIG_READERS } from '../store/events.js';
+import { conflict, forbidden, invalid, notFound } from '../errors.js';
 
 export const DEFAULT_MAX_ARTIFACT_BYTES = 100 * 1024 ** 2;
 

@@ -9,7 +9,7 @@ import { commitRequestChange, withStatus } from '../signing/lifecycle.js';
 import { newRequestId, submitSigningRequest } from '../signing/submit.js';
 import { artifactPaths, copyArtifact, removeRequestFiles } from '../signing/artifacts.js';
 import { defineCommand, type CommandContext } from './define.js';
-import { CommandFailure, conflict, forbidden, invalid, notFound } from './errors.js';
+import { CommandFailure, conflict, forbidden, invalid, notFound } from '../errors.js';
 
 async function requestInOrg(context: CommandContext, requestId: string) {
   const stored = await context.repos.request(requestId);

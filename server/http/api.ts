@@ -5,21 +5,24 @@ import { serialize as serializeCookie } from 'cookie';
 import { z } from 'zod';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { CommandOptions, commandInputs, ERROR_CODES, type ErrorCode } from '../../src/lib/shared/commands.js';
-import { acceptInvitation, completeSetup, SESSION_COOKIE, signIn, signOut, createSessionFor } from '../auth/accounts.js';
+import { SESSION_COOKIE, signIn, signOut, createSessionFor } from '../auth/sessions.js';
+import { acceptInvitation } from '../auth/invitations.js';
+import { completeSetup } from '../auth/organizations.js';
 import { principalOf, requireJsonBody, requireSameOrigin, sendError, sessionIdOf, sourceOf } from './requestAuth.js';
-import { CommandFailure, invalidInput, rateLimited } from '../commands/errors.js';
+import { CommandFailure, invalidInput, rateLimited } from '../errors.js';
 import { toCommandError, type Dispatcher } from '../commands/dispatch.js';
 import { withinDeadline } from '../commands/attempt.js';
 import { COMMANDS } from '../commands/registry.js';
 import type { Signet } from '../signet.js';
 import type { Metrics } from '../metrics.js';
+import type { NodeStatus } from '../nodeStatus.js';
 import { tokenHash as hashSession } from '../auth/secrets.js';
 import { openApiDocument } from './openapi.js';
 import { servedOverHttps } from './securityHeaders.js';
 
 const LoginInput = z.strictObject({ email: z.string().max(254), password: z.string().max(256) });
 
-export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metrics): express.Router {
+export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metrics, status: NodeStatus): express.Router {
   const { config } = signet;
   const api = express.Router();
   const secureCookie = servedOverHttps(config);
@@ -45,7 +48,7 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
   });
   api.get('/readyz', run(async (_req, res) => {
     // A draining node takes nothing new: load balancers move its traffic elsewhere.
-    if (signet.shuttingDown) throw new CommandFailure('UNAVAILABLE', 'This node is shutting down');
+    if (status.draining) throw new CommandFailure('UNAVAILABLE', 'This node is shutting down');
     await withinDeadline(signet.redis.ping(), config.SIGNET_COMMAND_DEADLINE_MS);
     res.json({ ok: true });
   }));

@@ -10,7 +10,7 @@ import type { ArtifactConfigRecord, PolicyRecord, ProjectRecord, RequestRecord }
 import type { Origin } from '../../src/lib/shared/entities.js';
 import { auditDenial } from '../audit/denial.js';
 import type { AuditSource } from '../audit/entries.js';
-import { conflict, forbidden, invalid } from '../commands/errors.js';
+import { conflict, forbidden, invalid } from '../errors.js';
 import { commitRequestChange, withStatus } from './lifecycle.js';
 import { OriginVerificationError, branchMatches, globToRegExp, verifyOriginToken } from './origin.js';
 import type { WriteOp } from '../store/commit.js';

@@ -12,7 +12,7 @@ import type { Signet } from '../../signet.js';
 import { toCertificate, type CertificateRecord } from '../../store/records.js';
 import { PreconditionFailed } from '../../store/commit.js';
 import { auditDraft } from '../../audit/entries.js';
-import { changeEvent, CONFIG_READERS } from '../../commands/define.js';
+import { changeEvent, CONFIG_READERS } from '../../store/events.js';
 import { openPrivateKey, sealPrivateKey } from '../keyVault.js';
 
 export type OpenpgpKeyFields = Required<Pick<CertificateRecord, 'sealedOpenpgpKey' | 'openpgpPublicKey' | 'openpgpFingerprint'>>;
