@@ -12,7 +12,9 @@ import { auditDenial } from '../audit/denial.js';
 import type { AuditSource } from '../audit/entries.js';
 import { conflict, forbidden, invalid } from '../errors.js';
 import { commitRequestChange, withStatus } from './lifecycle.js';
-import { OriginVerificationError, branchMatches, globToRegExp, verifyOriginToken } from './origin.js';
+import { OriginVerificationError } from './origin/failure.js';
+import { branchMatches, globToRegExp } from './origin/matching.js';
+import { verifyOriginToken } from './origin/verify.js';
 import type { WriteOp } from '../store/commit.js';
 import { formatProblem } from './formats/fit.js';
 
