@@ -12,8 +12,6 @@ import {
 } from '../../src/lib/shared/checkpoint.js';
 import type { AuditSigningKey } from './signingKey.js';
 
-export type { CheckpointNote } from '../../src/lib/shared/checkpoint.js';
-
 /** The signature type byte the signed-note spec assigns to Ed25519. */
 const ED25519 = 0x01;
 

@@ -39,7 +39,7 @@ export interface Actor {
 
 const unauthenticated = (message: string) => new CommandFailure('UNAUTHENTICATED', message);
 
-export function isExpired(expiresAt: string | null | undefined, now = Date.now()): boolean {
+function isExpired(expiresAt: string | null | undefined, now = Date.now()): boolean {
   return expiresAt !== null && expiresAt !== undefined && Date.parse(expiresAt) <= now;
 }
 

@@ -15,7 +15,7 @@ import { ownerActor } from '../auth/actor.js';
 import { COMMANDS_BY_NAME } from '../commands/registry.js';
 import { createCommandContext, NO_NODE_SERVICES } from '../commands/define.js';
 
-export const DEMO_ORG = 'demo';
+const DEMO_ORG = 'demo';
 const DEMO_ROLES = ['owner', 'admin', 'member', 'viewer'] as const;
 
 function derived(signet: Signet, purpose: string, length: number): string {
@@ -35,11 +35,11 @@ export interface DemoCredentials {
   artifactConfigurations: { authenticode: string; openpgp: string };
 }
 
-export const DEMO_PROJECT = 'demo-app';
-export const DEMO_CERTIFICATE = 'demo-test-certificate';
-export const DEMO_TOKEN_CERTIFICATE = 'demo-token-certificate';
-export const DEMO_POLICIES = { test: 'test-signing', release: 'release-signing', authenticode: 'authenticode-signing', openpgp: 'openpgp-signing' } as const;
-export const DEMO_ARTIFACT_CONFIGS = { authenticode: 'windows', openpgp: 'linux' } as const;
+const DEMO_PROJECT = 'demo-app';
+const DEMO_CERTIFICATE = 'demo-test-certificate';
+const DEMO_TOKEN_CERTIFICATE = 'demo-token-certificate';
+const DEMO_POLICIES = { test: 'test-signing', release: 'release-signing', authenticode: 'authenticode-signing', openpgp: 'openpgp-signing' } as const;
+const DEMO_ARTIFACT_CONFIGS = { authenticode: 'windows', openpgp: 'linux' } as const;
 
 /** Runs a command as the organization's owner, with the operator named in the audit log. */
 async function asOwner<T>(signet: Signet, orgId: string, actorAudit: AuditActor, name: string, input: unknown): Promise<T> {

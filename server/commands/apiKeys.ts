@@ -18,7 +18,7 @@ const keyAudience = (ownerId: string, ownerIsCiUser: boolean): Audience[] =>
  * How many keys may stand between a person and a key: each one is read on every command of its
  * descendants, so the chain is kept short.
  */
-export const MAX_KEY_ANCESTRY = 4;
+const MAX_KEY_ANCESTRY = 4;
 
 /** How long a new key may live, and which keys it descends from. */
 export interface KeyLifetime {

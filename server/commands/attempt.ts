@@ -24,7 +24,7 @@ import { openPrivateKey, sealPrivateKey, type SealedKey } from '../signing/keyVa
 import { CommandFailure, invalid } from '../errors.js';
 
 /** How long an answer stays available to a retry with the same request id. */
-export const ANSWER_TTL_MS = 24 * 3600_000;
+const ANSWER_TTL_MS = 24 * 3600_000;
 /**
  * How long a claim lasts without a commit. Longer than the Redis backstop timeout, so a commit
  * whose answer came late still finds its claim; a claim left by a node that died lapses after it.

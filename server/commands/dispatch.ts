@@ -72,7 +72,7 @@ export const SHUTTING_DOWN: CommandError = {
 };
 
 /** Whose budget a command counts against: an API key's own, or the signed-in user's. */
-export function actorKey(principal: Principal): string {
+function actorKey(principal: Principal): string {
   return principal.kind === 'apiKey' ? `key:${principal.keyId}` : `user:${principal.userId}`;
 }
 

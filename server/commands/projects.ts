@@ -10,7 +10,7 @@ import { assertVersion, commitEntityDelete, commitEntityUpdate, defineCommand, s
 import { changeEvent, CONFIG_READERS } from '../store/events.js';
 import { conflict, forbidden, invalid, notFound } from '../errors.js';
 
-export const DEFAULT_MAX_ARTIFACT_BYTES = 100 * 1024 ** 2;
+const DEFAULT_MAX_ARTIFACT_BYTES = 100 * 1024 ** 2;
 
 /** Open Source organizations: project metadata and certificates are the operators' to manage. */
 export function assertNotOpenSourceRestricted({ actor }: CommandContext, what: string): void {

@@ -85,7 +85,7 @@ export type FieldNaming = (name: string, isFile: boolean) =>
   | { kind: 'refuse'; message: string };
 
 /** SPEC §8's names: `parameters[name]`, the file in `artifact`, every other field as sent. */
-export const nativeNaming: FieldNaming = (name, isFile) => {
+const nativeNaming: FieldNaming = (name, isFile) => {
   if (isFile) return name === 'artifact' ? { kind: 'file' } : { kind: 'refuse', message: 'unexpected file: send exactly one file, in the field "artifact"' };
   const parameter = /^parameters\[(.+)\]$/.exec(name);
   return parameter ? { kind: 'parameter', name: parameter[1]! } : { kind: 'field', name };

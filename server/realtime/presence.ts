@@ -12,7 +12,7 @@ interface StoredPresence extends PresenceEntry {
   nodeId: string;
 }
 
-export const NODE_HEARTBEAT_MS = 5000;
+const NODE_HEARTBEAT_MS = 5000;
 const PRESENCE_COALESCE_MS = 250;
 
 export interface PresenceParts {

@@ -81,7 +81,7 @@ export async function checkSubmitter(signet: Signet, actor: Actor, source: Audit
   if (project.status !== 'active') throw conflict(`Project ${project.slug} is inactive and accepts no new signing requests`);
 }
 
-export function checkArtifact(config: ArtifactConfigRecord, fileName: string, size: number) {
+function checkArtifact(config: ArtifactConfigRecord, fileName: string, size: number) {
   const baseName = path.basename(fileName.replaceAll('\\', '/'));
   if (!baseName || baseName.length > 255) throw invalid('artifact', 'needs a file name of at most 255 characters');
   if (!globToRegExp(config.fileNamePattern).test(baseName) && !globToRegExp(config.fileNamePattern).test(fileName)) {

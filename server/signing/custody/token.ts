@@ -291,7 +291,7 @@ async function connect(config: Pkcs11Config): Promise<TokenImpl> {
  * The configured token, opened once per process. A failure is not kept, except a refused PIN:
  * trying a wrong PIN again would lock a real token.
  */
-export function openToken(config: Pkcs11Config): Promise<Token> {
+function openToken(config: Pkcs11Config): Promise<Token> {
   const key = tokenKey(config);
   let opening = tokens.get(key);
   if (!opening) {

@@ -40,12 +40,7 @@ class KeySourceError extends Error {
 }
 
 /** Remote JWKS getters per outbound client (each node's rules apply to its own fetches), by URL. */
-let remoteJwks = new WeakMap<JwksFetcher, Map<string, ReturnType<typeof createRemoteJWKSet>>>();
-
-/** Forgets the cached remote JWKS getters (e.g. after a build system's JWKS URL changed). */
-export function clearJwksCache(): void {
-  remoteJwks = new WeakMap();
-}
+const remoteJwks = new WeakMap<JwksFetcher, Map<string, ReturnType<typeof createRemoteJWKSet>>>();
 
 function describeKeySource(system: TrustedBuildSystem): string {
   return system.jwksUrl ? `the JWKS at ${quote(system.jwksUrl, 300)}` : 'its inline JWKS';

@@ -56,7 +56,7 @@ export function normalizeRepositoryUrl(value: string): string | null {
 }
 
 /** "Owner/Name.git/" → "owner/name"; null for an empty path or one with "." / ".." / empty segments. */
-export function normalizeRepositoryPath(path: string): string | null {
+function normalizeRepositoryPath(path: string): string | null {
   let text = path.trim().toLowerCase();
   for (;;) {
     const next = text.replace(/\/+$/, '').replace(/\.git$/, '');
