@@ -20,7 +20,7 @@ import type { Actor, Principal } from '../auth/actor.js';
 import type { Signet } from '../signet.js';
 import { PreconditionFailed, type CommitPlan, type Committed, type WriteOp } from '../store/commit.js';
 import { isRedisUnavailable } from '../store/redis.js';
-import { openPrivateKey, sealPrivateKey, type SealedKey } from '../signing/keyVault.js';
+import { openPrivateKey, sealPrivateKey, type SealedKey } from '../store/keyVault.js';
 import { CommandFailure, invalid } from '../errors.js';
 
 /** How long an answer stays available to a retry with the same request id. */

@@ -7,7 +7,7 @@ import type { KeyCustody } from '../../src/lib/shared/entities.js';
 import { toCertificate, type CertificateRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
-import { sealPrivateKey } from '../signing/keyVault.js';
+import { sealPrivateKey } from '../store/keyVault.js';
 import { newOpenpgpKey } from '../signing/formats/openpgp.js';
 import {
   certificationRequest,

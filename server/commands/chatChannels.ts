@@ -5,7 +5,7 @@
 import { commandInputs } from '../../src/lib/shared/commands.js';
 import { toChatChannel, type ChatChannelRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
-import { sealPrivateKey } from '../signing/keyVault.js';
+import { sealPrivateKey } from '../store/keyVault.js';
 import { chatUrlContext, urlHint } from '../outreach/chat.js';
 import { assertOutboundUrl, commitEntityDelete, defineCommand } from './define.js';
 import { changeEvent, CONFIG_READERS } from '../store/events.js';

@@ -4,7 +4,7 @@
 import { commandInputs } from '../../src/lib/shared/commands.js';
 import { toWebhook, type WebhookRecord } from '../store/records.js';
 import { randomId, randomToken } from '../auth/secrets.js';
-import { sealPrivateKey } from '../signing/keyVault.js';
+import { sealPrivateKey } from '../store/keyVault.js';
 import { assertOutboundUrl, assertVersion, commitEntityDelete, commitEntityUpdate, defineCommand, type CommandContext } from './define.js';
 import { changeEvent, CONFIG_READERS } from '../store/events.js';
 import { notFound } from '../errors.js';

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { createTransport } from 'nodemailer';
 import type { Config } from '../config.js';
-import { openPrivateKey, sealPrivateKey } from '../signing/keyVault.js';
+import { openPrivateKey, sealPrivateKey } from '../store/keyVault.js';
 import type { MailBody, MailDelivery } from './deliveries.js';
 
 export interface Fact {

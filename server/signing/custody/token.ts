@@ -10,17 +10,10 @@
 import pkcs11js from 'pkcs11js';
 import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import type { Pkcs11Config } from '../../config.js';
+import type { TokenKeyHandle } from '../../store/records.js';
 import { ecdsaRawToDer } from './ecdsa.js';
 
 export type TokenKeyAlgorithm = 'RSA-2048' | 'RSA-3072' | 'ECDSA-P256';
-
-/** Where a key is in the token. Not a secret: the key itself never leaves the token. */
-export interface TokenKeyHandle {
-  /** CKA_ID, hex */
-  id: string;
-  /** CKA_LABEL */
-  label: string;
-}
 
 export interface TokenKeyInfo {
   keyType: 'rsa' | 'ec';
