@@ -87,9 +87,10 @@ function initializeOnce(paths: ReturnType<typeof localTokenPaths>, initialize: (
 
 /**
  * The embedded token of a data directory, initialized on first use. Throws when SoftHSM2 is not
- * installed, with the command that installs it.
+ * installed, with the command that installs it. (Exported for test/server/cli/cli.test.ts, which
+ * runs it in several processes at once.)
  */
-function ensureLocalToken(dataDir: string): Pkcs11Config {
+export function ensureLocalToken(dataDir: string): Pkcs11Config {
   const modulePath = findSoftHsmModule();
   if (!modulePath) {
     throw new Error('SoftHSM2 is not installed, so token-held keys are unavailable: run `apt-get install -y softhsm2` (or set SIGNET_PKCS11_MODULE)');
