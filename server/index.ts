@@ -1,5 +1,9 @@
-// Starts one Signet node: Redis clients, the command dispatcher, REST and Socket.IO on one HTTP
-// server, the audit sealer and the presence heartbeat; the SvelteKit app is mounted last.
+// Starts one Signet node. This is its composition root: it builds, in order, the store (Redis
+// clients, repositories, commit, the queues a commit hands jobs to), the event feed (Socket.IO's
+// rooms, what each socket may see, the commit channel that delivers into them), the runtime every
+// writer is handed (signet.ts), the commands and the socket server that runs them, the queues'
+// workers and the node's timers, and last HTTP (REST, the SvelteKit app) — handing each what it
+// needs, so what depends on what reads top to bottom. Nothing is attached afterwards.
 import http from 'node:http';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -8,27 +12,34 @@ import express from 'express';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { checkSubscriber, connectRedis, type RedisTarget } from './store/redis.js';
-import { createSignet, type Signet, type SignetIo } from './signet.js';
-import { createMetrics, startRedisProbe } from './metrics.js';
-import { markUiRoute, requestObserver } from './http/requestLog.js';
-import { prepareStore } from './prepareStore.js';
+import { openStore } from './store/store.js';
 import { checkDurability, replicaConfirms } from './store/durability.js';
-import { SERVER_LOG_KEY, type ServerLog } from '../src/lib/shared/serverLog.js';
+import { prepareStore } from './prepareStore.js';
+import { createSignet, type CommitAcknowledgement, type Signet } from './signet.js';
+import { createMetrics, startRedisProbe } from './metrics.js';
+import { createOutboundClient } from './net/outbound.js';
+import { deriveAuditSigningKey } from './audit/signingKey.js';
+import { startAuditSealer } from './audit/chain.js';
+import { startAuditWatch, type AuditWatch } from './audit/rollbackWatch.js';
+import { openSigningQueue, startSigningWorkers } from './signing/queue.js';
+import { startCertificateExpirySweep } from './signing/certificateExpiry.js';
+import { openOutreachQueues, startOutreachWorkers } from './outreach/queue.js';
 import { createDispatcher, type Dispatcher } from './commands/dispatch.js';
+import { createSocketIo, RefusedCredentials, type SignetIo } from './realtime/io.js';
+import { CatchUps } from './realtime/catchUp.js';
+import { createSocketAccess } from './realtime/access.js';
+import { startCommittedFeed } from './realtime/committedEvents.js';
+import { startAccessConfirmation } from './realtime/accessConfirmation.js';
+import { createPresence, startNodeHeartbeat } from './realtime/presence.js';
+import { attachSocketServer } from './realtime/socketServer.js';
+import { capSocketOutput, type OutputCap } from './realtime/outputCap.js';
+import { markUiRoute, requestObserver } from './http/requestLog.js';
 import { createApi } from './http/api.js';
 import { consoleSetsItsOwnPolicy, securityHeaders } from './http/securityHeaders.js';
 import { refuseWhileDraining } from './http/drain.js';
-import { attachSocketServer } from './realtime/socketServer.js';
-import { startCommittedFeed } from './realtime/committedEvents.js';
-import { capSocketOutput, type OutputCap } from './realtime/outputCap.js';
-import { startAuditSealer } from './audit/chain.js';
-import { startAuditWatch } from './audit/rollbackWatch.js';
-import { listPresence, startNodeHeartbeat } from './realtime/presence.js';
 import { createSigningApi } from './http/signingApi.js';
 import { createSignPathApi } from './http/signPathApi.js';
-import { startSigningQueues } from './signing/queue.js';
-import { startCertificateExpirySweep } from './signing/certificateExpiry.js';
-import { startOutreachQueues } from './outreach/queue.js';
+import { SERVER_LOG_KEY, type ServerLog } from '../src/lib/shared/serverLog.js';
 
 export interface SignetNode {
   url: string;
@@ -36,6 +47,8 @@ export interface SignetNode {
   io: SignetIo;
   httpServer: http.Server;
   dispatcher: Dispatcher;
+  /** This node's watch against a rolled-back audit log. */
+  auditWatch: AuditWatch;
   /** The per-socket cap on output waiting to be sent. */
   outputCap: OutputCap;
   /** Drains the node (see drain below): what SIGTERM does. */
@@ -55,10 +68,17 @@ export interface StartOptions {
 
 export async function startSignetNode({ config, redis: redisTarget, logger, serveUi = true, outboundDnsServers }: StartOptions): Promise<SignetNode> {
   const log = logger ?? createLogger(config.LOG_LEVEL);
+  const metrics = createMetrics();
+  /** What the parts that must not start anything new while the node drains read (set by drain below). */
+  const status = { draining: false };
+
+  // 1. The store. A node with another installation's master key, or data in a format it does not
+  // know, stops here.
   const redis = await connectRedis(redisTarget);
-  const signet = createSignet(config, redis, log, { outboundDnsServers });
-  // A node with another installation's master key, or data in a format it does not know, stops here.
-  await prepareStore(signet).catch((error: unknown) => {
+  const store = openStore(config, redis);
+  const { keys } = store;
+  const auditKey = deriveAuditSigningKey(config.masterKey);
+  await prepareStore(store, config, auditKey, log).catch((error: unknown) => {
     redis.disconnect();
     throw error;
   });
@@ -77,44 +97,75 @@ export async function startSignetNode({ config, redis: redisTarget, logger, serv
   const subscriber = { enableOfflineQueue: true, commandTimeout: undefined, enableAutoPipelining: false };
   const sub = await connectRedis(redisTarget, subscriber);
   // Commits (this node's, other nodes', the CLI's) arrive on a subscriber of their own.
-  const committedSub = await connectRedis(redisTarget, { ...subscriber, connectionName: `signet-commits-${signet.commitOrigin}` });
+  const committedSub = await connectRedis(redisTarget, { ...subscriber, connectionName: `signet-commits-${store.commitOrigin}` });
   const stopSubscriberChecks = [sub, committedSub].map((client) => checkSubscriber(client, redisTarget));
-  const metrics = createMetrics();
   const stopRedisProbe = startRedisProbe(redis, metrics);
-  const dispatcher = createDispatcher(signet, metrics);
+  // Where a commit's jobs go: signing and expiry jobs, owed mail, chat messages and webhook calls.
+  const signingQueue = openSigningQueue(redisTarget, { keys, logger: log, metrics });
+  const outreachQueues = openOutreachQueues(redisTarget, { config, redis, keys, logger: log, metrics });
 
+  // 2. The event feed: Socket.IO's rooms on the HTTP server (whose routes come last, step 6), what
+  // each socket may still see, and this node's subscription to the commit channel, which delivers
+  // into the rooms in commit order.
   const app = express();
-  app.disable('x-powered-by');
-  app.set('trust proxy', config.SIGNET_TRUST_PROXY);
-  app.use(requestObserver(log, metrics));
-  app.use(refuseWhileDraining(signet));
-  app.use(securityHeaders(config));
-  app.use(createApi(signet, dispatcher, metrics));
-  app.use(createSigningApi(signet, dispatcher));
-  app.use(createSignPathApi(signet, dispatcher));
-  if (serveUi) await mountUi(app, log);
-
   const httpServer = http.createServer(app);
-  const { io, access } = attachSocketServer(signet, httpServer, dispatcher, { pub, sub }, metrics);
-  signet.feed = await startCommittedFeed(signet, committedSub, io, access);
+  const refused = new RefusedCredentials();
+  const io = createSocketIo(httpServer, config, keys, { pub, sub }, refused);
+  const catchUps = new CatchUps();
+  const access = createSocketAccess({ redis, keys, logger: log, status, io, catchUps });
+  const feed = await startCommittedFeed({ subscriber: committedSub, redis, channel: keys.committedChannel, origin: store.commitOrigin, logger: log, status, io, access, catchUps });
+  const confirmAccess = startAccessConfirmation(io, feed, log, metrics);
+
+  // 3. The runtime every writer is handed. A commit is acknowledged once this node's own feed
+  // delivered it (every node, this one included, delivers from the channel the commit published
+  // on, and applies its change of access there) and, for a change of access, the other nodes confirmed.
+  const acknowledge: CommitAcknowledgement = async (committed, plan, committedAt) => {
+    await feed.delivered(committed);
+    if (plan.access) await confirmAccess(committed, committedAt);
+  };
+  const signet = createSignet({
+    config,
+    store,
+    logger: log,
+    auditKey,
+    outbound: createOutboundClient({ allowedCidrs: config.outboundAllowedCidrs, dnsServers: outboundDnsServers }),
+    jobs: signingQueue.jobs,
+    outreach: outreachQueues.sender,
+    acknowledge,
+  });
+
+  // 4. Commands, with the node's services they use, and the socket server that runs them.
+  const auditWatch = startAuditWatch(signet, { alarms: metrics.auditRollbacks, intervalMs: config.SIGNET_AUDIT_CHECK_MS });
+  const presence = createPresence({ redis, keys, nodeId: config.nodeId, io, status });
+  const dispatcher = createDispatcher(signet, { auditWatch, presence }, metrics);
+  attachSocketServer({ signet, io, refused, feed, access, catchUps, presence, dispatcher, status });
   io.on('connection', (socket) => {
     metrics.sockets.inc();
     socket.on('disconnect', () => metrics.sockets.dec());
   });
   const outputCap = capSocketOutput(io, httpServer, config.SIGNET_MAX_SOCKET_BUFFER_BYTES, log, () => metrics.bufferDisconnects.inc());
-  const auditWatch = startAuditWatch(signet, { alarms: metrics.auditRollbacks, intervalMs: config.SIGNET_AUDIT_CHECK_MS });
-  signet.auditWatch = auditWatch;
-  const stopSealer = startAuditSealer(redis, signet.keys, signet.auditKey, config.publicUrl, {
+
+  // 5. The queues' workers and the node's timers.
+  const signingWorkers = startSigningWorkers(signet, signingQueue, redisTarget, metrics, (orgId) => presence.list(orgId));
+  const outreachWorkers = startOutreachWorkers(signet, outreachQueues, redisTarget, metrics);
+  const stopSealer = startAuditSealer(redis, keys, auditKey, config.publicUrl, {
     onError: (error) => log.debug({ err: error }, 'audit sealing deferred'),
     // Remembered outside Redis only once it cannot be lost in a failover (with replicated durability).
     onSealed: (orgId, checkpoint) => replicaConfirms(redis, config).then(() => auditWatch.observe(orgId, checkpoint)).then(() => {}),
   });
-  const stopHeartbeat = startNodeHeartbeat(signet);
+  const stopHeartbeat = startNodeHeartbeat(redis, keys, config.nodeId);
   const stopExpirySweep = startCertificateExpirySweep(signet);
-  const queues = startSigningQueues(signet, redisTarget, { workers: true, metrics, online: (orgId) => listPresence(signet, orgId) });
-  signet.jobs = queues.jobs;
-  const outreach = startOutreachQueues(signet, redisTarget, { workers: true, metrics });
-  signet.outreach = outreach.sender;
+
+  // 6. HTTP: REST and the console, on the server the sockets share.
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.SIGNET_TRUST_PROXY);
+  app.use(requestObserver(log, metrics));
+  app.use(refuseWhileDraining(status));
+  app.use(securityHeaders(config));
+  app.use(createApi(signet, dispatcher, metrics, status));
+  app.use(createSigningApi(signet, dispatcher, auditWatch));
+  app.use(createSignPathApi(signet, dispatcher));
+  if (serveUi) await mountUi(app, log);
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -139,7 +190,7 @@ export async function startSignetNode({ config, redis: redisTarget, logger, serv
     const phase = (name: string, fields: object, message: string) =>
       log.info({ drain: name, elapsedMs: Date.now() - startedAt, ...fields }, `drain: ${message}`);
 
-    signet.shuttingDown = true;
+    status.draining = true;
     dispatcher.stopAccepting();
     httpServer.close();
     httpServer.closeIdleConnections();
@@ -147,7 +198,7 @@ export async function startSignetNode({ config, redis: redisTarget, logger, serv
     stopRedisProbe();
     stopExpirySweep();
     for (const stop of stopSubscriberChecks) stop();
-    const jobsDone = queues.stopWorkers();
+    const jobsDone = signingWorkers.stop();
     phase('stop-accepting', { commandsInFlight: dispatcher.inFlight, sockets: io.of('/').sockets.size, timeoutMs: config.SIGNET_DRAIN_TIMEOUT_MS }, 'stopped accepting connections, commands and signing jobs');
 
     const commandsAnswered = await settledWithin(dispatcher.idle(), left());
@@ -169,7 +220,11 @@ export async function startSignetNode({ config, redis: redisTarget, logger, serv
       jobsFinished ? 'signing jobs finished' : `left running signing jobs to their locks: another node takes them over within ${config.SIGNET_JOB_LOCK_MS} ms`,
     );
 
-    await settledWithin(Promise.allSettled([queues.close(), outreach.close(), stopSealer(), auditWatch.close()]), left());
+    const queuesClosed = [
+      signingWorkers.close().then(() => signingQueue.close()),
+      outreachWorkers.close().then(() => outreachQueues.close()),
+    ];
+    await settledWithin(Promise.allSettled([...queuesClosed, stopSealer(), auditWatch.close()]), left());
     // Socket.IO's close waits for the adapter to unsubscribe, which a paused Redis never answers.
     await settledWithin(new Promise<void>((resolve) => void io.close(() => resolve())), left());
     httpServer.closeAllConnections();
@@ -186,6 +241,7 @@ export async function startSignetNode({ config, redis: redisTarget, logger, serv
     io,
     httpServer,
     dispatcher,
+    auditWatch,
     outputCap,
     close() {
       closing ??= drain();

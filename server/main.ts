@@ -7,7 +7,7 @@ import { createLogger, stdoutIsTerminal, type Logger } from './logger.js';
 import { ensureLocalRedis, type LocalRedis } from './store/localRedis.js';
 import { configuredRedis, describeRedis } from './store/redis.js';
 import { startSignetNode } from './index.js';
-import { ensureSetupToken } from './auth/accounts.js';
+import { ensureSetupToken } from './auth/organizations.js';
 import { MasterKeyMismatch } from './store/masterKeyCheck.js';
 import { SchemaTooNew } from './store/migrations/index.js';
 import { withEmbeddedToken } from './signing/custody/localToken.js';

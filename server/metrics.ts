@@ -157,7 +157,7 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-export const REDIS_PING_EVERY_MS = 5000;
+const REDIS_PING_EVERY_MS = 5000;
 
 /** PINGs Redis every few seconds into the latency histogram; returns a stop function. */
 export function startRedisProbe(redis: Redis, metrics: Metrics, everyMs = REDIS_PING_EVERY_MS): () => void {

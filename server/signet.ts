@@ -1,98 +1,91 @@
-// The runtime every part of the server shares: configuration, Redis, repositories, the audit key,
-// and `apply`, which commits a change with its audit entry and then delivers it to live sockets.
-import { randomUUID } from 'node:crypto';
-import type { Server } from 'socket.io';
+// The runtime every writer and reader is handed: configuration, the store (Redis, keys,
+// repositories), the audit key, the outbound client, the queues a commit may owe jobs to, and
+// `apply`, which commits a change with its audit entry and resolves once it may be acknowledged.
+// It is built complete by a composition root — server/index.ts for a node, standaloneSignet for
+// the CLI — and never changed afterwards.
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-import { redisKeys, type RedisKeys } from './store/keys.js';
-import { createRepositories, type Repositories } from './store/repositories.js';
-import { commit, type CommitPlan, type Committed } from './store/commit.js';
-import { durably } from './store/durability.js';
-import { deriveAuditSigningKey, type AuditSigningKey } from './audit/chain.js';
-import type { CommittedFeed } from './realtime/committedEvents.js';
-import type { AuditWatch } from './audit/rollbackWatch.js';
-import type { SigningJobs } from './signing/lifecycle.js';
+import type { RedisKeys } from './store/keys.js';
+import type { Repositories } from './store/repositories.js';
+import type { CommitPlan, Committed } from './store/commit.js';
+import { openStore, type Store } from './store/store.js';
+import { deriveAuditSigningKey, type AuditSigningKey } from './audit/signingKey.js';
 import { createOutboundClient, type OutboundClient } from './net/outbound.js';
+import type { SigningJobs } from './signing/jobs.js';
 import type { DeliverySender } from './outreach/deliveries.js';
-import type { ClientToServerEvents, ServerToClientEvents } from '../src/lib/shared/events.js';
-
-export type SignetIo = Server<ClientToServerEvents, ServerToClientEvents>;
 
 export interface Signet {
-  config: Config;
-  redis: Redis;
-  keys: RedisKeys;
-  repos: Repositories;
-  logger: Logger;
-  auditKey: AuditSigningKey;
-  /** Set once the Socket.IO server is attached; CLI runs have none. */
-  io: SignetIo | null;
-  /**
-   * Who this Signet instance is in the commits it publishes (random, unlike a configured node id,
-   * which two nodes could share): how a node knows its own commits when they come back.
-   */
-  commitOrigin: string;
-  /** The node's subscription to the commit channel, which delivers to its sockets; CLI runs have none. */
-  feed: CommittedFeed | null;
-  /**
-   * After this node applied a change of access it committed (its own feed re-checked the sockets in
-   * scope): waits, for a bounded time, until every other node has too. Ordering does not depend on
-   * it (each node applies the change before anything committed after it); the acknowledgement does.
-   * Set by the socket server; CLI runs have none.
-   */
-  confirmAccess: (committed: Committed, committedAt: number) => Promise<void>;
-  /** The node's watch against a rolled-back audit log; CLI runs have none. */
-  auditWatch: AuditWatch | null;
-  /** The job queues, on nodes (and CLI runs) that have them. */
-  jobs: SigningJobs | null;
-  /** Queues owed mail, chat messages and webhook calls, on nodes; elsewhere the nodes' reconcilers do. */
-  outreach: DeliverySender | null;
+  readonly config: Config;
+  readonly redis: Redis;
+  readonly keys: RedisKeys;
+  readonly repos: Repositories;
+  readonly logger: Logger;
+  readonly auditKey: AuditSigningKey;
+  /** Who this process is in the commits it publishes (store.ts). */
+  readonly commitOrigin: string;
   /** Every request the server sends of its own (webhooks, chat, JWKS, a policy's TSA) goes through this. */
-  outbound: OutboundClient;
-  /** Set while the node closes: no more presence broadcasts. */
-  shuttingDown: boolean;
+  readonly outbound: OutboundClient;
+  /** The signing job queue, on nodes; CLI runs leave queueing to the nodes' reconcilers. */
+  readonly jobs: SigningJobs | null;
+  /** Queues owed mail, chat messages and webhook calls, on nodes; elsewhere the nodes' reconcilers do. */
+  readonly outreach: DeliverySender | null;
+  /** Commits the change with its audit entries and events, then waits for what its acknowledgement needs. */
   apply(plan: CommitPlan): Promise<Committed>;
 }
 
-export interface SignetOptions {
-  /** Test-only: DNS servers for outbound requests instead of the system resolver. */
-  outboundDnsServers?: string[];
+/**
+ * What a commit waits for before it is acknowledged: on a node, its own feed delivering it and, for
+ * a change of access, the other nodes confirming it (index.ts). `committedAt`: performance.now() when
+ * Redis answered.
+ */
+export type CommitAcknowledgement = (committed: Committed, plan: CommitPlan, committedAt: number) => Promise<void>;
+
+export interface SignetParts {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  auditKey: AuditSigningKey;
+  outbound: OutboundClient;
+  jobs: SigningJobs | null;
+  outreach: DeliverySender | null;
+  /** null: a commit is acknowledged once written (a CLI run has no feed to wait for). */
+  acknowledge: CommitAcknowledgement | null;
 }
 
-export function createSignet(config: Config, redis: Redis, logger: Logger, options: SignetOptions = {}): Signet {
-  const keys = redisKeys(config.SIGNET_REDIS_PREFIX);
-  const signet: Signet = {
+export function createSignet({ config, store, logger, auditKey, outbound, jobs, outreach, acknowledge }: SignetParts): Signet {
+  return Object.freeze({
     config,
-    redis,
-    keys,
-    repos: createRepositories(redis, keys),
+    redis: store.redis,
+    keys: store.keys,
+    repos: store.repos,
     logger,
-    auditKey: deriveAuditSigningKey(config.masterKey),
-    io: null,
-    commitOrigin: randomUUID(),
-    feed: null,
-    shuttingDown: false,
-    jobs: null,
-    outreach: null,
-    outbound: createOutboundClient({ allowedCidrs: config.outboundAllowedCidrs, dnsServers: options.outboundDnsServers }),
-    auditWatch: null,
-    confirmAccess: async () => {},
-    async apply(plan) {
-      // With SIGNET_DURABILITY=replicated, not acknowledged before a replica has it too.
-      const committed = await durably(redis, config, () =>
-        commit(redis, keys, config.SIGNET_EVENT_RETENTION, plan, {
-          channel: keys.committedChannel,
-          origin: signet.commitOrigin,
-        }),
-      );
-      const committedAt = performance.now();
-      // Every node, this one included, delivers it from the channel the commit published on (and
-      // applies its change of access there); the command is acknowledged after this node did.
-      if (signet.feed) await signet.feed.delivered(committed);
-      if (plan.access) await signet.confirmAccess(committed, committedAt);
+    auditKey,
+    commitOrigin: store.commitOrigin,
+    outbound,
+    jobs,
+    outreach,
+    async apply(plan: CommitPlan) {
+      const committed = await store.commit(plan);
+      if (acknowledge) await acknowledge(committed, plan, performance.now());
       return committed;
     },
-  };
-  return signet;
+  });
+}
+
+/**
+ * The runtime of a run without a node (the CLI, a test or bench seeder): its commits reach live
+ * sockets through the commit channel, which every node delivers from; nothing is queued here.
+ */
+export function standaloneSignet(config: Config, redis: Redis, logger: Logger): Signet {
+  return createSignet({
+    config,
+    store: openStore(config, redis),
+    logger,
+    auditKey: deriveAuditSigningKey(config.masterKey),
+    outbound: createOutboundClient({ allowedCidrs: config.outboundAllowedCidrs }),
+    jobs: null,
+    outreach: null,
+    acknowledge: null,
+  });
 }

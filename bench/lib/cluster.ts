@@ -11,11 +11,12 @@ import { loadConfig, type Config } from '../../server/config.js';
 import { createLogger } from '../../server/logger.js';
 import { connectRedis } from '../../server/store/redis.js';
 import { freePort } from '../../server/store/localRedis.js';
-import { createSignet, type Signet } from '../../server/signet.js';
-import { createOrganization, addMemberDirectly, createSessionFor, SESSION_COOKIE } from '../../server/auth/accounts.js';
+import { standaloneSignet, type Signet } from '../../server/signet.js';
+import { createOrganization, addMemberDirectly } from '../../server/auth/organizations.js';
+import { createSessionFor, SESSION_COOKIE } from '../../server/auth/sessions.js';
 import { CLI_SOURCE } from '../../server/audit/entries.js';
 import { COMMANDS_BY_NAME } from '../../server/commands/registry.js';
-import { createCommandContext } from '../../server/commands/define.js';
+import { createCommandContext, NO_NODE_SERVICES } from '../../server/commands/define.js';
 import { ownerActor as actAsOwner, type Actor } from '../../server/auth/actor.js';
 import type { AuditActor } from '../../src/lib/shared/entities.js';
 import type { CommandName } from '../../src/lib/shared/commands.js';
@@ -153,7 +154,7 @@ export async function openSeeder(ctx: BenchContext, prefix: string): Promise<See
   // The nodes' token too (see children/signetNode.ts), so the seeder can generate token-held certificates.
   const config = withEmbeddedToken(loadConfig(signetEnv(ctx, prefix, { PORT: '0' })), (message) => process.stderr.write(`${message}\n`));
   const redis = await connectRedis(ctx.redisUrl);
-  const signet = createSignet(config, redis, createLogger('silent'));
+  const signet = standaloneSignet(config, redis, createLogger('silent'));
   const actors = new Map<string, Actor>();
 
   async function sessionCookie(userId: string): Promise<string> {
@@ -204,7 +205,7 @@ export async function openSeeder(ctx: BenchContext, prefix: string): Promise<See
     },
     async asOwner(orgId, name, input) {
       const command = COMMANDS_BY_NAME.get(name)!;
-      const context = createCommandContext(signet, command.name, await ownerActor(orgId), CLI_SOURCE);
+      const context = createCommandContext(signet, NO_NODE_SERVICES, command.name, await ownerActor(orgId), CLI_SOURCE);
       return (await command.handler(context, command.input.parse(input) as never)) as never;
     },
     close() {

@@ -3,10 +3,11 @@
 // with the instance key as a C2SP checkpoint note (./checkpointNote.ts). Verification recomputes
 // the chain and names the first broken entry, and, given checkpoints remembered outside Redis,
 // names a log that was rolled back to an older signed head.
-import { createHash, createPrivateKey, createPublicKey, hkdfSync, verify, type KeyObject } from 'node:crypto';
+import { createHash, verify, type KeyObject } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../store/keys.js';
 import { auditOrigin, CheckpointError, openCheckpoint, signCheckpoint } from './checkpointNote.js';
+import type { AuditSigningKey } from './signingKey.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 const SEAL_BATCH = 5000;
@@ -29,23 +30,6 @@ export interface KnownCheckpoint {
   size: number;
   hash: string;
   source: string;
-}
-
-export interface AuditSigningKey {
-  privateKey: KeyObject;
-  publicKey: KeyObject;
-}
-
-/** The instance's Ed25519 audit key, derived from the master key so every node holds the same one. */
-export function deriveAuditSigningKey(masterKey: Buffer): AuditSigningKey {
-  return ed25519KeyFromSeed(Buffer.from(hkdfSync('sha256', masterKey, 'signet', 'audit-chain-signing-key', 32)));
-}
-
-/** An Ed25519 key pair from its 32-byte RFC 8032 seed. */
-export function ed25519KeyFromSeed(seed: Buffer): AuditSigningKey {
-  const pkcs8 = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
-  const privateKey = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
-  return { privateKey, publicKey: createPublicKey(privateKey) };
 }
 
 export function chainHash(previousHash: string, seq: number, storedEntry: string): string {

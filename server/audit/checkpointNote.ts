@@ -10,9 +10,7 @@ import {
   parseCheckpointNote,
   type CheckpointNote,
 } from '../../src/lib/shared/checkpoint.js';
-import type { AuditSigningKey } from './chain.js';
-
-export type { CheckpointNote } from '../../src/lib/shared/checkpoint.js';
+import type { AuditSigningKey } from './signingKey.js';
 
 /** The signature type byte the signed-note spec assigns to Ed25519. */
 const ED25519 = 0x01;

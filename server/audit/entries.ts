@@ -9,9 +9,9 @@ export type AuditTarget = AuditEntry['target'];
 export type AuditChanges = AuditEntry['changes'];
 
 const SECRET_FIELD = /password|secret|token|hash|privatekey|private_key|session|cookie|authorization/i;
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 
-export function redactValue(field: string, value: unknown): unknown {
+function redactValue(field: string, value: unknown): unknown {
   if (SECRET_FIELD.test(field)) return value === undefined || value === null ? value : REDACTED;
   if (Array.isArray(value)) return value.map((item) => redactValue('', item));
   if (value && typeof value === 'object') {

@@ -6,7 +6,7 @@ import { permissionsOf, type Permission, type StoredRole } from '../../src/lib/s
 import type { AuditActor } from '../../src/lib/shared/entities.js';
 import type { RedisKeys } from '../store/keys.js';
 import type { ApiKeyRecord, MemberRecord, OrganizationRecord, SessionRecord, UserRecord } from '../store/records.js';
-import { CommandFailure } from '../commands/errors.js';
+import { CommandFailure } from '../errors.js';
 import { parseApiKeyToken, sameHash, tokenHash } from './secrets.js';
 
 export type Principal =
@@ -39,7 +39,7 @@ export interface Actor {
 
 const unauthenticated = (message: string) => new CommandFailure('UNAUTHENTICATED', message);
 
-export function isExpired(expiresAt: string | null | undefined, now = Date.now()): boolean {
+function isExpired(expiresAt: string | null | undefined, now = Date.now()): boolean {
   return expiresAt !== null && expiresAt !== undefined && Date.parse(expiresAt) <= now;
 }
 

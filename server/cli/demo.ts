@@ -5,17 +5,17 @@ import { createHmac } from 'node:crypto';
 import type { AuditActor } from '../../src/lib/shared/entities.js';
 import { permissionsOf } from '../../src/lib/shared/permissions.js';
 import type { Signet } from '../signet.js';
-import { addMemberDirectly, createOrganization } from '../auth/accounts.js';
+import { addMemberDirectly, createOrganization } from '../auth/organizations.js';
 import { CLI_SOURCE, auditDraft } from '../audit/entries.js';
-import { changeEvent } from '../commands/define.js';
+import { changeEvent } from '../store/events.js';
 import { API_KEY_PREFIX, tokenHash } from '../auth/secrets.js';
 import type { ApiKeyRecord, MemberRecord, UserRecord } from '../store/records.js';
 import { toApiKey } from '../store/records.js';
 import { ownerActor } from '../auth/actor.js';
 import { COMMANDS_BY_NAME } from '../commands/registry.js';
-import { createCommandContext } from '../commands/define.js';
+import { createCommandContext, NO_NODE_SERVICES } from '../commands/define.js';
 
-export const DEMO_ORG = 'demo';
+const DEMO_ORG = 'demo';
 const DEMO_ROLES = ['owner', 'admin', 'member', 'viewer'] as const;
 
 function derived(signet: Signet, purpose: string, length: number): string {
@@ -35,17 +35,17 @@ export interface DemoCredentials {
   artifactConfigurations: { authenticode: string; openpgp: string };
 }
 
-export const DEMO_PROJECT = 'demo-app';
-export const DEMO_CERTIFICATE = 'demo-test-certificate';
-export const DEMO_TOKEN_CERTIFICATE = 'demo-token-certificate';
-export const DEMO_POLICIES = { test: 'test-signing', release: 'release-signing', authenticode: 'authenticode-signing', openpgp: 'openpgp-signing' } as const;
-export const DEMO_ARTIFACT_CONFIGS = { authenticode: 'windows', openpgp: 'linux' } as const;
+const DEMO_PROJECT = 'demo-app';
+const DEMO_CERTIFICATE = 'demo-test-certificate';
+const DEMO_TOKEN_CERTIFICATE = 'demo-token-certificate';
+const DEMO_POLICIES = { test: 'test-signing', release: 'release-signing', authenticode: 'authenticode-signing', openpgp: 'openpgp-signing' } as const;
+const DEMO_ARTIFACT_CONFIGS = { authenticode: 'windows', openpgp: 'linux' } as const;
 
 /** Runs a command as the organization's owner, with the operator named in the audit log. */
 async function asOwner<T>(signet: Signet, orgId: string, actorAudit: AuditActor, name: string, input: unknown): Promise<T> {
   const actor = await ownerActor(signet.redis, signet.keys, orgId, actorAudit);
   const command = COMMANDS_BY_NAME.get(name)!;
-  const context = createCommandContext(signet, command.name, actor, CLI_SOURCE);
+  const context = createCommandContext(signet, NO_NODE_SERVICES, command.name, actor, CLI_SOURCE);
   return (await command.handler(context, command.input.parse(input) as never)) as T;
 }
 

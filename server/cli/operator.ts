@@ -5,8 +5,8 @@ import type { Signet } from '../signet.js';
 import type { MemberRecord, OrganizationRecord, UserRecord } from '../store/records.js';
 import { toOrganization } from '../store/records.js';
 import { CLI_SOURCE, auditDraft } from '../audit/entries.js';
-import { changeEvent } from '../commands/define.js';
-import { CommandFailure } from '../commands/errors.js';
+import { changeEvent } from '../store/events.js';
+import { CommandFailure } from '../errors.js';
 import { hashPassword, randomId, randomToken } from '../auth/secrets.js';
 import { Email } from '../../src/lib/shared/commands.js';
 

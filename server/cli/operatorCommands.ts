@@ -7,13 +7,13 @@ import { ConfigError, loadConfig, type Config } from '../config.js';
 import { createLogger } from '../logger.js';
 import { configuredRedis, connectRedis } from '../store/redis.js';
 import { ensureLocalRedis, type LocalRedis } from '../store/localRedis.js';
-import { createSignet, type Signet } from '../signet.js';
+import { standaloneSignet, type Signet } from '../signet.js';
 import { currentCheckpoint, sealAuditChain, verifyAuditChain, type KnownCheckpoint } from '../audit/chain.js';
 import { CheckpointError, openCheckpoint } from '../audit/checkpointNote.js';
 import { readCheckpointRecord, recordPath } from '../audit/checkpointRecord.js';
 import { CLI_SOURCE } from '../audit/entries.js';
-import { createOrganization } from '../auth/accounts.js';
-import { CommandFailure } from '../commands/errors.js';
+import { createOrganization } from '../auth/organizations.js';
+import { CommandFailure } from '../errors.js';
 import type { AuditActor } from '../../src/lib/shared/entities.js';
 import { runDemo } from './demo.js';
 import { withEmbeddedToken } from '../signing/custody/localToken.js';
@@ -33,10 +33,10 @@ async function withSignet<T>(config: Config, work: (signet: Signet) => Promise<T
   }
   const redis = await connectRedis(target);
   // What the CLI changes reaches live consoles through the channel its commits publish on.
-  const signet = createSignet(config, redis, createLogger('silent'));
+  const signet = standaloneSignet(config, redis, createLogger('silent'));
   // The same checks as a node start: the installation's master key (a wrong one must not seal the
   // audit chain below), the data format (migrated once).
-  await prepareStore(signet).catch(async (error: unknown) => {
+  await prepareStore(signet, config, signet.auditKey, signet.logger).catch(async (error: unknown) => {
     redis.disconnect();
     await local?.stop();
     throw error;

@@ -7,8 +7,9 @@ import type { Actor } from '../auth/actor.js';
 import type { Audience, Precondition, WriteOp } from '../store/commit.js';
 import { toApiKey, type ApiKeyRecord, type MemberRecord } from '../store/records.js';
 import { API_KEY_PREFIX, newApiKeySecret, randomId } from '../auth/secrets.js';
-import { assertNotSupport, changeEvent, defineCommand, type CommandContext } from './define.js';
-import { forbidden, invalid, notFound } from './errors.js';
+import { assertNotSupport, defineCommand, type CommandContext } from './define.js';
+import { changeEvent } from '../store/events.js';
+import { forbidden, invalid, notFound } from '../errors.js';
 
 const keyAudience = (ownerId: string, ownerIsCiUser: boolean): Audience[] =>
   ownerIsCiUser ? [`u:${ownerId}`, 'p:team:manage'] : [`u:${ownerId}`];
@@ -17,7 +18,7 @@ const keyAudience = (ownerId: string, ownerIsCiUser: boolean): Audience[] =>
  * How many keys may stand between a person and a key: each one is read on every command of its
  * descendants, so the chain is kept short.
  */
-export const MAX_KEY_ANCESTRY = 4;
+const MAX_KEY_ANCESTRY = 4;
 
 /** How long a new key may live, and which keys it descends from. */
 export interface KeyLifetime {

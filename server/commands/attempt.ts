@@ -20,11 +20,11 @@ import type { Actor, Principal } from '../auth/actor.js';
 import type { Signet } from '../signet.js';
 import { PreconditionFailed, type CommitPlan, type Committed, type WriteOp } from '../store/commit.js';
 import { isRedisUnavailable } from '../store/redis.js';
-import { openPrivateKey, sealPrivateKey, type SealedKey } from '../signing/keyVault.js';
-import { CommandFailure, invalid } from './errors.js';
+import { openPrivateKey, sealPrivateKey, type SealedKey } from '../store/keyVault.js';
+import { CommandFailure, invalid } from '../errors.js';
 
 /** How long an answer stays available to a retry with the same request id. */
-export const ANSWER_TTL_MS = 24 * 3600_000;
+const ANSWER_TTL_MS = 24 * 3600_000;
 /**
  * How long a claim lasts without a commit. Longer than the Redis backstop timeout, so a commit
  * whose answer came late still finds its claim; a claim left by a node that died lapses after it.

@@ -4,31 +4,31 @@
 import { queryAudit } from '../audit/query.js';
 import { currentCheckpoint, verifyAuditChain } from '../audit/chain.js';
 import type { Signet } from '../signet.js';
-import { defineCommand } from './define.js';
+import { defineCommand, type NodeServices } from './define.js';
 
 /** The current checkpoint note, also offered to this node's rollback watch (without waiting for it). */
-export async function checkpointFor(signet: Signet, orgId: string): Promise<string | null> {
+export async function checkpointFor(signet: Signet, auditWatch: NodeServices['auditWatch'], orgId: string): Promise<string | null> {
   const checkpoint = await currentCheckpoint(signet.redis, signet.keys, signet.auditKey, signet.config.publicUrl, orgId);
-  void signet.auditWatch?.observe(orgId, checkpoint);
+  void auditWatch?.observe(orgId, checkpoint);
   return checkpoint;
 }
 
 export const queryAuditLog = defineCommand({
   name: 'audit.query',
-  async handler({ actor, repos, signet }, input) {
+  async handler({ actor, repos, signet, node }, input) {
     const { before, limit, ...filter } = input;
     const page = await queryAudit(repos.redis, repos.keys, actor.orgId, filter, before, limit ?? 50);
     // The first page carries the checkpoint; older pages are read against the same one.
-    return before === undefined ? { ...page, checkpoint: await checkpointFor(signet, actor.orgId) } : page;
+    return before === undefined ? { ...page, checkpoint: await checkpointFor(signet, node.auditWatch, actor.orgId) } : page;
   },
 });
 
 export const verifyAuditLog = defineCommand({
   name: 'audit.verify',
-  async handler({ actor, repos, signet }) {
-    const remembered = await signet.auditWatch?.remembered(actor.orgId);
+  async handler({ actor, repos, signet, node }) {
+    const remembered = await node.auditWatch?.remembered(actor.orgId);
     const known = remembered ? [{ size: remembered.size, hash: remembered.hash, source: "this node's checkpoint record" }] : [];
     const result = await verifyAuditChain(repos.redis, repos.keys, signet.auditKey.publicKey, actor.orgId, known);
-    return { ...result, checkpoint: await checkpointFor(signet, actor.orgId) };
+    return { ...result, checkpoint: await checkpointFor(signet, node.auditWatch, actor.orgId) };
   },
 });

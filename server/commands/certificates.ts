@@ -6,7 +6,7 @@ import type { KeyCustody } from '../../src/lib/shared/entities.js';
 import { toCertificate, type CertificateRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
-import { sealPrivateKey } from '../signing/keyVault.js';
+import { sealPrivateKey } from '../store/keyVault.js';
 import { newOpenpgpKey } from '../signing/formats/openpgp.js';
 import {
   certificationRequest,
@@ -20,8 +20,9 @@ import {
 } from '../signing/certificates.js';
 import { generateCertificateKey, type NewKey } from '../signing/custody/keys.js';
 import { TokenError } from '../signing/custody/token.js';
-import { assertVersion, changeEvent, commitEntityUpdate, CONFIG_READERS, defineCommand, type CommandContext } from './define.js';
-import { CommandFailure, conflict, invalid, notFound } from './errors.js';
+import { assertVersion, commitEntityUpdate, defineCommand, type CommandContext } from './define.js';
+import { changeEvent, CONFIG_READERS } from '../store/events.js';
+import { CommandFailure, conflict, invalid, notFound } from '../errors.js';
 import { assertNotOpenSourceRestricted, dropUndefined } from './projects.js';
 
 /** The public parts of an issued certificate, as the record keeps them. */

@@ -4,10 +4,11 @@
 // the server will call, kept sealed under the master key, and only ever shown masked.
 import { toChatChannel, type ChatChannelRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
-import { sealPrivateKey } from '../signing/keyVault.js';
+import { sealPrivateKey } from '../store/keyVault.js';
 import { chatUrlContext, urlHint } from '../outreach/chat.js';
-import { assertOutboundUrl, changeEvent, commitEntityDelete, CONFIG_READERS, defineCommand } from './define.js';
-import { notFound } from './errors.js';
+import { assertOutboundUrl, commitEntityDelete, defineCommand } from './define.js';
+import { changeEvent, CONFIG_READERS } from '../store/events.js';
+import { notFound } from '../errors.js';
 import { projectInOrg } from './projects.js';
 
 export const listChatChannels = defineCommand({

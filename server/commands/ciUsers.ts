@@ -4,8 +4,9 @@ import { permissionsOf } from '../../src/lib/shared/permissions.js';
 import type { MemberRecord, UserRecord } from '../store/records.js';
 import { toApiKey } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
-import { assertNotSupport, changeEvent, defineCommand } from './define.js';
-import { invalid, notFound } from './errors.js';
+import { assertNotSupport, defineCommand } from './define.js';
+import { changeEvent } from '../store/events.js';
+import { invalid, notFound } from '../errors.js';
 import { memberRemovalWrites } from './members.js';
 import { keyLifetime, newApiKey } from './apiKeys.js';
 

@@ -5,15 +5,15 @@
 import { commandDeclarations, type CommandName, type CommandResult, type ParsedCommandInput } from '../../src/lib/shared/commands.js';
 import type { EntityChange, EntityData, EntityName } from '../../src/lib/shared/events.js';
 import type { Permission } from '../../src/lib/shared/permissions.js';
+import type { PresenceEntry } from '../../src/lib/shared/events.js';
 import type { Actor } from '../auth/actor.js';
+import type { AuditWatch } from '../audit/rollbackWatch.js';
 import type { Signet } from '../signet.js';
 import type { Repositories } from '../store/repositories.js';
 import { PreconditionFailed, type AccessScope, type Audience, type CommitPlan, type Committed, type PlannedEvent, type Precondition, type WriteOp } from '../store/commit.js';
 import { auditDraft, diffFields, type AuditChanges, type AuditSource, type AuditTarget } from '../audit/entries.js';
-import { conflict, forbidden, invalid } from './errors.js';
-
-/** Who hears about configuration entities: everyone who may read the configuration. */
-export const CONFIG_READERS: Audience[] = ['p:config:read'];
+import { conflict, forbidden, invalid } from '../errors.js';
+import { changeEvent } from '../store/events.js';
 
 export interface Change {
   target: AuditTarget;
@@ -33,9 +33,24 @@ export interface Change {
   access?: AccessScope[];
 }
 
+/** What a command may ask of the node it runs on, beyond the store; a CLI run has neither. */
+export interface NodeServices {
+  /** This node's watch against a rolled-back audit log (audit/rollbackWatch.ts). */
+  readonly auditWatch: Pick<AuditWatch, 'observe' | 'remembered'> | null;
+  /** Who is online in an organization, and on which page (realtime/presence.ts). */
+  readonly presence: {
+    set(orgId: string, socketId: string, entry: PresenceEntry): Promise<void>;
+    broadcast(orgId: string): Promise<PresenceEntry[]>;
+  } | null;
+}
+
+/** A CLI run's: no node, so no audit watch and nobody online. */
+export const NO_NODE_SERVICES: NodeServices = { auditWatch: null, presence: null };
+
 export interface CommandContext {
   name: CommandName;
   signet: Signet;
+  node: NodeServices;
   repos: Repositories;
   actor: Actor;
   source: AuditSource;
@@ -67,6 +82,7 @@ export type AnyCommand = CommandDefinition<CommandName>;
 
 export function createCommandContext(
   signet: Signet,
+  node: NodeServices,
   name: CommandName,
   actor: Actor,
   source: AuditSource,
@@ -76,6 +92,7 @@ export function createCommandContext(
     name,
     socketId,
     signet,
+    node,
     repos: signet.repos,
     actor,
     source,
@@ -110,22 +127,6 @@ export async function assertOutboundUrl(signet: Signet, field: string, url: stri
   await signet.outbound.checkUrl(url).catch((error: Error) => {
     throw invalid(field, error.message);
   });
-}
-
-/** An entity-change event for the given audiences: created or updated with the entity as it is now, or deleted. */
-export function changeEvent<E extends EntityName>(orgId: string, entity: E, op: 'created' | 'updated', id: string, data: EntityData<E>, audience: Audience[]): PlannedEvent;
-export function changeEvent<E extends EntityName>(orgId: string, entity: E, op: 'deleted', id: string, data: undefined, audience: Audience[]): PlannedEvent;
-export function changeEvent<E extends EntityName>(
-  orgId: string,
-  entity: E,
-  op: EntityChange['op'],
-  id: string,
-  data: EntityData<E> | undefined,
-  audience: Audience[],
-): PlannedEvent {
-  const version = (data as { version?: number } | undefined)?.version;
-  const change = { entity, id, op, ...(data ? { data, ...(version === undefined ? {} : { version }) } : {}) } as EntityChange<E>;
-  return { orgId, kind: 'change', audience, data: change };
 }
 
 /** Checks the version a client read against the stored one: a stale update gets CONFLICT with the current entity. */

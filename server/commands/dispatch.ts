@@ -13,8 +13,8 @@ import { auditDenial } from '../audit/denial.js';
 import { isRedisUnavailable } from '../store/redis.js';
 import type { Signet } from '../signet.js';
 import { COMMANDS_BY_NAME } from './registry.js';
-import { createCommandContext, type AnyCommand } from './define.js';
-import { CommandFailure, invalid, invalidInput, rateLimited } from './errors.js';
+import { createCommandContext, type AnyCommand, type NodeServices } from './define.js';
+import { CommandFailure, invalid, invalidInput, rateLimited } from '../errors.js';
 import { CommandAttempt, createRequestIds, parseRequestId, type RequestIdOf } from './attempt.js';
 import type { Metrics } from '../metrics.js';
 
@@ -72,11 +72,11 @@ export const SHUTTING_DOWN: CommandError = {
 };
 
 /** Whose budget a command counts against: an API key's own, or the signed-in user's. */
-export function actorKey(principal: Principal): string {
+function actorKey(principal: Principal): string {
   return principal.kind === 'apiKey' ? `key:${principal.keyId}` : `user:${principal.userId}`;
 }
 
-export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
+export function createDispatcher(signet: Signet, node: NodeServices, metrics: Metrics): Dispatcher {
   const points = signet.config.SIGNET_RATE_LIMIT_PER_MINUTE;
   const limiter = new RateLimiterRedis({
     storeClient: signet.redis,
@@ -231,7 +231,7 @@ export function createDispatcher(signet: Signet, metrics: Metrics): Dispatcher {
     const parsed = command.input.safeParse(sent.input ?? {});
     if (!parsed.success) throw invalidInput(parsed.error);
 
-    const context = createCommandContext(scoped, command.name, actor, sent.source, sent.socketId);
+    const context = createCommandContext(scoped, node, command.name, actor, sent.source, sent.socketId);
     try {
       return { ok: true, result: await command.handler(context, parsed.data as never) };
     } catch (error) {

@@ -12,8 +12,9 @@ import { planOutreach } from '../outreach/plan.js';
 import type { Fact } from '../outreach/mail.js';
 import { randomId } from '../auth/secrets.js';
 import { GRANT_READERS } from '../signing/grants.js';
-import { changeEvent, defineCommand, type CommandContext } from './define.js';
-import { conflict, forbidden, invalid, notFound, retryOnConcurrentChange } from './errors.js';
+import { defineCommand, type CommandContext } from './define.js';
+import { changeEvent } from '../store/events.js';
+import { conflict, forbidden, invalid, notFound, retryOnConcurrentChange } from '../errors.js';
 import { policyInOrg } from './policies.js';
 
 /** How many of a policy's grants grant.list returns (newest first): ended ones fall off the end. */

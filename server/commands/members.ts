@@ -6,8 +6,9 @@ import { toInvitation } from '../store/records.js';
 import { INVITATION_LIFETIME_MS, invitationLink, invitationMail, invitationWrites, newInvitation } from '../auth/invitations.js';
 import { emailConfigured, planOutreach } from '../outreach/plan.js';
 import { mailDelivery } from '../outreach/mail.js';
-import { assertNotSupport, assertVersion, changeEvent, defineCommand, type CommandContext } from './define.js';
-import { conflict, forbidden, invalid, notFound } from './errors.js';
+import { assertNotSupport, assertVersion, defineCommand, type CommandContext } from './define.js';
+import { changeEvent } from '../store/events.js';
+import { conflict, forbidden, invalid, notFound } from '../errors.js';
 import { keyRevocationWrites } from './apiKeys.js';
 
 export { INVITATION_LIFETIME_MS };

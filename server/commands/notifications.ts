@@ -3,8 +3,9 @@ import type { Notification, NotificationLevel } from '../../src/lib/shared/entit
 import type { WriteOp } from '../store/commit.js';
 import type { AuditChanges } from '../audit/entries.js';
 import { emailConfigured } from '../outreach/plan.js';
-import { changeEvent, defineCommand } from './define.js';
-import { invalid, notFound } from './errors.js';
+import { defineCommand } from './define.js';
+import { changeEvent } from '../store/events.js';
+import { invalid, notFound } from '../errors.js';
 
 export const listNotifications = defineCommand({
   name: 'notification.list',

@@ -2,8 +2,9 @@
 import { permissionsOf } from '../../src/lib/shared/permissions.js';
 import { toOrganization, type OrganizationRecord } from '../store/records.js';
 import type { AccessScope } from '../store/commit.js';
-import { assertVersion, changeEvent, commitEntityUpdate, defineCommand, type CommandContext } from './define.js';
-import { invalid } from './errors.js';
+import { assertVersion, commitEntityUpdate, defineCommand, type CommandContext } from './define.js';
+import { changeEvent } from '../store/events.js';
+import { invalid } from '../errors.js';
 
 export const getMe = defineCommand({
   name: 'me.get',

@@ -6,8 +6,9 @@ import { mayApprove, maySubmit } from '../../src/lib/shared/rules.js';
 import type { BuildSystemRecord, PolicyRecord, ProjectRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
-import { assertOutboundUrl, assertVersion, changeEvent, commitEntityDelete, commitEntityUpdate, CONFIG_READERS, defineCommand, slugChange, type CommandContext } from './define.js';
-import { conflict, invalid, notFound } from './errors.js';
+import { assertOutboundUrl, assertVersion, commitEntityDelete, commitEntityUpdate, defineCommand, slugChange, type CommandContext } from './define.js';
+import { changeEvent, CONFIG_READERS } from '../store/events.js';
+import { conflict, invalid, notFound } from '../errors.js';
 import { dropUndefined, projectInOrg } from './projects.js';
 import { policyRemnants } from '../signing/grants.js';
 

@@ -7,10 +7,11 @@ import type { ArtifactConfigRecord, ProjectRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
 import { policyRemnants } from '../signing/grants.js';
-import { assertVersion, changeEvent, commitEntityDelete, commitEntityUpdate, CONFIG_READERS, defineCommand, slugChange, type CommandContext } from './define.js';
-import { conflict, forbidden, invalid, notFound } from './errors.js';
+import { assertVersion, commitEntityDelete, commitEntityUpdate, defineCommand, slugChange, type CommandContext } from './define.js';
+import { changeEvent, CONFIG_READERS } from '../store/events.js';
+import { conflict, forbidden, invalid, notFound } from '../errors.js';
 
-export const DEFAULT_MAX_ARTIFACT_BYTES = 100 * 1024 ** 2;
+const DEFAULT_MAX_ARTIFACT_BYTES = 100 * 1024 ** 2;
 
 /** Open Source organizations: project metadata and certificates are the operators' to manage. */
 export function assertNotOpenSourceRestricted({ actor }: CommandContext, what: string): void {

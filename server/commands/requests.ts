@@ -10,7 +10,7 @@ import { newRequestId, submitSigningRequest } from '../signing/submit.js';
 import { artifactPaths, copyArtifact, removeRequestFiles } from '../signing/artifacts.js';
 import { BREAK_GLASS_PERMISSIONS, eligibleApprovers, summarizePrevious } from '../../src/lib/shared/approvals.js';
 import { defineCommand, type CommandContext } from './define.js';
-import { conflict, forbidden, invalid, notFound, retryOnConcurrentChange } from './errors.js';
+import { CommandFailure, conflict, forbidden, invalid, notFound, retryOnConcurrentChange } from '../errors.js';
 
 async function requestInOrg(context: CommandContext, requestId: string) {
   const stored = await context.repos.request(requestId);

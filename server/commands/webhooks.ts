@@ -3,9 +3,10 @@
 // creation and kept sealed (it must be recoverable to sign deliveries).
 import { toWebhook, type WebhookRecord } from '../store/records.js';
 import { randomId, randomToken } from '../auth/secrets.js';
-import { sealPrivateKey } from '../signing/keyVault.js';
-import { assertOutboundUrl, assertVersion, changeEvent, commitEntityDelete, commitEntityUpdate, CONFIG_READERS, defineCommand, type CommandContext } from './define.js';
-import { notFound } from './errors.js';
+import { sealPrivateKey } from '../store/keyVault.js';
+import { assertOutboundUrl, assertVersion, commitEntityDelete, commitEntityUpdate, defineCommand, type CommandContext } from './define.js';
+import { changeEvent, CONFIG_READERS } from '../store/events.js';
+import { notFound } from '../errors.js';
 import { projectInOrg } from './projects.js';
 
 

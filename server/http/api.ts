@@ -6,19 +6,22 @@ import { z } from 'zod';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { COMMAND_NAMES, CommandOptions, commandDeclarations, ERROR_CODES, type ErrorCode } from '../../src/lib/shared/commands.js';
 import { ENTITIES } from '../../src/lib/shared/events.js';
-import { acceptInvitation, completeSetup, SESSION_COOKIE, signIn, signOut, createSessionFor } from '../auth/accounts.js';
+import { SESSION_COOKIE, signIn, signOut, createSessionFor } from '../auth/sessions.js';
+import { acceptInvitation } from '../auth/invitations.js';
+import { completeSetup } from '../auth/organizations.js';
 import { principalOf, requireJsonBody, requireSameOrigin, sendError, sessionIdOf, sourceOf } from './requestAuth.js';
-import { CommandFailure, invalidInput, rateLimited } from '../commands/errors.js';
+import { CommandFailure, invalidInput, rateLimited } from '../errors.js';
 import { toCommandError, type Dispatcher } from '../commands/dispatch.js';
 import { withinDeadline } from '../commands/attempt.js';
 import type { Signet } from '../signet.js';
 import type { Metrics } from '../metrics.js';
+import type { NodeStatus } from '../nodeStatus.js';
 import { tokenHash as hashSession } from '../auth/secrets.js';
 import { openApiDocument } from './openapi.js';
 import { servedOverHttps } from './securityHeaders.js';
 import { LoginInput, type Health, type Ready, type SetupDone, type SetupStatus, type SignedIn, type SignedOut } from '../../src/lib/shared/rest.js';
 
-export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metrics): express.Router {
+export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metrics, status: NodeStatus): express.Router {
   const { config } = signet;
   const api = express.Router();
   const secureCookie = servedOverHttps(config);
@@ -44,7 +47,7 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
   });
   api.get('/readyz', run(async (_req, res) => {
     // A draining node takes nothing new: load balancers move its traffic elsewhere.
-    if (signet.shuttingDown) throw new CommandFailure('UNAVAILABLE', 'This node is shutting down');
+    if (status.draining) throw new CommandFailure('UNAVAILABLE', 'This node is shutting down');
     await withinDeadline(signet.redis.ping(), config.SIGNET_COMMAND_DEADLINE_MS);
     res.json({ ok: true } satisfies Ready);
   }));

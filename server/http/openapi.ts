@@ -22,7 +22,8 @@ import {
   Webhook,
 } from '../../src/lib/shared/entities.js';
 import { Health, LoginInput, Ready, RestSigningRequest, SetupDone, SetupStatus, SignedIn, SignedOut, SignPathSigningRequest } from '../../src/lib/shared/rest.js';
-import { AcceptInvitationInput, SetupInput } from '../auth/accounts.js';
+import { AcceptInvitationInput } from '../auth/invitations.js';
+import { SetupInput } from '../auth/organizations.js';
 import { AuditExportQuery, ResubmitInput, SubmitFields } from './signingApi.js';
 
 /** Shapes named once in the document and referred to wherever they appear. */

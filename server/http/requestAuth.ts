@@ -2,9 +2,9 @@
 import type { Request, Response } from 'express';
 import { parse as parseCookie } from 'cookie';
 import type { CommandError } from '../../src/lib/shared/commands.js';
-import { SESSION_COOKIE } from '../auth/accounts.js';
+import { SESSION_COOKIE } from '../auth/sessions.js';
 import { authenticateApiKey, authenticateSession, type Principal } from '../auth/actor.js';
-import { CommandFailure, HTTP_STATUS } from '../commands/errors.js';
+import { CommandFailure, HTTP_STATUS } from '../errors.js';
 import type { AuditSource } from '../audit/entries.js';
 import type { Signet } from '../signet.js';
 

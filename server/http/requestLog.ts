@@ -14,9 +14,9 @@ const HARMLESS_QUERY = new Set(['org', 'project', 'policy', 'status', 'submitter
 const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
 
 /** The route label for requests the console (SvelteKit) serves: pages and their assets. */
-export const UI_ROUTE = 'ui';
+const UI_ROUTE = 'ui';
 
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   const at = url.indexOf('?');
   if (at < 0) return url;
   const params = new URLSearchParams(url.slice(at + 1));
@@ -25,7 +25,7 @@ export function redactUrl(url: string): string {
 }
 
 /** The matched route pattern (never the raw path, which holds ids), "ui" for the console, else "unmatched". */
-export function routeOf(req: Request, res: Response): string {
+function routeOf(req: Request, res: Response): string {
   if (req.route?.path !== undefined) return `${req.baseUrl}${String(req.route.path)}`;
   return typeof res.locals.route === 'string' ? res.locals.route : 'unmatched';
 }

@@ -14,7 +14,7 @@ import express, { type Request } from 'express';
 import { z } from 'zod';
 import type { RequestStatus } from '../../src/lib/shared/signing.js';
 import type { SignPathSigningRequest } from '../../src/lib/shared/rest.js';
-import { invalidInput } from '../commands/errors.js';
+import { invalidInput } from '../errors.js';
 import type { Dispatcher } from '../commands/dispatch.js';
 import type { Signet } from '../signet.js';
 import type { RequestRecord } from '../store/records.js';

@@ -13,7 +13,8 @@ import { auditDenial } from '../audit/denial.js';
 import { parseStoredEntry } from '../audit/query.js';
 import { auditOrigin, noteVerifierKey } from '../audit/checkpointNote.js';
 import { checkpointFor } from '../commands/audit.js';
-import { CommandFailure, conflict, forbidden, invalid, invalidInput } from '../commands/errors.js';
+import type { NodeServices } from '../commands/define.js';
+import { CommandFailure, conflict, forbidden, invalid, invalidInput } from '../errors.js';
 import { toCommandError, type Dispatcher } from '../commands/dispatch.js';
 import { resubmit } from '../commands/requests.js';
 import type { Signet } from '../signet.js';
@@ -94,7 +95,7 @@ export type FieldNaming = (name: string, isFile: boolean) =>
   | { kind: 'refuse'; message: string };
 
 /** SPEC §8's names: `parameters[name]`, the file in `artifact`, every other field as sent. */
-export const nativeNaming: FieldNaming = (name, isFile) => {
+const nativeNaming: FieldNaming = (name, isFile) => {
   if (isFile) return name === 'artifact' ? { kind: 'file' } : { kind: 'refuse', message: 'unexpected file: send exactly one file, in the field "artifact"' };
   const parameter = /^parameters\[(.+)\]$/.exec(name);
   return parameter ? { kind: 'parameter', name: parameter[1]! } : { kind: 'field', name };
@@ -239,7 +240,7 @@ export function route<P>(signet: Signet, handler: (req: Request<P>, res: Respons
     });
 }
 
-export function createSigningApi(signet: Signet, dispatcher: Dispatcher): express.Router {
+export function createSigningApi(signet: Signet, dispatcher: Dispatcher, auditWatch: NodeServices['auditWatch']): express.Router {
   const api = express.Router();
   const base = '/api/v1/orgs/:org';
   const { actorFor, requestFor, submitUpload, sendSigned, sendUnsigned, resubmitRequest } = signingHandlers(signet, dispatcher);
@@ -299,7 +300,7 @@ export function createSigningApi(signet: Signet, dispatcher: Dispatcher): expres
   // (or to save for `signet audit verify --checkpoint`). The header names the key that signs it.
   api.get(`${base}/audit/checkpoint`, run(async (req, res) => {
     const actor = await actorFor(req, req.params.org, 'audit:read', 'audit.checkpoint');
-    const note = await checkpointFor(signet, actor.orgId);
+    const note = await checkpointFor(signet, auditWatch, actor.orgId);
     if (!note) throw new CommandFailure('NOT_FOUND', 'The audit log has no signed checkpoint yet');
     res.setHeader('X-Signet-Note-Verifier-Key', noteVerifierKey(auditOrigin(signet.config.publicUrl, actor.orgId), signet.auditKey.publicKey));
     res.type('text/plain; charset=utf-8').send(note);

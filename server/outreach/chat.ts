@@ -5,7 +5,7 @@
 // console's sign-in rules (second factor, step-up, session revocation) could not be enforced.
 import type { ChatService } from '../../src/lib/shared/entities.js';
 import type { Signet } from '../signet.js';
-import { openPrivateKey } from '../signing/keyVault.js';
+import { openPrivateKey } from '../store/keyVault.js';
 import type { ChatDelivery } from './deliveries.js';
 import type { Fact } from './mail.js';
 import { postJson } from './webhooks.js';

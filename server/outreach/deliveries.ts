@@ -3,7 +3,7 @@
 // entry); once committed it is queued (BullMQ, retried with backoff) and leaves the outbox. A node
 // that dies in between leaves it owed, and any node's reconciler queues it. The delivery id is the
 // job id, so queueing one twice is a no-op.
-import type { SealedKey } from '../signing/keyVault.js';
+import type { SealedKey } from '../store/keyVault.js';
 import type { RedisKeys } from '../store/keys.js';
 import type { WriteOp } from '../store/commit.js';
 

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { createTransport } from 'nodemailer';
 import type { Config } from '../config.js';
-import { openPrivateKey, sealPrivateKey } from '../signing/keyVault.js';
+import { openPrivateKey, sealPrivateKey } from '../store/keyVault.js';
 import type { MailBody, MailDelivery } from './deliveries.js';
 
 export interface Fact {
@@ -24,12 +24,12 @@ export interface MailMessage {
 
 const SMTP_TIMEOUTS = { connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 30_000 };
 
-export function escapeHtml(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
 /** The text and HTML bodies of a mail. */
-export function renderMail(message: MailMessage): MailBody {
+function renderMail(message: MailMessage): MailBody {
   const facts = message.facts ?? [];
   const text = [
     message.heading,

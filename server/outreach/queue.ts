@@ -3,8 +3,12 @@
 // reconciler on every node queues the deliveries a commit owed but whose node died before queueing
 // them (see deliveries.ts).
 import { Queue, Worker, type Job } from 'bullmq';
-import type { Signet } from '../signet.js';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import type { Signet } from '../signet.js';
+import type { RedisKeys } from '../store/keys.js';
 import { bullConnections, type RedisTarget } from '../store/redis.js';
 import type { RequestRecord } from '../store/records.js';
 import type { Delivery, DeliveryChannel, DeliverySender } from './deliveries.js';
@@ -14,24 +18,29 @@ import { deliverWebhook, webhookDeliveries } from './webhooks.js';
 
 const RECONCILE_EVERY_MS = 5000;
 const QUEUE_NAMES: Record<DeliveryChannel, string> = { webhook: 'webhooks', mail: 'mail', chat: 'chat' };
+const CHANNELS = Object.keys(QUEUE_NAMES) as DeliveryChannel[];
 /** Jobs at once per node: SMTP servers limit connections per client, HTTP receivers rarely do. */
 const CONCURRENCY: Record<DeliveryChannel, number> = { webhook: 8, mail: 2, chat: 8 };
 
+/** The delivery queues' producing side: what a commit owes is queued through `sender`. */
 export interface OutreachQueues {
-  sender: DeliverySender;
+  readonly sender: DeliverySender;
   close(): Promise<void>;
 }
 
-/** Starts the delivery queues (and, unless `workers` is false, this node's workers and reconciler). */
-export function startOutreachQueues(signet: Signet, target: RedisTarget, options: { workers: boolean; metrics?: Metrics }): OutreachQueues {
-  const { metrics } = options;
-  const { config, keys, logger, redis } = signet;
+export interface OutreachQueueParts {
+  config: Config;
+  redis: Redis;
+  keys: RedisKeys;
+  logger: Logger;
+  metrics?: Metrics;
+}
+
+export function openOutreachQueues(target: RedisTarget, { config, redis, keys, logger, metrics }: OutreachQueueParts): OutreachQueues {
   const connections = bullConnections(target);
-  const prefix = keys.bullPrefix;
-  const channels = Object.keys(QUEUE_NAMES) as DeliveryChannel[];
   const queues = Object.fromEntries(
-    channels.map((channel) => {
-      const queue = new Queue<Delivery>(QUEUE_NAMES[channel], { connection: connections.connection(false), prefix });
+    CHANNELS.map((channel) => {
+      const queue = new Queue<Delivery>(QUEUE_NAMES[channel], { connection: connections.connection(false), prefix: keys.bullPrefix });
       queue.on('error', (error) => logger.debug({ err: error }, `${QUEUE_NAMES[channel]} queue`));
       metrics?.watchQueue(QUEUE_NAMES[channel], queue);
       return [channel, queue];
@@ -64,6 +73,20 @@ export function startOutreachQueues(signet: Signet, target: RedisTarget, options
     },
   };
 
+  return {
+    sender,
+    async close() {
+      await Promise.allSettled(Object.values(queues).map((queue) => queue.close()));
+      connections.disconnectAll();
+    },
+  };
+}
+
+/** This node's delivery workers and the reconciler that queues what a dead node owed. */
+export function startOutreachWorkers(signet: Signet, outreach: OutreachQueues, target: RedisTarget, metrics?: Metrics): { close(): Promise<void> } {
+  const { config, keys, logger, redis } = signet;
+  const { sender } = outreach;
+  const connections = bullConnections(target);
   const mailer = createMailer(config);
   const deliver: Record<DeliveryChannel, (delivery: Delivery) => Promise<void>> = {
     webhook: (delivery) => deliverWebhook(signet, delivery as Extract<Delivery, { channel: 'webhook' }>),
@@ -77,24 +100,20 @@ export function startOutreachQueues(signet: Signet, target: RedisTarget, options
     },
   };
 
-  const workers: Worker[] = [];
-  let reconcileTimer: NodeJS.Timeout | null = null;
-  if (options.workers) {
-    for (const channel of channels) {
-      const name = QUEUE_NAMES[channel];
-      const worker = new Worker<Delivery>(name, (job) => measured(metrics, job, () => deliver[channel](job.data)), {
-        connection: connections.connection(true),
-        prefix,
-        concurrency: CONCURRENCY[channel],
-      });
-      metrics?.watchWorker(name, worker);
-      worker.on('error', (error) => logger.debug({ err: error }, 'worker'));
-      worker.on('failed', (job, error) => logger.warn({ job: name, deliveryId: job?.id, orgId: job?.data.orgId, attempts: job?.attemptsMade, err: error.message }, 'delivery failed'));
-      workers.push(worker);
-    }
-    reconcileTimer = setInterval(() => void reconcile().catch((error) => logger.debug({ err: error }, 'reconciling deliveries deferred')), RECONCILE_EVERY_MS);
-    reconcileTimer.unref();
-  }
+  const workers = CHANNELS.map((channel) => {
+    const name = QUEUE_NAMES[channel];
+    const worker = new Worker<Delivery>(name, (job) => measured(metrics, job, () => deliver[channel](job.data)), {
+      connection: connections.connection(true),
+      prefix: keys.bullPrefix,
+      concurrency: CONCURRENCY[channel],
+    });
+    metrics?.watchWorker(name, worker);
+    worker.on('error', (error) => logger.debug({ err: error }, 'worker'));
+    worker.on('failed', (job, error) => logger.warn({ job: name, deliveryId: job?.id, orgId: job?.data.orgId, attempts: job?.attemptsMade, err: error.message }, 'delivery failed'));
+    return worker;
+  });
+  const reconcileTimer = setInterval(() => void reconcile().catch((error) => logger.debug({ err: error }, 'reconciling deliveries deferred')), RECONCILE_EVERY_MS);
+  reconcileTimer.unref();
 
   /** Queues the deliveries owed a while (their node died between commit and queueing). */
   async function reconcile() {
@@ -129,11 +148,9 @@ export function startOutreachQueues(signet: Signet, target: RedisTarget, options
   }
 
   return {
-    sender,
     async close() {
-      if (reconcileTimer) clearInterval(reconcileTimer);
+      clearInterval(reconcileTimer);
       await Promise.allSettled(workers.map((worker) => worker.close()));
-      await Promise.allSettled(Object.values(queues).map((queue) => queue.close()));
       mailer?.close();
       connections.disconnectAll();
     },

@@ -5,7 +5,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { webhookEventOf, type WorkflowStatus } from '../../src/lib/shared/signing.js';
 import type { Signet } from '../signet.js';
 import { toWebhook, type RequestRecord } from '../store/records.js';
-import { openPrivateKey } from '../signing/keyVault.js';
+import { openPrivateKey } from '../store/keyVault.js';
 import { OutboundError } from '../net/outbound.js';
 import type { WebhookDelivery } from './deliveries.js';
 

@@ -1,24 +1,37 @@
 // What this node's live sockets may still see. A change of access arrives in the commit feed, in
 // order with the events (committedEvents.ts), and the sockets in its scope are re-checked before the
 // feed delivers anything after it; keys and sessions that run out are cut off before the next
-// delivery; a periodic re-check is the backstop. The committing node then waits, for a bounded time,
-// for the other nodes to confirm — the acknowledgement waits for that, ordering never does.
+// delivery; a periodic re-check is the backstop. (The committing node then waits, for a bounded time,
+// for the other nodes to confirm: accessConfirmation.ts.)
+import type { Redis } from 'ioredis';
 import { loadActor, type Actor } from '../auth/actor.js';
-import { CommandFailure } from '../commands/errors.js';
-import type { Metrics } from '../metrics.js';
-import type { AccessChange, AccessScope, Committed } from '../store/commit.js';
-import type { Signet, SignetIo } from '../signet.js';
-import { commitPosition, type AccessApplier, type CatchUp } from './committedEvents.js';
+import { CommandFailure } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { NodeStatus } from '../nodeStatus.js';
+import type { RedisKeys } from '../store/keys.js';
+import type { AccessChange, AccessScope } from '../store/commit.js';
+import type { CatchUp, CatchUps } from './catchUp.js';
+import type { SignetIo } from './io.js';
 import { roomsForActor } from './rooms.js';
-import type { SignetSocket } from './socketServer.js';
+import type { SignetSocket } from './signetSocket.js';
 
-/** Adapter request: "have you applied the change of access committed at this position?" */
-const CONFIRM_EVENT = 'signet:access-applied';
 const ACCESS_SWEEP_MS = 30_000;
 /** A socket whose own command took its access away is cut off after its acknowledgement, or after this. */
 const CALLER_GRACE_MS = 10_000;
 
-export interface SocketAccess extends AccessApplier {
+export interface SocketAccess {
+  /**
+   * Re-checks this node's sockets in scope of a change of access, in the commit feed's order: each
+   * is re-roomed or cut off before this resolves. The change counts in `epoch` at once.
+   */
+  apply(change: AccessChange): Promise<void>;
+  /** Cuts off sockets whose key or session has expired by now; called before each delivery. */
+  expireDue(): void;
+  /**
+   * How many changes of access this node has begun applying. A handshake that read its actor while
+   * this moved may have been missed by the re-check, and must read it again.
+   */
+  readonly epoch: number;
   /**
    * Sets the rooms of a socket being caught up from the actor its handshake read, or reads the actor
    * again if a change of access began meanwhile (the re-check may have missed the socket). Resolves
@@ -45,8 +58,17 @@ function loggable(scope: AccessScope) {
   return sessionHash ? { ...rest, session: 'one session' } : rest;
 }
 
-export function createSocketAccess(signet: Signet, io: SignetIo, metrics: Metrics): SocketAccess {
-  const feed = () => signet.feed!;
+export interface AccessParts {
+  redis: Redis;
+  keys: RedisKeys;
+  logger: Logger;
+  status: NodeStatus;
+  io: SignetIo;
+  catchUps: CatchUps;
+}
+
+export function createSocketAccess({ redis, keys, logger, status, io, catchUps }: AccessParts): SocketAccess {
+  let epoch = 0;
   const sockets = () => io.of('/').sockets.values() as IterableIterator<SignetSocket>;
 
   /** Cuts a socket off: with the reason when it lost access, without when it only must resume. */
@@ -59,7 +81,7 @@ export function createSocketAccess(signet: Signet, io: SignetIo, metrics: Metric
     if (socket.id !== callerSocketId) return cutOff(socket, reason);
     // It still needs its acknowledgement (sent right before it is cut off); it receives nothing meanwhile.
     for (const room of socket.rooms) if (room !== socket.id) socket.leave(room);
-    feed().catchUpOf(socket.id)?.setRooms(new Set());
+    catchUps.of(socket.id)?.setRooms(new Set());
     socket.data.revokedAfterAck = reason;
     setTimeout(() => socket.connected && cutOff(socket, reason), CALLER_GRACE_MS).unref();
   }
@@ -105,7 +127,7 @@ export function createSocketAccess(signet: Signet, io: SignetIo, metrics: Metric
   function settle(socket: SignetSocket, actor: Actor) {
     const rooms = roomsForActor(actor);
     trackExpiry(socket, actor);
-    const catchUp = feed().catchUpOf(socket.id);
+    const catchUp = catchUps.of(socket.id);
     if (catchUp) return catchUp.setRooms(rooms);
     for (const room of socket.rooms) if (room !== socket.id && !rooms.has(room)) socket.leave(room);
     socket.join([...rooms]);
@@ -118,7 +140,7 @@ export function createSocketAccess(signet: Signet, io: SignetIo, metrics: Metric
     const check = (checks.get(socket) ?? Promise.resolve()).then(async () => {
       if (!socket.connected) return;
       try {
-        settle(socket, await loadActor(signet.redis, signet.keys, socket.data.principal));
+        settle(socket, await loadActor(redis, keys, socket.data.principal));
       } catch (error) {
         if (!(error instanceof CommandFailure) || error.code !== 'UNAUTHENTICATED') throw error;
         revoke(socket, error.message, callerSocketId);
@@ -129,12 +151,13 @@ export function createSocketAccess(signet: Signet, io: SignetIo, metrics: Metric
   }
 
   async function apply(change: AccessChange) {
+    epoch += 1;
     const inScope = [...sockets()].filter((socket) => change.scopes.some((scope) => matches(socket, scope)));
     await Promise.all(
       inScope.map((socket) =>
         recheck(socket, change.callerSocketId).catch((error: unknown) => {
           // Unsure what it may see now: it resumes, and is authorized afresh on the way in.
-          signet.logger.warn({ err: error, scopes: change.scopes.map(loggable) }, 'a socket could not be re-checked after a change of access; disconnecting it');
+          logger.warn({ err: error, scopes: change.scopes.map(loggable) }, 'a socket could not be re-checked after a change of access; disconnecting it');
           cutOff(socket);
         }),
       ),
@@ -143,8 +166,8 @@ export function createSocketAccess(signet: Signet, io: SignetIo, metrics: Metric
 
   // The backstop: every socket's actor is re-checked now and then.
   const sweep = setInterval(() => {
-    if (signet.shuttingDown) return;
-    for (const socket of sockets()) recheck(socket).catch((error: unknown) => signet.logger.debug({ err: error }, 'access re-check deferred'));
+    if (status.draining) return;
+    for (const socket of sockets()) recheck(socket).catch((error: unknown) => logger.debug({ err: error }, 'access re-check deferred'));
   }, ACCESS_SWEEP_MS);
   sweep.unref();
   io.engine.on('close', () => {
@@ -152,39 +175,14 @@ export function createSocketAccess(signet: Signet, io: SignetIo, metrics: Metric
     clearTimeout(expiryTimer);
   });
 
-  // Another node committed a change of access: answer once this node's feed has applied it (at
-  // once if it is off the channel: it delivers nothing, and its sockets resume once it is back).
-  io.on(CONFIRM_EVENT as never, (position: { orgId?: unknown; seq?: unknown }, ack: (applied: boolean) => void) => {
-    if (typeof ack !== 'function') return;
-    if (typeof position?.orgId !== 'string' || typeof position.seq !== 'number') return ack(false);
-    if (!feed().live) return ack(true);
-    feed().reached(position.orgId, position.seq).then(
-      () => ack(true),
-      () => ack(!feed().live),
-    );
-  });
-
-  signet.confirmAccess = async (committed: Committed, committedAt: number) => {
-    const position = commitPosition(committed);
-    if (!position) return;
-    try {
-      // The Redis adapter's requestsTimeout bounds the wait. A node that does not answer in time
-      // (paused, overloaded) applies the change when it gets to it, before anything after it.
-      const answers = (await (io as unknown as { serverSideEmitWithAck: (ev: string, arg: unknown) => Promise<boolean[]> })
-        .serverSideEmitWithAck(CONFIRM_EVENT, position)) as boolean[];
-      if (answers.some((applied) => !applied)) signet.logger.error({ position }, 'a node could not confirm a change of access');
-    } catch (error) {
-      signet.logger.warn({ err: error, position }, 'not every node confirmed a change of access in time; each applies it in order when it gets to it');
-    } finally {
-      metrics.revocationSeconds.observe((performance.now() - committedAt) / 1000);
-    }
-  };
-
   return {
     apply,
     expireDue,
+    get epoch() {
+      return epoch;
+    },
     async admit(socket, catchUp, actor, epochAtHandshake) {
-      if (feed().accessEpoch === epochAtHandshake) {
+      if (epoch === epochAtHandshake) {
         trackExpiry(socket, actor);
         catchUp.setRooms(roomsForActor(actor));
       } else {

@@ -9,24 +9,21 @@
 // it: the channel's order is the order in which access and events take effect, on every node, also
 // on one that was paused and works through its backlog when it resumes.
 import type { Redis } from 'ioredis';
-import type { Socket } from 'socket.io';
 import type { AuditEntry } from '../../src/lib/shared/entities.js';
+import type { Logger } from '../logger.js';
+import type { NodeStatus } from '../nodeStatus.js';
 import type { AccessChange, Audience, Committed } from '../store/commit.js';
-import type { Signet, SignetIo } from '../signet.js';
+import type { CatchUps, Delivery } from './catchUp.js';
+import type { SignetIo } from './io.js';
 import { audienceRoom, permissionRoom } from './rooms.js';
 
-/** One sequenced event as it goes to sockets. */
-export interface Delivery {
-  event: 'audit' | 'change' | 'notification';
-  seq: number;
-  payload: object;
-  /** The rooms allowed to see it. */
-  rooms: readonly string[];
-}
-
-/** What a node does about changes of access, in the channel's order (the socket server's part). */
+/** What a node does about changes of access, in the channel's order (access.ts). */
 export interface AccessApplier {
-  /** Re-checks this node's sockets in scope: each is re-roomed or cut off before this resolves. */
+  /**
+   * Re-checks this node's sockets in scope: each is re-roomed or cut off before this resolves. Counts
+   * the change at once, before anything is awaited: a handshake that read its actor while changes
+   * of access began may have been missed by the re-check, and must read it again.
+   */
   apply(change: AccessChange): Promise<void>;
   /** Cuts off sockets whose key or session has expired by now; called before each delivery. */
   expireDue(): void;
@@ -73,40 +70,6 @@ function parsePublishedCommit(message: string): PublishedCommit | null {
   return { deliveries, access: accessText ? (JSON.parse(accessText) as AccessChange) : null };
 }
 
-/**
- * A socket that is being caught up (replayed what it missed) before it joins its rooms. What the
- * feed delivers to its organization meanwhile is kept here, in order, for the socket to receive
- * right after the replay: so it gets every event once, in sequence, whatever commits meanwhile.
- */
-export class CatchUp {
-  /** The rooms the socket will join; null until its actor is known (then kept events are filtered). */
-  rooms: ReadonlySet<string> | null = null;
-  /** The organization's events the feed delivered since the catch-up began that the socket may see. */
-  readonly kept: Delivery[] = [];
-  /** The first of the organization's events the feed delivered since the catch-up began. */
-  firstSeen: number | null = null;
-
-  constructor(
-    readonly socket: Socket,
-    readonly orgId: string,
-  ) {}
-
-  /** Its rooms, from an actor read after everything kept so far was committed. */
-  setRooms(rooms: ReadonlySet<string>): void {
-    if (this.rooms === null) {
-      const visible = this.kept.filter((delivery) => delivery.rooms.some((room) => rooms.has(room)));
-      this.kept.splice(0, this.kept.length, ...visible);
-    }
-    this.rooms = rooms;
-  }
-
-  offer(delivery: Delivery): void {
-    this.firstSeen ??= delivery.seq;
-    const rooms = this.rooms;
-    if (rooms === null || delivery.rooms.some((room) => rooms.has(room))) this.kept.push(delivery);
-  }
-}
-
 /** How long a node waits for its own commit to come back on the channel before acknowledging it anyway. */
 const OWN_COMMIT_WAIT_MS = 1000;
 /** How long a barrier may take to come back before the socket waiting on it is given up (it resumes again). */
@@ -122,11 +85,6 @@ export interface CommittedFeed {
   /** True while subscribed. While false, nothing is delivered and handshakes are refused. */
   readonly live: boolean;
   /**
-   * How many changes of access this node has begun applying. A handshake that read its actor while
-   * this moved may have been missed by the re-check, and must read it again.
-   */
-  readonly accessEpoch: number;
-  /**
    * Resolves once a commit this node made has been delivered (and its change of access applied) on
    * this node, or after a short wait: the channel delivers it in order anyway.
    */
@@ -138,10 +96,22 @@ export interface CommittedFeed {
    * before the call): at once if it has, else after a barrier published on the channel comes back.
    */
   reached(orgId: string, seq: number): Promise<void>;
-  /** Starts keeping the organization's deliveries for a socket being caught up. */
-  startCatchUp(socket: Socket, orgId: string): CatchUp;
-  endCatchUp(catchUp: CatchUp): void;
-  catchUpOf(socketId: string): CatchUp | undefined;
+}
+
+export interface FeedParts {
+  /** A subscriber connection of the feed's own. */
+  subscriber: Redis;
+  /** Publishes the feed's barriers. */
+  redis: Redis;
+  channel: string;
+  /** This node's commit origin (store.ts): names its barriers. */
+  origin: string;
+  logger: Logger;
+  status: NodeStatus;
+  /** Delivers to this node's sockets (io.local). */
+  io: SignetIo;
+  access: AccessApplier;
+  catchUps: CatchUps;
 }
 
 /** The organization and sequence number that tell whether a node has delivered a commit. */
@@ -169,16 +139,12 @@ interface Barrier {
  * refused; once it is back, this node's sockets are disconnected, and clients come back with the
  * last sequence number they saw, are authorized afresh, and are replayed exactly what they missed.
  */
-export async function startCommittedFeed(signet: Signet, subscriber: Redis, io: SignetIo, access: AccessApplier): Promise<CommittedFeed> {
-  const channel = signet.keys.committedChannel;
+export async function startCommittedFeed({ subscriber, redis, channel, origin, logger, status, io, access, catchUps }: FeedParts): Promise<CommittedFeed> {
   let live = false;
-  let accessEpoch = 0;
   /** Per organization, the highest sequence number delivered. */
   const through = new Map<string, number>();
   /** apply() calls waiting for their own commit, per organization. */
   const waiting = new Map<string, Array<{ seq: number; release: () => void }>>();
-  const catchingUp = new Map<string, Set<CatchUp>>();
-  const catchUpBySocket = new Map<string, CatchUp>();
   let nextBarrier: Barrier | null = null;
   const sentBarriers = new Map<string, Barrier>();
   let barrierCount = 0;
@@ -200,8 +166,7 @@ export async function startCommittedFeed(signet: Signet, subscriber: Redis, io: 
     const local = io.local;
     for (const delivery of commit.deliveries) {
       if (delivery.rooms.length > 0) local.to(delivery.rooms as string[]).emit(delivery.event, delivery.payload as never);
-      const catchUps = catchingUp.get(delivery.orgId);
-      if (catchUps) for (const catchUp of catchUps) catchUp.offer(delivery);
+      catchUps.offer(delivery.orgId, delivery);
     }
   }
 
@@ -219,7 +184,7 @@ export async function startCommittedFeed(signet: Signet, subscriber: Redis, io: 
     try {
       commit = parsePublishedCommit(message);
     } catch (error) {
-      signet.logger.error({ err: error }, 'a published commit could not be read');
+      logger.error({ err: error }, 'a published commit could not be read');
       return undefined;
     }
     if (!commit) return undefined;
@@ -230,11 +195,10 @@ export async function startCommittedFeed(signet: Signet, subscriber: Redis, io: 
       return undefined;
     }
     // Nothing after this commit is delivered until its change of access is applied here.
-    accessEpoch += 1;
     const { access: change } = commit;
     return access
       .apply(change)
-      .catch((error: unknown) => signet.logger.error({ err: error }, 'a change of access could not be applied'))
+      .catch((error: unknown) => logger.error({ err: error }, 'a change of access could not be applied'))
       .then(() => finish(commit));
   }
 
@@ -252,7 +216,7 @@ export async function startCommittedFeed(signet: Signet, subscriber: Redis, io: 
         const pending = handle(message);
         if (pending) await pending;
       } catch (error) {
-        signet.logger.error({ err: error }, 'a published commit could not be delivered');
+        logger.error({ err: error }, 'a published commit could not be delivered');
       }
     }
     queue.length = 0;
@@ -291,7 +255,7 @@ export async function startCommittedFeed(signet: Signet, subscriber: Redis, io: 
       reject = rej;
     });
     promise.catch(() => {});
-    const barrier: Barrier = { token: `${signet.commitOrigin}:${(barrierCount += 1)}`, targets: [], resolve, reject, promise };
+    const barrier: Barrier = { token: `${origin}:${(barrierCount += 1)}`, targets: [], resolve, reject, promise };
     // Published on the next turn: callers in this one (whose reads are done) share it.
     setImmediate(() => {
       if (nextBarrier !== barrier) return;
@@ -299,15 +263,15 @@ export async function startCommittedFeed(signet: Signet, subscriber: Redis, io: 
       sentBarriers.set(barrier.token, barrier);
       barrier.timer = setTimeout(() => failBarrier(barrier, new Error(`the commit channel did not return a barrier within ${BARRIER_TIMEOUT_MS} ms`)), BARRIER_TIMEOUT_MS);
       barrier.timer.unref();
-      signet.redis.publish(channel, `${BARRIER}${barrier.token}`).catch((error: unknown) => failBarrier(barrier, error as Error));
+      redis.publish(channel, `${BARRIER}${barrier.token}`).catch((error: unknown) => failBarrier(barrier, error as Error));
     });
     return barrier;
   }
 
   subscriber.on('close', () => {
-    if (!live || signet.shuttingDown) return;
+    if (!live || status.draining) return;
     live = false;
-    signet.logger.warn('lost the commit channel: live delivery paused until it is back');
+    logger.warn('lost the commit channel: live delivery paused until it is back');
     // Nobody waits for a channel that is gone: this node's sockets resume once it is back.
     for (const waiters of waiting.values()) for (const waiter of waiters) waiter.release();
     waiting.clear();
@@ -319,12 +283,12 @@ export async function startCommittedFeed(signet: Signet, subscriber: Redis, io: 
     // Explicitly, and live only once Redis confirmed it: no commit may slip between.
     subscriber.subscribe(channel).then(
       () => {
-        if (live || signet.shuttingDown) return;
+        if (live || status.draining) return;
         live = true;
-        signet.logger.warn('commit channel back: disconnecting this node\'s sockets so they resume what they missed');
+        logger.warn('commit channel back: disconnecting this node\'s sockets so they resume what they missed');
         io.local.disconnectSockets(true);
       },
-      (error: unknown) => signet.logger.warn({ err: error }, 'could not resubscribe to the commit channel'),
+      (error: unknown) => logger.warn({ err: error }, 'could not resubscribe to the commit channel'),
     );
   });
   await subscriber.subscribe(channel);
@@ -333,9 +297,6 @@ export async function startCommittedFeed(signet: Signet, subscriber: Redis, io: 
   return {
     get live() {
       return live;
-    },
-    get accessEpoch() {
-      return accessEpoch;
     },
     deliveredThrough,
     delivered(committed) {
@@ -366,23 +327,6 @@ export async function startCommittedFeed(signet: Signet, subscriber: Redis, io: 
       nextBarrier ??= newBarrier();
       nextBarrier.targets.push({ orgId, seq });
       return nextBarrier.promise;
-    },
-    startCatchUp(socket, orgId) {
-      const catchUp = new CatchUp(socket, orgId);
-      let catchUps = catchingUp.get(orgId);
-      if (!catchUps) catchingUp.set(orgId, (catchUps = new Set()));
-      catchUps.add(catchUp);
-      catchUpBySocket.set(socket.id, catchUp);
-      return catchUp;
-    },
-    endCatchUp(catchUp) {
-      const catchUps = catchingUp.get(catchUp.orgId);
-      catchUps?.delete(catchUp);
-      if (catchUps?.size === 0) catchingUp.delete(catchUp.orgId);
-      if (catchUpBySocket.get(catchUp.socket.id) === catchUp) catchUpBySocket.delete(catchUp.socket.id);
-    },
-    catchUpOf(socketId) {
-      return catchUpBySocket.get(socketId);
     },
   };
 }

@@ -17,7 +17,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
-import type { SignetIo } from '../signet.js';
+import type { SignetIo } from './io.js';
 
 export interface OutputCap {
   readonly maxBytes: number;

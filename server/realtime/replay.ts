@@ -9,9 +9,11 @@
 // twice, none is skipped, and none reaches it after a change of access the feed applied first.
 import type { Socket } from 'socket.io';
 import type { ReadyEvent } from '../../src/lib/shared/events.js';
-import type { Signet } from '../signet.js';
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../store/keys.js';
 import type { Audience } from '../store/commit.js';
-import type { CatchUp, CommittedFeed } from './committedEvents.js';
+import type { CatchUp, CatchUps } from './catchUp.js';
+import type { CommittedFeed } from './committedEvents.js';
 import { audienceRoom } from './rooms.js';
 
 const PAGE = 1000;
@@ -43,11 +45,17 @@ function emitEntry(socket: Socket, orgId: string, seq: number, rawFields: string
  * the socket's actor was read and holds its rooms. Returns the `ready` event, or null when the socket
  * went away meanwhile.
  */
-export async function catchUpSocket(signet: Signet, feed: CommittedFeed, catchUp: CatchUp, lastSeq: number | null): Promise<ReadyEvent | null> {
+export async function catchUpSocket(
+  { redis, keys }: { redis: Redis; keys: RedisKeys },
+  feed: CommittedFeed,
+  catchUps: CatchUps,
+  catchUp: CatchUp,
+  lastSeq: number | null,
+): Promise<ReadyEvent | null> {
   const { socket, orgId } = catchUp;
   if (catchUp.rooms === null) throw new Error('a socket is caught up once its rooms are known');
   const gone = () => !socket.connected;
-  const currentSeq = async () => Number((await signet.redis.get(signet.keys.eventSeq(orgId))) ?? 0);
+  const currentSeq = async () => Number((await redis.get(keys.eventSeq(orgId))) ?? 0);
   let handled: number;
   /** A number known to be committed that `handled` does not exceed (null: unknown, as when a client claims one beyond the stream). */
   let committedThrough: number | null = null;
@@ -59,7 +67,7 @@ export async function catchUpSocket(signet: Signet, feed: CommittedFeed, catchUp
     handled = lastSeq;
     let firstRead: number | null = null;
     pages: for (;;) {
-      const entries = (await signet.redis.xrange(signet.keys.events(orgId), `${handled + 1}-0`, '+', 'COUNT', PAGE)) as StreamEntry[];
+      const entries = (await redis.xrange(keys.events(orgId), `${handled + 1}-0`, '+', 'COUNT', PAGE)) as StreamEntry[];
       if (gone()) return null;
       const lastInPage = entries.length ? Number(entries.at(-1)![0].split('-')[0]) : handled;
       for (const [id, rawFields] of entries) {
@@ -106,6 +114,6 @@ export async function catchUpSocket(signet: Signet, feed: CommittedFeed, catchUp
     replayed += 1;
   }
   socket.join([...catchUp.rooms!]);
-  feed.endCatchUp(catchUp);
+  catchUps.end(catchUp);
   return { seq: Math.max(sent, feed.deliveredThrough(orgId)), resumed, replayed };
 }

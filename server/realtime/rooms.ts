@@ -16,7 +16,7 @@ function intern(name: string): string {
 
 export const orgRoom = (orgId: string) => intern(`o:${orgId}`);
 export const permissionRoom = (orgId: string, permission: Permission) => intern(`o:${orgId}:p:${permission}`);
-export const userRoom = (orgId: string, userId: string) => intern(`o:${orgId}:u:${userId}`);
+const userRoom = (orgId: string, userId: string) => intern(`o:${orgId}:u:${userId}`);
 
 export function audienceRoom(orgId: string, audience: Audience): string {
   return audience === 'all' ? orgRoom(orgId) : `o:${orgId}:${audience}`;

@@ -1,38 +1,25 @@
 // The Socket.IO side: handshake (Origin allowlist, session cookie or API key), rooms, the command
 // event, resuming from a sequence number, presence; revocation is access.ts, in the commit feed's order.
-import type { Server as HttpServer } from 'node:http';
-import { Server, type Socket } from 'socket.io';
-import { createAdapter } from '@socket.io/redis-adapter';
+import type { Socket } from 'socket.io';
 import { parse as parseCookie } from 'cookie';
-import type { Redis } from 'ioredis';
-import type { ClientToServerEvents, HandshakeAuth, ServerToClientEvents } from '../../src/lib/shared/events.js';
-import { authenticateApiKey, authenticateSession, loadActor, type Actor, type Principal } from '../auth/actor.js';
-import { SESSION_COOKIE } from '../auth/accounts.js';
+import type { HandshakeAuth } from '../../src/lib/shared/events.js';
+import { authenticateApiKey, authenticateSession, loadActor, type Actor } from '../auth/actor.js';
+import { SESSION_COOKIE } from '../auth/sessions.js';
 import { tokenHash } from '../auth/secrets.js';
-import { CommandFailure, invalid, rateLimited } from '../commands/errors.js';
+import { CommandFailure, invalid } from '../errors.js';
 import { IN_FLIGHT_PER_ACTOR, QUEUED_PER_ACTOR, toCommandError, type Dispatcher } from '../commands/dispatch.js';
 import { withinDeadline } from '../commands/attempt.js';
 import type { AuditSource } from '../audit/entries.js';
-import type { Metrics } from '../metrics.js';
-import type { Signet, SignetIo } from '../signet.js';
+import type { NodeStatus } from '../nodeStatus.js';
+import type { Signet } from '../signet.js';
+import type { SignetIo, RefusedCredentials } from './io.js';
+import type { CatchUps } from './catchUp.js';
+import type { CommittedFeed } from './committedEvents.js';
+import type { SocketAccess } from './access.js';
+import type { Presence } from './presence.js';
+import type { SignetSocket } from './signetSocket.js';
 import { catchUpSocket } from './replay.js';
-import { createSocketAccess, type SocketAccess } from './access.js';
-import { removePresence, schedulePresenceBroadcast, setPresence } from './presence.js';
 import { claimSocketSlot, releaseSocketSlot } from './socketSlots.js';
-
-export interface SocketData {
-  principal: Principal;
-  orgId: string;
-  userId: string;
-  /** Set when a command of this very socket took its access away: applied after the ack. */
-  revokedAfterAck?: string;
-  /** Commands received and not yet acknowledged. */
-  unanswered: number;
-  /** RATE_LIMITED answers since the last other answer. */
-  refusedInARow: number;
-}
-
-export type SignetSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
 /**
  * A socket that sends faster than its answers come back is closed rather than served: past this
@@ -46,7 +33,7 @@ const MAX_REFUSED_IN_A_ROW = 50;
 /** What a handshake read, for the connection to start from. */
 interface Admission {
   actor: Actor;
-  /** The feed's count of changes of access when the actor was read. */
+  /** How many changes of access this node had begun applying when the actor was read (access.epoch). */
   accessEpoch: number;
 }
 
@@ -59,67 +46,28 @@ function sourceOf(socket: Socket): AuditSource {
   };
 }
 
-export function attachSocketServer(
-  signet: Signet,
-  httpServer: HttpServer,
-  dispatcher: Dispatcher,
-  adapterClients: { pub: Redis; sub: Redis },
-  metrics: Metrics,
-): { io: SignetIo; access: SocketAccess } {
+export interface SocketServerParts {
+  signet: Signet;
+  io: SignetIo;
+  refused: RefusedCredentials;
+  feed: CommittedFeed;
+  access: SocketAccess;
+  catchUps: CatchUps;
+  presence: Presence;
+  dispatcher: Dispatcher;
+  status: NodeStatus;
+}
+
+/** Authenticates connections (io.use) and serves them: commands, catching up, presence. */
+export function attachSocketServer({ signet, io, refused, feed, access, catchUps, presence, dispatcher, status }: SocketServerParts): void {
   const { config } = signet;
-
-  // Credentials (a session or an API key, by hash) whose handshake was refused for their actor's
-  // rate limit, and until when: a client that comes straight back is refused again before the
-  // WebSocket upgrade (a session cookie) or before any Redis call (an API key).
-  const refusedCredentials = new Map<string, number>();
-  function refusedFor(credential: string): number {
-    const until = refusedCredentials.get(credential);
-    if (until === undefined) return 0;
-    if (until > Date.now()) return until - Date.now();
-    refusedCredentials.delete(credential);
-    return 0;
-  }
-  function rememberRefusal(credential: string, retryAfterMs: number): void {
-    // Only credentials that authenticated get here; expired entries go when the map grows.
-    if (refusedCredentials.size >= 10_000) for (const [key, until] of refusedCredentials) if (until <= Date.now()) refusedCredentials.delete(key);
-    refusedCredentials.set(credential, Date.now() + retryAfterMs);
-  }
-  const stillRefused = (credential: string) => {
-    const ms = refusedFor(credential);
-    return ms > 0 ? rateLimited(`Too many commands; try again in ${Math.ceil(ms / 1000)} s`, ms) : null;
-  };
-
-  const io: SignetIo = new Server(httpServer, {
-    path: '/socket.io',
-    // Bounded deliberately: a larger message is refused and the socket closed (SPEC §10).
-    maxHttpBufferSize: config.SIGNET_MAX_MESSAGE_BYTES,
-    serveClient: false,
-    // Same origin only: a browser page from elsewhere cannot ride the session cookie.
-    allowRequest: (req, callback) => {
-      const origin = req.headers.origin;
-      if (origin && !config.allowedOrigins.includes(origin)) return callback(`origin ${origin} is not allowed`, false);
-      const sessionId = parseCookie(req.headers.cookie ?? '')[SESSION_COOKIE];
-      const refused = sessionId ? stillRefused(tokenHash(sessionId)) : null;
-      if (refused) return callback(refused.message, false);
-      callback(null, true);
-    },
-    // Other nodes' confirmations of a change of access are awaited within the command's deadline
-    // (half a second is left for the rest of the command); a node slower than that applies the
-    // change in feed order anyway, before anything committed after it.
-    adapter: createAdapter(adapterClients.pub, adapterClients.sub, {
-      key: signet.keys.adapterChannel,
-      requestsTimeout: Math.max(100, Math.min(2000, config.SIGNET_COMMAND_DEADLINE_MS - 500)),
-    }),
-  });
-  signet.io = io;
-  const access = createSocketAccess(signet, io, metrics);
 
   io.use(async (rawSocket, next) => {
     const socket = rawSocket as SignetSocket;
     try {
-      if (signet.shuttingDown) throw new CommandFailure('UNAVAILABLE', 'This node is shutting down; connect again: another node will answer');
+      if (status.draining) throw new CommandFailure('UNAVAILABLE', 'This node is shutting down; connect again: another node will answer');
       // Without the commit channel this node could not deliver what others commit.
-      if (signet.feed && !signet.feed.live) throw new CommandFailure('UNAVAILABLE', 'This server is reconnecting to its data store; try again shortly');
+      if (!feed.live) throw new CommandFailure('UNAVAILABLE', 'This server is reconnecting to its data store; try again shortly');
       const auth = (socket.handshake.auth ?? {}) as HandshakeAuth;
       const lastSeq: unknown = auth.lastSeq;
       if (lastSeq !== undefined && lastSeq !== null && !(Number.isSafeInteger(lastSeq) && (lastSeq as number) >= 0)) {
@@ -129,8 +77,8 @@ export function attachSocketServer(
       const secret = typeof auth.token === 'string' ? auth.token : sessionId;
       if (!secret) throw new CommandFailure('UNAUTHENTICATED', 'Sign in first, or pass an API key as auth.token');
       const credential = tokenHash(secret);
-      const refused = stillRefused(credential);
-      if (refused) throw refused;
+      const refusal = refused.stillRefused(credential);
+      if (refusal) throw refusal;
       // Bounded like a command: a paused Redis must not hold handshakes for the Redis backstop.
       const { principal, actor, accessEpoch } = await withinDeadline(
         (async () => {
@@ -140,10 +88,10 @@ export function attachSocketServer(
               : await authenticateSession(signet.redis, signet.keys, secret, typeof auth.org === 'string' ? auth.org : undefined);
           // A connection counts against the actor's budget: reconnecting cannot get round a refusal.
           await dispatcher.rateLimit(principal, 'socket.connect', sourceOf(socket)).catch((error: unknown) => {
-            if (error instanceof CommandFailure && error.extra.retryAfterMs) rememberRefusal(credential, error.extra.retryAfterMs);
+            if (error instanceof CommandFailure && error.extra.retryAfterMs) refused.remember(credential, error.extra.retryAfterMs);
             throw error;
           });
-          const accessEpoch = signet.feed?.accessEpoch ?? 0;
+          const accessEpoch = access.epoch;
           return { principal, accessEpoch, actor: await loadActor(signet.redis, signet.keys, principal) };
         })(),
         config.SIGNET_COMMAND_DEADLINE_MS,
@@ -176,8 +124,7 @@ export function attachSocketServer(
     const { orgId } = socket.data;
     // From here on, what the feed delivers to the organization is kept for this socket until it has
     // been caught up and joins its rooms.
-    const feed = signet.feed!;
-    const catchUp = feed.startCatchUp(socket, orgId);
+    const catchUp = catchUps.start(socket, orgId);
 
     socket.on('command', (name, input, ...rest) => {
       // The ack comes last: `(name, input, ack)` or `(name, input, options, ack)`.
@@ -201,24 +148,25 @@ export function attachSocketServer(
     });
     socket.on('disconnect', () => {
       void releaseSocketSlot(signet, socket.data.userId, socket.id).catch(() => {});
-      feed.endCatchUp(catchUp);
-      if (signet.shuttingDown) return;
-      void removePresence(signet, orgId, socket.id)
-        .then(() => schedulePresenceBroadcast(signet, orgId))
+      catchUps.end(catchUp);
+      if (status.draining) return;
+      void presence
+        .remove(orgId, socket.id)
+        .then(() => presence.scheduleBroadcast(orgId))
         .catch(() => {});
     });
 
     try {
       if (!(await access.admit(socket, catchUp, actor, accessEpoch))) return;
       const lastSeq = (socket.handshake.auth as HandshakeAuth).lastSeq;
-      const ready = await catchUpSocket(signet, feed, catchUp, typeof lastSeq === 'number' ? lastSeq : null);
+      const ready = await catchUpSocket(signet, feed, catchUps, catchUp, typeof lastSeq === 'number' ? lastSeq : null);
       if (!ready) return;
       socket.emit('ready', ready);
-      await setPresence(signet, orgId, socket.id, { userId: actor.userId, name: actor.name, page: '', since: new Date().toISOString() });
-      schedulePresenceBroadcast(signet, orgId);
+      await presence.set(orgId, socket.id, { userId: actor.userId, name: actor.name, page: '', since: new Date().toISOString() });
+      presence.scheduleBroadcast(orgId);
     } catch (error) {
       signet.logger.warn({ err: error }, 'connection set-up failed');
-      feed.endCatchUp(catchUp);
+      catchUps.end(catchUp);
       socket.disconnect(true);
     }
   }
@@ -228,6 +176,4 @@ export function attachSocketServer(
     signet.logger.warn({ userId: socket.data.userId, orgId: socket.data.orgId, why }, 'closed a socket that sent commands faster than they were answered');
     socket.disconnect(true);
   }
-
-  return { io, access };
 }

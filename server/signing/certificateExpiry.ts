@@ -13,12 +13,12 @@ import { auditDraft } from '../audit/entries.js';
 import { notificationWrites } from '../notifications.js';
 
 /** Days before expiry at which admins hear about it; 0: it has expired. Most urgent last. */
-export const EXPIRY_NOTICE_DAYS = [30, 7, 1, 0] as const;
+const EXPIRY_NOTICE_DAYS = [30, 7, 1, 0] as const;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const ACTOR: AuditActor = { type: 'system', id: 'certificate-expiry', name: 'Certificate expiry' };
 
 /** The most urgent notice due at `now`, or null while the certificate has more than 30 days. */
-export function noticeDue(notAfter: string, now: Date): number | null {
+function noticeDue(notAfter: string, now: Date): number | null {
   const left = Date.parse(notAfter) - now.getTime();
   if (left <= 0) return 0;
   let due: number | null = null;

@@ -12,7 +12,7 @@ import type { Loaded } from '../store/repositories.js';
 import type { PlannedEvent, Precondition, WriteOp } from '../store/commit.js';
 import type { Repositories } from '../store/repositories.js';
 import type { AuditChanges } from '../audit/entries.js';
-import { changeEvent } from '../commands/define.js';
+import { changeEvent } from '../store/events.js';
 import { REQUEST_READERS } from './lifecycle.js';
 
 /** Who hears about grants: everyone who sees signing requests (a grant is approval given ahead). */

@@ -9,21 +9,13 @@ import type { PolicyRecord, RequestRecord } from '../store/records.js';
 import type { Loaded } from '../store/repositories.js';
 import { PreconditionFailed, type PlannedEvent, type Precondition, type WriteOp } from '../store/commit.js';
 import { auditDraft, type AuditChanges, type AuditSource } from '../audit/entries.js';
-import { changeEvent } from '../commands/define.js';
-import { conflict } from '../commands/errors.js';
+import { changeEvent } from '../store/events.js';
+import { conflict } from '../errors.js';
 import { requestOutreach, type RequestChange } from './notify.js';
 import { dashboardIndexOps } from '../store/dashboardIndexes.js';
 
 export const REQUEST_READERS = ['p:signing:read'] as const;
 const QUEUEING_WAIT_MS = 1000;
-
-/** What the lifecycle asks of the job queues once a change has committed. */
-export interface SigningJobs {
-  enqueueSigning(request: RequestRecord): Promise<void>;
-  scheduleExpiry(request: RequestRecord): Promise<void>;
-  /** The nudge and the escalation of a waiting request whose policy escalates (see escalation.ts). */
-  scheduleEscalation(request: RequestRecord): Promise<void>;
-}
 
 export function withStatus(request: RequestRecord, workflowStatus: WorkflowStatus, now = new Date()): RequestRecord {
   const status = STATUS_OF[workflowStatus];

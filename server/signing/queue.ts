@@ -3,12 +3,14 @@
 // detection), and a reconciler re-queues signing jobs and expiries that a crash lost between commit
 // and enqueue. (Webhook calls, mail and chat messages: server/outreach/queue.ts.)
 import { Queue, Worker, type Job } from 'bullmq';
-import type { Signet } from '../signet.js';
-import { bullConnections, type RedisTarget } from '../store/redis.js';
-import type { SigningJobs } from './lifecycle.js';
-import { expireRequest, signRequest } from './worker.js';
+import type { Logger } from '../logger.js';
 import { runEscalationStep, type OnlineUsers } from './escalation.js';
 import type { Metrics } from '../metrics.js';
+import type { Signet } from '../signet.js';
+import type { RedisKeys } from '../store/keys.js';
+import { bullConnections, type RedisTarget } from '../store/redis.js';
+import type { SigningJobs } from './jobs.js';
+import { expireRequest, signRequest } from './worker.js';
 
 interface RequestJob {
   orgId: string;
@@ -17,29 +19,19 @@ interface RequestJob {
 
 const RECONCILE_EVERY_MS = 5000;
 
-export interface SigningQueues {
-  jobs: SigningJobs;
-  /** Takes no new job; resolves once this node's running jobs are done (BullMQ's Worker.close). */
-  stopWorkers(): Promise<void>;
+/** The signing queue's producing side: what a commit queues (SigningJobs), on a connection of its own. */
+export interface SigningQueue {
+  readonly jobs: SigningJobs;
+  readonly queue: Queue<RequestJob>;
   close(): Promise<void>;
 }
 
-/** Starts the queues (and, unless `workers` is false, this node's workers and reconciler). */
 /** A delayed job may fire up to this much before the worker's clock reaches its time. */
 const ESCALATION_LEEWAY_MS = 1000;
 
-export function startSigningQueues(
-  signet: Signet,
-  redis: RedisTarget,
-  options: { workers: boolean; metrics?: Metrics; /** Who is online: escalation nudges them first. */ online?: OnlineUsers },
-): SigningQueues {
-  const online: OnlineUsers = options.online ?? (async () => []);
-  const { metrics } = options;
-  const { config, keys, logger } = signet;
-  const connections = bullConnections(redis);
-  const connection = connections.connection;
-  const prefix = keys.bullPrefix;
-  const signingQueue = new Queue<RequestJob>('signing', { connection: connection(false), prefix });
+export function openSigningQueue(target: RedisTarget, { keys, logger, metrics }: { keys: RedisKeys; logger: Logger; metrics?: Metrics }): SigningQueue {
+  const connections = bullConnections(target);
+  const signingQueue = new Queue<RequestJob>('signing', { connection: connections.connection(false), prefix: keys.bullPrefix });
   signingQueue.on('error', (error) => logger.debug({ err: error }, 'signing queue'));
   metrics?.watchQueue('signing', signingQueue);
 
@@ -82,32 +74,51 @@ export function startSigningQueues(
     },
   };
 
-  const workers: Worker[] = [];
-  let reconcileTimer: NodeJS.Timeout | null = null;
-  if (options.workers) {
-    const signingWorker = new Worker<RequestJob>(
-      'signing',
-      async (job: Job<RequestJob>) => {
-        if (job.name === 'sign') return measureSigning(metrics, () => signRequest(signet, job.data.requestId, { finalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) }));
-        if (job.name === 'expire') return expireRequest(signet, job.data.requestId);
-        if (job.name === 'nudge' || job.name === 'escalate') return runEscalationStep(signet, job.data.requestId, online, { step: job.name, leewayMs: ESCALATION_LEEWAY_MS });
-      },
-      {
-        connection: connection(true),
-        prefix,
-        concurrency: config.SIGNET_WORKER_CONCURRENCY,
-        lockDuration: config.SIGNET_JOB_LOCK_MS,
-        stalledInterval: Math.max(500, Math.floor(config.SIGNET_JOB_LOCK_MS / 2)),
-        maxStalledCount: 2,
-      },
-    );
-    metrics?.watchWorker('signing', signingWorker);
-    signingWorker.on('error', (error) => logger.debug({ err: error }, 'worker'));
-    signingWorker.on('failed', (job, error) => logger.warn({ job: job?.name, requestId: job?.data.requestId, attempts: job?.attemptsMade, err: error.message }, 'job failed'));
-    workers.push(signingWorker);
-    reconcileTimer = setInterval(() => void reconcile().catch((error) => logger.debug({ err: error }, 'reconciling deferred')), RECONCILE_EVERY_MS);
-    reconcileTimer.unref();
-  }
+  return {
+    jobs,
+    queue: signingQueue,
+    async close() {
+      await signingQueue.close().catch(() => {});
+      connections.disconnectAll();
+    },
+  };
+}
+
+export interface SigningWorkers {
+  /** Takes no new job; resolves once this node's running jobs are done (BullMQ's Worker.close). */
+  stop(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * This node's signing worker and its reconciler. `online`: who is online in an organization
+ * (escalation nudges them first).
+ */
+export function startSigningWorkers(signet: Signet, signingQueue: SigningQueue, target: RedisTarget, metrics?: Metrics, online: OnlineUsers = async () => []): SigningWorkers {
+  const { config, keys, logger } = signet;
+  const connections = bullConnections(target);
+  const { jobs, queue } = signingQueue;
+  const signingWorker = new Worker<RequestJob>(
+    'signing',
+    async (job: Job<RequestJob>) => {
+      if (job.name === 'sign') return measureSigning(metrics, () => signRequest(signet, job.data.requestId, { finalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) }));
+      if (job.name === 'expire') return expireRequest(signet, job.data.requestId);
+      if (job.name === 'nudge' || job.name === 'escalate') return runEscalationStep(signet, job.data.requestId, online, { step: job.name, leewayMs: ESCALATION_LEEWAY_MS });
+    },
+    {
+      connection: connections.connection(true),
+      prefix: keys.bullPrefix,
+      concurrency: config.SIGNET_WORKER_CONCURRENCY,
+      lockDuration: config.SIGNET_JOB_LOCK_MS,
+      stalledInterval: Math.max(500, Math.floor(config.SIGNET_JOB_LOCK_MS / 2)),
+      maxStalledCount: 2,
+    },
+  );
+  metrics?.watchWorker('signing', signingWorker);
+  signingWorker.on('error', (error) => logger.debug({ err: error }, 'worker'));
+  signingWorker.on('failed', (job, error) => logger.warn({ job: job?.name, requestId: job?.data.requestId, attempts: job?.attemptsMade, err: error.message }, 'job failed'));
+  const reconcileTimer = setInterval(() => void reconcile().catch((error) => logger.debug({ err: error }, 'reconciling deferred')), RECONCILE_EVERY_MS);
+  reconcileTimer.unref();
 
   /**
    * Re-queues signing jobs for requests that have been queued a while (jobIds make this
@@ -130,7 +141,7 @@ export function startSigningQueues(
     const stale = await signet.redis.zrangebyscore(keys.signingQueued, '-inf', Date.now() - RECONCILE_EVERY_MS, 'LIMIT', 0, 500);
     for (const member of stale) {
       const [orgId, requestId] = member.split(':') as [string, string];
-      const job = await signingQueue.getJob(`sign-${requestId}`);
+      const job = await queue.getJob(`sign-${requestId}`);
       if (job && !(await job.isCompleted()) && !(await job.isFailed())) continue;
       const stored = await signet.repos.request(requestId);
       if (!stored || !['QueuedForProcessing', 'Processing'].includes(stored.value.workflowStatus)) {
@@ -143,16 +154,14 @@ export function startSigningQueues(
     }
   }
 
-  const stopWorkers = async () => {
-    if (reconcileTimer) clearInterval(reconcileTimer);
-    await Promise.allSettled(workers.map((worker) => worker.close()));
+  const stop = async () => {
+    clearInterval(reconcileTimer);
+    await signingWorker.close().catch(() => {});
   };
   return {
-    jobs,
-    stopWorkers,
+    stop,
     async close() {
-      await stopWorkers();
-      await signingQueue.close().catch(() => {});
+      await stop();
       connections.disconnectAll();
     },
   };

@@ -16,7 +16,7 @@ import {
 } from '../../src/lib/shared/stats.js';
 
 /** The most approval waits one read takes into account (the newest of the period). */
-export const MAX_WAIT_SAMPLES = 5000;
+const MAX_WAIT_SAMPLES = 5000;
 
 export async function readDashboardStats(
   repos: Repositories,

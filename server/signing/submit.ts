@@ -11,9 +11,11 @@ import type { ArtifactConfigRecord, PolicyRecord, ProjectRecord, RequestRecord }
 import type { Escalation, Origin } from '../../src/lib/shared/entities.js';
 import { auditDenial } from '../audit/denial.js';
 import type { AuditSource } from '../audit/entries.js';
-import { CommandFailure, conflict, forbidden, invalid } from '../commands/errors.js';
+import { CommandFailure, conflict, forbidden, invalid } from '../errors.js';
 import { commitRequestChange, withStatus } from './lifecycle.js';
-import { OriginVerificationError, branchMatches, globToRegExp, verifyOriginToken } from './origin.js';
+import { OriginVerificationError } from './origin/failure.js';
+import { branchMatches, globToRegExp } from './origin/matching.js';
+import { verifyOriginToken } from './origin/verify.js';
 import type { Precondition, WriteOp } from '../store/commit.js';
 import { applicableGrant, grantChanged, useGrant } from './grants.js';
 import { formatProblem } from './formats/fit.js';
@@ -81,7 +83,7 @@ export async function checkSubmitter(signet: Signet, actor: Actor, source: Audit
   if (project.status !== 'active') throw conflict(`Project ${project.slug} is inactive and accepts no new signing requests`);
 }
 
-export function checkArtifact(config: ArtifactConfigRecord, fileName: string, size: number) {
+function checkArtifact(config: ArtifactConfigRecord, fileName: string, size: number) {
   const baseName = path.basename(fileName.replaceAll('\\', '/'));
   if (!baseName || baseName.length > 255) throw invalid('artifact', 'needs a file name of at most 255 characters');
   if (!globToRegExp(config.fileNamePattern).test(baseName) && !globToRegExp(config.fileNamePattern).test(fileName)) {

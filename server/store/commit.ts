@@ -93,7 +93,7 @@ export class PreconditionFailed extends Error {
   }
 }
 
-export const AUDIT_AUDIENCE: Audience[] = ['p:audit:read'];
+const AUDIT_AUDIENCE: Audience[] = ['p:audit:read'];
 
 type CommitClient = Redis & { signetCommit(...args: string[]): Promise<Array<string | number>> };
 

@@ -8,10 +8,10 @@ import type { Logger } from '../logger.js';
 import { REDIS_COMMAND_TIMEOUT_MS } from './redis.js';
 
 /** How long a commit waits for a replica: under the per-command timeout, so WAIT answers first. */
-export const REPLICA_WAIT_MS = Math.min(1000, REDIS_COMMAND_TIMEOUT_MS - 250);
+const REPLICA_WAIT_MS = Math.min(1000, REDIS_COMMAND_TIMEOUT_MS - 250);
 
 /** No replica confirmed a commit in time: it is on the primary, and may or may not survive a failover. */
-export class ReplicaWaitTimeout extends Error {
+class ReplicaWaitTimeout extends Error {
   constructor(readonly replicas: number) {
     // "timed out": the command is reported as applied entirely or not at all (isRedisUnavailable).
     super(`Replication timed out: no replica confirmed the write within ${REPLICA_WAIT_MS} ms`);

@@ -15,9 +15,16 @@ import type {
   SigningRequest,
   Webhook,
 } from '../../src/lib/shared/entities.js';
-import type { SealedKey } from '../signing/keyVault.js';
-import type { TokenKeyHandle } from '../signing/custody/token.js';
+import type { SealedKey } from './keyVault.js';
 import { DEFAULT_WEBHOOK_EVENTS } from '../../src/lib/shared/signing.js';
+
+/** Where a key is in the PKCS#11 token. Not a secret: the key itself never leaves the token. */
+export interface TokenKeyHandle {
+  /** CKA_ID, hex */
+  id: string;
+  /** CKA_LABEL */
+  label: string;
+}
 
 export interface OrganizationRecord extends Organization {
   deletedAt?: string;

@@ -52,7 +52,7 @@ export function describeRedis(target: RedisTarget): string {
  */
 export const REDIS_COMMAND_TIMEOUT_MS = 5000;
 
-export function redisOptions(): RedisOptions {
+function redisOptions(): RedisOptions {
   return {
     enableOfflineQueue: false,
     commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
@@ -72,7 +72,7 @@ export function redisOptions(): RedisOptions {
  * answer (commands time out at REDIS_COMMAND_TIMEOUT_MS), and beyond the event-loop stalls of a
  * loaded machine, which would otherwise give up sockets whose answer was waiting to be read.
  */
-export const SENTINEL_SOCKET_TIMEOUT_MS = 6000;
+const SENTINEL_SOCKET_TIMEOUT_MS = 6000;
 
 /**
  * Through Sentinel: ioredis asks a Sentinel for the primary on every (re)connection. A primary that

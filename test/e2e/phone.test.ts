@@ -6,7 +6,7 @@ import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { launchBrowser, signInContext, startUiNode, WAIT_MS, type UiNode } from '../helpers/browser.js';
 import { OPERATOR, seedOrg, type ClientSocket, type TestOrg } from '../helpers/signet.js';
 import { createApiKey, createPolicy, createProject, generateCertificate, people, randomArtifact, submitOk, type Person } from '../helpers/signing.js';
-import { addMemberDirectly } from '../../server/auth/accounts.js';
+import { addMemberDirectly } from '../../server/auth/organizations.js';
 import { CLI_SOURCE } from '../../server/audit/entries.js';
 
 const PHONE = { width: 390, height: 844 };

@@ -6,7 +6,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { gotoConsole, launchBrowser, newContext, screenshot, signInContext, startUiNode, type UiNode } from '../helpers/browser.js';
 import { command, connect, OPERATOR, signIn, type ClientSocket } from '../helpers/signet.js';
 import { ok, submitOk, randomArtifact, waitForStatus } from '../helpers/signing.js';
-import { addMemberDirectly, createOrganization } from '../../server/auth/accounts.js';
+import { addMemberDirectly, createOrganization } from '../../server/auth/organizations.js';
 import { CLI_SOURCE } from '../../server/audit/entries.js';
 import type { Certificate, Project, SigningRequest } from '../../src/lib/shared/entities.js';
 

@@ -43,3 +43,19 @@ export function deliveryQueues(node: SignetNode): DeliveryQueues {
     },
   };
 }
+
+/**
+ * Fault injection: runs `work` as if the node died between each commit and the queueing of what it
+ * owed (mail, chat messages, webhook calls): the deliveries stay owed in the outbox, for the
+ * reconciler.
+ */
+export async function withoutQueueing<T>(node: SignetNode, work: () => Promise<T>): Promise<T> {
+  const sender = node.signet.outreach!;
+  const send = sender.send;
+  sender.send = async () => {};
+  try {
+    return await work();
+  } finally {
+    sender.send = send;
+  }
+}

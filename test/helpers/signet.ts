@@ -6,7 +6,7 @@ import { loadConfig, type Config } from '../../server/config.js';
 import { createLogger } from '../../server/logger.js';
 import { startSignetNode, type SignetNode } from '../../server/index.js';
 import type { RedisTarget } from '../../server/store/redis.js';
-import { addMemberDirectly, createOrganization } from '../../server/auth/accounts.js';
+import { addMemberDirectly, createOrganization } from '../../server/auth/organizations.js';
 import { CLI_SOURCE } from '../../server/audit/entries.js';
 import type { CommandError, CommandName, CommandOptions } from '../../src/lib/shared/commands.js';
 import type { ClientToServerEvents, HandshakeAuth, ServerToClientEvents } from '../../src/lib/shared/events.js';

@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import type { SignetNode } from '../../server/index.js';
-import { addMemberDirectly } from '../../server/auth/accounts.js';
+import { addMemberDirectly } from '../../server/auth/organizations.js';
 import { CLI_SOURCE } from '../../server/audit/entries.js';
 import type { Certificate, Project, SigningPolicy, SigningRequest } from '../../src/lib/shared/entities.js';
 import type { ChangeEvent } from '../../src/lib/shared/events.js';

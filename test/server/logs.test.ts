@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SESSION_COOKIE } from '../../server/auth/accounts.js';
+import { SESSION_COOKIE } from '../../server/auth/sessions.js';
 import { createLogger } from '../../server/logger.js';
 import { ORIGIN, redisUrl } from '../helpers/signet.js';
 import { removeDir, tempDir } from '../helpers/signing.js';

@@ -2,7 +2,7 @@
 // resuming, revocation, handshake rules. Under load and with a paused node: realtime/*.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../server/index.js';
-import { createSignet } from '../../server/signet.js';
+import { standaloneSignet } from '../../server/signet.js';
 import { commit } from '../../server/store/commit.js';
 import { createLogger } from '../../server/logger.js';
 import { connectRedis } from '../../server/store/redis.js';
@@ -102,7 +102,7 @@ describe('live events across nodes', () => {
     const redis = await connectRedis(redisUrl());
     try {
       // A Signet runtime without a Socket.IO server, on the nodes' Redis and prefix: the CLI's shape.
-      const cli = createSignet(nodeA.signet.config, redis, createLogger('silent'));
+      const cli = standaloneSignet(nodeA.signet.config, redis, createLogger('silent'));
       const target = { type: 'organization', id: org.orgId, name: 'probe from the CLI' };
       const seenOnA = nextEvent(adminOnA, 'audit', (event) => event.entry.target.name === target.name);
       const seenOnB = nextEvent(adminOnB, 'audit', (event) => event.entry.target.name === target.name);

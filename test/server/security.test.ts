@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../server/index.js';
 import { commit, type AuditDraft } from '../../server/store/commit.js';
 import { connectRedis } from '../../server/store/redis.js';
-import { createOrganization } from '../../server/auth/accounts.js';
+import { createOrganization } from '../../server/auth/organizations.js';
 import { CLI_SOURCE } from '../../server/audit/entries.js';
 import { OPERATOR, auditLog, command, connect, http, nextEvent, redisUrl, seedOrg, startNode, testConfig, type ClientSocket, type TestOrg } from '../helpers/signet.js';
 import { createApiKey, createPolicy, createProject, generateCertificate, ok, people, randomArtifact, submitOk, type Person } from '../helpers/signing.js';

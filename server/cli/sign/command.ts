@@ -31,7 +31,7 @@ interface SignOptions {
 
 const EXIT_BY_STATUS: Record<string, number> = { Denied: EXIT.denied, Canceled: EXIT.canceled, ProcessingFailed: EXIT.failed };
 
-export const SIGN_HELP_AFTER = `
+const SIGN_HELP_AFTER = `
 The API key is read from SIGNET_TOKEN (never from an option: options show in the process list).
 
 Waits for the request live, without a timeout unless --timeout is given, and survives dropped
@@ -113,7 +113,7 @@ async function checkOutOption(outOption: string | undefined): Promise<void> {
 }
 
 /** The whole run; returns the path of the signed result. Failures are SignExit with their code. */
-export async function signFile(file: string, options: SignOptions, reporter: Reporter, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+async function signFile(file: string, options: SignOptions, reporter: Reporter, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   if (options.token !== undefined) {
     fail(EXIT.usage, '--token is not accepted: an option shows in the process list and shell history. Put the API key in the SIGNET_TOKEN environment variable');
   }

@@ -18,7 +18,7 @@ export interface SignedThing {
 }
 
 /** The CI system this runs in and the values naming its job, or null outside a known CI. */
-export function ciJob(env: NodeJS.ProcessEnv): { ci: string; parts: string[] } | null {
+function ciJob(env: NodeJS.ProcessEnv): { ci: string; parts: string[] } | null {
   if (env.GITHUB_ACTIONS === 'true' && env.GITHUB_RUN_ID) {
     return { ci: 'github', parts: [env.GITHUB_SERVER_URL ?? '', env.GITHUB_REPOSITORY ?? '', env.GITHUB_RUN_ID, env.GITHUB_JOB ?? ''] };
   }

@@ -5,7 +5,7 @@ import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } fr
 import type { KeyCustody } from '../../../src/lib/shared/entities.js';
 import type { Config } from '../../config.js';
 import type { CertificateRecord } from '../../store/records.js';
-import { sealPrivateKey } from '../keyVault.js';
+import { sealPrivateKey } from '../../store/keyVault.js';
 import { requireToken, softwareSigner, tokenSigner, type KeySigner } from './signer.js';
 import { withToken, type TokenKeyAlgorithm } from './token.js';
 

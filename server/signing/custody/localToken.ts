@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Config, Pkcs11Config } from '../../config.js';
 import { hasToken, initializeToken } from './token.js';
 
-export const EMBEDDED_TOKEN_LABEL = 'signet';
+const EMBEDDED_TOKEN_LABEL = 'signet';
 
 /** Where Debian (and a source build) put SoftHSM2's module. */
 const SOFTHSM_MODULES = [
@@ -35,7 +35,7 @@ function secretFile(file: string): string {
 }
 
 /** The embedded token's directory layout under a data directory. */
-export function localTokenPaths(dataDir: string) {
+function localTokenPaths(dataDir: string) {
   const dir = path.resolve(dataDir, 'softhsm');
   return {
     dir,
@@ -87,7 +87,8 @@ function initializeOnce(paths: ReturnType<typeof localTokenPaths>, initialize: (
 
 /**
  * The embedded token of a data directory, initialized on first use. Throws when SoftHSM2 is not
- * installed, with the command that installs it.
+ * installed, with the command that installs it. (Exported for test/server/cli/cli.test.ts, which
+ * runs it in several processes at once.)
  */
 export function ensureLocalToken(dataDir: string): Pkcs11Config {
   const modulePath = findSoftHsmModule();

@@ -4,8 +4,9 @@
 import { createHash, createPrivateKey, sign as signWithKey } from 'node:crypto';
 import type { Config, Pkcs11Config } from '../../config.js';
 import type { CertificateRecord } from '../../store/records.js';
-import { openPrivateKey } from '../keyVault.js';
-import { TokenError, withToken, type Token, type TokenKeyHandle } from './token.js';
+import { openPrivateKey } from '../../store/keyVault.js';
+import { TokenError, withToken, type Token } from './token.js';
+import type { TokenKeyHandle } from '../../store/records.js';
 
 export type SignerKeyType = 'rsa' | 'ec';
 

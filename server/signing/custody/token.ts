@@ -10,17 +10,10 @@
 import pkcs11js from 'pkcs11js';
 import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import type { Pkcs11Config } from '../../config.js';
+import type { TokenKeyHandle } from '../../store/records.js';
 import { ecdsaRawToDer } from './ecdsa.js';
 
 export type TokenKeyAlgorithm = 'RSA-2048' | 'RSA-3072' | 'ECDSA-P256';
-
-/** Where a key is in the token. Not a secret: the key itself never leaves the token. */
-export interface TokenKeyHandle {
-  /** CKA_ID, hex */
-  id: string;
-  /** CKA_LABEL */
-  label: string;
-}
 
 export interface TokenKeyInfo {
   keyType: 'rsa' | 'ec';
@@ -291,7 +284,7 @@ async function connect(config: Pkcs11Config): Promise<TokenImpl> {
  * The configured token, opened once per process. A failure is not kept, except a refused PIN:
  * trying a wrong PIN again would lock a real token.
  */
-export function openToken(config: Pkcs11Config): Promise<Token> {
+function openToken(config: Pkcs11Config): Promise<Token> {
   const key = tokenKey(config);
   let opening = tokens.get(key);
   if (!opening) {

@@ -18,7 +18,7 @@ import { attribute, buildSignedData, derContents, OID, originalBytes, parseDer, 
 import { authenticodeKind, readHead } from './fit.js';
 import type { TimestampPlan, TimestampResult } from './timestamping.js';
 
-export const OSSLSIGNCODE = process.env.SIGNET_OSSLSIGNCODE ?? 'osslsigncode';
+const OSSLSIGNCODE = process.env.SIGNET_OSSLSIGNCODE ?? 'osslsigncode';
 const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 const TOOL_TIMEOUT_MS = 120_000;
 
@@ -31,7 +31,7 @@ const MS_CTL = '1.3.6.1.4.1.311.10.1';
 /** osslsigncode could not do its part; the message carries what it said. */
 export class AuthenticodeFailed extends Error {}
 
-export async function runTool(
+async function runTool(
   program: string,
   args: string[],
   options: { stdin?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
@@ -187,7 +187,7 @@ async function signWithToken(input: AuthenticodeInput, partial: string, result: 
 }
 
 /** The genTime of an RFC 3161 token. */
-export function timestampTime(tokenDer: Buffer): string {
+function timestampTime(tokenDer: Buffer): string {
   const contentInfo = new pkijs.ContentInfo({ schema: parseDer(tokenDer, 'the timestamp token') });
   const signed = new pkijs.SignedData({ schema: contentInfo.content });
   const content = signed.encapContentInfo.eContent!;

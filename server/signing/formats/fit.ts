@@ -23,7 +23,7 @@ const KIND_NAMES: Record<AuthenticodeKind, string> = {
   cat: 'a security catalog (.cat)',
   powershell: 'a PowerShell script (.ps1, .psm1, .psd1)',
 };
-export const AUTHENTICODE_ACCEPTS = 'PE files (.exe, .dll, .sys, .efi), MSI, CAB, CAT and PowerShell scripts (.ps1, .psm1, .psd1)';
+const AUTHENTICODE_ACCEPTS = 'PE files (.exe, .dll, .sys, .efi), MSI, CAB, CAT and PowerShell scripts (.ps1, .psm1, .psd1)';
 
 const HEAD_BYTES = 64 * 1024;
 const CFB_MAGIC = Buffer.from('d0cf11e0a1b11ae1', 'hex');

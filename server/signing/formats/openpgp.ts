@@ -12,8 +12,8 @@ import type { Signet } from '../../signet.js';
 import { toCertificate, type CertificateRecord } from '../../store/records.js';
 import { PreconditionFailed } from '../../store/commit.js';
 import { auditDraft } from '../../audit/entries.js';
-import { changeEvent, CONFIG_READERS } from '../../commands/define.js';
-import { openPrivateKey, sealPrivateKey } from '../keyVault.js';
+import { changeEvent, CONFIG_READERS } from '../../store/events.js';
+import { openPrivateKey, sealPrivateKey } from '../../store/keyVault.js';
 
 export type OpenpgpKeyFields = Required<Pick<CertificateRecord, 'sealedOpenpgpKey' | 'openpgpPublicKey' | 'openpgpFingerprint'>>;
 

@@ -24,7 +24,7 @@ export interface TimestampPlan {
   shown(url: string): string;
 }
 
-export const NO_TSA = 'no time-stamping authority is configured';
+const NO_TSA = 'no time-stamping authority is configured';
 
 /** The TSA's URL as requests and audit entries show it: without credentials the installation's URL may carry. */
 function shownUrl(url: string): string {

@@ -3,7 +3,7 @@
 // them for this organization.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { deriveAuditSigningKey, ed25519KeyFromSeed } from '../../../server/audit/chain.js';
+import { deriveAuditSigningKey, ed25519KeyFromSeed } from '../../../server/audit/signingKey.js';
 import { auditOrigin, CheckpointError, noteKeyId, noteVerifierKey, openCheckpoint, signCheckpoint, signNote } from '../../../server/audit/checkpointNote.js';
 import { compareCheckpoints, parseCheckpointNote } from '../../../src/lib/shared/checkpoint.js';
 

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deriveAuditSigningKey } from '../../../server/audit/chain.js';
+import { deriveAuditSigningKey } from '../../../server/audit/signingKey.js';
 import { signCheckpoint } from '../../../server/audit/checkpointNote.js';
 import { CheckpointRecord, readCheckpointRecord, recordPath } from '../../../server/audit/checkpointRecord.js';
 import { removeDir, tempDir } from '../../helpers/signing.js';

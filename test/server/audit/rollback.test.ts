@@ -145,7 +145,7 @@ describe('a node that has seen a signed checkpoint', () => {
     const { org, owner, more, older, newest } = await orgWithHistory(node, ['admin', 'member']);
     const [admin, member] = more as [ClientSocket, ClientSocket];
     // It learns the newest checkpoint when it seals it (just after the seal that ended the wait).
-    await expect.poll(async () => (await node.signet.auditWatch!.remembered(org.orgId))?.size, { timeout: ALARM_WAIT_MS }).toBe(newest);
+    await expect.poll(async () => (await node.auditWatch.remembered(org.orgId))?.size, { timeout: ALARM_WAIT_MS }).toBe(newest);
     expect(await rollbackAlarms(node, org.orgId)).toBe(0);
 
     const isAlarm = (event: { notification: { kind: string } }) => event.notification.kind === 'audit.rollback';
@@ -182,7 +182,7 @@ describe('a node that has seen a signed checkpoint', () => {
     expect(verified).toMatchObject({ ok: false, firstBroken: { reason: expect.stringMatching(/rolled back.*this node's checkpoint record/) } });
 
     // Once per remembered checkpoint: checking again changes nothing.
-    await node.signet.auditWatch!.checkAll();
+    await node.auditWatch.checkAll();
     expect(await rollbackAlarms(node, org.orgId)).toBe(1);
     expect(alarmLines(log)).toHaveLength(1);
     expect(admin.received.filter((r) => r.event === 'notification' && isAlarm(r.data))).toHaveLength(1);
@@ -191,7 +191,7 @@ describe('a node that has seen a signed checkpoint', () => {
   it("`signet audit verify` fails against the node's record in the data directory", async () => {
     const { node } = watched;
     const { org, older, newest } = await orgWithHistory(node);
-    await node.signet.auditWatch!.checkAll(); // writes what the node learned to its record
+    await node.auditWatch.checkAll(); // writes what the node learned to its record
     const recordFile = recordPath(config.auditCheckpointDir, config.SIGNET_REDIS_PREFIX, org.orgId);
     expect(existsSync(recordFile)).toBe(true);
 
@@ -327,7 +327,7 @@ describe("a node's record outlives the node", () => {
     expect((await sealedSizes(b.node, org.orgId)).at(-1)).toBeGreaterThan(newest);
 
     const again = await startLoggedNode(sameInstance(first, { SIGNET_AUDIT_CHECKPOINT_DIR: first.auditCheckpointDir, SIGNET_AUDIT_CHECK_MS: '3600000' }));
-    await again.node.signet.auditWatch!.checkAll();
+    await again.node.auditWatch.checkAll();
     expect(alarmLines(again.log)).toEqual([expect.objectContaining({ orgId: org.orgId, detected: 'forked', remembered: expect.objectContaining({ size: newest }) })]);
     expect(await rollbackAlarms(again.node, org.orgId)).toBe(1);
   }, NODE_TEST_MS);
@@ -356,8 +356,8 @@ describe('normal growth', () => {
     await auditSealed(one.node);
     const head = (await sealedSizes(one.node, org.orgId)).at(-1)!;
     for (const { node } of [one, two]) {
-      await node.signet.auditWatch!.checkAll();
-      expect((await node.signet.auditWatch!.remembered(org.orgId))?.size).toBe(head);
+      await node.auditWatch.checkAll();
+      expect((await node.auditWatch.remembered(org.orgId))?.size).toBe(head);
     }
 
     for (const { node, log } of [one, two]) {

@@ -151,7 +151,7 @@ describe('first-run setup', () => {
   it('the setup link creates the first organization and its owner, once', async () => {
     const fresh = await startNode(testConfig());
     try {
-      const { ensureSetupToken } = await import('../../../server/auth/accounts.js');
+      const { ensureSetupToken } = await import('../../../server/auth/organizations.js');
       const token = await ensureSetupToken(fresh.signet);
       expect(token).toBeTruthy();
       expect((await http(fresh, 'GET', '/api/v1/setup')).body.result).toEqual({ needed: true });

@@ -4,7 +4,8 @@
 // mistake below (ts-expect-error) fails the check if it ever compiles.
 import { describe, expect, it } from 'vitest';
 import { commandDeclarations } from '../../../src/lib/shared/commands.js';
-import { changeEvent, defineCommand } from '../../../server/commands/define.js';
+import { defineCommand } from '../../../server/commands/define.js';
+import { changeEvent } from '../../../server/store/events.js';
 import { COMMANDS } from '../../../server/commands/registry.js';
 
 describe('defineCommand', () => {

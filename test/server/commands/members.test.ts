@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
-import { addMemberDirectly } from '../../../server/auth/accounts.js';
+import { addMemberDirectly } from '../../../server/auth/organizations.js';
 import { CLI_SOURCE } from '../../../server/audit/entries.js';
 import { INVITATION_LIFETIME_MS } from '../../../server/commands/members.js';
 import { tokenHash } from '../../../server/auth/secrets.js';

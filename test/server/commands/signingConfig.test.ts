@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
-import { openPrivateKey, type SealedKey } from '../../../server/signing/keyVault.js';
+import { openPrivateKey, type SealedKey } from '../../../server/store/keyVault.js';
 import type { CommandError } from '../../../src/lib/shared/commands.js';
 import type { ChangeEvent } from '../../../src/lib/shared/events.js';
 import { ROLES, roleHas, type Permission, type Role } from '../../../src/lib/shared/permissions.js';

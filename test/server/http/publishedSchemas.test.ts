@@ -10,7 +10,7 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
-import { createOrganization, ensureSetupToken } from '../../../server/auth/accounts.js';
+import { createOrganization, ensureSetupToken } from '../../../server/auth/organizations.js';
 import { sealAuditChain } from '../../../server/audit/chain.js';
 import { CLI_SOURCE } from '../../../server/audit/entries.js';
 import { COMMAND_NAMES, type CommandName } from '../../../src/lib/shared/commands.js';

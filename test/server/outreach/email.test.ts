@@ -25,7 +25,7 @@ import {
   type Person,
 } from '../../helpers/signing.js';
 import { startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../../helpers/smtp.js';
-import { deliveryQueues, type DeliveryQueues } from '../../helpers/outreach.js';
+import { deliveryQueues, withoutQueueing, type DeliveryQueues } from '../../helpers/outreach.js';
 
 const SMTP_USER = 'signet-mailer';
 const SMTP_PASSWORD = 'smtp-Pa55word-never-logged';
@@ -257,15 +257,8 @@ describe('email notifications', () => {
   });
 
   it('mail owed by a commit whose node died before queueing it is sent by the reconciler', async () => {
-    const sender = node.signet.outreach;
     // Fault injection: the invitation commits with its mail owed, but nothing is queued.
-    node.signet.outreach = null;
-    let invited;
-    try {
-      invited = await must(who.owner.socket, 'member.invite', { email: 'late@elsewhere.example', role: 'viewer' });
-    } finally {
-      node.signet.outreach = sender;
-    }
+    const invited = await withoutQueueing(node, () => must(who.owner.socket, 'member.invite', { email: 'late@elsewhere.example', role: 'viewer' }));
     expect(await node.signet.redis.zcard(node.signet.keys.outboxPending)).toBe(1);
     expect((await queues.jobs('mail')).filter((j) => j.data.to === 'late@elsewhere.example')).toEqual([]);
     const [mail] = await smtp.waitFor('late@elsewhere.example', 1, 20_000);

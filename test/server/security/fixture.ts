@@ -3,7 +3,7 @@
 // waiting and completed; and, per command, an example input aimed at something the command would
 // really change. The permission test and the fuzz test share it.
 import type { SignetNode } from '../../../server/index.js';
-import { addMemberDirectly } from '../../../server/auth/accounts.js';
+import { addMemberDirectly } from '../../../server/auth/organizations.js';
 import { CLI_SOURCE } from '../../../server/audit/entries.js';
 import type { CommandName } from '../../../src/lib/shared/commands.js';
 import type { Permission } from '../../../src/lib/shared/permissions.js';

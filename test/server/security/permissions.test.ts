@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
-import { addMemberDirectly, createOrganization } from '../../../server/auth/accounts.js';
+import { addMemberDirectly, createOrganization } from '../../../server/auth/organizations.js';
 import { createOperator } from '../../../server/cli/operator.js';
 import { CLI_SOURCE } from '../../../server/audit/entries.js';
 import type { CommandName } from '../../../src/lib/shared/commands.js';

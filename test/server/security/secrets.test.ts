@@ -13,7 +13,7 @@ import { io as connectClient } from 'socket.io-client';
 import type { SignetNode } from '../../../server/index.js';
 import { startSignetNode } from '../../../server/index.js';
 import { createLogger } from '../../../server/logger.js';
-import { ensureSetupToken } from '../../../server/auth/accounts.js';
+import { ensureSetupToken } from '../../../server/auth/organizations.js';
 import {
   auditSealed,
   command,

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
 import { chainHash, GENESIS_HASH } from '../../../server/audit/chain.js';
-import { createOrganization } from '../../../server/auth/accounts.js';
+import { createOrganization } from '../../../server/auth/organizations.js';
 import { CLI_SOURCE } from '../../../server/audit/entries.js';
 import { auditSealed, OPERATOR, redisUrl, restCommand, signIn, startNode, testConfig } from '../../helpers/signet.js';
 

@@ -16,7 +16,7 @@ import {
   type CertificateMaterial,
 } from '../../../server/signing/certificates.js';
 import { sha256File, signDetached } from '../../../server/signing/cms.js';
-import { openPrivateKey, sealPrivateKey } from '../../../server/signing/keyVault.js';
+import { openPrivateKey, sealPrivateKey } from '../../../server/store/keyVault.js';
 import { softwareSigner } from '../../../server/signing/custody/signer.js';
 
 const OPENSSL = '/usr/bin/openssl';

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
 import type { Config } from '../../../server/config.js';
-import { addMemberDirectly } from '../../../server/auth/accounts.js';
+import { addMemberDirectly } from '../../../server/auth/organizations.js';
 import { CLI_SOURCE } from '../../../server/audit/entries.js';
 import type { SigningPolicy, SigningRequest } from '../../../src/lib/shared/entities.js';
 import type { ChangeEvent } from '../../../src/lib/shared/events.js';

@@ -2,16 +2,10 @@
 // signed with real keys and the JWKS is fetched over HTTP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { base64url, generateKeyPair, SignJWT } from 'jose';
-import {
-  branchMatches,
-  normalizeRepositoryUrl,
-  OriginVerificationError,
-  repositoryMatches,
-  verifyOriginToken as verifyWith,
-  type OriginExpectation,
-  type OriginFailureReason,
-  type TrustedBuildSystem,
-} from '../../../server/signing/origin.js';
+import { OriginVerificationError, type OriginFailureReason } from '../../../server/signing/origin/failure.js';
+import { branchMatches, normalizeRepositoryUrl, repositoryMatches } from '../../../server/signing/origin/matching.js';
+import type { TrustedBuildSystem } from '../../../server/signing/origin/keys.js';
+import { verifyOriginToken as verifyWith, type OriginExpectation } from '../../../server/signing/origin/verify.js';
 import { startTestIssuer, TEST_SHA, type TestIssuer } from '../../helpers/oidcIssuer.js';
 import { createOutboundClient } from '../../../server/net/outbound.js';
 import { parseAllowedCidrs } from '../../../server/net/addresses.js';

@@ -12,6 +12,7 @@ import type { SignetNode } from '../../../server/index.js';
 import { createRedisClient, type Redis } from '../../../server/store/redis.js';
 import type { Certificate, SigningRequest } from '../../../src/lib/shared/entities.js';
 import { startHttpReceiver, type HttpReceiver, type ReceivedRequest } from '../../helpers/receivers.js';
+import { withoutQueueing } from '../../helpers/outreach.js';
 import { command, redisUrl, seedOrg, startNode, testConfig, type ClientSocket, type TestOrg } from '../../helpers/signet.js';
 import {
   createApiKey,
@@ -224,14 +225,8 @@ describe('webhooks', () => {
   it('deliveries lost between the commit and their queueing (the node died) are queued by the reconciler', async () => {
     const { project, webhooks } = await projectWithWebhooks('lost-hooks', ['/lost'], { approvers: [who.admin.userId], requiredApprovals: 1 });
     const request = await submit(project.slug);
-    const sender = node.signet.outreach;
     // Fault injection: the denial commits with its webhook call owed, but the node never queues it.
-    node.signet.outreach = null;
-    try {
-      await ok(command(who.admin.socket, 'request.deny', { requestId: request.id, comment: 'lost in transit' }));
-    } finally {
-      node.signet.outreach = sender;
-    }
+    await withoutQueueing(node, () => ok(command(who.admin.socket, 'request.deny', { requestId: request.id, comment: 'lost in transit' })));
     expect(await jobsOf(webhooks[0]!.webhook.id)).toEqual([]);
     const deliveryId = `webhook-${webhooks[0]!.webhook.id}-${request.id}-Denied`;
     expect(await node.signet.redis.zrange(node.signet.keys.outboxPending, '0', '-1')).toContain(deliveryId);
@@ -245,13 +240,7 @@ describe('webhooks', () => {
   it('final statuses recorded as owed by a node from before the outbox still get their calls', async () => {
     const { project, webhooks } = await projectWithWebhooks('legacy-hooks', ['/legacy'], { approvers: [who.admin.userId], requiredApprovals: 1 });
     const request = await submit(project.slug);
-    const sender = node.signet.outreach;
-    node.signet.outreach = null;
-    try {
-      await ok(command(who.admin.socket, 'request.deny', { requestId: request.id, comment: 'the old way' }));
-    } finally {
-      node.signet.outreach = sender;
-    }
+    await withoutQueueing(node, () => ok(command(who.admin.socket, 'request.deny', { requestId: request.id, comment: 'the old way' })));
     // What an older node left: only the request marked as owed, in the key it used.
     const { redis, keys } = node.signet;
     const owed = await redis.zrange(keys.outboxPending, '0', '-1');

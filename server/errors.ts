@@ -1,5 +1,5 @@
 // The one error type of the protocol: a code from SPEC §7 and a message meant for the user.
-import type { CommandError, ErrorCode, InputIssue } from '../../src/lib/shared/commands.js';
+import type { CommandError, ErrorCode, InputIssue } from '../src/lib/shared/commands.js';
 import type { z } from 'zod';
 
 export class CommandFailure extends Error {
@@ -73,3 +73,10 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   UNAVAILABLE: 503,
   INTERNAL: 500,
 };
+
+/** Parses input with its schema, or throws INVALID_INPUT naming every field that is wrong. */
+export function parseOr400<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw invalidInput(parsed.error);
+  return parsed.data;
+}
