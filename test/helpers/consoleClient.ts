@@ -6,10 +6,13 @@
 import { io, type Socket } from 'socket.io-client';
 import { SERVER_DISCONNECT_RETRY_MS, SOCKET_OPTIONS } from '../../src/lib/realtime/connection.js';
 import type { ClientToServerEvents, HandshakeAuth, PresenceEvent, ReadyEvent, ServerToClientEvents } from '../../src/lib/shared/events.js';
+import { randomUUID } from 'node:crypto';
 import type { CommandError } from '../../src/lib/shared/commands.js';
 import { ORIGIN } from './signet.js';
 
 /** As long as the console waits for an acknowledgement. */
+/** Between a retried command's attempts. */
+const RETRY_PAUSE_MS = 200;
 const COMMAND_TIMEOUT_MS = 15_000;
 
 export type CommandOutcome = { ok: true; result: any } | { ok: false; error: CommandError } | { ok: false; error: { code: 'NO_ANSWER'; message: string } };
@@ -33,6 +36,12 @@ export interface ConsoleClient {
   whenReady(): Promise<void>;
   /** Runs a command as the console does: refused at once while not connected, given up after 15 s. */
   command(name: string, input: unknown): Promise<CommandOutcome>;
+  /**
+   * Runs a command as the console does with one that changes something: under a request id of its
+   * own, sent again with the same id while the answer is UNAVAILABLE (applied at most once), until
+   * `withinMs` has passed.
+   */
+  commandRetried(name: string, input: unknown, withinMs: number): Promise<CommandOutcome>;
   close(): void;
 }
 
@@ -58,6 +67,17 @@ export async function connectConsole(url: string, options: { name: string; cooki
   const advance = (seq: number) => {
     if (client.lastSeq === null || seq > client.lastSeq) client.lastSeq = seq;
   };
+  const send = (name: string, input: unknown, options?: { requestId: string }): Promise<CommandOutcome> => {
+    if (!socket.connected) return Promise.resolve({ ok: false, error: { code: 'UNAVAILABLE', message: 'not connected' } });
+    return new Promise((resolve) => {
+      const answered = (timedOut: Error | null, ack: CommandOutcome) => {
+        resolve(timedOut ? { ok: false, error: { code: 'NO_ANSWER', message: `no answer to ${name} in time` } } : ack);
+      };
+      const timed = socket.timeout(COMMAND_TIMEOUT_MS);
+      if (options) timed.emit('command', name as never, input, options, answered as never);
+      else timed.emit('command', name as never, input, answered as never);
+    });
+  };
   const client: ConsoleClient = {
     name: options.name,
     socket,
@@ -69,12 +89,19 @@ export async function connectConsole(url: string, options: { name: string; cooki
     lastSeq: null,
     whenReady: () => (ready ? Promise.resolve() : new Promise((resolve) => waiters.push(resolve))),
     command(name, input) {
-      if (!socket.connected) return Promise.resolve({ ok: false, error: { code: 'UNAVAILABLE', message: 'not connected' } });
-      return new Promise((resolve) => {
-        socket.timeout(COMMAND_TIMEOUT_MS).emit('command', name as never, input, ((timedOut: Error | null, ack: CommandOutcome) => {
-          resolve(timedOut ? { ok: false, error: { code: 'NO_ANSWER', message: `no answer to ${name} in time` } } : ack);
-        }) as never);
-      });
+      return send(name, input);
+    },
+    async commandRetried(name, input, withinMs) {
+      const options = { requestId: randomUUID() };
+      const giveUpAt = Date.now() + withinMs;
+      for (;;) {
+        const outcome = await send(name, input, options);
+        const unavailable = !outcome.ok && (outcome.error.code === 'UNAVAILABLE' || outcome.error.code === 'NO_ANSWER');
+        if (!unavailable || Date.now() > giveUpAt) return outcome;
+        // Paced as a client's retries are, then only once connected and caught up again.
+        await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
+        await client.whenReady();
+      }
     },
     close() {
       clearTimeout(retryTimer);

