@@ -10,28 +10,13 @@ import type { Actor } from '../auth/actor.js';
 import type { AuditWatch } from '../audit/rollbackWatch.js';
 import type { Signet } from '../signet.js';
 import type { Repositories } from '../store/repositories.js';
-import { PreconditionFailed, type AccessScope, type Audience, type CommitPlan, type Committed, type PlannedEvent, type Precondition, type WriteOp } from '../store/commit.js';
-import { auditDraft, diffFields, type AuditChanges, type AuditSource, type AuditTarget } from '../audit/entries.js';
+import type { AccessScope, Audience, Committed, PlannedEvent, Precondition, WriteOp } from '../store/commit.js';
+import { actingContext, type Change } from '../store/acting.js';
+import { diffFields, type AuditSource } from '../audit/entries.js';
 import { conflict, forbidden, invalid } from '../errors.js';
 import { changeEvent } from '../store/events.js';
 
-export interface Change {
-  target: AuditTarget;
-  changes?: AuditChanges;
-  /** Defaults to the command's name. */
-  action?: string;
-  expect?: CommitPlan['expect'];
-  ops?: CommitPlan['ops'];
-  events?: PlannedEvent[];
-  /** Further entities the same commit changes, each audited in an entry of its own (keys revoked along with the one named). */
-  alsoAudited?: Array<{ target: AuditTarget; changes?: AuditChanges; action?: string }>;
-  /**
-   * The live sockets whose access this change takes away or alters: every node re-checks them
-   * before it delivers anything committed after this, and the command is acknowledged once the
-   * nodes confirm (SPEC §7: revocation is immediate).
-   */
-  access?: AccessScope[];
-}
+export type { Change } from '../store/acting.js';
 
 /** What a command may ask of the node it runs on, beyond the store; a CLI run has neither. */
 export interface NodeServices {
@@ -88,38 +73,8 @@ export function createCommandContext(
   source: AuditSource,
   socketId?: string,
 ): CommandContext {
-  return {
-    name,
-    socketId,
-    signet,
-    node,
-    repos: signet.repos,
-    actor,
-    source,
-    async commit(change) {
-      const audits = [change, ...(change.alsoAudited ?? [])].map((audited) =>
-        auditDraft({
-          orgId: actor.orgId,
-          actor: actor.audit,
-          action: audited.action ?? change.action ?? name,
-          target: audited.target,
-          changes: audited.changes,
-          source,
-        }),
-      );
-      try {
-        const access = change.access?.length ? { scopes: change.access, ...(socketId ? { callerSocketId: socketId } : {}) } : undefined;
-        return await signet.apply({ expect: change.expect, ops: change.ops, events: change.events, audits, access });
-      } catch (error) {
-        if (error instanceof PreconditionFailed) {
-          const failure = conflict(`${change.target.type} "${change.target.name}" was changed by someone else meanwhile; reload and try again`);
-          failure.concurrentChange = true;
-          throw failure;
-        }
-        throw error;
-      }
-    },
-  };
+  const acting = actingContext((plan) => signet.apply(plan), { orgId: actor.orgId, actor: actor.audit, source, action: name, socketId });
+  return { name, socketId, signet, node, repos: signet.repos, actor, source, commit: acting.commit };
 }
 
 /** Refuses a URL the server may not send requests to (net/outbound.ts) as INVALID_INPUT on `field`, saying why. */

@@ -93,7 +93,7 @@ export function createSocketAccess({ redis, keys, logger, status, io, catchUps }
   function scheduleExpiry() {
     clearTimeout(expiryTimer);
     if (nextExpiry === Infinity) return;
-    expiryTimer = setTimeout(expireDue, Math.min(Math.max(0, nextExpiry - Date.now()), 2 ** 31 - 1));
+    expiryTimer = setTimeout(expiryTimerFired, Math.min(Math.max(0, nextExpiry - Date.now()), 2 ** 31 - 1));
     expiryTimer.unref();
   }
   function trackExpiry(socket: SignetSocket, actor: Actor) {
@@ -108,6 +108,12 @@ export function createSocketAccess({ redis, keys, logger, status, io, catchUps }
       nextExpiry = at;
       scheduleExpiry();
     }
+  }
+  // A timer is measured on the event loop's clock, which can lag the wall clock on a busy machine:
+  // one that fires a little early is set again, or no socket would be cut off.
+  function expiryTimerFired() {
+    if (Date.now() < nextExpiry) scheduleExpiry();
+    else expireDue();
   }
   function expireDue() {
     const now = Date.now();
