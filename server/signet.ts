@@ -20,6 +20,8 @@ export interface Signet {
   readonly redis: Redis;
   readonly keys: RedisKeys;
   readonly repos: Repositories;
+  /** The store: its per-entity modules read scoped to an organization and plan every write (store/entities.ts). */
+  readonly store: Store;
   readonly logger: Logger;
   readonly auditKey: AuditSigningKey;
   /** Who this process is in the commits it publishes (store.ts). */
@@ -59,6 +61,7 @@ export function createSignet({ config, store, logger, auditKey, outbound, jobs, 
     redis: store.redis,
     keys: store.keys,
     repos: store.repos,
+    store,
     logger,
     auditKey,
     commitOrigin: store.commitOrigin,

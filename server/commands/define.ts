@@ -10,6 +10,8 @@ import type { Actor } from '../auth/actor.js';
 import type { AuditWatch } from '../audit/rollbackWatch.js';
 import type { Signet } from '../signet.js';
 import type { Repositories } from '../store/repositories.js';
+import type { Store } from '../store/store.js';
+import type { Loaded, WritePlan } from '../store/plan.js';
 import type { AccessScope, Audience, Committed, PlannedEvent, Precondition, WriteOp } from '../store/commit.js';
 import { actingContext, type Change } from '../store/acting.js';
 import { diffFields, type AuditSource } from '../audit/entries.js';
@@ -37,6 +39,8 @@ export interface CommandContext {
   signet: Signet;
   node: NodeServices;
   repos: Repositories;
+  /** The store's per-entity modules: scoped reads and the plans of every write (store/entities.ts). */
+  store: Store;
   actor: Actor;
   source: AuditSource;
   /** The live connection the command came over (absent for REST). */
@@ -74,7 +78,7 @@ export function createCommandContext(
   socketId?: string,
 ): CommandContext {
   const acting = actingContext((plan) => signet.apply(plan), { orgId: actor.orgId, actor: actor.audit, source, action: name, socketId });
-  return { name, socketId, signet, node, repos: signet.repos, actor, source, commit: acting.commit };
+  return { name, socketId, signet, node, repos: signet.repos, store: signet.store, actor, source, commit: acting.commit };
 }
 
 /** Refuses a URL the server may not send requests to (net/outbound.ts) as INVALID_INPUT on `field`, saying why. */
@@ -184,4 +188,42 @@ export async function commitEntityDelete(
     events: [changeEvent(context.actor.orgId, deletion.entity, 'deleted', id, undefined, deletion.audience)],
   });
   return { deleted: id };
+}
+
+/**
+ * An update as the store planned it (`plan`: the record written over the version read, its indexes,
+ * its event), audited with the fields that changed. Returns false, writing nothing, when nothing changed.
+ */
+export async function commitUpdate<E extends EntityName, T extends { id: string }>(
+  context: CommandContext,
+  update: {
+    entity: E;
+    stored: Loaded<T>;
+    updated: T;
+    name: string;
+    plan: WritePlan;
+    /** What leaves the server (needed when the stored record is not already the entity). */
+    present?: (entity: T) => EntityData<E>;
+    action?: string;
+    access?: AccessScope[];
+  },
+): Promise<boolean> {
+  const present = update.present ?? ((entity: T) => entity as unknown as EntityData<E>);
+  const changes = diffFields(present(update.stored.value) as Record<string, unknown>, present(update.updated) as Record<string, unknown>);
+  if (Object.keys(changes).length === 0) return false;
+  await context.commit({ action: update.action, target: { type: update.entity, id: update.updated.id, name: update.name }, changes, ...update.plan, access: update.access });
+  return true;
+}
+
+/** A removal as the store planned it, audited with what the entity was (`identity`: the fields that named it). */
+export async function commitRemoval(
+  context: CommandContext,
+  removal: { entity: EntityName; id: string; name: string; identity: Record<string, unknown>; plan: WritePlan },
+): Promise<{ deleted: string }> {
+  await context.commit({
+    target: { type: removal.entity, id: removal.id, name: removal.name },
+    changes: Object.fromEntries(Object.entries(removal.identity).map(([field, value]) => [field, { before: value, after: null }])),
+    ...removal.plan,
+  });
+  return { deleted: removal.id };
 }

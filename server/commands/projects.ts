@@ -165,7 +165,7 @@ export const deleteProject = defineCommand({
     const [configs, policies, webhooks, chatChannels] = await Promise.all([
       repos.artifactConfigs(project.id),
       repos.policies(project.id),
-      repos.webhooks(project.id),
+      context.store.webhooks.ofProject(project.id),
       repos.chatChannels(project.id),
     ]);
     // Its signing requests stay, as history; what configures the project goes.

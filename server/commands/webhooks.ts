@@ -4,8 +4,7 @@
 import { toWebhook, type WebhookRecord } from '../store/records.js';
 import { randomId, randomToken } from '../auth/secrets.js';
 import { sealPrivateKey } from '../store/keyVault.js';
-import { assertOutboundUrl, assertVersion, commitEntityDelete, commitEntityUpdate, defineCommand, type CommandContext } from './define.js';
-import { changeEvent, CONFIG_READERS } from '../store/events.js';
+import { assertOutboundUrl, assertVersion, commitRemoval, commitUpdate, defineCommand, type CommandContext } from './define.js';
 import { notFound } from '../errors.js';
 import { projectInOrg } from './projects.js';
 
@@ -14,15 +13,14 @@ export const listWebhooks = defineCommand({
   name: 'webhook.list',
   async handler(context, input) {
     await projectInOrg(context, input.projectId);
-    return (await context.repos.webhooks(input.projectId)).map(toWebhook);
+    return (await context.store.webhooks.ofProject(input.projectId)).map(toWebhook);
   },
 });
 
 export const createWebhook = defineCommand({
   name: 'webhook.create',
   async handler(context, input) {
-    const { actor, repos, commit, signet } = context;
-    const { keys } = repos;
+    const { actor, store, commit, signet } = context;
     const project = (await projectInOrg(context, input.projectId)).value;
     await assertOutboundUrl(signet, 'url', input.url);
     const id = randomId();
@@ -40,19 +38,15 @@ export const createWebhook = defineCommand({
     await commit({
       target: { type: 'webhook', id, name: input.url },
       changes: { url: { before: null, after: input.url }, project: { before: null, after: project.slug }, events: { before: null, after: input.events } },
-      ops: [
-        ['set', keys.webhook(id), JSON.stringify(record)],
-        ['sadd', keys.webhooks(project.id), id],
-      ],
-      events: [changeEvent(actor.orgId, 'webhook', 'created', id, toWebhook(record), CONFIG_READERS)],
+      ...store.webhooks.create(record),
     });
     return { webhook: toWebhook(record), secret };
   },
 });
 
-async function webhookInOrg({ actor, repos }: CommandContext, webhookId: string) {
-  const stored = await repos.webhook(webhookId);
-  if (!stored || stored.value.orgId !== actor.orgId) throw notFound(`Webhook ${webhookId}`);
+async function webhookInOrg({ actor, store }: CommandContext, webhookId: string) {
+  const stored = await store.webhooks.get(actor.orgId, webhookId);
+  if (!stored) throw notFound(`Webhook ${webhookId}`);
   return stored;
 }
 
@@ -63,13 +57,12 @@ export const updateWebhook = defineCommand({
     const current = toWebhook(stored.value);
     assertVersion(`Webhook ${current.url}`, input.version, current, current);
     const updated: WebhookRecord = { ...stored.value, events: input.events, version: current.version + 1 };
-    const changed = await commitEntityUpdate(context, {
+    const changed = await commitUpdate(context, {
       entity: 'webhook',
-      key: context.repos.keys.webhook(current.id),
       stored,
       updated,
       name: current.url,
-      audience: CONFIG_READERS,
+      plan: context.store.webhooks.update(stored, updated),
       present: toWebhook,
     });
     return changed ? toWebhook(updated) : current;
@@ -79,16 +72,13 @@ export const updateWebhook = defineCommand({
 export const deleteWebhook = defineCommand({
   name: 'webhook.delete',
   async handler(context, input) {
-    const { repos } = context;
     const stored = await webhookInOrg(context, input.webhookId);
-    return commitEntityDelete(context, {
+    return commitRemoval(context, {
       entity: 'webhook',
-      key: repos.keys.webhook(stored.value.id),
-      stored,
+      id: stored.value.id,
       name: stored.value.url,
       identity: { url: stored.value.url },
-      audience: CONFIG_READERS,
-      ops: [['srem', repos.keys.webhooks(stored.value.projectId), stored.value.id]],
+      plan: context.store.webhooks.remove(stored),
     });
   },
 });

@@ -13,7 +13,7 @@ import type { WebhookDelivery } from './deliveries.js';
 export async function webhookDeliveries(signet: Signet, request: RequestRecord): Promise<WebhookDelivery[]> {
   const event = webhookEventOf(request.workflowStatus as WorkflowStatus);
   if (!event) return [];
-  const subscribed = (await signet.repos.webhooks(request.projectId)).filter((webhook) => toWebhook(webhook).events.includes(event));
+  const subscribed = (await signet.store.webhooks.ofProject(request.projectId)).filter((webhook) => toWebhook(webhook).events.includes(event));
   if (subscribed.length === 0) return [];
   const org = await signet.repos.org(request.orgId);
   const body = JSON.stringify({
@@ -39,7 +39,7 @@ export async function webhookDeliveries(signet: Signet, request: RequestRecord):
  * are not followed: a receiver must answer 2xx at the URL it gave.
  */
 export async function deliverWebhook(signet: Signet, delivery: WebhookDelivery): Promise<void> {
-  const stored = await signet.repos.webhook(delivery.webhookId);
+  const stored = await signet.store.webhooks.get(delivery.orgId, delivery.webhookId);
   if (!stored) return; // deleted meanwhile
   const secret = openPrivateKey(signet.config.masterKey, stored.value.sealedSecret, `webhook:${stored.value.id}`).toString();
   const timestamp = Math.floor(Date.now() / 1000);

@@ -10,7 +10,6 @@ import type {
   PolicyRecord,
   ProjectRecord,
   RequestRecord,
-  WebhookRecord,
   ChatChannelRecord,
   GrantRecord,
   InvitationRecord,
@@ -164,12 +163,6 @@ export function createRepositories(redis: Redis, keys: RedisKeys) {
     },
     async buildSystem(buildSystemId: string) {
       return parse<BuildSystemRecord>(await redis.get(keys.buildSystem(buildSystemId)));
-    },
-    async webhook(webhookId: string) {
-      return parse<WebhookRecord>(await redis.get(keys.webhook(webhookId)));
-    },
-    async webhooks(projectId: string) {
-      return getMany<WebhookRecord>(redis, (await redis.smembers(keys.webhooks(projectId))).map(keys.webhook));
     },
     async chatChannel(chatChannelId: string) {
       return parse<ChatChannelRecord>(await redis.get(keys.chatChannel(chatChannelId)));

@@ -9,8 +9,9 @@ import { redisKeys, type RedisKeys } from './keys.js';
 import { createRepositories, type Repositories } from './repositories.js';
 import { commit, type CommitPlan, type Committed } from './commit.js';
 import { durably } from './durability.js';
+import { openEntityStores, type EntityStores } from './entities.js';
 
-export interface Store {
+export interface Store extends EntityStores {
   readonly redis: Redis;
   readonly keys: RedisKeys;
   readonly repos: Repositories;
@@ -27,6 +28,7 @@ export function openStore(config: Config, redis: Redis): Store {
   const commitOrigin = randomUUID();
   const publish = { channel: keys.committedChannel, origin: commitOrigin };
   return {
+    ...openEntityStores(redis, keys),
     redis,
     keys,
     repos: createRepositories(redis, keys),

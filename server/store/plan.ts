@@ -1,0 +1,34 @@
+// What a store module returns for a create, update or remove: the preconditions the commit checks,
+// the writes (the record and every index that points at it) and the events that announce it. A
+// writer adds what it audits and commits the whole through its acting context (acting.ts).
+import type { PlannedEvent, Precondition, WriteOp } from './commit.js';
+
+export interface WritePlan {
+  expect: Precondition[];
+  ops: WriteOp[];
+  events: PlannedEvent[];
+}
+
+/** Several plans committed as one (a project removed with its webhooks). */
+export function combinePlans(...plans: WritePlan[]): WritePlan {
+  return {
+    expect: plans.flatMap((plan) => plan.expect),
+    ops: plans.flatMap((plan) => plan.ops),
+    events: plans.flatMap((plan) => plan.events),
+  };
+}
+
+/** A stored record as read, with the raw text a later commit names as its precondition. */
+export interface Loaded<T> {
+  value: T;
+  raw: string;
+}
+
+export function parseLoaded<T>(raw: string | null): Loaded<T> | null {
+  return raw === null ? null : { value: JSON.parse(raw) as T, raw };
+}
+
+/** The record only if it belongs to `orgId`: another organization's id reads as absent (NOT_FOUND by construction). */
+export function inOrg<T extends { orgId: string }>(loaded: Loaded<T> | null, orgId: string): Loaded<T> | null {
+  return loaded && loaded.value.orgId === orgId ? loaded : null;
+}
