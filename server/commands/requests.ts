@@ -4,7 +4,6 @@ import type { WorkflowStatus } from '../../src/lib/shared/signing.js';
 import { cancelRefusal, decisionRefusal, resubmitRefusal } from '../../src/lib/shared/rules.js';
 import type { Decision } from '../../src/lib/shared/entities.js';
 import type { PolicyRecord, RequestRecord } from '../store/records.js';
-import { parseStoredEntry } from '../audit/query.js';
 import { commitRequestChange, withStatus } from '../signing/lifecycle.js';
 import { newRequestId, submitSigningRequest } from '../signing/submit.js';
 import { artifactPaths, copyArtifact, removeRequestFiles } from '../signing/artifacts.js';
@@ -12,26 +11,15 @@ import { BREAK_GLASS_PERMISSIONS, eligibleApprovers, summarizePrevious } from '.
 import { defineCommand, type CommandContext } from './define.js';
 import { CommandFailure, conflict, forbidden, invalid, notFound, retryOnConcurrentChange } from '../errors.js';
 
-async function requestInOrg(context: CommandContext, requestId: string) {
-  const stored = await context.repos.request(requestId);
-  if (!stored || stored.value.orgId !== context.actor.orgId) throw notFound(`Signing request ${requestId}`);
+async function requestInOrg({ actor, store }: CommandContext, requestId: string) {
+  const stored = await store.requests.get(actor.orgId, requestId);
+  if (!stored) throw notFound(`Signing request ${requestId}`);
   return stored;
-}
-
-/** The activity trail of a request: its slice of the audit log. */
-async function activityOf(context: CommandContext, requestId: string) {
-  const { redis, keys } = context.repos;
-  const seqs = await redis.zrange(keys.auditByTarget(context.actor.orgId, requestId), '0', '-1');
-  if (seqs.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const seq of seqs) pipeline.zrangebyscore(keys.audit(context.actor.orgId), seq, seq);
-  const rows = (await pipeline.exec()) ?? [];
-  return rows.flatMap(([, members], i) => ((members as string[]) ?? []).map((member) => parseStoredEntry(member, Number(seqs[i]))));
 }
 
 export const listRequests = defineCommand({
   name: 'request.list',
-  async handler({ actor, repos }, input) {
+  async handler({ actor, repos, store }, input) {
     const limit = input.limit ?? 50;
     const matches = (request: RequestRecord) =>
       (!input.projectId || request.projectId === input.projectId) &&
@@ -39,7 +27,7 @@ export const listRequests = defineCommand({
       (!input.submitterId || request.submitterId === input.submitterId);
     if (input.awaitingMyApproval) {
       // Waiting requests are few; the policy decides (now) whether I am one of their approvers.
-      const waiting = (await repos.waitingRequests(actor.orgId)).filter(matches);
+      const waiting = (await store.requests.waiting(actor.orgId)).filter(matches);
       const policies = new Map<string, PolicyRecord | null>();
       for (const request of waiting) {
         if (!policies.has(request.policyId)) policies.set(request.policyId, (await repos.policy(request.policyId))?.value ?? null);
@@ -52,10 +40,10 @@ export const listRequests = defineCommand({
     const cursor = input.before ? { ms: Number(ms), id: id! } : undefined;
     let last: { ms: number; id: string } | undefined;
     for (let offset = 0, scanned = 0; found.length < limit && scanned < 5000; offset += 200) {
-      const page = await repos.requestIdsAfter(actor.orgId, cursor, offset, 200);
+      const page = await store.requests.idsAfter(actor.orgId, cursor, offset, 200);
       if (page.scanned === 0) return { requests: found, nextBefore: null };
       scanned += page.scanned;
-      const records = new Map((await repos.requestsByIds(page.ids.map((entry) => entry.id))).map((r) => [r.id, r]));
+      const records = new Map((await store.requests.byIds(actor.orgId, page.ids.map((entry) => entry.id))).map((r) => [r.id, r]));
       for (const entry of page.ids) {
         last = entry;
         const request = records.get(entry.id);
@@ -72,10 +60,10 @@ export const getRequest = defineCommand({
   async handler(context, input) {
     const request = (await requestInOrg(context, input.requestId)).value;
     // What an approver compares against: the policy's last signed request before this one.
-    const previous = await context.repos.previousSigned(request.policyId, Date.parse(request.createdAt));
+    const previous = await context.store.requests.previousSigned(request.orgId, request.policyId, Date.parse(request.createdAt));
     return {
       request,
-      activity: await activityOf(context, request.id),
+      activity: await context.store.requests.activity(request.orgId, request.id),
       previousSigned: previous && previous.id !== request.id ? summarizePrevious(previous, request) : null,
     };
   },
@@ -122,14 +110,11 @@ export const approveRequest = defineCommand({
       // Each approval was checked against the policy when it was given (SPEC §4), so all count.
       const approvals = [...stored.value.approvals, decision(context, input.comment)];
       const next: WorkflowStatus = approvals.length >= stored.value.requiredApprovals ? 'QueuedForProcessing' : 'WaitingForApproval';
-      return commitRequestChange(context.signet, {
+      return commitRequestChange(context.signet, context, {
         before: stored,
         after: { ...withStatus(stored.value, next), approvals },
         policy,
-        actor: context.actor.audit,
         actorUserId: context.actor.userId,
-        source: context.source,
-        action: 'request.approve',
         comment: input.comment,
         changes: asBackup(policy, context),
       });
@@ -143,7 +128,7 @@ export const denyRequest = defineCommand({
     return retryOnConcurrentChange(async () => {
       const stored = await requestInOrg(context, input.requestId);
       const policy = await approverCheck(context, stored.value, 'deny');
-      return commitRequestChange(context.signet, {
+      return commitRequestChange(context.signet, context, {
         before: stored,
         after: {
           ...withStatus(stored.value, 'Denied'),
@@ -151,10 +136,7 @@ export const denyRequest = defineCommand({
           failureReason: `denied by ${context.actor.name}: ${input.comment}`,
         },
         policy,
-        actor: context.actor.audit,
         actorUserId: context.actor.userId,
-        source: context.source,
-        action: 'request.deny',
         comment: input.comment,
         changes: asBackup(policy, context),
       });
@@ -183,14 +165,11 @@ export const breakGlassRequest = defineCommand({
       if (!policy) throw conflict(`The signing policy ${request.policySlug} was deleted; the request can only be canceled`);
       if (!policy.allowBreakGlass) throw forbidden(`Signing policy ${request.projectSlug}/${policy.slug} does not allow break-glass: its approvers decide`);
       const glass = { userId: actor.userId, name: actor.name, reason: input.reason, at: new Date().toISOString() };
-      return commitRequestChange(context.signet, {
+      return commitRequestChange(context.signet, context, {
         before: stored,
         after: { ...withStatus(request, 'QueuedForProcessing'), breakGlass: glass },
         policy,
-        actor: actor.audit,
         actorUserId: actor.userId,
-        source: context.source,
-        action: 'request.breakGlass',
         change: 'brokeGlass',
         changes: {
           breakGlass: { before: null, after: { by: actor.name, reason: input.reason, approvalsSoFar: `${request.approvals.length} of ${request.requiredApprovals}` } },
@@ -210,17 +189,14 @@ export const cancelRequest = defineCommand({
     if (refusal === 'notCancelable') {
       throw conflict(`The request is ${request.workflowStatus}; it can be canceled only before processing starts`, request);
     }
-    return commitRequestChange(context.signet, {
+    return commitRequestChange(context.signet, context, {
       before: stored,
       after: {
         ...withStatus(request, 'Canceled'),
         failureReason: `canceled by ${context.actor.name}${input.reason ? `: ${input.reason}` : ''}`,
       },
       policy: (await context.repos.policy(request.policyId))?.value ?? null,
-      actor: context.actor.audit,
       actorUserId: context.actor.userId,
-      source: context.source,
-      action: 'request.cancel',
       comment: input.reason,
     });
   },

@@ -14,11 +14,12 @@ import { parseStoredEntry } from '../audit/query.js';
 import { auditOrigin, noteVerifierKey } from '../audit/checkpointNote.js';
 import { checkpointFor } from '../commands/audit.js';
 import type { NodeServices } from '../commands/define.js';
-import { CommandFailure, conflict, forbidden, invalid, invalidInput } from '../errors.js';
+import { CommandFailure, conflict, forbidden, invalid, invalidInput, notFound } from '../errors.js';
 import { toCommandError, type Dispatcher } from '../commands/dispatch.js';
 import { resubmit } from '../commands/requests.js';
 import type { Signet } from '../signet.js';
 import type { RequestRecord } from '../store/records.js';
+import type { IdempotencyScope } from '../store/requests.js';
 import { artifactPaths, signedPath, storeUpload, UploadTooLarge } from '../signing/artifacts.js';
 import { formatOf, signedDownload } from '../../src/lib/shared/formats.js';
 import type { RestSigningRequest } from '../../src/lib/shared/rest.js';
@@ -124,8 +125,8 @@ export function signingHandlers(signet: Signet, dispatcher: Dispatcher) {
   }
 
   async function requestFor(actor: Actor, id: string | undefined): Promise<RequestRecord> {
-    const stored = id ? await signet.repos.request(id) : null;
-    if (!stored || stored.value.orgId !== actor.orgId) throw new CommandFailure('NOT_FOUND', `Signing request ${id} was not found`);
+    const stored = id ? await signet.store.requests.get(actor.orgId, id) : null;
+    if (!stored) throw notFound(`Signing request ${id}`);
     return stored.value;
   }
 
@@ -136,13 +137,13 @@ export function signingHandlers(signet: Signet, dispatcher: Dispatcher) {
   async function submitUpload(req: Request, actor: Actor, naming: FieldNaming): Promise<{ request: RequestRecord; created: boolean }> {
     const source = sourceOf(req);
     const idempotencyHeader = req.header('idempotency-key');
-    let idempotencyKey: string | undefined;
+    let idempotency: IdempotencyScope | undefined;
     if (idempotencyHeader !== undefined) {
       const parsed = RequestId.safeParse(idempotencyHeader);
       if (!parsed.success) throw invalid('Idempotency-Key', parsed.error.issues[0]!.message);
       const scope = actor.principal.kind === 'apiKey' ? `key:${actor.principal.keyId}` : `user:${actor.userId}`;
-      idempotencyKey = signet.keys.idempotency(actor.orgId, scope, parsed.data);
-      const existingId = await signet.redis.get(idempotencyKey);
+      idempotency = { orgId: actor.orgId, scope, key: parsed.data };
+      const existingId = await signet.store.requests.idempotentId(idempotency);
       if (existingId) {
         // The same key again: the same request, and no second upload.
         req.resume();
@@ -186,14 +187,14 @@ export function signingHandlers(signet: Signet, dispatcher: Dispatcher) {
         originToken: input.originToken,
         requestId,
         artifactPath: paths.artifact,
-        idempotency: idempotencyKey ? { key: idempotencyKey, requestId } : undefined,
+        idempotency,
       });
       return { request, created: true };
     } catch (error) {
       await discardUpload(paths.dir);
       // Two concurrent uploads with one Idempotency-Key: the loser answers with the winner's request.
-      if (idempotencyKey && error instanceof CommandFailure && error.code === 'CONFLICT') {
-        const winnerId = await signet.redis.get(idempotencyKey);
+      if (idempotency && error instanceof CommandFailure && error.code === 'CONFLICT') {
+        const winnerId = await signet.store.requests.idempotentId(idempotency);
         if (winnerId) return { request: await requestFor(actor, winnerId), created: false };
       }
       throw error;

@@ -11,8 +11,8 @@ import type { Signet } from '../signet.js';
 import type { Config } from '../config.js';
 import type { MemberRecord, RequestRecord } from '../store/records.js';
 import type { PlannedEvent, WriteOp } from '../store/commit.js';
-import { notificationWrites, type NotificationDraft } from '../notifications.js';
-import { owedWrites, type Delivery, type MailDelivery } from './deliveries.js';
+import type { NotificationDraft } from '../notifications.js';
+import type { Delivery, MailDelivery } from './deliveries.js';
 import { mailDelivery, type Fact, type MailMessage } from './mail.js';
 import { chatBody, type ChatMessage } from './chat.js';
 import { webhookDeliveries } from './webhooks.js';
@@ -56,7 +56,7 @@ export function emailConfigured(config: Config): boolean {
 }
 
 export async function planOutreach(signet: Signet, plan: OutreachPlan): Promise<Outreach> {
-  const { config, keys, redis, repos } = signet;
+  const { config, repos, store } = signet;
   const { orgId } = plan;
   const ops: WriteOp[] = [];
   const events: PlannedEvent[] = [];
@@ -64,14 +64,14 @@ export async function planOutreach(signet: Signet, plan: OutreachPlan): Promise<
 
   const people = plan.people ?? [];
   if (people.length) {
-    const unread = await redis.pipeline(people.map(({ member }) => ['scard', keys.notificationUnread(orgId, member.userId)])).exec();
+    const unread = await store.notifications.unreadCounts(orgId, people.map(({ member }) => member.userId));
     people.forEach(({ member, note }, i) => {
-      const writes = notificationWrites(keys, orgId, member.userId, note, Number(unread?.[i]?.[1] ?? 0));
-      ops.push(...writes.ops);
-      events.push(writes.event);
+      const delivered = store.notifications.deliver(orgId, member.userId, note, unread[i]!);
+      ops.push(...delivered.ops);
+      events.push(...delivered.events);
     });
     if (emailConfigured(config)) {
-      const [emailOff, org] = await Promise.all([repos.emailOff(orgId), repos.org(orgId)]);
+      const [emailOff, org] = await Promise.all([store.notifications.emailOff(orgId), repos.org(orgId)]);
       const orgName = org?.value.name ?? orgId;
       for (const { member, note, urgent, inboxOnly } of people) {
         if (member.kind !== 'user' || inboxOnly || (emailOff.has(member.userId) && !urgent)) continue;
@@ -87,7 +87,7 @@ export async function planOutreach(signet: Signet, plan: OutreachPlan): Promise<
   }
   if (plan.webhooksFor) deliveries.push(...(await webhookDeliveries(signet, plan.webhooksFor)));
   deliveries.push(...(plan.mail ?? []));
-  ops.push(...owedWrites(keys, deliveries));
+  ops.push(...store.outbox.owe(deliveries).ops);
   return { ops, events, deliveries, afterCommit: () => queueAfterCommit(signet, deliveries) };
 }
 

@@ -5,7 +5,7 @@
 // and the reconciler) run at once happens once; a step that is no longer due does nothing.
 import type { AuditActor, PersonRef } from '../../src/lib/shared/entities.js';
 import type { Signet } from '../signet.js';
-import { commitRequestChange } from './lifecycle.js';
+import { commitRequestChange, systemActing } from './lifecycle.js';
 
 const ESCALATION_ACTOR: AuditActor = { type: 'system', id: 'escalation', name: 'Escalation' };
 
@@ -20,11 +20,12 @@ export type OnlineUsers = (orgId: string) => Promise<Array<{ userId: string }>>;
  */
 export async function runEscalationStep(
   signet: Signet,
+  orgId: string,
   requestId: string,
   online: OnlineUsers,
   job?: { step: 'nudge' | 'escalate'; leewayMs: number },
 ): Promise<string> {
-  const stored = await signet.repos.request(requestId);
+  const stored = await signet.store.requests.get(orgId, requestId);
   if (!stored) return 'gone';
   const request = stored.value;
   const escalation = request.escalation;
@@ -40,16 +41,15 @@ export async function runEscalationStep(
   const decided = new Set([...request.approvals, ...request.denials].map((d) => d.userId));
   const undecided = (userId: string) => userId !== request.submitterId && !decided.has(userId);
   const at = new Date().toISOString();
+  const acting = systemActing(signet, orgId, ESCALATION_ACTOR);
 
   if (now + leeway('escalate') >= Date.parse(escalation.escalateAt)) {
     const backups = (policy?.backupApprovers ?? []).filter(undecided).flatMap(person);
-    await commitRequestChange(signet, {
+    await commitRequestChange(signet, acting, {
       before: stored,
       after: { ...request, updatedAt: at, escalation: { ...escalation, escalatedAt: at, backups } },
       policy,
-      actor: ESCALATION_ACTOR,
       actorUserId: null,
-      source: { via: 'system' },
       action: 'request.escalate',
       change: 'escalated',
       changes: { escalatedTo: { before: null, after: backups.map((b) => b.name) } },
@@ -59,13 +59,11 @@ export async function runEscalationStep(
   if (now + leeway('nudge') >= Date.parse(escalation.nudgeAt) && !escalation.nudgedAt) {
     const here = new Set((await online(request.orgId)).map((entry) => entry.userId));
     const nudged = (policy?.approvers ?? []).filter((id) => undecided(id) && here.has(id)).flatMap(person);
-    await commitRequestChange(signet, {
+    await commitRequestChange(signet, acting, {
       before: stored,
       after: { ...request, updatedAt: at, escalation: { ...escalation, nudgedAt: at, nudged } },
       policy,
-      actor: ESCALATION_ACTOR,
       actorUserId: null,
-      source: { via: 'system' },
       action: 'request.nudge',
       change: 'nudged',
       changes: { nudged: { before: null, after: nudged.map((n) => n.name) } },

@@ -3,18 +3,17 @@
 // it owes (mail, chat, webhooks) are written in one commit. Jobs (signing, expiry, deliveries) are
 // queued after it commits; the reconcilers queue what a crash may have lost between the two.
 import { STATUS_OF, TRANSITIONS, isFinalStatus, type WorkflowStatus } from '../../src/lib/shared/signing.js';
-import type { AuditActor } from '../../src/lib/shared/entities.js';
 import type { Signet } from '../signet.js';
 import type { PolicyRecord, RequestRecord } from '../store/records.js';
-import type { Loaded } from '../store/repositories.js';
-import { PreconditionFailed, type PlannedEvent, type Precondition, type WriteOp } from '../store/commit.js';
-import { auditDraft, type AuditChanges, type AuditSource } from '../audit/entries.js';
-import { changeEvent } from '../store/events.js';
-import { conflict } from '../errors.js';
+import { combinePlans, type Loaded, type WritePlan } from '../store/plan.js';
+import type { IdempotencyScope } from '../store/requests.js';
+import { actingContext, type ActingContext } from '../store/acting.js';
+import type { AuditActor } from '../../src/lib/shared/entities.js';
+import type { AuditChanges } from '../audit/entries.js';
+import { CommandFailure, conflict } from '../errors.js';
 import { requestOutreach, type RequestChange } from './notify.js';
-import { dashboardIndexOps } from '../store/dashboardIndexes.js';
 
-export const REQUEST_READERS = ['p:signing:read'] as const;
+export { REQUEST_READERS } from '../store/requests.js';
 const QUEUEING_WAIT_MS = 1000;
 
 export function withStatus(request: RequestRecord, workflowStatus: WorkflowStatus, now = new Date()): RequestRecord {
@@ -30,27 +29,34 @@ export function withStatus(request: RequestRecord, workflowStatus: WorkflowStatu
   };
 }
 
+/** The acting context of the node's own work on an organization's requests (the signing worker, expiry, escalation). */
+export function systemActing(signet: Signet, orgId: string, actor: AuditActor): ActingContext {
+  return actingContext((plan) => signet.apply(plan), { orgId, actor, source: { via: 'system' } });
+}
+
 export interface RequestChangeInput {
   before: Loaded<RequestRecord> | null;
   after: RequestRecord;
   policy: PolicyRecord | null;
-  actor: AuditActor;
   /** The member behind the actor, so they are not notified of what they did themselves. */
   actorUserId: string | null;
-  source: AuditSource;
-  action: string;
+  /** Defaults to the acting context's action (a command's name). */
+  action?: string;
   change?: RequestChange;
   comment?: string;
-  expect?: Precondition[];
-  ops?: WriteOp[];
-  /** Further events of the same commit (a grant the submission used). */
-  events?: PlannedEvent[];
+  /** The Idempotency-Key a new request claims. */
+  idempotency?: IdempotencyScope;
+  /** What else the same commit writes (a grant the submission used). */
+  also?: WritePlan;
   /** Further fields of the audit entry (what approved the request, when not people one by one). */
   changes?: AuditChanges;
 }
 
-export async function commitRequestChange(signet: Signet, input: RequestChangeInput): Promise<RequestRecord> {
-  const { keys } = signet;
+/**
+ * Commits a request's change through `acting` (who acts, from where): the request with its indexes
+ * (the store's plan), its audit entry, its live event, its notifications and the deliveries it owes.
+ */
+export async function commitRequestChange(signet: Signet, acting: Pick<ActingContext, 'commit'>, input: RequestChangeInput): Promise<RequestRecord> {
   const { before, policy } = input;
   const previous = before?.value ?? null;
   const after: RequestRecord = { ...input.after, version: (previous?.version ?? 0) + 1 };
@@ -59,33 +65,6 @@ export async function commitRequestChange(signet: Signet, input: RequestChangeIn
     if (!allowed.includes(after.workflowStatus as WorkflowStatus)) {
       throw conflict(`The request is ${previous.workflowStatus}; it cannot become ${after.workflowStatus}`, previous);
     }
-  }
-  const ops: WriteOp[] = [['set', keys.request(after.id), JSON.stringify(after)], ...(input.ops ?? [])];
-  if (!previous) ops.push(['zadd', keys.requests(after.orgId), Date.parse(after.createdAt), after.id]);
-  ops.push(...dashboardIndexOps(keys, previous, after));
-  // Indexes by status: waiting for approval, and queued or processing (for the reconciler).
-  const orgAndId = `${after.orgId}:${after.id}`;
-  if (after.workflowStatus === 'WaitingForApproval') {
-    ops.push(['sadd', keys.requestsWaiting(after.orgId), after.id]);
-    if (after.expiresAt) ops.push(['zadd', keys.signingExpiring, Date.parse(after.expiresAt), orgAndId]);
-  } else if (previous?.workflowStatus === 'WaitingForApproval') {
-    ops.push(['srem', keys.requestsWaiting(after.orgId), after.id], ['zrem', keys.signingExpiring, orgAndId]);
-  }
-  // Escalation: the next step of a waiting request whose policy escalates, by when it is due.
-  const escalation = after.escalation;
-  if (after.workflowStatus === 'WaitingForApproval' && escalation && !escalation.escalatedAt) {
-    ops.push(['zadd', keys.signingEscalating, Date.parse(escalation.nudgedAt ? escalation.escalateAt : escalation.nudgeAt), orgAndId]);
-  } else if (previous?.escalation && !previous.escalation.escalatedAt) {
-    ops.push(['zrem', keys.signingEscalating, orgAndId]);
-  }
-  // The policy's signed requests, by submission: what the next request is compared with.
-  if (after.workflowStatus === 'Completed' && previous?.workflowStatus !== 'Completed') {
-    ops.push(['zadd', keys.policySigned(after.policyId), Date.parse(after.createdAt), after.id]);
-  }
-  if (after.workflowStatus === 'QueuedForProcessing' || after.workflowStatus === 'Processing') {
-    ops.push(['zadd', keys.signingQueued, Date.now(), orgAndId]);
-  } else if (previous?.workflowStatus === 'QueuedForProcessing' || previous?.workflowStatus === 'Processing') {
-    ops.push(['zrem', keys.signingQueued, orgAndId]);
   }
 
   const changes: AuditChanges = {};
@@ -105,33 +84,21 @@ export async function commitRequestChange(signet: Signet, input: RequestChangeIn
   Object.assign(changes, input.changes);
 
   const outreach = await requestOutreach(signet, previous, after, policy, input.change ?? 'status', input.actorUserId);
+  const request = signet.store.requests.change(before, after, input.idempotency);
+  // The request's own precondition, write and event come first; then what goes with it.
+  const plan = combinePlans(request, input.also ?? { expect: [], ops: [], events: [] }, { expect: [], ops: outreach.ops, events: outreach.events });
   try {
-    await signet.apply({
-      expect: [
-        { key: keys.request(after.id), equals: before?.raw ?? null },
-        ...(input.expect ?? []),
-      ],
-      ops: [...ops, ...outreach.ops],
-      events: [
-        changeEvent(after.orgId, 'signingRequest', previous ? 'updated' : 'created', after.id, after, [...REQUEST_READERS]),
-        ...(input.events ?? []),
-        ...outreach.events,
-      ],
-      audits: [
-        auditDraft({
-          orgId: after.orgId,
-          actor: input.actor,
-          action: input.action,
-          target: { type: 'signingRequest', id: after.id, name: `${after.projectSlug}/${after.artifact.fileName}` },
-          changes,
-          source: input.source,
-        }),
-      ],
+    await acting.commit({
+      action: input.action,
+      target: { type: 'signingRequest', id: after.id, name: `${after.projectSlug}/${after.artifact.fileName}` },
+      changes,
+      ...plan,
     });
   } catch (error) {
-    if (error instanceof PreconditionFailed) {
-      const current = error.precondition.key === keys.request(after.id) && error.current ? JSON.parse(error.current) : undefined;
-      const failure = conflict('The signing request changed meanwhile; reload it', current);
+    if (error instanceof CommandFailure && error.concurrentChange) {
+      // Said as before, with the request as it is now (when it is the request that changed).
+      const current = (await signet.store.requests.get(after.orgId, after.id))?.value;
+      const failure = conflict('The signing request changed meanwhile; reload it', current && current.version !== previous?.version ? current : undefined);
       failure.concurrentChange = true;
       throw failure;
     }

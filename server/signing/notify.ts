@@ -5,7 +5,6 @@
 // the same choice decides their inbox and their email (which they may also turn off altogether).
 // The project's chat channels hear when approval is needed and when a request ends; its webhooks
 // hear the status changes they subscribed to.
-import type { NotificationLevel } from '../../src/lib/shared/entities.js';
 import { STATUS_LABELS, type WorkflowStatus } from '../../src/lib/shared/signing.js';
 import type { Signet } from '../signet.js';
 import type { MemberRecord, PolicyRecord, RequestRecord } from '../store/records.js';
@@ -116,7 +115,7 @@ export async function requestOutreach(
   change: RequestChange,
   actorUserId: string | null,
 ): Promise<Outreach> {
-  const { redis, keys, repos } = signet;
+  const { repos } = signet;
   const statusChanged = before?.workflowStatus !== after.workflowStatus;
   const chat = chatMessage(signet, before, after, change);
   const chatKey = change === 'brokeGlass' || change === 'escalated' ? change : after.workflowStatus;
@@ -128,12 +127,7 @@ export async function requestOutreach(
   };
   const members = (await repos.members(after.orgId)).filter((m) => m.kind === 'user');
   if (members.length === 0) return planOutreach(signet, channels);
-  const levels = await redis
-    .pipeline(members.map((m) => ['hget', keys.notificationSettings(after.orgId, m.userId), after.policyId]))
-    .exec();
-  const levelOf = new Map<string, NotificationLevel>(
-    members.map((m, i) => [m.userId, ((levels?.[i]?.[1] as string | null) ?? 'default') as NotificationLevel]),
-  );
+  const levelOf = await signet.store.notifications.levels(after.orgId, members.map((m) => m.userId), after.policyId);
   const chosen = new Map<string, OutreachPerson>();
   /** Urgent notes reach people whatever their level for the policy (and by email even if they turned it off). */
   const offer = (member: MemberRecord | undefined, note: NotificationDraft, how: { urgent?: boolean; inboxOnly?: boolean } = {}) => {

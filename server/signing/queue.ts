@@ -101,9 +101,9 @@ export function startSigningWorkers(signet: Signet, signingQueue: SigningQueue, 
   const signingWorker = new Worker<RequestJob>(
     'signing',
     async (job: Job<RequestJob>) => {
-      if (job.name === 'sign') return measureSigning(metrics, () => signRequest(signet, job.data.requestId, { finalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) }));
-      if (job.name === 'expire') return expireRequest(signet, job.data.requestId);
-      if (job.name === 'nudge' || job.name === 'escalate') return runEscalationStep(signet, job.data.requestId, online, { step: job.name, leewayMs: ESCALATION_LEEWAY_MS });
+      if (job.name === 'sign') return measureSigning(metrics, () => signRequest(signet, job.data.orgId, job.data.requestId, { finalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) }));
+      if (job.name === 'expire') return expireRequest(signet, job.data.orgId, job.data.requestId);
+      if (job.name === 'nudge' || job.name === 'escalate') return runEscalationStep(signet, job.data.orgId, job.data.requestId, online, { step: job.name, leewayMs: ESCALATION_LEEWAY_MS });
     },
     {
       connection: connections.connection(true),
@@ -125,27 +125,24 @@ export function startSigningWorkers(signet: Signet, signingQueue: SigningQueue, 
    * idempotent), and expires requests whose expiry job was lost.
    */
   async function reconcile() {
-    const overdue = await signet.redis.zrangebyscore(keys.signingExpiring, '-inf', Date.now() - RECONCILE_EVERY_MS, 'LIMIT', 0, 500);
-    for (const member of overdue) {
-      const requestId = member.split(':')[1]!;
-      await expireRequest(signet, requestId);
-      await signet.redis.zrem(keys.signingExpiring, member);
+    const { requests } = signet.store;
+    const before = Date.now() - RECONCILE_EVERY_MS;
+    for (const overdue of await requests.due('expiring', before, 500)) {
+      await expireRequest(signet, overdue.orgId, overdue.requestId);
+      await requests.unschedule('expiring', overdue);
     }
     // Escalation steps whose jobs a crash lost (the step does nothing when it is not due or done).
-    const escalating = await signet.redis.zrangebyscore(keys.signingEscalating, '-inf', Date.now() - RECONCILE_EVERY_MS, 'LIMIT', 0, 500);
-    for (const member of escalating) {
-      const requestId = member.split(':')[1]!;
-      const outcome = await runEscalationStep(signet, requestId, online);
-      if (outcome === 'gone' || outcome === 'not waiting') await signet.redis.zrem(keys.signingEscalating, member);
+    for (const due of await requests.due('escalating', before, 500)) {
+      const outcome = await runEscalationStep(signet, due.orgId, due.requestId, online);
+      if (outcome === 'gone' || outcome === 'not waiting') await requests.unschedule('escalating', due);
     }
-    const stale = await signet.redis.zrangebyscore(keys.signingQueued, '-inf', Date.now() - RECONCILE_EVERY_MS, 'LIMIT', 0, 500);
-    for (const member of stale) {
-      const [orgId, requestId] = member.split(':') as [string, string];
+    for (const stale of await requests.due('queued', before, 500)) {
+      const { orgId, requestId } = stale;
       const job = await queue.getJob(`sign-${requestId}`);
       if (job && !(await job.isCompleted()) && !(await job.isFailed())) continue;
-      const stored = await signet.repos.request(requestId);
+      const stored = await requests.get(orgId, requestId);
       if (!stored || !['QueuedForProcessing', 'Processing'].includes(stored.value.workflowStatus)) {
-        await signet.redis.zrem(keys.signingQueued, member);
+        await requests.unschedule('queued', stale);
         continue;
       }
       if (job) await job.remove().catch(() => {});

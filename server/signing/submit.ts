@@ -16,7 +16,8 @@ import { commitRequestChange, withStatus } from './lifecycle.js';
 import { OriginVerificationError } from './origin/failure.js';
 import { branchMatches, globToRegExp } from './origin/matching.js';
 import { verifyOriginToken } from './origin/verify.js';
-import type { Precondition, WriteOp } from '../store/commit.js';
+import type { IdempotencyScope } from '../store/requests.js';
+import { actingContext } from '../store/acting.js';
 import { applicableGrant, grantChanged, useGrant } from './grants.js';
 import { formatProblem } from './formats/fit.js';
 
@@ -40,7 +41,8 @@ export interface SubmissionInput {
   requestId: string;
   /** Where the uploaded file is stored: its content must fit the configuration's signature format. */
   artifactPath: string;
-  idempotency?: { key: string; requestId: string };
+  /** The Idempotency-Key the submission came with: it names this request from now on. */
+  idempotency?: IdempotencyScope;
 }
 
 export function newRequestId(): string {
@@ -195,13 +197,7 @@ export async function submitSigningRequest(
     finishedAt: null,
     version: 0,
   };
-  const ops: WriteOp[] = [];
-  const expect: Precondition[] = [];
-  if (input.idempotency) {
-    const key = input.idempotency.key;
-    expect.push({ key, equals: null });
-    ops.push(['set', key, base.id, 24 * 3600_000]);
-  }
+  const acting = actingContext((plan) => signet.apply(plan), { orgId: actor.orgId, actor: actor.audit, source, action });
   const waiting = withStatus({ ...base, escalation: escalationOf(signet, policy, now) }, 'WaitingForApproval', now);
   // Submissions racing for a grant's last signatures: each loser reads the grant again (bounded:
   // every round one of them commits).
@@ -209,18 +205,14 @@ export async function submitSigningRequest(
     const grant = needsApproval ? await applicableGrant(signet, policy, actor.userId) : null;
     const use = grant ? useGrant(signet, grant, policy, withStatus(base, 'QueuedForProcessing', now)) : null;
     try {
-      return await commitRequestChange(signet, {
+      return await commitRequestChange(signet, acting, {
         before: null,
         after: use?.request ?? (needsApproval ? waiting : withStatus(base, 'QueuedForProcessing', now)),
         policy,
-        actor: actor.audit,
         actorUserId: actor.userId,
-        source,
-        action,
         change: input.resubmitting ? 'resubmitted' : 'submitted',
-        expect: [...expect, ...(use?.expect ?? [])],
-        ops: [...ops, ...(use?.ops ?? [])],
-        events: use?.events,
+        idempotency: input.idempotency,
+        also: use ?? undefined,
         changes: use?.changes,
       });
     } catch (error) {

@@ -5,52 +5,49 @@ import { stat } from 'node:fs/promises';
 import type { AuditActor } from '../../src/lib/shared/entities.js';
 import type { Signet } from '../signet.js';
 import type { RequestRecord } from '../store/records.js';
-import type { Loaded } from '../store/repositories.js';
+import type { Loaded } from '../store/plan.js';
 import { certificateProblem } from './certificates.js';
 import { sha256File } from './cms.js';
 import { artifactPaths, signedPath } from './artifacts.js';
 import { isFormatRefusal, signArtifact } from './formats/index.js';
 import { formatProblem } from './formats/fit.js';
 import { formatOf, signedDownload } from '../../src/lib/shared/formats.js';
-import { commitRequestChange, withStatus } from './lifecycle.js';
+import { commitRequestChange, systemActing, withStatus } from './lifecycle.js';
 
 const WORKER_ACTOR: AuditActor = { type: 'system', id: 'signing-worker', name: 'Signing worker' };
-const SOURCE = { via: 'system' as const };
+const EXPIRY_ACTOR: AuditActor = { type: 'system', id: 'expiry', name: 'Request expiry' };
 
 /** A reason the request cannot be signed; it fails with this text instead of being retried. */
 class SigningRefused extends Error {}
 
 async function fail(signet: Signet, stored: Loaded<RequestRecord>, reason: string) {
   const policy = (await signet.repos.policy(stored.value.policyId))?.value ?? null;
-  await commitRequestChange(signet, {
+  await commitRequestChange(signet, systemActing(signet, stored.value.orgId, WORKER_ACTOR), {
     before: stored,
     after: { ...withStatus(stored.value, 'ProcessingFailed'), failureReason: reason },
     policy,
-    actor: WORKER_ACTOR,
     actorUserId: null,
-    source: SOURCE,
     action: 'request.fail',
   });
 }
 
-export async function signRequest(signet: Signet, requestId: string, options: { finalAttempt: boolean }): Promise<string> {
-  let stored = await signet.repos.request(requestId);
+export async function signRequest(signet: Signet, orgId: string, requestId: string, options: { finalAttempt: boolean }): Promise<string> {
+  const worker = systemActing(signet, orgId, WORKER_ACTOR);
+  let stored = await signet.store.requests.get(orgId, requestId);
   if (!stored) return 'gone';
   // A deleted organization signs nothing more.
   const org = (await signet.repos.org(stored.value.orgId))?.value;
   if (!org || org.deletedAt) return 'organization deleted';
   if (stored.value.workflowStatus === 'QueuedForProcessing') {
     const policy = (await signet.repos.policy(stored.value.policyId))?.value ?? null;
-    await commitRequestChange(signet, {
+    await commitRequestChange(signet, worker, {
       before: stored,
       after: withStatus(stored.value, 'Processing'),
       policy,
-      actor: WORKER_ACTOR,
       actorUserId: null,
-      source: SOURCE,
       action: 'request.process',
     });
-    stored = (await signet.repos.request(requestId))!;
+    stored = (await signet.store.requests.get(orgId, requestId))!;
   }
   if (stored.value.workflowStatus !== 'Processing') return `skipped: ${stored.value.workflowStatus}`;
   const request = stored.value;
@@ -92,7 +89,7 @@ export async function signRequest(signet: Signet, requestId: string, options: { 
       if (isFormatRefusal(error)) throw new SigningRefused(error.message);
       throw error;
     }
-    await commitRequestChange(signet, {
+    await commitRequestChange(signet, worker, {
       before: stored,
       after: {
         ...withStatus(request, 'Completed'),
@@ -107,9 +104,7 @@ export async function signRequest(signet: Signet, requestId: string, options: { 
         },
       },
       policy,
-      actor: WORKER_ACTOR,
       actorUserId: null,
-      source: SOURCE,
       action: 'request.complete',
     });
     return 'completed';
@@ -125,18 +120,16 @@ export async function signRequest(signet: Signet, requestId: string, options: { 
 }
 
 /** Pending requests expire: still waiting for approval when their time is up → Canceled. */
-export async function expireRequest(signet: Signet, requestId: string): Promise<string> {
-  const stored = await signet.repos.request(requestId);
+export async function expireRequest(signet: Signet, orgId: string, requestId: string): Promise<string> {
+  const stored = await signet.store.requests.get(orgId, requestId);
   if (!stored || !['Submitted', 'WaitingForApproval'].includes(stored.value.workflowStatus)) return 'not pending';
   if (stored.value.expiresAt && Date.parse(stored.value.expiresAt) > Date.now()) return 'not yet';
   const policy = (await signet.repos.policy(stored.value.policyId))?.value ?? null;
-  await commitRequestChange(signet, {
+  await commitRequestChange(signet, systemActing(signet, orgId, EXPIRY_ACTOR), {
     before: stored,
     after: { ...withStatus(stored.value, 'Canceled'), failureReason: 'expired: the required approvals did not come in time' },
     policy,
-    actor: { type: 'system', id: 'expiry', name: 'Request expiry' },
     actorUserId: null,
-    source: SOURCE,
     action: 'request.expire',
   });
   return 'expired';

@@ -4,10 +4,16 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from './keys.js';
 import { webhookStore } from './webhooks.js';
+import { requestStore } from './requests.js';
+import { notificationStore } from './notifications.js';
+import { outboxStore } from './outbox.js';
 
 export function openEntityStores(redis: Redis, keys: RedisKeys) {
   return {
     webhooks: webhookStore(redis, keys),
+    requests: requestStore(redis, keys),
+    notifications: notificationStore(redis, keys),
+    outbox: outboxStore(keys),
   };
 }
 

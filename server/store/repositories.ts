@@ -19,7 +19,6 @@ import type {
   UserRecord,
 } from './records.js';
 import { withCertificateDefaults } from './records.js';
-import type { Notification, NotificationLevel } from '../../src/lib/shared/entities.js';
 
 export interface Loaded<T> {
   value: T;
@@ -99,15 +98,6 @@ export function createRepositories(redis: Redis, keys: RedisKeys) {
       return parse<SessionRecord>(await redis.get(keys.session(sessionHash)));
     },
 
-    async notifications(orgId: string, userId: string, limit: number, unreadOnly: boolean) {
-      const unreadIds = new Set(await redis.smembers(keys.notificationUnread(orgId, userId)));
-      const ids = unreadOnly
-        ? (await redis.zrevrange(keys.notificationOrder(orgId, userId), 0, -1)).filter((id) => unreadIds.has(id)).slice(0, limit)
-        : await redis.zrevrange(keys.notificationOrder(orgId, userId), 0, limit - 1);
-      const raws = ids.length ? await redis.hmget(keys.notifications(orgId, userId), ...ids) : [];
-      const items = raws.filter((raw): raw is string => raw !== null).map((raw) => JSON.parse(raw) as Notification);
-      return { items, unreadCount: unreadIds.size };
-    },
     async project(projectId: string) {
       return parse<ProjectRecord>(await redis.get(keys.project(projectId)));
     },
@@ -146,11 +136,6 @@ export function createRepositories(redis: Redis, keys: RedisKeys) {
       const raws = await redis.mget(...ids.map(keys.grant));
       return raws.flatMap((raw) => (raw === null ? [] : [{ value: JSON.parse(raw) as GrantRecord, raw }]));
     },
-    /** The newest completed request of a policy submitted before `beforeMs`. */
-    async previousSigned(policyId: string, beforeMs: number) {
-      const [id] = await redis.zrevrangebyscore(keys.policySigned(policyId), `(${beforeMs}`, '-inf', 'LIMIT', 0, 1);
-      return id ? (parse<RequestRecord>(await redis.get(keys.request(id)))?.value ?? null) : null;
-    },
     async certificate(certificateId: string) {
       const loaded = parse<CertificateRecord>(await redis.get(keys.certificate(certificateId)));
       return loaded && { ...loaded, value: withCertificateDefaults(loaded.value) };
@@ -170,35 +155,12 @@ export function createRepositories(redis: Redis, keys: RedisKeys) {
     async chatChannels(projectId: string) {
       return getMany<ChatChannelRecord>(redis, (await redis.smembers(keys.chatChannels(projectId))).map(keys.chatChannel));
     },
+    /**
+     * A request by id alone, for outreach/queue.ts's drain of webhook calls owed by nodes from before
+     * the outbox; every other reader uses the organization-scoped store.requests.get.
+     */
     async request(requestId: string) {
       return parse<RequestRecord>(await redis.get(keys.request(requestId)));
-    },
-    /**
-     * Request ids newest first, strictly after the cursor (creation ms, then id: requests created in
-     * the same millisecond are ordered by id, so none is skipped or repeated across pages).
-     */
-    async requestIdsAfter(orgId: string, cursor: { ms: number; id: string } | undefined, offset: number, count: number) {
-      const rows = await redis.zrevrangebyscore(keys.requests(orgId), cursor ? cursor.ms : '+inf', '-inf', 'WITHSCORES', 'LIMIT', offset, count);
-      const ids: Array<{ id: string; ms: number }> = [];
-      for (let i = 0; i < rows.length; i += 2) ids.push({ id: rows[i]!, ms: Number(rows[i + 1]) });
-      return {
-        scanned: ids.length,
-        ids: cursor ? ids.filter(({ id, ms }) => ms < cursor.ms || id < cursor.id) : ids,
-      };
-    },
-    async requestsByIds(ids: string[]) {
-      return getMany<RequestRecord>(redis, ids.map(keys.request));
-    },
-    async waitingRequests(orgId: string) {
-      return getMany<RequestRecord>(redis, (await redis.smembers(keys.requestsWaiting(orgId))).map(keys.request));
-    },
-
-    async notificationSettings(orgId: string, userId: string) {
-      return (await redis.hgetall(keys.notificationSettings(orgId, userId))) as Record<string, NotificationLevel>;
-    },
-    /** The members of an organization who turned email notifications off. */
-    async emailOff(orgId: string) {
-      return new Set(await redis.smembers(keys.notificationEmailOff(orgId)));
     },
   };
 }

@@ -181,7 +181,7 @@ describe('with REDIS_SENTINELS, the primary killed under load', () => {
     // made after the failover included. (With asynchronous replication the primary may have
     // acknowledged a last few it never sent on; see the replicated test below.)
     const kept: string[] = [];
-    for (const request of submissions.acked) if (await nodeA.signet.repos.request(request.id)) kept.push(request.id);
+    for (const request of submissions.acked) if (await nodeA.signet.store.requests.get(org.orgId, request.id)) kept.push(request.id);
     const sinceFailover = submissions.answers.filter((answer) => answer.outcome.ok && answer.sentAt > promotedAt).map((answer) => (answer.outcome as { result: { id: string } }).result.id);
     expect(sinceFailover.length).toBeGreaterThan(0);
     expect(kept).toEqual(expect.arrayContaining(sinceFailover));

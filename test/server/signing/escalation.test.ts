@@ -127,7 +127,7 @@ describe('escalation', () => {
     expect(seen.escalation).toMatchObject({ nudged: [{ userId: who.alice.userId }], backups: [{ userId: who.dave.userId, name: 'Dave Backup' }] });
     expect(seen.escalation!.escalatedAt).not.toBeNull();
     // Erin, offline, was asked for her approval when the request came, and not nudged.
-    const erinsInbox = await node.signet.repos.notifications(org.orgId, erin.userId, 50, false);
+    const erinsInbox = await node.signet.store.notifications.list(org.orgId, erin.userId, 50, false);
     expect(erinsInbox.items.map((n: { kind: string }) => n.kind)).toContain('request.approvalRequired');
     expect(erinsInbox.items.map((n: { kind: string }) => n.kind)).not.toContain('request.nudge');
     // The dashboard's "awaiting my approval" lists it for the backup approver now.
@@ -217,7 +217,7 @@ describe('escalation across nodes', () => {
     expect(trail.filter((e) => e.action === 'request.escalate')).toHaveLength(1);
     // The nudge, when its time came while the request waited (it may have been overtaken by the escalation while no node ran).
     expect(trail.filter((e) => e.action === 'request.nudge').length).toBeLessThanOrEqual(1);
-    const inbox = await second.signet.repos.notifications(other.orgId, dave.userId, 50, false);
+    const inbox = await second.signet.store.notifications.list(other.orgId, dave.userId, 50, false);
     expect(inbox.items.filter((n: { kind: string }) => n.kind === 'request.escalated')).toHaveLength(1);
   });
 });
