@@ -15,11 +15,12 @@ import type { Signet } from '../signet.js';
 import { roleHas } from '../../src/lib/shared/permissions.js';
 import { compareCheckpoints, type CheckpointPosition } from '../../src/lib/shared/checkpoint.js';
 import { planOutreach } from '../outreach/plan.js';
-import { PreconditionFailed } from '../store/commit.js';
+import { actingContext } from '../store/acting.js';
+import { combinePlans } from '../store/plan.js';
+import { CommandFailure } from '../errors.js';
 import { currentCheckpoint } from './chain.js';
 import { openCheckpoint } from './checkpointNote.js';
 import { CheckpointRecord, type RecordedCheckpoint } from './checkpointRecord.js';
-import { auditDraft } from './entries.js';
 
 export const ROLLBACK_ACTION = 'audit.rollbackDetected';
 const WATCH_ACTOR = { type: 'system' as const, id: 'audit-watch', name: 'Audit rollback watch' };
@@ -203,10 +204,9 @@ async function notifyAuditViewers(
   verdict: Exclude<WatchVerdict, { status: 'ok' }>,
   markerValue: string,
 ): Promise<void> {
-  const { redis, keys, repos } = signet;
-  const marker = keys.auditRollbackAlarm(orgId);
-  const current = await redis.get(marker);
-  if (current === markerValue) return;
+  const { repos, store } = signet;
+  const last = await store.rollbackAlarms.last(orgId);
+  if (last === markerValue) return;
   const viewers = (await repos.members(orgId)).filter((member) => member.kind === 'user' && roleHas(member.role, 'audit:read'));
   const shows = verdict.redis ? `${verdict.redis.size} entries` : 'no validly signed head';
   const body =
@@ -216,27 +216,19 @@ async function notifyAuditViewers(
   // In their inbox and by email: a log in Redis that cannot be trusted is worth hearing of outside it.
   const note = { kind: 'audit.rollback', title: 'Audit log rollback detected', body, link: '/audit' };
   const outreach = await planOutreach(signet, { orgId, people: viewers.map((member) => ({ member, note })) });
+  const watch = actingContext((plan) => signet.apply(plan), { orgId, actor: WATCH_ACTOR, source: { via: 'system' }, action: ROLLBACK_ACTION });
   try {
-    await signet.apply({
-      expect: [{ key: marker, equals: current }],
-      ops: [['set', marker, markerValue], ...outreach.ops],
-      events: outreach.events,
-      audits: [
-        auditDraft({
-          orgId,
-          actor: WATCH_ACTOR,
-          action: ROLLBACK_ACTION,
-          target: { type: 'auditLog', id: orgId, name: 'audit log' },
-          changes: { entries: { before: verdict.remembered.size, after: verdict.redis?.size ?? null } },
-          outcome: 'failed',
-          reason: body,
-          source: { via: 'system' },
-        }),
-      ],
+    await watch.commit({
+      target: { type: 'auditLog', id: orgId, name: 'audit log' },
+      changes: { entries: { before: verdict.remembered.size, after: verdict.redis?.size ?? null } },
+      outcome: 'failed',
+      reason: body,
+      ...combinePlans(store.rollbackAlarms.raise(orgId, last, markerValue), { expect: [], ops: outreach.ops, events: outreach.events }),
     });
   } catch (error) {
-    if (!(error instanceof PreconditionFailed)) throw error;
-    return;
+    // Another node raised this alarm first.
+    if (error instanceof CommandFailure && error.concurrentChange) return;
+    throw error;
   }
   await outreach.afterCommit();
 }

@@ -7,6 +7,7 @@ import { webhookStore } from './webhooks.js';
 import { requestStore } from './requests.js';
 import { notificationStore } from './notifications.js';
 import { outboxStore } from './outbox.js';
+import { rollbackAlarmStore } from './rollbackAlarms.js';
 
 export function openEntityStores(redis: Redis, keys: RedisKeys) {
   return {
@@ -14,6 +15,7 @@ export function openEntityStores(redis: Redis, keys: RedisKeys) {
     requests: requestStore(redis, keys),
     notifications: notificationStore(redis, keys),
     outbox: outboxStore(keys),
+    rollbackAlarms: rollbackAlarmStore(redis, keys),
   };
 }
 

@@ -147,6 +147,10 @@ export function requestStore(redis: Redis, keys: RedisKeys) {
         events: [changeEvent(after.orgId, 'signingRequest', previous ? 'updated' : 'created', after.id, after, [...REQUEST_READERS])],
       };
     },
+    /** A removed policy's signed requests (the requests themselves stay). */
+    forgetPolicy(policyId: string): WritePlan {
+      return { expect: [], ops: [['del', keys.policySigned(policyId)]], events: [] };
+    },
   };
 }
 

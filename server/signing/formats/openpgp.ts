@@ -10,8 +10,8 @@ import type { AuditActor } from '../../../src/lib/shared/entities.js';
 import type { Config } from '../../config.js';
 import type { Signet } from '../../signet.js';
 import { toCertificate, type CertificateRecord } from '../../store/records.js';
-import { PreconditionFailed } from '../../store/commit.js';
-import { auditDraft } from '../../audit/entries.js';
+import { actingContext } from '../../store/acting.js';
+import { CommandFailure } from '../../errors.js';
 import { changeEvent, CONFIG_READERS } from '../../store/events.js';
 import { openPrivateKey, sealPrivateKey } from '../../store/keyVault.js';
 
@@ -43,26 +43,20 @@ export async function ensureOpenpgpKey(signet: Signet, certificateId: string): P
     if (!stored) throw new Error('the certificate was deleted');
     if (stored.value.sealedOpenpgpKey) return stored.value;
     const updated: CertificateRecord = { ...stored.value, ...(await newOpenpgpKey(signet.config, certificateId, stored.value.name)), version: stored.value.version + 1 };
+    const worker = actingContext((plan) => signet.apply(plan), { orgId: updated.orgId, actor: WORKER, source: { via: 'system' }, action: 'certificate.openpgpKey' });
     try {
-      await signet.apply({
+      await worker.commit({
+        target: { type: 'certificate', id: updated.id, name: updated.name },
+        changes: { openpgpFingerprint: { before: null, after: updated.openpgpFingerprint } },
+        // The certificate written over the version read (store.certificates.update's plan once the certificates' store module is merged).
         expect: [{ key: signet.keys.certificate(certificateId), equals: stored.raw }],
         ops: [['set', signet.keys.certificate(certificateId), JSON.stringify(updated)]],
         events: [changeEvent(updated.orgId, 'certificate', 'updated', updated.id, toCertificate(updated), CONFIG_READERS)],
-        audits: [
-          auditDraft({
-            orgId: updated.orgId,
-            actor: WORKER,
-            action: 'certificate.openpgpKey',
-            target: { type: 'certificate', id: updated.id, name: updated.name },
-            changes: { openpgpFingerprint: { before: null, after: updated.openpgpFingerprint } },
-            source: { via: 'system' },
-          }),
-        ],
       });
       return updated;
     } catch (error) {
       // Another worker (or an edit) changed the certificate meanwhile: read it again.
-      if (!(error instanceof PreconditionFailed) || attempt >= 3) throw error;
+      if (!(error instanceof CommandFailure && error.concurrentChange) || attempt >= 3) throw error;
     }
   }
 }
