@@ -135,9 +135,9 @@ export function startOutreachWorkers(signet: Signet, outreach: OutreachQueues, t
   async function drainLegacyWebhooks() {
     const owed = await redis.zrangebyscore(keys.webhooksPending, '-inf', Date.now() - RECONCILE_EVERY_MS, 'LIMIT', 0, 500);
     for (const member of owed) {
-      const requestId = member.split(':')[1]!;
+      const [orgId, requestId] = member.split(':') as [string, string];
       try {
-        const stored = await signet.repos.request(requestId);
+        const stored = await signet.store.requests.get(orgId, requestId);
         if (stored?.value.isFinalStatus) await sender.send(await webhookDeliveries(signet, stored.value as RequestRecord));
         await redis.zrem(keys.webhooksPending, member);
       } catch (error) {

@@ -155,13 +155,6 @@ export function createRepositories(redis: Redis, keys: RedisKeys) {
     async chatChannels(projectId: string) {
       return getMany<ChatChannelRecord>(redis, (await redis.smembers(keys.chatChannels(projectId))).map(keys.chatChannel));
     },
-    /**
-     * A request by id alone, for outreach/queue.ts's drain of webhook calls owed by nodes from before
-     * the outbox; every other reader uses the organization-scoped store.requests.get.
-     */
-    async request(requestId: string) {
-      return parse<RequestRecord>(await redis.get(keys.request(requestId)));
-    },
   };
 }
 
