@@ -9,7 +9,6 @@ import type {
   CertificateRecord,
   PolicyRecord,
   ProjectRecord,
-  RequestRecord,
   ChatChannelRecord,
   GrantRecord,
   InvitationRecord,
