@@ -20,7 +20,7 @@ import {
 } from '../signing/certificates.js';
 import { generateCertificateKey, type NewKey } from '../signing/custody/keys.js';
 import { TokenError } from '../signing/custody/token.js';
-import { assertVersion, commitEntityUpdate, defineCommand, type CommandContext } from './define.js';
+import { assertVersion, commitEntityUpdate, defineCommand, KEY_GENERATION_DEADLINE_MS, type CommandContext } from './define.js';
 import { changeEvent, CONFIG_READERS } from '../store/events.js';
 import { CommandFailure, conflict, invalid, notFound } from '../errors.js';
 import { assertNotOpenSourceRestricted, dropUndefined } from './projects.js';
@@ -163,6 +163,7 @@ export const listCertificates = defineCommand({
 
 export const generateCertificate = defineCommand({
   name: 'certificate.generate',
+  deadlineMs: KEY_GENERATION_DEADLINE_MS,
   async handler(context, input) {
     assertNotOpenSourceRestricted(context, 'add certificates');
     return withNewKey(context, input, async (key, id) => {
@@ -180,6 +181,7 @@ export const generateCertificate = defineCommand({
 
 export const generateCsr = defineCommand({
   name: 'certificate.generateCsr',
+  deadlineMs: KEY_GENERATION_DEADLINE_MS,
   async handler(context, input) {
     assertNotOpenSourceRestricted(context, 'add certificates');
     return withNewKey(context, input, async (key, id) => {

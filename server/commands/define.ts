@@ -49,8 +49,16 @@ export interface CommandContext {
   commit(change: Change): Promise<Committed>;
 }
 
+/**
+ * How long a command that generates a key may take (RSA-4096 in software, or any key in a token, can
+ * take seconds of CPU on a busy machine); every other command answers within SIGNET_COMMAND_DEADLINE_MS.
+ */
+export const KEY_GENERATION_DEADLINE_MS = 30_000;
+
 export interface CommandHandler<N extends CommandName> {
   name: N;
+  /** Longer than the configured command deadline, for a command whose work itself takes seconds (key generation). */
+  deadlineMs?: number;
   handler: (context: CommandContext, input: ParsedCommandInput<N>) => Promise<CommandResult<N>>;
 }
 

@@ -255,7 +255,8 @@ export function createDispatcher(signet: Signet, node: NodeServices, metrics: Me
     rateLimit,
     async run(principal, name, input, source, socketId, envelope, connected) {
       const startedAt = process.hrtime.bigint();
-      const attempt = new CommandAttempt(signet.config.SIGNET_COMMAND_DEADLINE_MS);
+      const configured = signet.config.SIGNET_COMMAND_DEADLINE_MS;
+      const attempt = new CommandAttempt(Math.max(configured, (typeof name === 'string' ? COMMANDS_BY_NAME.get(name)?.deadlineMs : undefined) ?? configured));
       const work = (async (): Promise<CommandAck> => {
         if (!accepting) return { ok: false, error: SHUTTING_DOWN };
         const requestId = envelope ? requestIdOf(envelope) : undefined;
