@@ -6,6 +6,7 @@ import type { Decision, SigningRequest } from '../../src/lib/shared/entities.js'
 import { WORKFLOW_STATUSES } from '../../src/lib/shared/signing.js';
 import {
   assignableRolesFor,
+  breakGlassRefusal,
   cancelRefusal,
   decisionRefusal,
   isAdministrator,
@@ -61,6 +62,30 @@ describe('deciding on a request (approve or deny)', () => {
 
   it('nobody decides before it is known who they are', () => {
     expect(decisionRefusal(waiting(), policy, null)).not.toBeNull();
+  });
+});
+
+describe('breaking the glass (an administrator approves alone)', () => {
+  const allowing = { allowBreakGlass: true };
+
+  it('on a waiting request of someone else, under a policy that allows it', () => {
+    expect(breakGlassRefusal(waiting(), allowing, 'alice')).toBeNull();
+  });
+
+  it('never on one\'s own request', () => {
+    expect(breakGlassRefusal(waiting(), allowing, 'sam')).toBe('ownRequest');
+  });
+
+  it('only while the request waits for approval', () => {
+    for (const status of WORKFLOW_STATUSES.filter((s) => s !== 'WaitingForApproval')) {
+      expect(breakGlassRefusal(waiting({ workflowStatus: status }), allowing, 'alice'), status).toBe('notWaiting');
+    }
+  });
+
+  it('not where the policy leaves the decision to its approvers, or the policy is gone', () => {
+    expect(breakGlassRefusal(waiting(), { allowBreakGlass: false }, 'alice')).toBe('notAllowed');
+    expect(breakGlassRefusal(waiting(), {}, 'alice')).toBe('notAllowed');
+    expect(breakGlassRefusal(waiting(), null, 'alice')).toBe('policyGone');
   });
 });
 

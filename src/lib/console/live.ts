@@ -1,6 +1,9 @@
 // Following `change` events of some entities, for pages that keep their own lists live.
 import type { ChangeEvent, EntityName } from '$lib/shared/events';
+import { asProtocolError } from '$lib/protocol';
+import type { LiveList } from '$lib/realtime/liveList.svelte';
 import { realtime } from '$lib/realtime/socket.svelte';
+import { whenSynced } from '$lib/realtime/synced';
 
 /**
  * Calls `handler` for every change of one of `entities` (names from the closed set in events.ts,
@@ -24,4 +27,26 @@ export function all(...stops: Array<() => void>): () => void {
 export function everyMinute(tick: () => void): () => void {
   const timer = setInterval(tick, 60_000);
   return () => clearInterval(timer);
+}
+
+/**
+ * Keeps a page's `list` of one `entity` live: loaded by `fetchItems` once the socket is in sync
+ * (and again after every resync), then changed by that entity's events. `onLoaded` hears why a
+ * load failed, or null once one succeeded. Returns the stopper.
+ */
+export function keepListLive<T extends object>(
+  list: LiveList<T>,
+  entity: EntityName,
+  fetchItems: () => Promise<T[]>,
+  onLoaded: (failure: string | null) => void,
+): () => void {
+  return all(
+    whenSynced(() => {
+      list.load(fetchItems).then(
+        () => onLoaded(null),
+        (failure) => onLoaded(asProtocolError(failure).message),
+      );
+    }),
+    onEntityChange(entity, (event) => list.apply(event)),
+  );
 }

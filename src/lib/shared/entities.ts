@@ -8,6 +8,13 @@ import { WEBHOOK_EVENTS } from './signing.js';
 export const Id = z.string().min(1).max(64);
 export const Timestamp = z.string().describe('ISO 8601, UTC');
 
+/** What every record an organization owns starts with: its own id, and the organization's. */
+const InOrganization = { id: Id, orgId: Id };
+/** A record that belongs to one project of the organization. */
+const InProject = { ...InOrganization, projectId: Id };
+/** When a record was made, and the version a stale edit is told apart by (CONFLICT). */
+const Versioned = { createdAt: Timestamp, version: z.number().int() };
+
 export const Organization = z.object({
   id: Id,
   slug: z.string(),
@@ -15,8 +22,7 @@ export const Organization = z.object({
   openSource: z.boolean(),
   supportAuthorized: z.boolean(),
   ownerId: Id,
-  createdAt: Timestamp,
-  version: z.number().int(),
+  ...Versioned,
 });
 export type Organization = z.infer<typeof Organization>;
 
@@ -34,8 +40,7 @@ export const Member = z.object({
 export type Member = z.infer<typeof Member>;
 
 export const Invitation = z.object({
-  id: Id,
-  orgId: Id,
+  ...InOrganization,
   email: z.string(),
   role: z.enum(STORED_ROLES),
   invitedBy: Id,
@@ -45,8 +50,7 @@ export const Invitation = z.object({
 export type Invitation = z.infer<typeof Invitation>;
 
 export const ApiKey = z.object({
-  id: Id,
-  orgId: Id,
+  ...InOrganization,
   ownerId: Id,
   name: z.string(),
   prefix: z.string().describe('the first characters of the secret, to recognize it'),
@@ -115,15 +119,13 @@ export type NotificationLevel = z.infer<typeof NotificationLevel>;
 // ——— Code signing (SPEC §4) ———
 
 export const Project = z.object({
-  id: Id,
-  orgId: Id,
+  ...InOrganization,
   slug: z.string(),
   name: z.string(),
   status: z.enum(['active', 'inactive']),
   repositoryUrl: z.string().nullable(),
   description: z.string(),
-  createdAt: Timestamp,
-  version: z.number().int(),
+  ...Versioned,
 });
 export type Project = z.infer<typeof Project>;
 
@@ -132,17 +134,14 @@ export const SIGNATURE_FORMATS = ['cms-detached', 'authenticode', 'openpgp-detac
 export type SignatureFormat = (typeof SIGNATURE_FORMATS)[number];
 
 export const ArtifactConfiguration = z.object({
-  id: Id,
-  orgId: Id,
-  projectId: Id,
+  ...InProject,
   slug: z.string(),
   name: z.string(),
   fileNamePattern: z.string().describe('glob, e.g. *.exe or **/*.jar'),
   maxSizeBytes: z.number().int(),
   signatureFormat: z.enum(SIGNATURE_FORMATS),
   isDefault: z.boolean(),
-  createdAt: Timestamp,
-  version: z.number().int(),
+  ...Versioned,
 });
 export type ArtifactConfiguration = z.infer<typeof ArtifactConfiguration>;
 
@@ -152,8 +151,7 @@ export const KEY_CUSTODIES = ['software', 'pkcs11'] as const;
 export type KeyCustody = (typeof KEY_CUSTODIES)[number];
 
 export const Certificate = z.object({
-  id: Id,
-  orgId: Id,
+  ...InOrganization,
   slug: z.string(),
   name: z.string(),
   type: z.enum(['test', 'release']),
@@ -178,15 +176,12 @@ export const Certificate = z.object({
   openpgpPublicKey: z.string().nullable().optional(),
   openpgpFingerprint: z.string().nullable().optional(),
   disabled: z.boolean(),
-  createdAt: Timestamp,
-  version: z.number().int(),
+  ...Versioned,
 });
 export type Certificate = z.infer<typeof Certificate>;
 
 export const SigningPolicy = z.object({
-  id: Id,
-  orgId: Id,
-  projectId: Id,
+  ...InProject,
   slug: z.string(),
   name: z.string(),
   certificateId: Id,
@@ -205,33 +200,27 @@ export const SigningPolicy = z.object({
   escalateAfterMinutes: z.number().int().nullable().optional(),
   /** Whether an administrator may approve a request of this policy alone, with a reason (break-glass). */
   allowBreakGlass: z.boolean().optional(),
-  createdAt: Timestamp,
-  version: z.number().int(),
+  ...Versioned,
 });
 export type SigningPolicy = z.infer<typeof SigningPolicy>;
 
 export const BuildSystem = z.object({
-  id: Id,
-  orgId: Id,
+  ...InOrganization,
   name: z.string(),
   issuer: z.string(),
   audience: z.string(),
   jwksUrl: z.string().nullable(),
   jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).nullable(),
-  createdAt: Timestamp,
-  version: z.number().int(),
+  ...Versioned,
 });
 export type BuildSystem = z.infer<typeof BuildSystem>;
 
 export const Webhook = z.object({
-  id: Id,
-  orgId: Id,
-  projectId: Id,
+  ...InProject,
   url: z.string(),
   /** The status changes it is called on (webhooks made before events existed: the final statuses). */
   events: z.array(z.enum(WEBHOOK_EVENTS)),
-  createdAt: Timestamp,
-  version: z.number().int(),
+  ...Versioned,
 });
 export type Webhook = z.infer<typeof Webhook>;
 
@@ -240,15 +229,12 @@ export const CHAT_SERVICES = ['slack', 'teams', 'mattermost'] as const;
 export type ChatService = (typeof CHAT_SERVICES)[number];
 
 export const ChatChannel = z.object({
-  id: Id,
-  orgId: Id,
-  projectId: Id,
+  ...InProject,
   service: z.enum(CHAT_SERVICES),
   name: z.string(),
   /** The incoming-webhook URL is a secret (whoever has it may post): only its host and last characters are shown. */
   urlHint: z.string(),
-  createdAt: Timestamp,
-  version: z.number().int(),
+  ...Versioned,
 });
 export type ChatChannel = z.infer<typeof ChatChannel>;
 
@@ -257,9 +243,7 @@ export type Decision = z.infer<typeof Decision>;
 
 /** What lives under a signing policy (requests, grants): its own id, and where it belongs. */
 const UnderPolicy = {
-  id: Id,
-  orgId: Id,
-  projectId: Id,
+  ...InProject,
   projectSlug: z.string(),
   policyId: Id,
   policySlug: z.string(),

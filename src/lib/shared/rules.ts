@@ -45,6 +45,26 @@ export function decisionRefusal(
   return null;
 }
 
+export type BreakGlassRefusal = 'notWaiting' | 'ownRequest' | 'policyGone' | 'notAllowed';
+
+/**
+ * Whether `userId` may approve `request` alone, with a reason (break-glass, SPEC §4): it waits for
+ * approval, they did not submit it, and its policy (as it is now; null: deleted) allows it. Who may
+ * break the glass at all (owners and admins, never the support user) is a permission check
+ * (approvals.ts BREAK_GLASS_PERMISSIONS).
+ */
+export function breakGlassRefusal(
+  request: Pick<SigningRequest, 'workflowStatus' | 'submitterId'>,
+  policy: Pick<SigningPolicy, 'allowBreakGlass'> | null,
+  userId: string | null,
+): BreakGlassRefusal | null {
+  if (request.workflowStatus !== 'WaitingForApproval') return 'notWaiting';
+  if (userId === null || request.submitterId === userId) return 'ownRequest';
+  if (!policy) return 'policyGone';
+  if (!policy.allowBreakGlass) return 'notAllowed';
+  return null;
+}
+
 /** Only the submitter or an administrator cancels or re-submits a request. */
 const mayHandle = (request: Pick<SigningRequest, 'submitterId'>, by: Acting) => request.submitterId === by.userId || isAdministrator(by.role);
 
