@@ -4,10 +4,27 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from './keys.js';
 import { webhookStore } from './webhooks.js';
+import { projectStore } from './projects.js';
+import { artifactConfigStore } from './artifactConfigs.js';
+import { grantStore } from './grants.js';
+import { policyStore } from './policies.js';
+import { certificateStore } from './certificates.js';
+import { chatChannelStore } from './chatChannels.js';
+import { buildSystemStore } from './buildSystems.js';
+import { dashboardStore } from './dashboard.js';
 
 export function openEntityStores(redis: Redis, keys: RedisKeys) {
+  const grants = grantStore(redis, keys);
   return {
     webhooks: webhookStore(redis, keys),
+    projects: projectStore(redis, keys),
+    artifactConfigs: artifactConfigStore(redis, keys),
+    grants,
+    policies: policyStore(redis, keys, grants),
+    certificates: certificateStore(redis, keys),
+    chatChannels: chatChannelStore(redis, keys),
+    buildSystems: buildSystemStore(redis, keys),
+    dashboard: dashboardStore(redis, keys),
   };
 }
 
