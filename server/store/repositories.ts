@@ -107,6 +107,9 @@ export function createRepositories(redis: Redis, keys: RedisKeys) {
       const items = raws.filter((raw): raw is string => raw !== null).map((raw) => JSON.parse(raw) as Notification);
       return { items, unreadCount: unreadIds.size };
     },
+    // Catalog reads by id alone, left for the signing pipeline, outreach, the REST APIs and the demo
+    // seeding; commands read the catalog through its store modules, scoped to an organization
+    // (store/projects.ts, policies.ts, certificates.ts, …), and these callers can move there too.
     async project(projectId: string) {
       return parse<ProjectRecord>(await redis.get(keys.project(projectId)));
     },
