@@ -20,8 +20,7 @@ import {
 } from '../signing/certificates.js';
 import { generateCertificateKey, type NewKey } from '../signing/custody/keys.js';
 import { TokenError } from '../signing/custody/token.js';
-import { assertVersion, commitEntityUpdate, defineCommand, KEY_GENERATION_DEADLINE_MS, type CommandContext } from './define.js';
-import { changeEvent, CONFIG_READERS } from '../store/events.js';
+import { assertVersion, commitUpdate, defineCommand, KEY_GENERATION_DEADLINE_MS, type CommandContext } from './define.js';
 import { CommandFailure, conflict, invalid, notFound } from '../errors.js';
 import { assertNotOpenSourceRestricted, dropUndefined } from './projects.js';
 
@@ -40,8 +39,8 @@ function issuedFields(certificatePem: string) {
   };
 }
 
-async function assertSlugFree({ actor, repos }: CommandContext, slug: string): Promise<void> {
-  if (await repos.redis.hexists(repos.keys.certificateSlugs(actor.orgId), slug)) {
+async function assertSlugFree({ actor, store }: CommandContext, slug: string): Promise<void> {
+  if (await store.certificates.slugTaken(actor.orgId, slug)) {
     throw conflict(`A certificate with slug "${slug}" exists already`);
   }
 }
@@ -54,21 +53,14 @@ function withoutPem(certificate: ReturnType<typeof toCertificate>) {
 
 /** Stores a new certificate: the slug must still be free when it commits. */
 async function storeCertificate(context: CommandContext, certified: CertificateRecord) {
-  const { actor, repos, commit, signet } = context;
-  const { keys } = repos;
+  const { store, commit, signet } = context;
   // For openpgp-detached signatures; certificates made before this get theirs on first use.
   const record: CertificateRecord = { ...certified, ...(await newOpenpgpKey(signet.config, certified.id, certified.name)) };
   const certificate = toCertificate(record);
   await commit({
     target: { type: 'certificate', id: record.id, name: record.name },
     changes: diffFields(null, withoutPem(certificate)),
-    expect: [{ key: keys.certificateSlugs(actor.orgId), field: record.slug, equals: null }],
-    ops: [
-      ['set', keys.certificate(record.id), JSON.stringify(record)],
-      ['sadd', keys.certificates(actor.orgId), record.id],
-      ['hset', keys.certificateSlugs(actor.orgId), record.slug, record.id],
-    ],
-    events: [changeEvent(actor.orgId, 'certificate', 'created', record.id, certificate, CONFIG_READERS)],
+    ...store.certificates.create(record),
   });
   return certificate;
 }
@@ -140,9 +132,9 @@ async function withNewKey(
   }
 }
 
-async function certificateInOrg(context: CommandContext, certificateId: string) {
-  const stored = await context.repos.certificate(certificateId);
-  if (!stored || stored.value.orgId !== context.actor.orgId) throw notFound(`Certificate ${certificateId}`);
+async function certificateInOrg({ actor, store }: CommandContext, certificateId: string) {
+  const stored = await store.certificates.get(actor.orgId, certificateId);
+  if (!stored) throw notFound(`Certificate ${certificateId}`);
   return stored;
 }
 
@@ -156,8 +148,8 @@ async function certificateToEdit(context: CommandContext, input: { certificateId
 
 export const listCertificates = defineCommand({
   name: 'certificate.list',
-  async handler({ actor, repos }) {
-    return (await repos.certificates(actor.orgId)).map(toCertificate).sort((a, b) => a.name.localeCompare(b.name));
+  async handler({ actor, store }) {
+    return (await store.certificates.list(actor.orgId)).map(toCertificate).sort((a, b) => a.name.localeCompare(b.name));
   },
 });
 
@@ -225,15 +217,12 @@ export const importIssuedCertificate = defineCommand({
       awaitingCertificate: false,
       version: record.version + 1,
     };
-    const key = context.repos.keys.certificate(record.id);
     const certificate = toCertificate(updated);
     await context.commit({
       target: { type: 'certificate', id: record.id, name: record.name },
       // The PEM texts are long and public: the audit entry names what they say instead.
       changes: diffFields(withoutPem(toCertificate(record)), withoutPem(certificate)),
-      expect: [{ key, equals: stored.raw }],
-      ops: [['set', key, JSON.stringify(updated)]],
-      events: [changeEvent(context.actor.orgId, 'certificate', 'updated', record.id, certificate, CONFIG_READERS)],
+      ...context.store.certificates.update(stored, updated),
     });
     return certificate;
   },
@@ -273,13 +262,12 @@ export const updateCertificate = defineCommand({
     const record = stored.value;
     const { certificateId: _id, version: _version, ...fields } = input;
     const updated: CertificateRecord = { ...record, ...dropUndefined(fields), version: record.version + 1 };
-    const changed = await commitEntityUpdate(context, {
+    const changed = await commitUpdate(context, {
       entity: 'certificate',
-      key: context.repos.keys.certificate(record.id),
       stored,
       updated,
       name: updated.name,
-      audience: CONFIG_READERS,
+      plan: context.store.certificates.update(stored, updated),
       present: toCertificate,
       action: fields.disabled === true && !record.disabled ? 'certificate.disable' : undefined,
     });

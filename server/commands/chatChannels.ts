@@ -6,8 +6,7 @@ import { toChatChannel, type ChatChannelRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
 import { sealPrivateKey } from '../store/keyVault.js';
 import { chatUrlContext, urlHint } from '../outreach/chat.js';
-import { assertOutboundUrl, commitEntityDelete, defineCommand } from './define.js';
-import { changeEvent, CONFIG_READERS } from '../store/events.js';
+import { assertOutboundUrl, commitRemoval, defineCommand } from './define.js';
 import { notFound } from '../errors.js';
 import { projectInOrg } from './projects.js';
 
@@ -15,7 +14,7 @@ export const listChatChannels = defineCommand({
   name: 'chatChannel.list',
   async handler(context, input) {
     await projectInOrg(context, input.projectId);
-    const channels = await context.repos.chatChannels(input.projectId);
+    const channels = await context.store.chatChannels.ofProject(input.projectId);
     return channels.map(toChatChannel).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   },
 });
@@ -23,8 +22,7 @@ export const listChatChannels = defineCommand({
 export const createChatChannel = defineCommand({
   name: 'chatChannel.create',
   async handler(context, input) {
-    const { actor, repos, commit, signet } = context;
-    const { keys } = repos;
+    const { actor, store, commit, signet } = context;
     const project = (await projectInOrg(context, input.projectId)).value;
     await assertOutboundUrl(signet, 'url', input.url);
     const id = randomId();
@@ -48,11 +46,7 @@ export const createChatChannel = defineCommand({
         url: { before: null, after: record.urlHint },
         project: { before: null, after: project.slug },
       },
-      ops: [
-        ['set', keys.chatChannel(id), JSON.stringify(record)],
-        ['sadd', keys.chatChannels(project.id), id],
-      ],
-      events: [changeEvent(actor.orgId, 'chatChannel', 'created', id, channel, CONFIG_READERS)],
+      ...store.chatChannels.create(record),
     });
     return channel;
   },
@@ -61,17 +55,15 @@ export const createChatChannel = defineCommand({
 export const deleteChatChannel = defineCommand({
   name: 'chatChannel.delete',
   async handler(context, input) {
-    const { actor, repos } = context;
-    const stored = await repos.chatChannel(input.chatChannelId);
-    if (!stored || stored.value.orgId !== actor.orgId) throw notFound(`Chat channel ${input.chatChannelId}`);
-    return commitEntityDelete(context, {
+    const { actor, store } = context;
+    const stored = await store.chatChannels.get(actor.orgId, input.chatChannelId);
+    if (!stored) throw notFound(`Chat channel ${input.chatChannelId}`);
+    return commitRemoval(context, {
       entity: 'chatChannel',
-      key: repos.keys.chatChannel(stored.value.id),
-      stored,
+      id: stored.value.id,
       name: stored.value.name,
       identity: { name: stored.value.name, service: stored.value.service, url: stored.value.urlHint },
-      audience: CONFIG_READERS,
-      ops: [['srem', repos.keys.chatChannels(stored.value.projectId), stored.value.id]],
+      plan: store.chatChannels.remove(stored),
     });
   },
 });

@@ -4,8 +4,8 @@ import { defineCommand } from './define.js';
 
 export const dashboardStats = defineCommand({
   name: 'dashboard.stats',
-  async handler({ actor, repos }, input) {
+  async handler({ actor, store }, input) {
     // Certificates are configuration: counted only for whoever may read it (an API key may not).
-    return readDashboardStats(repos, actor.orgId, { days: input.days, withCertificates: actor.permissions.has('config:read') });
+    return readDashboardStats(store, actor.orgId, { days: input.days, withCertificates: actor.permissions.has('config:read') });
   },
 });

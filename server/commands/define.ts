@@ -107,21 +107,6 @@ export function assertVersion(entityName: string, expected: number, current: { v
 }
 
 /**
- * The precondition and writes that move an entity from one slug to another in a slug index (a hash
- * slug → id): the new slug must still be free when the change commits.
- */
-export function slugChange(indexKey: string, id: string, from: string, to: string): { expect: Precondition[]; ops: WriteOp[] } {
-  if (from === to) return { expect: [], ops: [] };
-  return {
-    expect: [{ key: indexKey, field: to, equals: null }],
-    ops: [
-      ['hdel', indexKey, from],
-      ['hset', indexKey, to, id],
-    ],
-  };
-}
-
-/**
  * The support user acts with administrator rights only while support is authorized; it may not
  * create credentials (invitations, CI users, API keys) that would outlive that authorization.
  */
@@ -168,34 +153,6 @@ export async function commitEntityUpdate<E extends EntityName, T extends { id: s
     access: update.access,
   });
   return true;
-}
-
-/**
- * The usual deletion of a stored entity: only if it is still as read, audited with what it was
- * (`identity`: the field that named it), announced to `audience`, with the index entries (`ops`)
- * that pointed at it removed in the same commit.
- */
-export async function commitEntityDelete(
-  context: CommandContext,
-  deletion: {
-    entity: EntityName;
-    key: string;
-    stored: { value: { id: string }; raw: string };
-    name: string;
-    identity: Record<string, unknown>;
-    audience: Audience[];
-    ops?: WriteOp[];
-  },
-): Promise<{ deleted: string }> {
-  const { id } = deletion.stored.value;
-  await context.commit({
-    target: { type: deletion.entity, id, name: deletion.name },
-    changes: Object.fromEntries(Object.entries(deletion.identity).map(([field, value]) => [field, { before: value, after: null }])),
-    expect: [{ key: deletion.key, equals: deletion.stored.raw }],
-    ops: [['del', deletion.key], ...(deletion.ops ?? [])],
-    events: [changeEvent(context.actor.orgId, deletion.entity, 'deleted', id, undefined, deletion.audience)],
-  });
-  return { deleted: id };
 }
 
 /**

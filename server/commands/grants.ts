@@ -7,13 +7,11 @@
 import { cosignersNeeded, grantState } from '../../src/lib/shared/approvals.js';
 import type { GrantRecord, MemberRecord, PolicyRecord } from '../store/records.js';
 import type { NotificationDraft } from '../notifications.js';
-import type { Loaded } from '../store/repositories.js';
+import { combinePlans, type Loaded } from '../store/plan.js';
 import { planOutreach } from '../outreach/plan.js';
 import type { Fact } from '../outreach/mail.js';
 import { randomId } from '../auth/secrets.js';
-import { GRANT_READERS } from '../signing/grants.js';
 import { defineCommand, type CommandContext } from './define.js';
-import { changeEvent } from '../store/events.js';
 import { conflict, forbidden, invalid, notFound, retryOnConcurrentChange } from '../errors.js';
 import { policyInOrg } from './policies.js';
 
@@ -21,11 +19,11 @@ import { policyInOrg } from './policies.js';
 const LISTED = 100;
 
 /** A grant of this organization and its policy as they are now, each with what a commit names as its precondition. */
-async function grantWithPolicy(context: CommandContext, grantId: string) {
-  const stored = await context.repos.grant(grantId);
-  if (!stored || stored.value.orgId !== context.actor.orgId) throw notFound(`Grant ${grantId}`);
+async function grantWithPolicy({ actor, store }: CommandContext, grantId: string) {
+  const stored = await store.grants.get(actor.orgId, grantId);
+  if (!stored) throw notFound(`Grant ${grantId}`);
   const grant = stored.value;
-  const loadedPolicy = await context.repos.policy(grant.policyId);
+  const loadedPolicy = await store.policies.get(actor.orgId, grant.policyId);
   if (!loadedPolicy) throw conflict(`The signing policy ${grant.policySlug} was deleted, and its grants with it`);
   return { stored, grant, loadedPolicy, policy: loadedPolicy.value };
 }
@@ -56,7 +54,7 @@ async function commitGrant(
   context: CommandContext,
   change: { before: Loaded<GrantRecord> | null; after: GrantRecord; policy: Loaded<PolicyRecord>; tell: Array<{ member: MemberRecord | undefined; note: NotificationDraft }>; comment?: string },
 ) {
-  const { signet, actor, repos } = context;
+  const { signet, actor, store } = context;
   const { before, after } = change;
   const facts: Fact[] = [
     { label: 'Project', value: after.projectSlug },
@@ -78,17 +76,12 @@ async function commitGrant(
   await context.commit({
     target: target(after),
     changes,
-    expect: [
-      { key: repos.keys.grant(after.id), equals: before?.raw ?? null },
+    ...combinePlans(
+      before ? store.grants.update(before, after) : store.grants.create(after),
       // The policy as it was read: a grant is checked against its approvers and submitters of now.
-      { key: repos.keys.policy(change.policy.value.id), equals: change.policy.raw },
-    ],
-    ops: [
-      ['set', repos.keys.grant(after.id), JSON.stringify(after)],
-      ...(before ? [] : [['sadd', repos.keys.policyGrants(after.policyId), after.id] as const]),
-      ...outreach.ops,
-    ],
-    events: [changeEvent(actor.orgId, 'grant', before ? 'updated' : 'created', after.id, after, GRANT_READERS), ...outreach.events],
+      store.policies.unchanged(change.policy),
+      { expect: [], ops: outreach.ops, events: outreach.events },
+    ),
   });
   await outreach.afterCommit();
   return after;
@@ -106,7 +99,7 @@ export const listGrants = defineCommand({
   name: 'grant.list',
   async handler(context, input) {
     const policy = (await policyInOrg(context, input.policyId)).value;
-    const grants = (await context.repos.grants(policy.id)).map((g) => g.value);
+    const grants = (await context.store.grants.ofPolicy(policy.id)).map((g) => g.value);
     return grants.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, LISTED);
   },
 });
@@ -114,7 +107,7 @@ export const listGrants = defineCommand({
 export const proposeGrant = defineCommand({
   name: 'grant.propose',
   async handler(context, input) {
-    const { actor, repos, signet } = context;
+    const { actor, repos, store, signet } = context;
     const loadedPolicy = await policyInOrg(context, input.policyId);
     const policy = loadedPolicy.value;
     if (!policy.approvers.includes(actor.userId)) throw forbidden(`You are not an approver of signing policy ${policy.slug}; only its approvers grant pre-approved windows`);
@@ -124,7 +117,7 @@ export const proposeGrant = defineCommand({
     const grantee = members.get(input.granteeId);
     if (!grantee) throw invalid('granteeId', `${input.granteeId} is not a member of this organization`);
     if (!policy.submitters.includes(grantee.userId)) throw invalid('granteeId', `${grantee.name} is not a submitter of signing policy ${policy.slug}`);
-    const project = (await repos.project(policy.projectId))?.value;
+    const project = (await store.projects.get(actor.orgId, policy.projectId))?.value;
     if (!project) throw notFound(`Project ${policy.projectId}`);
     const now = new Date();
     const proposed: GrantRecord = {

@@ -6,18 +6,16 @@ import { mayApprove, maySubmit } from '../../src/lib/shared/rules.js';
 import type { BuildSystemRecord, PolicyRecord, ProjectRecord } from '../store/records.js';
 import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
-import { assertOutboundUrl, assertVersion, commitEntityDelete, commitEntityUpdate, defineCommand, slugChange, type CommandContext } from './define.js';
-import { changeEvent, CONFIG_READERS } from '../store/events.js';
+import { assertOutboundUrl, assertVersion, commitRemoval, commitUpdate, defineCommand, type CommandContext } from './define.js';
 import { conflict, invalid, notFound } from '../errors.js';
 import { dropUndefined, projectInOrg } from './projects.js';
-import { policyRemnants } from '../signing/grants.js';
 
 
 /** Checks a policy's references and rules; returns it with Open Source rules applied. */
 async function validatedPolicy(context: CommandContext, policy: PolicyRecord, project: ProjectRecord): Promise<PolicyRecord> {
-  const { actor, repos } = context;
-  const certificate = await repos.certificate(policy.certificateId);
-  if (!certificate || certificate.value.orgId !== actor.orgId) throw invalid('certificateId', `no certificate ${policy.certificateId} in this organization`);
+  const { actor, repos, store } = context;
+  const certificate = await store.certificates.get(actor.orgId, policy.certificateId);
+  if (!certificate) throw invalid('certificateId', `no certificate ${policy.certificateId} in this organization`);
   if (certificate.value.disabled) throw invalid('certificateId', `certificate "${certificate.value.name}" is disabled`);
   const members = new Map((await repos.members(actor.orgId)).map((m) => [m.userId, m]));
   for (const field of ['submitters', 'approvers'] as const) {
@@ -59,9 +57,9 @@ async function validatedPolicy(context: CommandContext, policy: PolicyRecord, pr
   return { ...policy, originVerification };
 }
 
-export async function policyInOrg(context: CommandContext, policyId: string) {
-  const stored = await context.repos.policy(policyId);
-  if (!stored || stored.value.orgId !== context.actor.orgId) throw notFound(`Signing policy ${policyId}`);
+export async function policyInOrg({ actor, store }: CommandContext, policyId: string) {
+  const stored = await store.policies.get(actor.orgId, policyId);
+  if (!stored) throw notFound(`Signing policy ${policyId}`);
   return stored;
 }
 
@@ -70,8 +68,8 @@ export const listPolicies = defineCommand({
   async handler(context, input) {
     const projectIds = input.projectId
       ? [(await projectInOrg(context, input.projectId)).value.id]
-      : (await context.repos.projects(context.actor.orgId)).map((p) => p.id);
-    const policies = (await Promise.all(projectIds.map((id) => context.repos.policies(id)))).flat();
+      : (await context.store.projects.list(context.actor.orgId)).map((p) => p.id);
+    const policies = (await Promise.all(projectIds.map((id) => context.store.policies.ofProject(id)))).flat();
     return policies.sort((a, b) => a.slug.localeCompare(b.slug));
   },
 });
@@ -79,10 +77,9 @@ export const listPolicies = defineCommand({
 export const createPolicy = defineCommand({
   name: 'policy.create',
   async handler(context, input) {
-    const { actor, repos, commit } = context;
-    const { keys } = repos;
+    const { actor, store, commit } = context;
     const project = (await projectInOrg(context, input.projectId)).value;
-    if (await repos.redis.hexists(keys.policySlugs(project.id), input.slug)) {
+    if (await store.policies.slugTaken(project.id, input.slug)) {
       throw conflict(`Project ${project.slug} has a signing policy "${input.slug}" already`);
     }
     const { projectId: _projectId, ...fields } = input;
@@ -94,13 +91,7 @@ export const createPolicy = defineCommand({
     await commit({
       target: { type: 'policy', id: policy.id, name: `${project.slug}/${policy.slug}` },
       changes: diffFields(null, policy),
-      expect: [{ key: keys.policySlugs(project.id), field: policy.slug, equals: null }],
-      ops: [
-        ['set', keys.policy(policy.id), JSON.stringify(policy)],
-        ['sadd', keys.policies(project.id), policy.id],
-        ['hset', keys.policySlugs(project.id), policy.slug, policy.id],
-      ],
-      events: [changeEvent(actor.orgId, 'policy', 'created', policy.id, policy, CONFIG_READERS)],
+      ...store.policies.create(policy),
     });
     return policy;
   },
@@ -109,26 +100,22 @@ export const createPolicy = defineCommand({
 export const updatePolicy = defineCommand({
   name: 'policy.update',
   async handler(context, input) {
-    const { repos } = context;
-    const { keys } = repos;
+    const { store } = context;
     const stored = await policyInOrg(context, input.policyId);
     const policy = stored.value;
     assertVersion(`Signing policy ${policy.slug}`, input.version, policy, policy);
     const project = (await projectInOrg(context, policy.projectId)).value;
     const { policyId: _id, version: _version, ...fields } = input;
     const updated = await validatedPolicy(context, { ...policy, ...dropUndefined(fields), version: policy.version + 1 }, project);
-    if (updated.slug !== policy.slug && (await repos.redis.hexists(keys.policySlugs(project.id), updated.slug))) {
+    if (updated.slug !== policy.slug && (await store.policies.slugTaken(project.id, updated.slug))) {
       throw conflict(`Project ${project.slug} has a signing policy "${updated.slug}" already`);
     }
-    const slug = slugChange(keys.policySlugs(project.id), policy.id, policy.slug, updated.slug);
-    const changed = await commitEntityUpdate(context, {
+    const changed = await commitUpdate(context, {
       entity: 'policy',
-      key: keys.policy(policy.id),
       stored,
       updated,
       name: `${project.slug}/${updated.slug}`,
-      audience: CONFIG_READERS,
-      ...slug,
+      plan: store.policies.update(stored, updated),
     });
     return changed ? updated : policy;
   },
@@ -137,41 +124,32 @@ export const updatePolicy = defineCommand({
 export const deletePolicy = defineCommand({
   name: 'policy.delete',
   async handler(context, input) {
-    const { keys } = context.repos;
     const stored = await policyInOrg(context, input.policyId);
     const policy = stored.value;
-    const remnants = await policyRemnants(context.repos, policy.id);
-    return commitEntityDelete(context, {
+    return commitRemoval(context, {
       entity: 'policy',
-      key: keys.policy(policy.id),
-      stored,
+      id: policy.id,
       name: policy.slug,
       identity: { slug: policy.slug },
-      audience: CONFIG_READERS,
-      ops: [
-        ['srem', keys.policies(policy.projectId), policy.id],
-        ['hdel', keys.policySlugs(policy.projectId), policy.slug],
-        ...remnants,
-      ],
+      plan: await context.store.policies.remove(stored),
     });
   },
 });
 
 export const listBuildSystems = defineCommand({
   name: 'buildSystem.list',
-  async handler({ actor, repos }) {
-    return (await repos.buildSystems(actor.orgId)).sort((a, b) => a.name.localeCompare(b.name));
+  async handler({ actor, store }) {
+    return (await store.buildSystems.list(actor.orgId)).sort((a, b) => a.name.localeCompare(b.name));
   },
 });
 
 export const createBuildSystem = defineCommand({
   name: 'buildSystem.create',
-  async handler({ actor, repos, commit, signet }, input) {
-    const { keys } = repos;
+  async handler({ actor, store, commit, signet }, input) {
     if (input.jwksUrl) {
       await assertOutboundUrl(signet, 'jwksUrl', input.jwksUrl);
     }
-    const existing = await repos.buildSystems(actor.orgId);
+    const existing = await store.buildSystems.list(actor.orgId);
     if (existing.some((b) => b.issuer === input.issuer)) throw conflict(`A build system with issuer ${input.issuer} is registered already`);
     const buildSystem: BuildSystemRecord = {
       id: randomId(),
@@ -187,11 +165,7 @@ export const createBuildSystem = defineCommand({
     await commit({
       target: { type: 'buildSystem', id: buildSystem.id, name: buildSystem.name },
       changes: diffFields(null, { ...buildSystem, jwks: buildSystem.jwks ? `${buildSystem.jwks.keys.length} inline keys` : null }),
-      ops: [
-        ['set', keys.buildSystem(buildSystem.id), JSON.stringify(buildSystem)],
-        ['sadd', keys.buildSystems(actor.orgId), buildSystem.id],
-      ],
-      events: [changeEvent(actor.orgId, 'buildSystem', 'created', buildSystem.id, buildSystem, CONFIG_READERS)],
+      ...store.buildSystems.create(buildSystem),
     });
     return buildSystem;
   },
@@ -200,17 +174,15 @@ export const createBuildSystem = defineCommand({
 export const deleteBuildSystem = defineCommand({
   name: 'buildSystem.delete',
   async handler(context, input) {
-    const { actor, repos } = context;
-    const stored = await repos.buildSystem(input.buildSystemId);
-    if (!stored || stored.value.orgId !== actor.orgId) throw notFound(`Build system ${input.buildSystemId}`);
-    return commitEntityDelete(context, {
+    const { actor, store } = context;
+    const stored = await store.buildSystems.get(actor.orgId, input.buildSystemId);
+    if (!stored) throw notFound(`Build system ${input.buildSystemId}`);
+    return commitRemoval(context, {
       entity: 'buildSystem',
-      key: repos.keys.buildSystem(stored.value.id),
-      stored,
+      id: stored.value.id,
       name: stored.value.name,
       identity: { issuer: stored.value.issuer },
-      audience: CONFIG_READERS,
-      ops: [['srem', repos.keys.buildSystems(actor.orgId), stored.value.id]],
+      plan: store.buildSystems.remove(stored),
     });
   },
 });

@@ -2,13 +2,11 @@
 // or edit their metadata: the instance's operators do (as the organization's support user).
 import { REPOSITORY_URL_PERMISSION } from '../../src/lib/shared/permissions.js';
 import { operatorsOnly } from '../../src/lib/shared/rules.js';
-import type { WriteOp } from '../store/commit.js';
 import type { ArtifactConfigRecord, ProjectRecord } from '../store/records.js';
+import { combinePlans } from '../store/plan.js';
 import { randomId } from '../auth/secrets.js';
 import { diffFields } from '../audit/entries.js';
-import { policyRemnants } from '../signing/grants.js';
-import { assertVersion, commitEntityDelete, commitEntityUpdate, defineCommand, slugChange, type CommandContext } from './define.js';
-import { changeEvent, CONFIG_READERS } from '../store/events.js';
+import { assertVersion, commitRemoval, commitUpdate, defineCommand, type CommandContext } from './define.js';
 import { conflict, forbidden, invalid, notFound } from '../errors.js';
 
 const DEFAULT_MAX_ARTIFACT_BYTES = 100 * 1024 ** 2;
@@ -33,22 +31,22 @@ function assertMayChangeRepositoryUrl({ actor }: CommandContext, from: string | 
   );
 }
 
-export async function projectInOrg(context: CommandContext, projectId: string) {
-  const stored = await context.repos.project(projectId);
-  if (!stored || stored.value.orgId !== context.actor.orgId) throw notFound(`Project ${projectId}`);
+export async function projectInOrg({ actor, store }: CommandContext, projectId: string) {
+  const stored = await store.projects.get(actor.orgId, projectId);
+  if (!stored) throw notFound(`Project ${projectId}`);
   return stored;
 }
 
-async function artifactConfigInOrg(context: CommandContext, configId: string) {
-  const stored = await context.repos.artifactConfig(configId);
-  if (!stored || stored.value.orgId !== context.actor.orgId) throw notFound(`Artifact configuration ${configId}`);
+async function artifactConfigInOrg({ actor, store }: CommandContext, configId: string) {
+  const stored = await store.artifactConfigs.get(actor.orgId, configId);
+  if (!stored) throw notFound(`Artifact configuration ${configId}`);
   return stored;
 }
 
 export const listProjects = defineCommand({
   name: 'project.list',
-  async handler({ actor, repos }) {
-    return (await repos.projects(actor.orgId)).sort((a, b) => a.name.localeCompare(b.name));
+  async handler({ actor, store }) {
+    return (await store.projects.list(actor.orgId)).sort((a, b) => a.name.localeCompare(b.name));
   },
 });
 
@@ -57,8 +55,8 @@ export const getProject = defineCommand({
   async handler(context, input) {
     const project = (await projectInOrg(context, input.projectId)).value;
     const [artifactConfigs, policies] = await Promise.all([
-      context.repos.artifactConfigs(project.id),
-      context.repos.policies(project.id),
+      context.store.artifactConfigs.ofProject(project.id),
+      context.store.policies.ofProject(project.id),
     ]);
     return { project, artifactConfigs, policies };
   },
@@ -69,9 +67,8 @@ export const createProject = defineCommand({
   async handler(context, input) {
     assertNotOpenSourceRestricted(context, 'create projects');
     assertMayChangeRepositoryUrl(context, null, input.repositoryUrl);
-    const { actor, repos, commit } = context;
-    const { keys } = repos;
-    if (await repos.projectIdBySlug(actor.orgId, input.slug)) throw conflict(`A project with slug "${input.slug}" exists already`);
+    const { actor, store, commit } = context;
+    if (await store.projects.slugTaken(actor.orgId, input.slug)) throw conflict(`A project with slug "${input.slug}" exists already`);
     const now = new Date().toISOString();
     const project: ProjectRecord = {
       id: randomId(),
@@ -101,19 +98,7 @@ export const createProject = defineCommand({
     await commit({
       target: { type: 'project', id: project.id, name: project.name },
       changes: diffFields(null, project),
-      expect: [{ key: keys.projectSlugs(actor.orgId), field: project.slug, equals: null }],
-      ops: [
-        ['set', keys.project(project.id), JSON.stringify(project)],
-        ['sadd', keys.projects(actor.orgId), project.id],
-        ['hset', keys.projectSlugs(actor.orgId), project.slug, project.id],
-        ['set', keys.artifactConfig(defaultConfig.id), JSON.stringify(defaultConfig)],
-        ['sadd', keys.artifactConfigs(project.id), defaultConfig.id],
-        ['hset', keys.artifactConfigSlugs(project.id), defaultConfig.slug, defaultConfig.id],
-      ],
-      events: [
-        changeEvent(actor.orgId, 'project', 'created', project.id, project, CONFIG_READERS),
-        changeEvent(actor.orgId, 'artifactConfig', 'created', defaultConfig.id, defaultConfig, CONFIG_READERS),
-      ],
+      ...combinePlans(store.projects.create(project), store.artifactConfigs.create(defaultConfig)),
     });
     return { project, defaultArtifactConfig: defaultConfig };
   },
@@ -123,8 +108,7 @@ export const updateProject = defineCommand({
   name: 'project.update',
   async handler(context, input) {
     assertNotOpenSourceRestricted(context, 'edit project metadata');
-    const { actor, repos } = context;
-    const { keys } = repos;
+    const { actor, store } = context;
     const stored = await projectInOrg(context, input.projectId);
     const project = stored.value;
     assertMayChangeRepositoryUrl(context, project.repositoryUrl, input.repositoryUrl);
@@ -132,24 +116,15 @@ export const updateProject = defineCommand({
     const { projectId: _id, version: _version, ...fields } = input;
     const updated: ProjectRecord = { ...project, ...dropUndefined(fields), version: project.version + 1 };
     if (!updated.repositoryUrl && project.repositoryUrl) {
-      const verifying = (await repos.policies(project.id)).filter((policy) => policy.originVerification);
+      const verifying = (await store.policies.ofProject(project.id)).filter((policy) => policy.originVerification);
       if (verifying.length) {
         throw invalid('repositoryUrl', `signing policy ${verifying[0]!.slug} verifies origins against it; turn that off first`);
       }
     }
-    if (updated.slug !== project.slug && (await repos.projectIdBySlug(actor.orgId, updated.slug))) {
+    if (updated.slug !== project.slug && (await store.projects.slugTaken(actor.orgId, updated.slug))) {
       throw conflict(`A project with slug "${updated.slug}" exists already`);
     }
-    const slug = slugChange(keys.projectSlugs(actor.orgId), project.id, project.slug, updated.slug);
-    const changed = await commitEntityUpdate(context, {
-      entity: 'project',
-      key: keys.project(project.id),
-      stored,
-      updated,
-      name: updated.name,
-      audience: CONFIG_READERS,
-      ...slug,
-    });
+    const changed = await commitUpdate(context, { entity: 'project', stored, updated, name: updated.name, plan: store.projects.update(stored, updated) });
     return changed ? updated : project;
   },
 });
@@ -157,46 +132,27 @@ export const updateProject = defineCommand({
 export const deleteProject = defineCommand({
   name: 'project.delete',
   async handler(context, input) {
-    const { actor, repos, commit } = context;
-    const { keys } = repos;
+    const { store, commit } = context;
     const stored = await projectInOrg(context, input.projectId);
     const project = stored.value;
     if (input.confirmSlug !== project.slug) throw invalid('confirmSlug', `type the project's slug "${project.slug}" to confirm`);
     const [configs, policies, webhooks, chatChannels] = await Promise.all([
-      repos.artifactConfigs(project.id),
-      repos.policies(project.id),
-      context.store.webhooks.ofProject(project.id),
-      repos.chatChannels(project.id),
+      store.artifactConfigs.ofProject(project.id),
+      store.policies.ofProject(project.id),
+      store.webhooks.ofProject(project.id),
+      store.chatChannels.ofProject(project.id),
     ]);
     // Its signing requests stay, as history; what configures the project goes.
-    const remnants = (await Promise.all(policies.map((p) => policyRemnants(repos, p.id)))).flat();
     await commit({
       target: { type: 'project', id: project.id, name: project.name },
       changes: { slug: { before: project.slug, after: null } },
-      expect: [{ key: keys.project(project.id), equals: stored.raw }],
-      ops: [
-        ['del', keys.project(project.id)],
-        ['srem', keys.projects(actor.orgId), project.id],
-        ['hdel', keys.projectSlugs(actor.orgId), project.slug],
-        ...configs.map((c): WriteOp => ['del', keys.artifactConfig(c.id)]),
-        ...policies.map((p): WriteOp => ['del', keys.policy(p.id)]),
-        ...remnants,
-        ...webhooks.map((w): WriteOp => ['del', keys.webhook(w.id)]),
-        ...chatChannels.map((c): WriteOp => ['del', keys.chatChannel(c.id)]),
-        ['del', keys.artifactConfigs(project.id)],
-        ['del', keys.artifactConfigSlugs(project.id)],
-        ['del', keys.policies(project.id)],
-        ['del', keys.policySlugs(project.id)],
-        ['del', keys.webhooks(project.id)],
-        ['del', keys.chatChannels(project.id)],
-      ],
-      events: [
-        changeEvent(actor.orgId, 'project', 'deleted', project.id, undefined, CONFIG_READERS),
-        ...configs.map((c) => changeEvent(actor.orgId, 'artifactConfig', 'deleted', c.id, undefined, CONFIG_READERS)),
-        ...policies.map((p) => changeEvent(actor.orgId, 'policy', 'deleted', p.id, undefined, CONFIG_READERS)),
-        ...webhooks.map((w) => changeEvent(actor.orgId, 'webhook', 'deleted', w.id, undefined, CONFIG_READERS)),
-        ...chatChannels.map((c) => changeEvent(actor.orgId, 'chatChannel', 'deleted', c.id, undefined, CONFIG_READERS)),
-      ],
+      ...combinePlans(
+        store.projects.remove(stored),
+        store.artifactConfigs.removeWithProject(project, configs),
+        await store.policies.removeWithProject(project, policies),
+        ...webhooks.map((webhook) => store.webhooks.remove(webhook)),
+        store.chatChannels.removeWithProject(project, chatChannels),
+      ),
     });
     return { deleted: project.id };
   },
@@ -206,27 +162,14 @@ export const listArtifactConfigs = defineCommand({
   name: 'artifactConfig.list',
   async handler(context, input) {
     await projectInOrg(context, input.projectId);
-    return (await context.repos.artifactConfigs(input.projectId)).sort((a, b) => a.slug.localeCompare(b.slug));
+    return (await context.store.artifactConfigs.ofProject(input.projectId)).sort((a, b) => a.slug.localeCompare(b.slug));
   },
 });
-
-/** The writes that make `configId` the project's only default. */
-async function makeDefaultWrites(context: CommandContext, projectId: string, configId: string) {
-  const others = (await context.repos.artifactConfigs(projectId)).filter((c) => c.isDefault && c.id !== configId);
-  return others.map((other) => {
-    const updated = { ...other, isDefault: false, version: other.version + 1 };
-    return {
-      op: ['set', context.repos.keys.artifactConfig(other.id), JSON.stringify(updated)] as WriteOp,
-      event: changeEvent(context.actor.orgId, 'artifactConfig', 'updated', other.id, updated, CONFIG_READERS),
-    };
-  });
-}
 
 export const createArtifactConfig = defineCommand({
   name: 'artifactConfig.create',
   async handler(context, input) {
-    const { actor, repos, commit } = context;
-    const { keys } = repos;
+    const { actor, store, commit } = context;
     const project = (await projectInOrg(context, input.projectId)).value;
     const config: ArtifactConfigRecord = {
       id: randomId(),
@@ -241,18 +184,11 @@ export const createArtifactConfig = defineCommand({
       createdAt: new Date().toISOString(),
       version: 1,
     };
-    const demoted = config.isDefault ? await makeDefaultWrites(context, project.id, config.id) : [];
+    const plan = store.artifactConfigs.create(config);
     await commit({
       target: { type: 'artifactConfig', id: config.id, name: `${project.slug}/${config.slug}` },
       changes: diffFields(null, config),
-      expect: [{ key: keys.artifactConfigSlugs(project.id), field: config.slug, equals: null }],
-      ops: [
-        ['set', keys.artifactConfig(config.id), JSON.stringify(config)],
-        ['sadd', keys.artifactConfigs(project.id), config.id],
-        ['hset', keys.artifactConfigSlugs(project.id), config.slug, config.id],
-        ...demoted.map((d) => d.op),
-      ],
-      events: [changeEvent(actor.orgId, 'artifactConfig', 'created', config.id, config, CONFIG_READERS), ...demoted.map((d) => d.event)],
+      ...(config.isDefault ? combinePlans(plan, await store.artifactConfigs.demoteOthers(config)) : plan),
     }).catch((error) => {
       throw error?.code === 'CONFLICT' ? conflict(`Project ${project.slug} has an artifact configuration "${config.slug}" already`) : error;
     });
@@ -263,22 +199,19 @@ export const createArtifactConfig = defineCommand({
 export const updateArtifactConfig = defineCommand({
   name: 'artifactConfig.update',
   async handler(context, input) {
-    const { repos } = context;
+    const { store } = context;
     const stored = await artifactConfigInOrg(context, input.artifactConfigId);
     const config = stored.value;
     assertVersion(`Artifact configuration ${config.slug}`, input.version, config, config);
     const { artifactConfigId: _id, version: _version, ...fields } = input;
     const updated: ArtifactConfigRecord = { ...config, ...dropUndefined(fields), version: config.version + 1 };
-    const demoted = updated.isDefault && !config.isDefault ? await makeDefaultWrites(context, config.projectId, config.id) : [];
-    const changed = await commitEntityUpdate(context, {
+    const plan = store.artifactConfigs.update(stored, updated);
+    const changed = await commitUpdate(context, {
       entity: 'artifactConfig',
-      key: repos.keys.artifactConfig(config.id),
       stored,
       updated,
       name: config.slug,
-      audience: CONFIG_READERS,
-      ops: demoted.map((d) => d.op),
-      events: demoted.map((d) => d.event),
+      plan: updated.isDefault && !config.isDefault ? combinePlans(plan, await store.artifactConfigs.demoteOthers(updated)) : plan,
     });
     return changed ? updated : config;
   },
@@ -287,21 +220,15 @@ export const updateArtifactConfig = defineCommand({
 export const deleteArtifactConfig = defineCommand({
   name: 'artifactConfig.delete',
   async handler(context, input) {
-    const { keys } = context.repos;
     const stored = await artifactConfigInOrg(context, input.artifactConfigId);
     const config = stored.value;
     if (config.isDefault) throw conflict(`"${config.slug}" is the project's default artifact configuration; make another one the default first`);
-    return commitEntityDelete(context, {
+    return commitRemoval(context, {
       entity: 'artifactConfig',
-      key: keys.artifactConfig(config.id),
-      stored,
+      id: config.id,
       name: config.slug,
       identity: { slug: config.slug },
-      audience: CONFIG_READERS,
-      ops: [
-        ['srem', keys.artifactConfigs(config.projectId), config.id],
-        ['hdel', keys.artifactConfigSlugs(config.projectId), config.slug],
-      ],
+      plan: context.store.artifactConfigs.remove(stored),
     });
   },
 });

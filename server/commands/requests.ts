@@ -1,7 +1,7 @@
 // request.list, request.get, request.approve, request.deny, request.cancel, request.resubmit.
 // (Submitting a new request is an upload: POST /api/v1/orgs/{org}/signing-requests.)
 import type { WorkflowStatus } from '../../src/lib/shared/signing.js';
-import { cancelRefusal, decisionRefusal, resubmitRefusal } from '../../src/lib/shared/rules.js';
+import { breakGlassRefusal, cancelRefusal, decisionRefusal, resubmitRefusal } from '../../src/lib/shared/rules.js';
 import type { Decision } from '../../src/lib/shared/entities.js';
 import type { PolicyRecord, RequestRecord } from '../store/records.js';
 import { commitRequestChange, withStatus } from '../signing/lifecycle.js';
@@ -159,11 +159,18 @@ export const breakGlassRequest = defineCommand({
     return retryOnConcurrentChange(async () => {
       const stored = await requestInOrg(context, input.requestId);
       const request = stored.value;
-      if (request.workflowStatus !== 'WaitingForApproval') throw conflict(`The request is ${request.workflowStatus}, not waiting for approval`, request);
-      if (request.submitterId === actor.userId) throw forbidden('A submitter never breaks the glass on their own request');
-      const policy = (await context.repos.policy(request.policyId))?.value;
-      if (!policy) throw conflict(`The signing policy ${request.policySlug} was deleted; the request can only be canceled`);
-      if (!policy.allowBreakGlass) throw forbidden(`Signing policy ${request.projectSlug}/${policy.slug} does not allow break-glass: its approvers decide`);
+      const policy = (await context.store.policies.get(actor.orgId, request.policyId))?.value ?? null;
+      // The rule the request page shows the action by (src/lib/shared/rules.ts).
+      switch (breakGlassRefusal(request, policy, actor.userId)) {
+        case 'notWaiting':
+          throw conflict(`The request is ${request.workflowStatus}, not waiting for approval`, request);
+        case 'ownRequest':
+          throw forbidden('A submitter never breaks the glass on their own request');
+        case 'policyGone':
+          throw conflict(`The signing policy ${request.policySlug} was deleted; the request can only be canceled`);
+        case 'notAllowed':
+          throw forbidden(`Signing policy ${request.projectSlug}/${policy!.slug} does not allow break-glass: its approvers decide`);
+      }
       const glass = { userId: actor.userId, name: actor.name, reason: input.reason, at: new Date().toISOString() };
       return commitRequestChange(context.signet, context, {
         before: stored,

@@ -8,9 +8,10 @@ import type { AuditActor } from '../../src/lib/shared/entities.js';
 import { roleHas } from '../../src/lib/shared/permissions.js';
 import type { Signet } from '../signet.js';
 import type { CertificateRecord } from '../store/records.js';
-import { PreconditionFailed, type PlannedEvent, type WriteOp } from '../store/commit.js';
-import { auditDraft } from '../audit/entries.js';
-import { notificationWrites } from '../notifications.js';
+import { actingContext } from '../store/acting.js';
+import { combinePlans } from '../store/plan.js';
+import { planOutreach } from '../outreach/plan.js';
+import { CommandFailure } from '../errors.js';
 
 /** Days before expiry at which admins hear about it; 0: it has expired. Most urgent last. */
 const EXPIRY_NOTICE_DAYS = [30, 7, 1, 0] as const;
@@ -45,49 +46,34 @@ function notice(certificate: CertificateRecord, days: number, now: Date) {
 
 /** Sends the notices due at `now` (a clock of the caller's, for tests); returns how many certificates got one. */
 export async function sweepCertificateExpiry(signet: Signet, now: Date = new Date()): Promise<number> {
-  const { redis, keys, repos } = signet;
+  const { repos, store } = signet;
   let sent = 0;
-  for (const orgId of await redis.smembers(keys.orgIds)) {
-    const org = (await repos.org(orgId))?.value;
-    if (!org || org.deletedAt) continue;
-    const due = (await repos.certificates(orgId))
+  for (const org of await repos.orgs()) {
+    if (org.deletedAt) continue;
+    const orgId = org.id;
+    const due = (await store.certificates.list(orgId))
       .filter((certificate) => !certificate.disabled && !certificate.awaitingCertificate && certificate.notAfter)
       .map((certificate) => ({ certificate, days: noticeDue(certificate.notAfter!, now) }))
       .filter((entry): entry is { certificate: CertificateRecord; days: number } => entry.days !== null);
     if (due.length === 0) continue;
-    const markers = keys.certificateExpiryNotices(orgId);
     const admins = (await repos.members(orgId)).filter((member) => member.kind === 'user' && roleHas(member.role, 'certificate:write'));
+    const acting = actingContext((plan) => signet.apply(plan), { orgId, actor: ACTOR, source: { via: 'system' } });
     for (const { certificate, days } of due) {
-      const field = `${certificate.id}:${certificate.fingerprintSha256}`;
-      const sentBefore = await redis.hget(markers, field);
-      if (sentBefore !== null && Number(sentBefore) <= days) continue;
-      const ops: WriteOp[] = [['hset', markers, field, String(days)]];
-      const events: PlannedEvent[] = [];
-      const unread = await Promise.all(admins.map((admin) => redis.scard(keys.notificationUnread(orgId, admin.userId))));
-      admins.forEach((admin, i) => {
-        const writes = notificationWrites(keys, orgId, admin.userId, { ...notice(certificate, days, now), link: '/certificates' }, unread[i]!);
-        ops.push(...writes.ops);
-        events.push(writes.event);
-      });
+      const sentBefore = await store.certificates.expiryNoticeSent(certificate);
+      if (sentBefore !== null && sentBefore <= days) continue;
+      const note = { ...notice(certificate, days, now), link: '/certificates' };
+      // Their inbox only: the sweep has never mailed.
+      const outreach = await planOutreach(signet, { orgId, people: admins.map((member) => ({ member, note, inboxOnly: true })) });
       try {
-        await signet.apply({
-          expect: [{ key: markers, field, equals: sentBefore }],
-          ops,
-          events,
-          audits: [
-            auditDraft({
-              orgId,
-              actor: ACTOR,
-              action: days === 0 ? 'certificate.expired' : 'certificate.expiring',
-              target: { type: 'certificate', id: certificate.id, name: certificate.name },
-              changes: { expiryNotice: { before: sentBefore === null ? null : Number(sentBefore), after: days }, notified: { before: null, after: admins.length } },
-              source: { via: 'system' },
-            }),
-          ],
+        await acting.commit({
+          action: days === 0 ? 'certificate.expired' : 'certificate.expiring',
+          target: { type: 'certificate', id: certificate.id, name: certificate.name },
+          changes: { expiryNotice: { before: sentBefore, after: days }, notified: { before: null, after: admins.length } },
+          ...combinePlans(store.certificates.expiryNoticed(certificate, sentBefore, days), { expect: [], ops: outreach.ops, events: outreach.events }),
         });
         sent += 1;
       } catch (error) {
-        if (!(error instanceof PreconditionFailed)) throw error; // another node sent it meanwhile
+        if (!(error instanceof CommandFailure && error.concurrentChange)) throw error; // another node sent it meanwhile
       }
     }
   }

@@ -8,19 +8,13 @@ import { grantApplies } from '../../src/lib/shared/approvals.js';
 import type { Decision, PreApproval } from '../../src/lib/shared/entities.js';
 import type { Signet } from '../signet.js';
 import type { GrantRecord, PolicyRecord, RequestRecord } from '../store/records.js';
-import type { Loaded } from '../store/repositories.js';
+import type { Loaded } from '../store/plan.js';
 import type { PlannedEvent, Precondition, WriteOp } from '../store/commit.js';
-import type { Repositories } from '../store/repositories.js';
 import type { AuditChanges } from '../audit/entries.js';
-import { changeEvent } from '../store/events.js';
-import { REQUEST_READERS } from './lifecycle.js';
-
-/** Who hears about grants: everyone who sees signing requests (a grant is approval given ahead). */
-export const GRANT_READERS = [...REQUEST_READERS];
 
 /** The grant that pre-approves `submitterId`'s next request under `policy`, if any: the one closing soonest. */
 export async function applicableGrant(signet: Signet, policy: PolicyRecord, submitterId: string, now = Date.now()): Promise<Loaded<GrantRecord> | null> {
-  const usable = (await signet.repos.grants(policy.id)).filter((g) => grantApplies(g.value, policy, submitterId, now));
+  const usable = (await signet.store.grants.ofPolicy(policy.id)).filter((g) => grantApplies(g.value, policy, submitterId, now));
   usable.sort((a, b) => Date.parse(a.value.expiresAt!) - Date.parse(b.value.expiresAt!));
   return usable[0] ?? null;
 }
@@ -58,9 +52,7 @@ export function useGrant(signet: Signet, grant: Loaded<GrantRecord>, policy: Pol
   }));
   return {
     request: { ...request, approvals, preApproval, expiresAt: null },
-    expect: [{ key: signet.keys.grant(grant.value.id), equals: grant.raw }],
-    ops: [['set', signet.keys.grant(grant.value.id), JSON.stringify(updated)]],
-    events: [changeEvent(request.orgId, 'grant', 'updated', updated.id, updated, GRANT_READERS)],
+    ...signet.store.grants.update(grant, updated),
     changes: {
       preApproval: { before: null, after: preApproval },
       grantRemaining: { before: grant.value.maxSignatures - grant.value.used, after: updated.maxSignatures - used },
@@ -70,11 +62,5 @@ export function useGrant(signet: Signet, grant: Loaded<GrantRecord>, policy: Pol
 
 /** Whether the grant a submission meant to use changed since it was read (so the submission may try again). */
 export async function grantChanged(signet: Signet, grant: Loaded<GrantRecord>): Promise<boolean> {
-  return (await signet.redis.get(signet.keys.grant(grant.value.id))) !== grant.raw;
-}
-
-/** What goes with a deleted policy besides its record: its windows and its index of signed requests. */
-export async function policyRemnants(repos: Repositories, policyId: string): Promise<WriteOp[]> {
-  const grantIds = await repos.redis.smembers(repos.keys.policyGrants(policyId));
-  return [...grantIds.map((id): WriteOp => ['del', repos.keys.grant(id)]), ['del', repos.keys.policyGrants(policyId)], ['del', repos.keys.policySigned(policyId)]];
+  return signet.store.grants.changed(grant);
 }

@@ -13,7 +13,6 @@ import type { AuditChanges } from '../audit/entries.js';
 import { CommandFailure, conflict } from '../errors.js';
 import { requestOutreach, type RequestChange } from './notify.js';
 
-export { REQUEST_READERS } from '../store/requests.js';
 const QUEUEING_WAIT_MS = 1000;
 
 export function withStatus(request: RequestRecord, workflowStatus: WorkflowStatus, now = new Date()): RequestRecord {

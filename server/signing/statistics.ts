@@ -1,7 +1,7 @@
 // The dashboard's numbers, read from the indexes every request change keeps in its own commit
 // (server/store/dashboardIndexes.ts), so a read never scans requests: it counts per day in sorted
 // sets and reads at most MAX_WAIT_SAMPLES recent waits.
-import type { Repositories } from '../store/repositories.js';
+import type { EntityStores } from '../store/entities.js';
 import {
   DAY_MS,
   EXPIRY_BUCKETS,
@@ -19,33 +19,19 @@ import {
 const MAX_WAIT_SAMPLES = 5000;
 
 export async function readDashboardStats(
-  repos: Repositories,
+  store: EntityStores,
   orgId: string,
   options: { days: number; withCertificates: boolean; now?: number },
 ): Promise<DashboardStats> {
-  const { redis, keys } = repos;
   const now = options.now ?? Date.now();
   const period = periodDays(now, options.days);
   const from = period[0]!.startMs;
 
-  const counting = redis.pipeline();
-  for (const status of FINISHED_STATUSES) {
-    for (const { startMs } of period) counting.zcount(keys.requestsFinished(orgId, status), startMs, `(${startMs + DAY_MS}`);
-  }
-  const [counted, waits, certificates] = await Promise.all([
-    counting.exec(),
-    redis.zrevrangebyscore(keys.approvalWaits(orgId), '+inf', from, 'LIMIT', 0, MAX_WAIT_SAMPLES),
-    options.withCertificates ? repos.certificates(orgId) : Promise.resolve(null),
+  const [finished, waits, certificates] = await Promise.all([
+    store.dashboard.finishedPerDay<FinishedStatus>(orgId, FINISHED_STATUSES, period.map(({ startMs }) => ({ startMs, endMs: startMs + DAY_MS }))),
+    store.dashboard.approvalWaits(orgId, from, MAX_WAIT_SAMPLES),
+    options.withCertificates ? store.certificates.list(orgId) : Promise.resolve(null),
   ]);
-
-  const finished = {} as Record<FinishedStatus, number[]>;
-  FINISHED_STATUSES.forEach((status, s) => {
-    finished[status] = period.map((_, d) => {
-      const [error, count] = counted![s * period.length + d]!;
-      if (error) throw error;
-      return Number(count);
-    });
-  });
 
   let certificateExpiry: DashboardStats['certificateExpiry'] = null;
   if (certificates) {
@@ -59,14 +45,14 @@ export async function readDashboardStats(
   return {
     days: period.map(({ day }) => day),
     finished,
-    approvalWaits: await approvalWaitsByPolicy(repos, orgId, waits),
+    approvalWaits: await approvalWaitsByPolicy(store, orgId, waits),
     certificateExpiry,
     generatedAt: new Date(now).toISOString(),
   };
 }
 
 /** p50 and p90 of the waits of each policy that still exists, slowest p90 first. */
-async function approvalWaitsByPolicy(repos: Repositories, orgId: string, members: string[]): Promise<ApprovalWait[]> {
+async function approvalWaitsByPolicy(store: EntityStores, orgId: string, members: string[]): Promise<ApprovalWait[]> {
   const byPolicy = new Map<string, number[]>();
   for (const member of members) {
     const [policyId, waitMs] = member.split(':');
@@ -77,8 +63,8 @@ async function approvalWaitsByPolicy(repos: Repositories, orgId: string, members
     byPolicy.set(policyId, list);
   }
   if (byPolicy.size === 0) return [];
-  const policies = (await repos.policiesByIds([...byPolicy.keys()])).filter((policy) => policy.orgId === orgId);
-  const projects = new Map((await repos.projectsByIds([...new Set(policies.map((policy) => policy.projectId))])).map((project) => [project.id, project]));
+  const policies = await store.policies.ofIds(orgId, [...byPolicy.keys()]);
+  const projects = new Map((await store.projects.ofIds(orgId, [...new Set(policies.map((policy) => policy.projectId))])).map((project) => [project.id, project]));
   const result: ApprovalWait[] = [];
   for (const policy of policies) {
     // Deleted policies (and the policies of deleted projects) are history the chart leaves out.

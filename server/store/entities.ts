@@ -8,14 +8,32 @@ import { requestStore } from './requests.js';
 import { notificationStore } from './notifications.js';
 import { outboxStore } from './outbox.js';
 import { rollbackAlarmStore } from './rollbackAlarms.js';
+import { projectStore } from './projects.js';
+import { artifactConfigStore } from './artifactConfigs.js';
+import { grantStore } from './grants.js';
+import { policyStore } from './policies.js';
+import { certificateStore } from './certificates.js';
+import { chatChannelStore } from './chatChannels.js';
+import { buildSystemStore } from './buildSystems.js';
+import { dashboardStore } from './dashboard.js';
 
 export function openEntityStores(redis: Redis, keys: RedisKeys) {
+  const grants = grantStore(redis, keys);
+  const requests = requestStore(redis, keys);
   return {
     webhooks: webhookStore(redis, keys),
-    requests: requestStore(redis, keys),
+    requests,
     notifications: notificationStore(redis, keys),
     outbox: outboxStore(keys),
     rollbackAlarms: rollbackAlarmStore(redis, keys),
+    projects: projectStore(redis, keys),
+    artifactConfigs: artifactConfigStore(redis, keys),
+    grants,
+    policies: policyStore(redis, keys, grants, requests),
+    certificates: certificateStore(redis, keys),
+    chatChannels: chatChannelStore(redis, keys),
+    buildSystems: buildSystemStore(redis, keys),
+    dashboard: dashboardStore(redis, keys),
   };
 }
 

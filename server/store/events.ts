@@ -7,6 +7,9 @@ import type { Audience, PlannedEvent } from './commit.js';
 /** Who hears about configuration entities: everyone who may read the configuration. */
 export const CONFIG_READERS: Audience[] = ['p:config:read'];
 
+/** Who hears about signing requests, and pre-approved windows (a grant is approval given ahead). */
+export const REQUEST_READERS: Audience[] = ['p:signing:read'];
+
 /** An entity-change event for the given audiences: created or updated with the entity as it is now, or deleted. */
 export function changeEvent<E extends EntityName>(orgId: string, entity: E, op: 'created' | 'updated', id: string, data: EntityData<E>, audience: Audience[]): PlannedEvent;
 export function changeEvent<E extends EntityName>(orgId: string, entity: E, op: 'deleted', id: string, data: undefined, audience: Audience[]): PlannedEvent;

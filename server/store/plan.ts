@@ -1,6 +1,7 @@
 // What a store module returns for a create, update or remove: the preconditions the commit checks,
 // the writes (the record and every index that points at it) and the events that announce it. A
 // writer adds what it audits and commits the whole through its acting context (acting.ts).
+import type { Redis } from 'ioredis';
 import type { PlannedEvent, Precondition, WriteOp } from './commit.js';
 
 export interface WritePlan {
@@ -31,4 +32,11 @@ export function parseLoaded<T>(raw: string | null): Loaded<T> | null {
 /** The record only if it belongs to `orgId`: another organization's id reads as absent (NOT_FOUND by construction). */
 export function inOrg<T extends { orgId: string }>(loaded: Loaded<T> | null, orgId: string): Loaded<T> | null {
   return loaded && loaded.value.orgId === orgId ? loaded : null;
+}
+
+/** The records stored under these keys, parsed; keys with nothing stored are left out. */
+export async function readMany<T>(redis: Redis, keys: string[]): Promise<T[]> {
+  if (keys.length === 0) return [];
+  const raws = await redis.mget(...keys);
+  return raws.filter((raw): raw is string => raw !== null).map((raw) => JSON.parse(raw) as T);
 }

@@ -10,7 +10,6 @@ import type {
   PolicyRecord,
   ProjectRecord,
   ChatChannelRecord,
-  GrantRecord,
   InvitationRecord,
   MemberRecord,
   OrganizationRecord,
@@ -97,14 +96,14 @@ export function createRepositories(redis: Redis, keys: RedisKeys) {
       return parse<SessionRecord>(await redis.get(keys.session(sessionHash)));
     },
 
+    // Catalog reads by id alone, left for the signing pipeline, outreach, the REST APIs and the demo
+    // seeding; commands read the catalog through its store modules, scoped to an organization
+    // (store/projects.ts, policies.ts, certificates.ts, …), and these callers can move there too.
     async project(projectId: string) {
       return parse<ProjectRecord>(await redis.get(keys.project(projectId)));
     },
     async projectIdBySlug(orgId: string, slug: string) {
       return redis.hget(keys.projectSlugs(orgId), slug);
-    },
-    async projects(orgId: string) {
-      return getMany<ProjectRecord>(redis, (await redis.smembers(keys.projects(orgId))).map(keys.project));
     },
     async artifactConfig(configId: string) {
       return parse<ArtifactConfigRecord>(await redis.get(keys.artifactConfig(configId)));
@@ -115,38 +114,12 @@ export function createRepositories(redis: Redis, keys: RedisKeys) {
     async policy(policyId: string) {
       return parse<PolicyRecord>(await redis.get(keys.policy(policyId)));
     },
-    /** The policies of these ids that exist (deleted ones are left out). */
-    async policiesByIds(policyIds: string[]) {
-      return getMany<PolicyRecord>(redis, policyIds.map(keys.policy));
-    },
-    async projectsByIds(projectIds: string[]) {
-      return getMany<ProjectRecord>(redis, projectIds.map(keys.project));
-    },
-    async policies(projectId: string) {
-      return getMany<PolicyRecord>(redis, (await redis.smembers(keys.policies(projectId))).map(keys.policy));
-    },
-    async grant(grantId: string) {
-      return parse<GrantRecord>(await redis.get(keys.grant(grantId)));
-    },
-    /** A policy's grants, each with the raw string a commit names as its precondition. */
-    async grants(policyId: string): Promise<Array<Loaded<GrantRecord>>> {
-      const ids = await redis.smembers(keys.policyGrants(policyId));
-      if (ids.length === 0) return [];
-      const raws = await redis.mget(...ids.map(keys.grant));
-      return raws.flatMap((raw) => (raw === null ? [] : [{ value: JSON.parse(raw) as GrantRecord, raw }]));
-    },
     async certificate(certificateId: string) {
       const loaded = parse<CertificateRecord>(await redis.get(keys.certificate(certificateId)));
       return loaded && { ...loaded, value: withCertificateDefaults(loaded.value) };
     },
-    async certificates(orgId: string) {
-      return (await getMany<CertificateRecord>(redis, (await redis.smembers(keys.certificates(orgId))).map(keys.certificate))).map(withCertificateDefaults);
-    },
     async buildSystems(orgId: string) {
       return getMany<BuildSystemRecord>(redis, (await redis.smembers(keys.buildSystems(orgId))).map(keys.buildSystem));
-    },
-    async buildSystem(buildSystemId: string) {
-      return parse<BuildSystemRecord>(await redis.get(keys.buildSystem(buildSystemId)));
     },
     async chatChannel(chatChannelId: string) {
       return parse<ChatChannelRecord>(await redis.get(keys.chatChannel(chatChannelId)));

@@ -7,13 +7,10 @@ import type { AuditEntry } from '../../src/lib/shared/entities.js';
 import type { RedisKeys } from './keys.js';
 import type { RequestRecord } from './records.js';
 import type { Audience, Precondition, WriteOp } from './commit.js';
-import { changeEvent } from './events.js';
+import { changeEvent, REQUEST_READERS } from './events.js';
 import { inOrg, parseLoaded, type Loaded, type WritePlan } from './plan.js';
 import { dashboardIndexOps } from './dashboardIndexes.js';
 import { parseStoredEntry } from '../audit/query.js';
-
-/** Who hears of a request's changes. */
-export const REQUEST_READERS: readonly Audience[] = ['p:signing:read'];
 
 /** How long an Idempotency-Key keeps naming the request it made. */
 const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
@@ -144,7 +141,7 @@ export function requestStore(redis: Redis, keys: RedisKeys) {
       return {
         expect,
         ops,
-        events: [changeEvent(after.orgId, 'signingRequest', previous ? 'updated' : 'created', after.id, after, [...REQUEST_READERS])],
+        events: [changeEvent(after.orgId, 'signingRequest', previous ? 'updated' : 'created', after.id, after, REQUEST_READERS)],
       };
     },
     /** A removed policy's signed requests (the requests themselves stay). */

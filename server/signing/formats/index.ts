@@ -40,7 +40,7 @@ class AwaitingCertificate extends Error {}
 
 export async function signArtifact(signet: Signet, input: SignArtifactInput): Promise<TimestampResult> {
   if (input.format === 'openpgp-detached') {
-    const certificate = await ensureOpenpgpKey(signet, input.certificate.id);
+    const certificate = await ensureOpenpgpKey(signet, input.certificate);
     await writeAtomically(input.output, await signOpenpgpDetached(signet.config, certificate, input.artifact));
     return { timestamp: null, noTimestampReason: 'OpenPGP signatures carry their own signing time, not an RFC 3161 timestamp' };
   }

@@ -9,10 +9,9 @@ import { Readable } from 'node:stream';
 import type { AuditActor } from '../../../src/lib/shared/entities.js';
 import type { Config } from '../../config.js';
 import type { Signet } from '../../signet.js';
-import { toCertificate, type CertificateRecord } from '../../store/records.js';
+import type { CertificateRecord } from '../../store/records.js';
 import { actingContext } from '../../store/acting.js';
 import { CommandFailure } from '../../errors.js';
-import { changeEvent, CONFIG_READERS } from '../../store/events.js';
 import { openPrivateKey, sealPrivateKey } from '../../store/keyVault.js';
 
 export type OpenpgpKeyFields = Required<Pick<CertificateRecord, 'sealedOpenpgpKey' | 'openpgpPublicKey' | 'openpgpFingerprint'>>;
@@ -37,9 +36,10 @@ export async function newOpenpgpKey(config: Pick<Config, 'masterKey'>, certifica
 const WORKER: AuditActor = { type: 'system', id: 'signing-worker', name: 'Signing worker' };
 
 /** The certificate with an OpenPGP key, adding one (in one commit, audited) if it has none yet. */
-export async function ensureOpenpgpKey(signet: Signet, certificateId: string): Promise<CertificateRecord> {
+export async function ensureOpenpgpKey(signet: Signet, certificate: Pick<CertificateRecord, 'orgId' | 'id'>): Promise<CertificateRecord> {
+  const certificateId = certificate.id;
   for (let attempt = 0; ; attempt++) {
-    const stored = await signet.repos.certificate(certificateId);
+    const stored = await signet.store.certificates.get(certificate.orgId, certificateId);
     if (!stored) throw new Error('the certificate was deleted');
     if (stored.value.sealedOpenpgpKey) return stored.value;
     const updated: CertificateRecord = { ...stored.value, ...(await newOpenpgpKey(signet.config, certificateId, stored.value.name)), version: stored.value.version + 1 };
@@ -48,10 +48,7 @@ export async function ensureOpenpgpKey(signet: Signet, certificateId: string): P
       await worker.commit({
         target: { type: 'certificate', id: updated.id, name: updated.name },
         changes: { openpgpFingerprint: { before: null, after: updated.openpgpFingerprint } },
-        // The certificate written over the version read (store.certificates.update's plan once the certificates' store module is merged).
-        expect: [{ key: signet.keys.certificate(certificateId), equals: stored.raw }],
-        ops: [['set', signet.keys.certificate(certificateId), JSON.stringify(updated)]],
-        events: [changeEvent(updated.orgId, 'certificate', 'updated', updated.id, toCertificate(updated), CONFIG_READERS)],
+        ...signet.store.certificates.update(stored, updated),
       });
       return updated;
     } catch (error) {
