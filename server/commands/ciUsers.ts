@@ -55,7 +55,7 @@ export const removeCiUser = defineCommand({
       target: { type: 'ciUser', id: stored.value.userId, name: stored.value.name },
       changes: { role: { before: stored.value.role, after: null } },
       expect: [{ key: repos.keys.member(actor.orgId, input.userId), equals: stored.raw }],
-      ops: [...removal.ops, ['hdel', repos.keys.usersByEmail, stored.value.email]],
+      ops: removal.ops,
       events: removal.events,
       alsoAudited: removal.alsoAudited,
       access: removal.access,

@@ -131,7 +131,7 @@ export async function memberRemovalWrites(context: CommandContext, member: Membe
     ['srem', keys.userOrgs(member.userId), actor.orgId],
     ...revocation.ops,
   ];
-  if (member.kind === 'ciUser') ops.push(['del', keys.user(member.userId)], ['del', keys.userOrgs(member.userId)]);
+  if (member.kind === 'ciUser') ops.push(['del', keys.user(member.userId)], ['hdel', keys.usersByEmail, member.email], ['del', keys.userOrgs(member.userId)]);
   const events = [changeEvent(actor.orgId, 'member', 'deleted', member.userId, undefined, TEAM), ...revocation.events];
   const descendantKeyIds = revocation.descendants.map((key) => key.id);
   const access: AccessScope[] = [{ orgId: actor.orgId, userId: member.userId }];
