@@ -4,10 +4,12 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from './keys.js';
 import { webhookStore } from './webhooks.js';
+import { accountStores } from './accounts.js';
 
 export function openEntityStores(redis: Redis, keys: RedisKeys) {
   return {
     webhooks: webhookStore(redis, keys),
+    ...accountStores(redis, keys),
   };
 }
 
