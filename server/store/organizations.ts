@@ -19,6 +19,10 @@ export function organizationStore(redis: Redis, keys: RedisKeys, parts: { member
     async idBySlug(slug: string): Promise<string | null> {
       return redis.hget(keys.orgSlugs, slug);
     },
+    /** Every live organization's id (for the node's watches that go through them all). */
+    async ids(): Promise<string[]> {
+      return redis.smembers(keys.orgIds);
+    },
     /** Whether the installation has any organization (setup is offered only while it has none). */
     async any(): Promise<boolean> {
       return (await redis.scard(keys.orgIds)) > 0;
