@@ -13,8 +13,6 @@ import type { MailMessage } from '../outreach/mail.js';
 import { CommandFailure, invalidInput, parseOr400 } from '../errors.js';
 import { hashPassword, randomId, randomToken, tokenHash, verifyPassword } from './secrets.js';
 
-export { INVITATION_LIFETIME_MS };
-
 /** A new invitation and its token; the token goes into the link once and is never stored. */
 export function newInvitation(orgId: string, email: string, role: Role, invitedBy: string): { invitation: InvitationRecord; token: string } {
   const token = randomToken();
