@@ -9,9 +9,14 @@ import { migrateStore, type MigrationResult } from './store/migrations/index.js'
 import { storedHeadVerifies } from './audit/chain.js';
 import { INSTANCE_ORG_ID } from './store/keys.js';
 
-export async function prepareStore({ redis, keys }: Pick<Store, 'redis' | 'keys'>, config: Config, auditKey: AuditSigningKey, logger: Logger): Promise<MigrationResult> {
+export async function prepareStore(
+  { redis, keys, organizations }: Pick<Store, 'redis' | 'keys' | 'organizations'>,
+  config: Config,
+  auditKey: AuditSigningKey,
+  logger: Logger,
+): Promise<MigrationResult> {
   await verifyMasterKey(redis, keys, config.masterKey, async () => {
-    const orgIds = [INSTANCE_ORG_ID, ...(await redis.srandmember(keys.orgIds, 20))];
+    const orgIds = [INSTANCE_ORG_ID, ...(await organizations.sampleIds(20))];
     return storedHeadVerifies(redis, keys, auditKey.publicKey, orgIds);
   });
   return migrateStore(redis, keys, logger);

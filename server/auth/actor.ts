@@ -6,6 +6,8 @@ import { permissionsOf, type Permission, type StoredRole } from '../../src/lib/s
 import type { AuditActor } from '../../src/lib/shared/entities.js';
 import type { RedisKeys } from '../store/keys.js';
 import type { ApiKeyRecord, MemberRecord, OrganizationRecord, SessionRecord, UserRecord } from '../store/records.js';
+import { readKeyActor, readSessionActor } from '../store/actorRecords.js';
+import { accountStores } from '../store/accounts.js';
 import { CommandFailure } from '../errors.js';
 import { parseApiKeyToken, sameHash, tokenHash } from './secrets.js';
 
@@ -49,12 +51,7 @@ function isExpired(expiresAt: string | null | undefined, now = Date.now()): bool
  */
 export async function loadActor(redis: Redis, keys: RedisKeys, principal: Principal): Promise<Actor> {
   if (principal.kind === 'apiKey') {
-    const [keyRaw, memberRaw, orgRaw, ...ancestorRaws] = await redis.mget(
-      keys.apiKey(principal.keyId),
-      keys.member(principal.orgId, principal.ownerId),
-      keys.org(principal.orgId),
-      ...principal.ancestry.map((id) => keys.apiKey(id)),
-    );
+    const { principalRaw: keyRaw, memberRaw, orgRaw, ancestorRaws } = await readKeyActor(redis, keys, principal);
     if (!keyRaw) throw unauthenticated('This API key was revoked');
     const key = JSON.parse(keyRaw) as ApiKeyRecord;
     if (isExpired(key.expiresAt)) throw unauthenticated('This API key has expired');
@@ -65,7 +62,7 @@ export async function loadActor(redis: Redis, keys: RedisKeys, principal: Princi
       if (isExpired(ancestor.expiresAt)) throw unauthenticated('The API key this key was created with has expired, and this key with it');
       if (ancestor.expiresAt && (!expiresAt || Date.parse(ancestor.expiresAt) < Date.parse(expiresAt))) expiresAt = ancestor.expiresAt;
     }
-    const org = liveOrg(orgRaw ?? null);
+    const org = liveOrg(orgRaw);
     if (!memberRaw) throw unauthenticated('The owner of this API key is no longer a member of the organization');
     const member = JSON.parse(memberRaw) as MemberRecord;
     // Effective permissions: the key's list intersected with its owner's current role.
@@ -92,16 +89,11 @@ export async function loadActor(redis: Redis, keys: RedisKeys, principal: Princi
     };
   }
 
-  const [sessionRaw, memberRaw, orgRaw, userRaw] = await redis.mget(
-    keys.session(principal.sessionHash),
-    keys.member(principal.orgId, principal.userId),
-    keys.org(principal.orgId),
-    keys.user(principal.userId),
-  );
+  const { principalRaw: sessionRaw, memberRaw, orgRaw, userRaw } = await readSessionActor(redis, keys, principal);
   if (!sessionRaw) throw unauthenticated('Your session has ended; sign in again');
   const session = JSON.parse(sessionRaw) as SessionRecord;
   if (session.userId !== principal.userId || isExpired(session.expiresAt)) throw unauthenticated('Your session has ended; sign in again');
-  const org = liveOrg(orgRaw ?? null);
+  const org = liveOrg(orgRaw);
   if (!userRaw) throw unauthenticated('This account no longer exists');
   const user = JSON.parse(userRaw) as UserRecord;
 
@@ -150,9 +142,8 @@ function liveOrg(orgRaw: string | null): OrganizationRecord {
 export async function authenticateApiKey(redis: Redis, keys: RedisKeys, token: string): Promise<Principal> {
   const parsed = parseApiKeyToken(token);
   if (!parsed) throw unauthenticated('The API key is malformed');
-  const raw = await redis.get(keys.apiKey(parsed.keyId));
-  if (!raw) throw unauthenticated('The API key is not valid');
-  const key = JSON.parse(raw) as ApiKeyRecord;
+  const key = await accountStores(redis, keys).apiKeys.forToken(parsed.keyId);
+  if (!key) throw unauthenticated('The API key is not valid');
   if (!sameHash(key.secretHash, tokenHash(parsed.secret))) throw unauthenticated('The API key is not valid');
   if (isExpired(key.expiresAt)) throw unauthenticated('This API key has expired');
   return { kind: 'apiKey', keyId: key.id, ownerId: key.ownerId, orgId: key.orgId, ancestry: key.ancestry ?? [] };
@@ -165,23 +156,21 @@ export async function authenticateSession(
   sessionId: string,
   orgSlug: string | undefined,
 ): Promise<Principal> {
+  const { sessions, organizations, users, members } = accountStores(redis, keys);
   const sessionHash = tokenHash(sessionId);
-  const raw = await redis.get(keys.session(sessionHash));
-  if (!raw) throw unauthenticated('Your session has ended; sign in again');
-  const session = JSON.parse(raw) as SessionRecord;
-  if (isExpired(session.expiresAt)) throw unauthenticated('Your session has ended; sign in again');
+  const session = (await sessions.get(sessionHash))?.value;
+  if (!session || isExpired(session.expiresAt)) throw unauthenticated('Your session has ended; sign in again');
   let orgId: string | null;
   if (orgSlug) {
-    orgId = await redis.hget(keys.orgSlugs, orgSlug);
+    orgId = await organizations.idBySlug(orgSlug);
     if (!orgId) throw new CommandFailure('NOT_FOUND', `Organization "${orgSlug}" was not found`);
   } else {
-    const orgIds = await redis.smembers(keys.userOrgs(session.userId));
+    const orgIds = await users.orgIds(session.userId);
     if (orgIds.length !== 1) throw new CommandFailure('INVALID_INPUT', 'org: choose an organization (you belong to several, or none)');
     orgId = orgIds[0]!;
   }
-  const isMember = await redis.exists(keys.member(orgId, session.userId));
-  if (isMember) return { kind: 'session', sessionHash, userId: session.userId, orgId };
-  const user = JSON.parse((await redis.get(keys.user(session.userId))) ?? 'null') as UserRecord | null;
+  if (await members.isMember(orgId, session.userId)) return { kind: 'session', sessionHash, userId: session.userId, orgId };
+  const user = (await users.get(session.userId))?.value;
   if (user?.operator) return { kind: 'support', sessionHash, userId: session.userId, orgId };
   throw new CommandFailure('FORBIDDEN', 'You are not a member of this organization');
 }
@@ -191,9 +180,10 @@ export async function authenticateSession(
  * (the CLI's demo data, benchmark seeding). `audit` says who really acted.
  */
 export async function ownerActor(redis: Redis, keys: RedisKeys, orgId: string, audit: AuditActor): Promise<Actor> {
-  const orgRaw = await redis.get(keys.org(orgId));
+  const { organizations, members } = accountStores(redis, keys);
+  const orgRaw = (await organizations.get(orgId))?.raw ?? null;
   const org = liveOrg(orgRaw);
-  const owner = JSON.parse((await redis.get(keys.member(orgId, org.ownerId)))!) as MemberRecord;
+  const owner = (await members.get(orgId, org.ownerId))!.value;
   return {
     type: 'user',
     userId: owner.userId,

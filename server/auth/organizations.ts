@@ -7,14 +7,13 @@ import { Email, Name, Password, Slug } from '../../src/lib/shared/commands.js';
 import type { Signet } from '../signet.js';
 import type { MemberRecord, OrganizationRecord, UserRecord } from '../store/records.js';
 import { toOrganization } from '../store/records.js';
-import { PreconditionFailed, type WriteOp } from '../store/commit.js';
 import { INSTANCE_ORG_ID } from '../store/keys.js';
-import { changeEvent } from '../store/events.js';
-import { auditDraft, type AuditSource } from '../audit/entries.js';
+import { combinePlans, type WritePlan } from '../store/plan.js';
+import { actingContext } from '../store/acting.js';
+import type { AuditSource } from '../audit/entries.js';
 import { CommandFailure, conflict, parseOr400 } from '../errors.js';
 import { hashPassword, randomId, randomToken, tokenHash } from './secrets.js';
-import { invitationLink, invitationWrites, newInvitation } from './invitations.js';
-import { membershipWrites, userWrites } from './accountWrites.js';
+import { invitationLink, newInvitation } from './invitations.js';
 
 export const NewOrganizationInput = z.strictObject({
   orgSlug: Slug,
@@ -38,11 +37,10 @@ export async function createOrganization(
   source: AuditSource,
 ): Promise<{ org: ReturnType<typeof toOrganization>; owner: MemberRecord; ownerSetupLink: string | null }> {
   const input = parseOr400(NewOrganizationInput, rawInput);
-  const { keys } = signet;
-  if (await signet.repos.orgIdBySlug(input.orgSlug)) throw conflict(`An organization with slug "${input.orgSlug}" exists already`);
+  const { organizations, users, members, invitations } = signet.store;
+  if (await organizations.idBySlug(input.orgSlug)) throw conflict(`An organization with slug "${input.orgSlug}" exists already`);
   const now = new Date().toISOString();
-  const existingUserId = await signet.repos.userIdByEmail(input.ownerEmail);
-  const existingUser = existingUserId ? (await signet.repos.user(existingUserId))?.value : undefined;
+  const existingUser = (await users.byEmail(input.ownerEmail))?.value;
   if (existingUser?.kind === 'ciUser') throw conflict('A CI user cannot own an organization');
   const user: UserRecord = existingUser ?? {
     id: randomId(),
@@ -74,18 +72,12 @@ export async function createOrganization(
     joinedAt: now,
     version: 1,
   };
-  const ops: WriteOp[] = [
-    ['set', keys.org(org.id), JSON.stringify(org)],
-    ['hset', keys.orgSlugs, org.slug, org.id],
-    ['sadd', keys.orgIds, org.id],
-    ...(existingUser ? [] : userWrites(signet.keys, user)),
-    ...membershipWrites(signet.keys, owner),
-  ];
+  const plans: WritePlan[] = [organizations.create(org), ...(existingUser ? [] : [users.create(user)]), members.create(owner)];
   // A new owner without a password gets an invitation (role owner, only an operator can make one).
   let ownerSetupLink: string | null = null;
   if (!user.passwordHash) {
     const { invitation, token } = newInvitation(org.id, user.email, 'owner', 'operator');
-    ops.push(...invitationWrites(signet.keys, invitation));
+    plans.push(invitations.create(invitation));
     ownerSetupLink = invitationLink(signet.config.publicUrl, token);
   }
   const target = { type: 'organization', id: org.id, name: org.name };
@@ -95,20 +87,12 @@ export async function createOrganization(
     owner: { before: null, after: user.email },
     openSource: { before: null, after: org.openSource },
   };
+  // Audited in the new organization's log and in the instance's.
+  const acting = actingContext((plan) => signet.apply(plan), { orgId: org.id, actor, source, action: 'org.create' });
   try {
-    await signet.apply({
-      expect: [
-        { key: keys.orgSlugs, field: org.slug, equals: null },
-        ...(existingUser ? [] : [{ key: keys.usersByEmail, field: user.email, equals: null }]),
-      ],
-      ops,
-      audits: [
-        auditDraft({ orgId: org.id, actor, action: 'org.create', target, changes, source }),
-        auditDraft({ orgId: INSTANCE_ORG_ID, actor, action: 'org.create', target, changes, source }),
-      ],
-    });
+    await acting.commit({ target, changes, ...combinePlans(...plans), alsoAudited: [{ target, changes, orgId: INSTANCE_ORG_ID }] });
   } catch (error) {
-    if (error instanceof PreconditionFailed) throw conflict('The organization slug or owner email was taken meanwhile; try again');
+    if (error instanceof CommandFailure && error.concurrentChange) throw conflict('The organization slug or owner email was taken meanwhile; try again');
     throw error;
   }
   return { org: toOrganization(org), owner, ownerSetupLink };
@@ -125,8 +109,8 @@ export async function addMemberDirectly(
   actor: AuditActor,
   source: AuditSource,
 ): Promise<MemberRecord> {
-  const existingId = await signet.repos.userIdByEmail(person.email);
-  const existing = existingId ? (await signet.repos.user(existingId))?.value : undefined;
+  const { users, members } = signet.store;
+  const existing = (await users.byEmail(person.email))?.value;
   const now = new Date().toISOString();
   const user: UserRecord = existing ?? {
     id: randomId(),
@@ -138,34 +122,25 @@ export async function addMemberDirectly(
     createdAt: now,
     version: 1,
   };
-  const stored = await signet.repos.member(orgId, user.id);
+  const stored = await members.get(orgId, user.id);
   if (stored) return stored.value;
   const member: MemberRecord = { userId: user.id, orgId, kind: 'user', email: user.email, name: user.name, role: person.role, joinedAt: now, version: 1 };
-  await signet.apply({
-    expect: [{ key: signet.keys.member(orgId, user.id), equals: null }],
-    ops: [...(existing ? [] : userWrites(signet.keys, user)), ...membershipWrites(signet.keys, member)],
-    events: [changeEvent(orgId, 'member', 'created', user.id, member, ['p:team:read'])],
-    audits: [
-      auditDraft({
-        orgId,
-        actor,
-        action: 'member.add',
-        target: { type: 'member', id: user.id, name: user.name },
-        changes: { role: { before: null, after: person.role }, email: { before: null, after: user.email } },
-        source,
-      }),
-    ],
+  await actingContext((plan) => signet.apply(plan), { orgId, actor, source }).commit({
+    action: 'member.add',
+    target: { type: 'member', id: user.id, name: user.name },
+    changes: { role: { before: null, after: person.role }, email: { before: null, after: user.email } },
+    ...combinePlans(...(existing ? [] : [users.create(user)]), members.create(member)),
   });
   return member;
 }
 
 /** Issues the one-time setup token when the instance has no organization yet. */
 export async function ensureSetupToken(signet: Signet): Promise<string | null> {
-  if ((await signet.redis.scard(signet.keys.orgIds)) > 0) return null;
+  const { organizations } = signet.store;
+  if (await organizations.any()) return null;
   const token = randomToken();
-  // NX: with several nodes starting at once, the first token wins; the others print nothing.
-  const created = await signet.redis.set(signet.keys.setupToken, tokenHash(token), 'NX');
-  return created ? token : null;
+  // With several nodes starting at once, the first token wins; the others print nothing.
+  return (await organizations.setupToken.issue(tokenHash(token))) ? token : null;
 }
 
 export const SetupInput = NewOrganizationInput.extend({ token: z.string().min(10).max(200), ownerPassword: Password });
@@ -173,12 +148,13 @@ export const SetupInput = NewOrganizationInput.extend({ token: z.string().min(10
 /** Uses the setup token once to create the first organization and its owner. */
 export async function completeSetup(signet: Signet, rawInput: unknown, source: AuditSource) {
   const input = parseOr400(SetupInput, rawInput);
-  const stored = await signet.redis.get(signet.keys.setupToken);
+  const { setupToken } = signet.store.organizations;
+  const stored = await setupToken.current();
   if (!stored || stored !== tokenHash(input.token)) {
     throw new CommandFailure('NOT_FOUND', 'This setup link is not valid or was used already');
   }
-  // Delete first: the link is single-use even if two requests race.
-  if ((await signet.redis.del(signet.keys.setupToken)) !== 1) {
+  // Used up first: the link is single-use even if two requests race.
+  if (!(await setupToken.consume())) {
     throw new CommandFailure('NOT_FOUND', 'This setup link was used already');
   }
   const { token: _token, ...organization } = input;
@@ -187,7 +163,7 @@ export async function completeSetup(signet: Signet, rawInput: unknown, source: A
     return await createOrganization(signet, organization, actor, source);
   } catch (error) {
     // Nothing was created (say, the data store failed): the link works again.
-    await signet.redis.set(signet.keys.setupToken, stored, 'NX').catch(() => {});
+    await setupToken.restore(stored).catch(() => {});
     throw error;
   }
 }

@@ -6,11 +6,10 @@ import type { AuditActor } from '../../src/lib/shared/entities.js';
 import { permissionsOf } from '../../src/lib/shared/permissions.js';
 import type { Signet } from '../signet.js';
 import { addMemberDirectly, createOrganization } from '../auth/organizations.js';
-import { CLI_SOURCE, auditDraft } from '../audit/entries.js';
-import { changeEvent } from '../store/events.js';
+import { CLI_SOURCE } from '../audit/entries.js';
+import { actingContext } from '../store/acting.js';
 import { API_KEY_PREFIX, tokenHash } from '../auth/secrets.js';
 import type { ApiKeyRecord, MemberRecord, UserRecord } from '../store/records.js';
-import { toApiKey } from '../store/records.js';
 import { ownerActor } from '../auth/actor.js';
 import { COMMANDS_BY_NAME } from '../commands/registry.js';
 import { createCommandContext, NO_NODE_SERVICES } from '../commands/define.js';
@@ -116,7 +115,7 @@ export async function runDemo(signet: Signet, actor: AuditActor): Promise<DemoCr
   }));
   const [owner, ...others] = users;
 
-  let orgId = await signet.repos.orgIdBySlug(DEMO_ORG);
+  let orgId = await signet.store.organizations.idBySlug(DEMO_ORG);
   if (!orgId) {
     const created = await createOrganization(
       signet,
@@ -130,7 +129,7 @@ export async function runDemo(signet: Signet, actor: AuditActor): Promise<DemoCr
     await addMemberDirectly(signet, orgId, { ...person, role: person.role as 'admin' | 'member' | 'viewer' }, actor, CLI_SOURCE);
   }
   const ciUser = await ensureDemoCiUser(signet, orgId, actor);
-  const idOf = async (email: string) => (await signet.repos.userIdByEmail(email))!;
+  const idOf = async (email: string) => (await signet.store.users.idByEmail(email))!;
   await ensureDemoSigning(signet, orgId, actor, {
     owner: await idOf(owner!.email),
     admin: await idOf(users[1]!.email),
@@ -150,29 +149,24 @@ export async function runDemo(signet: Signet, actor: AuditActor): Promise<DemoCr
 }
 
 async function ensureDemoCiUser(signet: Signet, orgId: string, actor: AuditActor) {
-  const { keys } = signet;
+  const { members, apiKeys, ciUsers } = signet.store;
   const userId = derived(signet, 'ci-user-id', 12);
   const keyId = derived(signet, 'ci-key-id', 12);
   const secret = derived(signet, 'ci-key-secret', 43).padEnd(43, 'x');
   const token = `${API_KEY_PREFIX}${keyId}_${secret}`;
   const email = `ci-${userId.toLowerCase()}@${DEMO_ORG}.ci.signet.invalid`;
-  if (await signet.repos.member(orgId, userId)) {
-    if (!(await signet.repos.apiKey(keyId))) await writeDemoKey(signet, orgId, userId, keyId, secret, actor);
+  if (await members.get(orgId, userId)) {
+    if (!(await apiKeys.get(orgId, keyId))) await writeDemoKey(signet, orgId, userId, keyId, secret, actor);
     return { email, token };
   }
   const now = new Date().toISOString();
   const user: UserRecord = { id: userId, email, name: 'Demo CI', kind: 'ciUser', passwordHash: null, operator: false, createdAt: now, version: 1 };
   const member: MemberRecord = { userId, orgId, kind: 'ciUser', email, name: 'Demo CI', role: 'member', joinedAt: now, version: 1 };
-  await signet.apply({
-    ops: [
-      ['set', keys.user(userId), JSON.stringify(user)],
-      ['hset', keys.usersByEmail, email, userId],
-      ['sadd', keys.userOrgs(userId), orgId],
-      ['set', keys.member(orgId, userId), JSON.stringify(member)],
-      ['sadd', keys.orgMembers(orgId), userId],
-    ],
-    events: [changeEvent(orgId, 'member', 'created', userId, member, ['p:team:read'])],
-    audits: [auditDraft({ orgId, actor, action: 'ciUser.create', target: { type: 'ciUser', id: userId, name: 'Demo CI' }, changes: { role: { before: null, after: 'member' } }, source: CLI_SOURCE })],
+  await actingContext((plan) => signet.apply(plan), { orgId, actor, source: CLI_SOURCE }).commit({
+    action: 'ciUser.create',
+    target: { type: 'ciUser', id: userId, name: 'Demo CI' },
+    changes: { role: { before: null, after: 'member' } },
+    ...ciUsers.create(user, member),
   });
   await writeDemoKey(signet, orgId, userId, keyId, secret, actor);
   return { email, token };
@@ -194,13 +188,10 @@ async function writeDemoKey(signet: Signet, orgId: string, ownerId: string, keyI
     version: 1,
     secretHash: tokenHash(secret),
   };
-  await signet.apply({
-    expect: [{ key: signet.keys.apiKey(keyId), equals: null }],
-    ops: [
-      ['set', signet.keys.apiKey(keyId), JSON.stringify(record)],
-      ['sadd', signet.keys.orgApiKeys(orgId), keyId],
-    ],
-    events: [changeEvent(orgId, 'apiKey', 'created', keyId, toApiKey(record, null), [`u:${ownerId}`, 'p:team:manage'])],
-    audits: [auditDraft({ orgId, actor, action: 'apiKey.create', target: { type: 'apiKey', id: keyId, name: record.name }, changes: { permissions: { before: null, after: record.permissions } }, source: CLI_SOURCE })],
+  await actingContext((plan) => signet.apply(plan), { orgId, actor, source: CLI_SOURCE }).commit({
+    action: 'apiKey.create',
+    target: { type: 'apiKey', id: keyId, name: record.name },
+    changes: { permissions: { before: null, after: record.permissions } },
+    ...signet.store.apiKeys.create(record, true),
   });
 }

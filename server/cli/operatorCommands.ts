@@ -36,7 +36,7 @@ async function withSignet<T>(config: Config, work: (signet: Signet) => Promise<T
   const signet = standaloneSignet(config, redis, createLogger('silent'));
   // The same checks as a node start: the installation's master key (a wrong one must not seal the
   // audit chain below), the data format (migrated once).
-  await prepareStore(signet, config, signet.auditKey, signet.logger).catch(async (error: unknown) => {
+  await prepareStore(signet.store, config, signet.auditKey, signet.logger).catch(async (error: unknown) => {
     redis.disconnect();
     await local?.stop();
     throw error;
@@ -62,7 +62,7 @@ function need(values: Record<string, unknown>, ...names: string[]): void {
 const camel = (name: string) => name.replace(/-(\w)/g, (_, letter: string) => letter.toUpperCase());
 
 async function orgIdOf(signet: Signet, slug: string): Promise<string> {
-  const orgId = await signet.repos.orgIdBySlug(slug);
+  const orgId = await signet.store.organizations.idBySlug(slug);
   if (!orgId) throw new CommandFailure('NOT_FOUND', `Organization "${slug}" was not found`);
   return orgId;
 }

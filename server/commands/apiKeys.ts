@@ -4,15 +4,11 @@
 import type { Permission } from '../../src/lib/shared/permissions.js';
 import { mayManageApiKey } from '../../src/lib/shared/rules.js';
 import type { Actor } from '../auth/actor.js';
-import type { Audience, Precondition, WriteOp } from '../store/commit.js';
 import { toApiKey, type ApiKeyRecord, type MemberRecord } from '../store/records.js';
+import type { Loaded } from '../store/plan.js';
 import { API_KEY_PREFIX, newApiKeySecret, randomId } from '../auth/secrets.js';
 import { assertNotSupport, defineCommand, type CommandContext } from './define.js';
-import { changeEvent } from '../store/events.js';
 import { forbidden, invalid, notFound } from '../errors.js';
-
-const keyAudience = (ownerId: string, ownerIsCiUser: boolean): Audience[] =>
-  ownerIsCiUser ? [`u:${ownerId}`, 'p:team:manage'] : [`u:${ownerId}`];
 
 /**
  * How many keys may stand between a person and a key: each one is read on every command of its
@@ -27,18 +23,18 @@ export interface KeyLifetime {
   ancestry: string[];
   /** The expiry was not chosen: it is the creating key's. */
   inheritedExpiry: boolean;
-  /** The creating keys must still be as loaded when the new key is committed. */
-  expect: Precondition[];
+  /** The creating keys as loaded: the new key is committed only while they are unchanged. */
+  createdWith: ReadonlyArray<{ id: string; raw: string }>;
 }
 
 /**
  * A key created with an API key never outlives it: its expiry is at most that key's (a missing one
  * becomes that key's, a later one is refused), and it descends from that key and its ancestors.
  */
-export function keyLifetime(actor: Actor, requested: string | null, keys: CommandContext['repos']['keys']): KeyLifetime {
+export function keyLifetime(actor: Actor, requested: string | null): KeyLifetime {
   if (requested && Date.parse(requested) <= Date.now()) throw invalid('expiresAt', 'must be in the future');
   const chain = actor.keyChain ?? [];
-  if (chain.length === 0) return { expiresAt: requested, ancestry: [], inheritedExpiry: false, expect: [] };
+  if (chain.length === 0) return { expiresAt: requested, ancestry: [], inheritedExpiry: false, createdWith: [] };
   if (chain.length > MAX_KEY_ANCESTRY) {
     throw forbidden(`A key created with an API key this far removed from a person (${chain.length} keys) cannot create keys; use one closer to a person`);
   }
@@ -50,25 +46,24 @@ export function keyLifetime(actor: Actor, requested: string | null, keys: Comman
     expiresAt: requested ?? limit,
     ancestry: chain.map(({ id }) => id),
     inheritedExpiry: !requested && limit !== null,
-    expect: chain.map(({ id, raw }) => ({ key: keys.apiKey(id), equals: raw })),
+    createdWith: chain,
   };
 }
 
-/** Builds a new key record and the writes that store it; the token is returned once, never stored. */
+/** A new key's record and the plan that stores it; the token is returned once, never stored. */
 export function newApiKey(
-  orgId: string,
+  context: Pick<CommandContext, 'store'>,
   owner: MemberRecord,
   createdBy: string,
   name: string,
   permissions: Permission[],
-  lifetime: Pick<KeyLifetime, 'expiresAt' | 'ancestry'>,
-  keys: CommandContext['repos']['keys'],
+  lifetime: KeyLifetime,
 ) {
   const id = randomId();
   const { token, secretHash } = newApiKeySecret(id);
   const record: ApiKeyRecord = {
     id,
-    orgId,
+    orgId: owner.orgId,
     ownerId: owner.userId,
     name,
     prefix: `${API_KEY_PREFIX}${id}`,
@@ -81,38 +76,20 @@ export function newApiKey(
     version: 1,
     secretHash,
   };
-  const ops: WriteOp[] = [
-    ['set', keys.apiKey(id), JSON.stringify(record)],
-    ['sadd', keys.orgApiKeys(orgId), id],
-  ];
-  const event = changeEvent(orgId, 'apiKey', 'created', id, toApiKey(record, null), keyAudience(owner.userId, owner.kind === 'ciUser'));
-  return { record, token, ops, event };
+  return { record, token, plan: context.store.apiKeys.create(record, owner.kind === 'ciUser', lifetime.createdWith) };
 }
 
 /**
- * The writes, events and audit entries that revoke `roots` and every key created with one of them
- * (at any depth), for one commit. `revokedIds` are the keys whose live sockets must be re-checked.
+ * The plan that revokes `roots` and every key created with one of them (at any depth), with an
+ * audit entry for each descendant beside the command's own.
  */
-export async function keyRevocationWrites(context: CommandContext, roots: ApiKeyRecord[]) {
-  const { actor, repos } = context;
-  const { keys } = repos;
-  const [all, members] = await Promise.all([repos.apiKeys(actor.orgId), repos.members(actor.orgId)]);
-  const rootIds = new Set(roots.map((root) => root.id));
-  const descendants = all
-    .map(({ record }) => record)
-    .filter((record) => !rootIds.has(record.id) && (record.ancestry ?? []).some((id) => rootIds.has(id)));
-  const ciUserIds = new Set(members.filter((member) => member.kind === 'ciUser').map((member) => member.userId));
-  const revoked = [...roots, ...descendants];
+export async function keyRevocation(context: CommandContext, roots: Array<Loaded<ApiKeyRecord> | ApiKeyRecord>) {
+  const { plan, revoked, descendants } = await context.store.apiKeys.revoke(context.actor.orgId, roots);
+  const rootIds = new Set(roots.map((root) => ('raw' in root ? root.value.id : root.id)));
   return {
+    plan,
     revokedIds: revoked.map((key) => key.id),
     descendants,
-    ops: revoked.flatMap((key): WriteOp[] => [
-      ['del', keys.apiKey(key.id)],
-      ['del', keys.apiKeyLastUsed(key.id)],
-      ['srem', keys.orgApiKeys(actor.orgId), key.id],
-    ]),
-    events: revoked.map((key) => changeEvent(actor.orgId, 'apiKey', 'deleted', key.id, undefined, keyAudience(key.ownerId, ciUserIds.has(key.ownerId)))),
-    /** One entry per descendant, beside the entry of the command itself. */
     alsoAudited: descendants.map((key) => ({
       action: 'apiKey.revoke',
       target: { type: 'apiKey', id: key.id, name: key.name },
@@ -123,8 +100,8 @@ export async function keyRevocationWrites(context: CommandContext, roots: ApiKey
 
 export const listApiKeys = defineCommand({
   name: 'apiKey.list',
-  async handler({ actor, repos }) {
-    const [all, members] = await Promise.all([repos.apiKeys(actor.orgId), repos.members(actor.orgId)]);
+  async handler({ actor, store }) {
+    const [all, members] = await Promise.all([store.apiKeys.list(actor.orgId), store.members.list(actor.orgId)]);
     const ciUserIds = new Set(members.filter((m) => m.kind === 'ciUser').map((m) => m.userId));
     const by = { userId: actor.userId, managesTeam: actor.permissions.has('team:manage') };
     return all
@@ -136,25 +113,26 @@ export const listApiKeys = defineCommand({
 
 export const createApiKey = defineCommand({
   name: 'apiKey.create',
-  async handler({ actor, repos, commit }, input) {
+  async handler(context, input) {
+    const { actor, store, commit } = context;
     assertNotSupport(actor, 'create API keys');
     const beyondCreator = input.permissions.filter((permission) => !actor.permissions.has(permission));
     if (beyondCreator.length) {
       throw forbidden(`A key can only carry permissions you have yourself; you lack ${beyondCreator.join(', ')}`);
     }
-    const lifetime = keyLifetime(actor, input.expiresAt, repos.keys);
+    const lifetime = keyLifetime(actor, input.expiresAt);
     let owner: MemberRecord;
     if (input.ciUserId) {
       if (!actor.permissions.has('team:manage')) throw forbidden('Creating keys for CI users needs team:manage');
-      const stored = await repos.member(actor.orgId, input.ciUserId);
-      if (!stored || stored.value.kind !== 'ciUser') throw notFound(`CI user ${input.ciUserId}`);
+      const stored = await store.ciUsers.get(actor.orgId, input.ciUserId);
+      if (!stored) throw notFound(`CI user ${input.ciUserId}`);
       owner = stored.value;
     } else {
-      const stored = await repos.member(actor.orgId, actor.userId);
+      const stored = await store.members.get(actor.orgId, actor.userId);
       if (!stored) throw forbidden('Support users cannot own API keys');
       owner = stored.value;
     }
-    const key = newApiKey(actor.orgId, owner, actor.userId, input.name, input.permissions, lifetime, repos.keys);
+    const key = newApiKey(context, owner, actor.userId, input.name, input.permissions, lifetime);
     await commit({
       target: { type: 'apiKey', id: key.record.id, name: key.record.name },
       changes: {
@@ -163,9 +141,7 @@ export const createApiKey = defineCommand({
         expiresAt: { before: null, after: key.record.expiresAt },
         ...(lifetime.ancestry.length ? { createdWithKey: { before: null, after: lifetime.ancestry[0] } } : {}),
       },
-      expect: [{ key: repos.keys.apiKey(key.record.id), equals: null }, ...lifetime.expect],
-      ops: key.ops,
-      events: [key.event],
+      ...key.plan,
     });
     return { apiKey: toApiKey(key.record, null), token: key.token, inheritedExpiry: lifetime.inheritedExpiry };
   },
@@ -174,28 +150,25 @@ export const createApiKey = defineCommand({
 export const revokeApiKey = defineCommand({
   name: 'apiKey.revoke',
   async handler(context, input) {
-    const { actor, repos, commit } = context;
-    const { keys } = repos;
-    const stored = await repos.apiKey(input.keyId);
-    if (!stored || stored.value.orgId !== actor.orgId) throw notFound(`API key ${input.keyId}`);
+    const { actor, store, commit } = context;
+    const stored = await store.apiKeys.get(actor.orgId, input.keyId);
+    if (!stored) throw notFound(`API key ${input.keyId}`);
     const key = stored.value;
-    const owner = (await repos.member(actor.orgId, key.ownerId))?.value;
+    const owner = (await store.members.get(actor.orgId, key.ownerId))?.value;
     const ownerIsCiUser = owner?.kind === 'ciUser';
     if (!mayManageApiKey(key, ownerIsCiUser, { userId: actor.userId, managesTeam: actor.permissions.has('team:manage') })) {
       throw forbidden('You can revoke only your own API keys (and, with team:manage, those of CI users)');
     }
     // The keys created with it go in the same commit (a key created meanwhile cannot be used: it
     // is checked against its ancestry on every command).
-    const revocation = await keyRevocationWrites(context, [key]);
+    const revocation = await keyRevocation(context, [stored]);
     await commit({
       target: { type: 'apiKey', id: key.id, name: key.name },
       changes: {
         status: { before: 'active', after: 'revoked' },
         ...(revocation.descendants.length ? { revokedWithIt: { before: null, after: revocation.descendants.map((d) => d.id) } } : {}),
       },
-      expect: [{ key: keys.apiKey(key.id), equals: stored.raw }],
-      ops: revocation.ops,
-      events: revocation.events,
+      ...revocation.plan,
       alsoAudited: revocation.alsoAudited,
       access: [{ keyIds: revocation.revokedIds }],
     });

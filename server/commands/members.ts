@@ -1,42 +1,40 @@
 // member.list, member.invite, member.changeRole, member.remove, invite.list, invite.revoke
 import { assignableRolesFor, memberChangeRefusal } from '../../src/lib/shared/rules.js';
-import type { AccessScope, Audience, WriteOp } from '../store/commit.js';
+import type { AccessScope } from '../store/commit.js';
+import type { Loaded } from '../store/plan.js';
+import { combinePlans } from '../store/plan.js';
 import type { MemberRecord } from '../store/records.js';
 import { toInvitation } from '../store/records.js';
-import { INVITATION_LIFETIME_MS, invitationLink, invitationMail, invitationWrites, newInvitation } from '../auth/invitations.js';
+import { INVITATION_LIFETIME_MS } from '../store/invitations.js';
+import { invitationLink, invitationMail, newInvitation } from '../auth/invitations.js';
 import { emailConfigured, planOutreach } from '../outreach/plan.js';
 import { mailDelivery } from '../outreach/mail.js';
-import { assertNotSupport, assertVersion, defineCommand, type CommandContext } from './define.js';
-import { changeEvent } from '../store/events.js';
+import { assertNotSupport, assertVersion, defineCommand, type Change, type CommandContext } from './define.js';
 import { conflict, forbidden, invalid, notFound } from '../errors.js';
-import { keyRevocationWrites } from './apiKeys.js';
+import { keyRevocation } from './apiKeys.js';
 
 export { INVITATION_LIFETIME_MS };
-const TEAM: Audience[] = ['p:team:read'];
-const TEAM_MANAGERS: Audience[] = ['p:team:manage'];
 
 export const listMembers = defineCommand({
   name: 'member.list',
-  async handler({ actor, repos }) {
-    const members = await repos.members(actor.orgId);
+  async handler({ actor, store }) {
+    const members = await store.members.list(actor.orgId);
     return members.sort((a, b) => a.joinedAt.localeCompare(b.joinedAt));
   },
 });
 
 export const inviteMember = defineCommand({
   name: 'member.invite',
-  async handler({ actor, repos, commit, signet }, input) {
-    const { keys } = repos;
+  async handler({ actor, store, commit, signet }, input) {
     assertNotSupport(actor, 'invite people');
-    const existingUserId = await repos.userIdByEmail(input.email);
-    const existingUser = existingUserId ? (await repos.user(existingUserId))?.value : undefined;
+    const existingUser = (await store.users.byEmail(input.email))?.value;
     if (existingUser?.kind === 'ciUser' || input.email.endsWith('.ci.signet.invalid')) {
       throw invalid('email', 'belongs to a CI user, who cannot be invited');
     }
-    if (existingUserId && (await repos.member(actor.orgId, existingUserId))) {
+    if (existingUser && (await store.members.get(actor.orgId, existingUser.id))) {
       throw conflict(`${input.email} is already a member of this organization`);
     }
-    const pending = (await repos.invitations(actor.orgId)).find((invitation) => invitation.email === input.email);
+    const pending = (await store.invitations.list(actor.orgId)).find((invitation) => invitation.email === input.email);
     if (pending) throw conflict(`${input.email} already has a pending invitation; revoke it to invite again`);
 
     const { invitation, token } = newInvitation(actor.orgId, input.email, input.role, actor.userId);
@@ -52,9 +50,7 @@ export const inviteMember = defineCommand({
     await commit({
       target: { type: 'invitation', id: invitation.id, name: invitation.email },
       changes: { email: { before: null, after: invitation.email }, role: { before: null, after: invitation.role }, mailed: { before: null, after: mailed } },
-      expect: [{ key: keys.invite(invitation.id), equals: null }],
-      ops: [...invitationWrites(keys, invitation), ...outreach.ops],
-      events: [changeEvent(actor.orgId, 'invitation', 'created', invitation.id, toInvitation(invitation), TEAM_MANAGERS)],
+      ...combinePlans(store.invitations.create(invitation), { expect: [], ops: outreach.ops, events: [] }),
     });
     await outreach.afterCommit();
     // The link carries the secret token: it is shown to the inviter once, never stored in the clear or logged.
@@ -64,9 +60,9 @@ export const inviteMember = defineCommand({
 
 /** Loads a member another member may manage (rules.ts: never oneself, never the owner). */
 async function manageableMember(context: CommandContext, userId: string, what: string) {
-  const { actor, repos } = context;
+  const { actor, store } = context;
   if (userId === actor.userId) throw forbidden(`Nobody can ${what} themselves`);
-  const stored = await repos.member(actor.orgId, userId);
+  const stored = await store.members.get(actor.orgId, userId);
   if (!stored) throw notFound(`Member ${userId}`);
   if (memberChangeRefusal(stored.value, actor.userId) === 'owner') {
     throw forbidden(`The owner cannot be ${what === 'remove' ? 'removed' : 'given another role'}; ownership moves only through an operator`);
@@ -77,8 +73,7 @@ async function manageableMember(context: CommandContext, userId: string, what: s
 export const changeMemberRole = defineCommand({
   name: 'member.changeRole',
   async handler(context, input) {
-    const { actor, repos, commit, signet } = context;
-    const { keys } = repos;
+    const { actor, store, commit, signet } = context;
     const stored = await manageableMember(context, input.userId, 'change the role of');
     const member = stored.value;
     assertVersion(`Member ${member.name}`, input.version, member, member);
@@ -104,9 +99,7 @@ export const changeMemberRole = defineCommand({
     await commit({
       target: { type: 'member', id: member.userId, name: member.name },
       changes: { role: { before: member.role, after: updated.role } },
-      expect: [{ key: keys.member(actor.orgId, member.userId), equals: stored.raw }],
-      ops: [['set', keys.member(actor.orgId, member.userId), JSON.stringify(updated)], ...outreach.ops],
-      events: [changeEvent(actor.orgId, 'member', 'updated', member.userId, updated, TEAM), ...outreach.events],
+      ...combinePlans(store.members.update(stored, updated), { expect: [], ops: outreach.ops, events: outreach.events }),
       // Demotion or promotion applies to the member's live sockets, in order with the events.
       access: [{ orgId: actor.orgId, userId: member.userId }],
     });
@@ -116,74 +109,58 @@ export const changeMemberRole = defineCommand({
 });
 
 /**
- * Writes that remove a member and the API keys they own in the organization, with every key created
- * with one of those (which may belong to others, CI users): the sockets of `descendantKeyIds` must be
- * re-checked besides the member's own.
+ * The removal of a member (a person or a CI user, whose account goes with it: store/members.ts) with
+ * the API keys they own in the organization and every key created with one of those (which may
+ * belong to others, CI users), as one change: the sockets of those descendants are re-checked
+ * besides the member's own.
  */
-export async function memberRemovalWrites(context: CommandContext, member: MemberRecord) {
-  const { actor, repos } = context;
-  const { keys } = repos;
-  const ownKeys = (await repos.apiKeys(actor.orgId)).filter(({ record }) => record.ownerId === member.userId).map(({ record }) => record);
-  const revocation = await keyRevocationWrites(context, ownKeys);
-  const ops: WriteOp[] = [
-    ['del', keys.member(actor.orgId, member.userId)],
-    ['srem', keys.orgMembers(actor.orgId), member.userId],
-    ['srem', keys.userOrgs(member.userId), actor.orgId],
-    ...revocation.ops,
-  ];
-  if (member.kind === 'ciUser') ops.push(['del', keys.user(member.userId)], ['del', keys.userOrgs(member.userId)]);
-  const events = [changeEvent(actor.orgId, 'member', 'deleted', member.userId, undefined, TEAM), ...revocation.events];
-  const descendantKeyIds = revocation.descendants.map((key) => key.id);
+export async function memberRemoval(context: CommandContext, stored: Loaded<MemberRecord>): Promise<{ change: Change; revokedKeys: number }> {
+  const { actor, store } = context;
+  const member = stored.value;
+  const ownKeys = (await store.apiKeys.list(actor.orgId)).filter(({ record }) => record.ownerId === member.userId).map(({ record }) => record);
+  const revocation = await keyRevocation(context, ownKeys);
   const access: AccessScope[] = [{ orgId: actor.orgId, userId: member.userId }];
-  if (descendantKeyIds.length) access.push({ keyIds: descendantKeyIds });
-  return { ops, events, alsoAudited: revocation.alsoAudited, revokedKeys: ownKeys.length, access };
+  if (revocation.descendants.length) access.push({ keyIds: revocation.descendants.map((key) => key.id) });
+  return {
+    change: {
+      target: { type: member.kind === 'ciUser' ? 'ciUser' : 'member', id: member.userId, name: member.name },
+      changes: { role: { before: member.role, after: null } },
+      ...combinePlans(store.members.remove(stored), revocation.plan),
+      alsoAudited: revocation.alsoAudited,
+      access,
+    },
+    revokedKeys: ownKeys.length,
+  };
 }
 
 export const removeMember = defineCommand({
   name: 'member.remove',
   async handler(context, input) {
-    const { actor, repos, commit } = context;
     const stored = await manageableMember(context, input.userId, 'remove');
-    const member = stored.value;
-    const removal = await memberRemovalWrites(context, member);
-    await commit({
-      target: { type: member.kind === 'ciUser' ? 'ciUser' : 'member', id: member.userId, name: member.name },
-      changes: { role: { before: member.role, after: null } },
-      expect: [{ key: repos.keys.member(actor.orgId, member.userId), equals: stored.raw }],
-      ops: removal.ops,
-      events: removal.events,
-      alsoAudited: removal.alsoAudited,
-      access: removal.access,
-    });
-    return { removed: member.userId, revokedApiKeys: removal.revokedKeys };
+    const removal = await memberRemoval(context, stored);
+    await context.commit(removal.change);
+    return { removed: stored.value.userId, revokedApiKeys: removal.revokedKeys };
   },
 });
 
 export const listInvitations = defineCommand({
   name: 'invite.list',
-  async handler({ actor, repos }) {
-    const invitations = await repos.invitations(actor.orgId);
+  async handler({ actor, store }) {
+    const invitations = await store.invitations.list(actor.orgId);
     return invitations.map(toInvitation).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   },
 });
 
 export const revokeInvitation = defineCommand({
   name: 'invite.revoke',
-  async handler({ actor, repos, commit }, input) {
-    const { keys } = repos;
-    const stored = await repos.invitation(input.inviteId);
-    if (!stored || stored.value.orgId !== actor.orgId) throw notFound(`Invitation ${input.inviteId}`);
+  async handler({ actor, store, commit }, input) {
+    const stored = await store.invitations.get(actor.orgId, input.inviteId);
+    if (!stored) throw notFound(`Invitation ${input.inviteId}`);
     const invitation = stored.value;
     await commit({
       target: { type: 'invitation', id: invitation.id, name: invitation.email },
       changes: { status: { before: 'pending', after: 'revoked' } },
-      expect: [{ key: keys.invite(invitation.id), equals: stored.raw }],
-      ops: [
-        ['del', keys.invite(invitation.id)],
-        ['del', keys.inviteToken(invitation.tokenHash)],
-        ['srem', keys.orgInvites(actor.orgId), invitation.id],
-      ],
-      events: [changeEvent(actor.orgId, 'invitation', 'deleted', invitation.id, undefined, TEAM_MANAGERS)],
+      ...store.invitations.remove(stored),
     });
     return { revoked: invitation.id };
   },

@@ -2,14 +2,13 @@
 import { permissionsOf } from '../../src/lib/shared/permissions.js';
 import { toOrganization, type OrganizationRecord } from '../store/records.js';
 import type { AccessScope } from '../store/commit.js';
-import { assertVersion, commitEntityUpdate, defineCommand, type CommandContext } from './define.js';
-import { changeEvent } from '../store/events.js';
+import { assertVersion, commitUpdate, defineCommand, type CommandContext } from './define.js';
 import { invalid } from '../errors.js';
 
 export const getMe = defineCommand({
   name: 'me.get',
-  async handler({ actor, repos }) {
-    const user = actor.type === 'apiKey' || actor.type === 'ciUser' ? null : (await repos.user(actor.userId))?.value;
+  async handler({ actor, store }) {
+    const user = actor.type === 'apiKey' || actor.type === 'ciUser' ? null : (await store.users.get(actor.userId))?.value;
     return {
       actor: actor.audit,
       user: user ? { id: user.id, email: user.email, name: user.name, kind: user.kind } : null,
@@ -47,13 +46,12 @@ export async function changeOrganization(
 ) {
   const stored = { value: context.actor.org, raw: context.actor.orgRaw };
   const updated = { ...stored.value, ...patch, version: stored.value.version + 1 };
-  const changed = await commitEntityUpdate(context, {
+  const changed = await commitUpdate(context, {
     entity: 'organization',
-    key: context.repos.keys.org(updated.id),
     stored,
     updated,
     name: updated.name,
-    audience: ['all'],
+    plan: context.store.organizations.update(stored, updated),
     present: toOrganization,
     access,
   });
@@ -62,37 +60,21 @@ export async function changeOrganization(
 
 export const deleteOrganization = defineCommand({
   name: 'org.delete',
-  async handler({ actor, repos, commit }, input) {
-    const { keys } = repos;
-    const stored = (await repos.org(actor.orgId))!;
+  async handler({ actor, store, commit }, input) {
+    const stored = (await store.organizations.get(actor.orgId))!;
     const org = stored.value;
     if (input.confirmSlug !== org.slug) throw invalid('confirmSlug', `type the organization's slug "${org.slug}" to confirm`);
     const [members, invitations, apiKeys] = await Promise.all([
-      repos.members(org.id),
-      repos.invitations(org.id),
-      repos.apiKeys(org.id),
+      store.members.list(org.id),
+      store.invitations.list(org.id),
+      store.apiKeys.list(org.id),
     ]);
     const deleted = { ...org, deletedAt: new Date().toISOString(), version: org.version + 1 };
     // The organization's audit log is kept; everything that grants access goes.
     await commit({
       target: { type: 'organization', id: org.id, name: org.name },
       changes: { deletedAt: { before: null, after: deleted.deletedAt } },
-      expect: [{ key: keys.org(org.id), equals: stored.raw }],
-      ops: [
-        ['set', keys.org(org.id), JSON.stringify(deleted)],
-        ['hdel', keys.orgSlugs, org.slug],
-        ['srem', keys.orgIds, org.id],
-        ...members.flatMap((m) => [
-          ['del', keys.member(org.id, m.userId)] as const,
-          ['srem', keys.userOrgs(m.userId), org.id] as const,
-        ]),
-        ...invitations.flatMap((i) => [['del', keys.invite(i.id)] as const, ['del', keys.inviteToken(i.tokenHash)] as const]),
-        ...apiKeys.map(({ record }) => ['del', keys.apiKey(record.id)] as const),
-        ['del', keys.orgMembers(org.id)],
-        ['del', keys.orgInvites(org.id)],
-        ['del', keys.orgApiKeys(org.id)],
-      ],
-      events: [changeEvent(org.id, 'organization', 'deleted', org.id, undefined, ['all'])],
+      ...store.organizations.remove(stored, deleted, { members, invitations, apiKeys: apiKeys.map(({ record }) => record) }),
       // Every socket of the organization is cut off (after this event) on every node.
       access: [{ orgId: org.id }],
     });

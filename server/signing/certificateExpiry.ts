@@ -48,7 +48,7 @@ function notice(certificate: CertificateRecord, days: number, now: Date) {
 export async function sweepCertificateExpiry(signet: Signet, now: Date = new Date()): Promise<number> {
   const { repos, store } = signet;
   let sent = 0;
-  for (const org of await repos.orgs()) {
+  for (const org of await store.organizations.list()) {
     if (org.deletedAt) continue;
     const orgId = org.id;
     const due = (await store.certificates.list(orgId))

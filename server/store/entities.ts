@@ -16,6 +16,7 @@ import { certificateStore } from './certificates.js';
 import { chatChannelStore } from './chatChannels.js';
 import { buildSystemStore } from './buildSystems.js';
 import { dashboardStore } from './dashboard.js';
+import { accountStores } from './accounts.js';
 
 export function openEntityStores(redis: Redis, keys: RedisKeys) {
   const grants = grantStore(redis, keys);
@@ -34,6 +35,7 @@ export function openEntityStores(redis: Redis, keys: RedisKeys) {
     chatChannels: chatChannelStore(redis, keys),
     buildSystems: buildSystemStore(redis, keys),
     dashboard: dashboardStore(redis, keys),
+    ...accountStores(redis, keys),
   };
 }
 

@@ -3,14 +3,12 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from './keys.js';
 import type {
-  ApiKeyRecord,
   ArtifactConfigRecord,
   BuildSystemRecord,
   CertificateRecord,
   PolicyRecord,
   ProjectRecord,
   ChatChannelRecord,
-  InvitationRecord,
   MemberRecord,
   OrganizationRecord,
   SessionRecord,
@@ -44,15 +42,8 @@ export function createRepositories(redis: Redis, keys: RedisKeys) {
     async orgIdBySlug(slug: string) {
       return redis.hget(keys.orgSlugs, slug);
     },
-    async orgs() {
-      return getMany<OrganizationRecord>(redis, (await redis.smembers(keys.orgIds)).map(keys.org));
-    },
-
     async user(userId: string) {
       return parse<UserRecord>(await redis.get(keys.user(userId)));
-    },
-    async userIdByEmail(email: string) {
-      return redis.hget(keys.usersByEmail, email.toLowerCase());
     },
     async userOrgIds(userId: string) {
       return redis.smembers(keys.userOrgs(userId));
@@ -64,32 +55,6 @@ export function createRepositories(redis: Redis, keys: RedisKeys) {
     async members(orgId: string) {
       const ids = await redis.smembers(keys.orgMembers(orgId));
       return getMany<MemberRecord>(redis, ids.map((id) => keys.member(orgId, id)));
-    },
-
-    async invitation(inviteId: string) {
-      return parse<InvitationRecord>(await redis.get(keys.invite(inviteId)));
-    },
-    async invitationIdByToken(tokenHash: string) {
-      return redis.get(keys.inviteToken(tokenHash));
-    },
-    async invitations(orgId: string) {
-      const ids = await redis.smembers(keys.orgInvites(orgId));
-      if (ids.length === 0) return [];
-      const raws = await redis.mget(...ids.map(keys.invite));
-      // Invitations expire by themselves (key TTL); their ids are dropped from the set here.
-      const expired = ids.filter((_, i) => raws[i] === null);
-      if (expired.length) await redis.srem(keys.orgInvites(orgId), ...expired);
-      return raws.filter((raw): raw is string => raw !== null).map((raw) => JSON.parse(raw) as InvitationRecord);
-    },
-
-    async apiKey(keyId: string) {
-      return parse<ApiKeyRecord>(await redis.get(keys.apiKey(keyId)));
-    },
-    async apiKeys(orgId: string) {
-      const ids = await redis.smembers(keys.orgApiKeys(orgId));
-      const records = await getMany<ApiKeyRecord>(redis, ids.map(keys.apiKey));
-      const lastUsed = records.length ? await redis.mget(...records.map((r) => keys.apiKeyLastUsed(r.id))) : [];
-      return records.map((record, i) => ({ record, lastUsedAt: lastUsed[i] ?? null }));
     },
 
     async session(sessionHash: string) {

@@ -156,6 +156,18 @@ describe('ciUser.remove', () => {
     expect((members.ok ? members.result : []).map((m) => m.userId)).toContain(org.users.member.userId);
   });
 
+  it('leaves no account behind, whether removed as a CI user or as a member: its email no longer names anyone', async () => {
+    const { redis, keys } = node.signet;
+    for (const removal of ['ciUser.remove', 'member.remove'] as const) {
+      const { ciUser } = await createCiUser(`Leftover Bot ${removal}`);
+      expect(await redis.hget(keys.usersByEmail, ciUser.email)).toBe(ciUser.userId);
+      const removed = await command<any>(as.admin, removal, { userId: ciUser.userId });
+      expect(removed.ok && removed.result).toMatchObject({ removed: ciUser.userId, revokedApiKeys: 1 });
+      expect(await redis.hget(keys.usersByEmail, ciUser.email)).toBeNull();
+      expect(await redis.exists(keys.user(ciUser.userId), keys.userOrgs(ciUser.userId), keys.member(org.orgId, ciUser.userId))).toBe(0);
+    }
+  });
+
   it('an unknown CI user is NOT_FOUND', async () => {
     const ack = await command(as.admin, 'ciUser.remove', { userId: 'nobody-here' });
     expect(ack.ok).toBe(false);
