@@ -43,18 +43,39 @@ function isExpired(expiresAt: string | null | undefined, now = Date.now()): bool
   return expiresAt !== null && expiresAt !== undefined && Date.parse(expiresAt) <= now;
 }
 
+/** A role's permissions, the same set for every actor of that role (read-only). */
+const rolePermissions = new Map<StoredRole, ReadonlySet<Permission>>();
+function permissionSet(role: StoredRole): ReadonlySet<Permission> {
+  let permissions = rolePermissions.get(role);
+  if (!permissions) rolePermissions.set(role, (permissions = new Set(permissionsOf(role))));
+  return permissions;
+}
+
 /**
- * Loads the actor in one round trip (MGET of the principal's record, the membership and the org;
- * for an API key also the keys it was created with: it lives only while all of them do).
+ * What an actor is read from, in one MGET: the principal's record, the membership and the org (for
+ * an API key also the keys it was created with: it lives only while all of them do).
  */
-export async function loadActor(redis: Redis, keys: RedisKeys, principal: Principal): Promise<Actor> {
+export function actorRecordKeys(keys: RedisKeys, principal: Principal): string[] {
   if (principal.kind === 'apiKey') {
-    const [keyRaw, memberRaw, orgRaw, ...ancestorRaws] = await redis.mget(
+    return [
       keys.apiKey(principal.keyId),
       keys.member(principal.orgId, principal.ownerId),
       keys.org(principal.orgId),
       ...principal.ancestry.map((id) => keys.apiKey(id)),
-    );
+    ];
+  }
+  return [keys.session(principal.sessionHash), keys.member(principal.orgId, principal.userId), keys.org(principal.orgId), keys.user(principal.userId)];
+}
+
+/** Loads the actor in one round trip (the records of actorRecordKeys). */
+export async function loadActor(redis: Redis, keys: RedisKeys, principal: Principal): Promise<Actor> {
+  return actorFromRecords(principal, await redis.mget(actorRecordKeys(keys, principal)));
+}
+
+/** The actor as its records (read with actorRecordKeys, in that order) say it is now. */
+export function actorFromRecords(principal: Principal, records: ReadonlyArray<string | null>): Actor {
+  if (principal.kind === 'apiKey') {
+    const [keyRaw, memberRaw, orgRaw, ...ancestorRaws] = records;
     if (!keyRaw) throw unauthenticated('This API key was revoked');
     const key = JSON.parse(keyRaw) as ApiKeyRecord;
     if (isExpired(key.expiresAt)) throw unauthenticated('This API key has expired');
@@ -69,7 +90,7 @@ export async function loadActor(redis: Redis, keys: RedisKeys, principal: Princi
     if (!memberRaw) throw unauthenticated('The owner of this API key is no longer a member of the organization');
     const member = JSON.parse(memberRaw) as MemberRecord;
     // Effective permissions: the key's list intersected with its owner's current role.
-    const ownerPermissions = new Set(permissionsOf(member.role));
+    const ownerPermissions = permissionSet(member.role);
     const permissions = new Set(key.permissions.filter((permission) => ownerPermissions.has(permission)));
     const owner = { id: member.userId, name: member.name };
     return {
@@ -92,12 +113,7 @@ export async function loadActor(redis: Redis, keys: RedisKeys, principal: Princi
     };
   }
 
-  const [sessionRaw, memberRaw, orgRaw, userRaw] = await redis.mget(
-    keys.session(principal.sessionHash),
-    keys.member(principal.orgId, principal.userId),
-    keys.org(principal.orgId),
-    keys.user(principal.userId),
-  );
+  const [sessionRaw, memberRaw, orgRaw, userRaw] = records;
   if (!sessionRaw) throw unauthenticated('Your session has ended; sign in again');
   const session = JSON.parse(sessionRaw) as SessionRecord;
   if (session.userId !== principal.userId || isExpired(session.expiresAt)) throw unauthenticated('Your session has ended; sign in again');
@@ -113,7 +129,7 @@ export async function loadActor(redis: Redis, keys: RedisKeys, principal: Princi
       name: user.name,
       orgId: org.id,
       role: 'admin',
-      permissions: new Set(permissionsOf('admin')),
+      permissions: permissionSet('admin'),
       principal,
       org,
       orgRaw: orgRaw!,
@@ -130,7 +146,7 @@ export async function loadActor(redis: Redis, keys: RedisKeys, principal: Princi
     name: member.name,
     orgId: org.id,
     role: member.role,
-    permissions: new Set(permissionsOf(member.role)),
+    permissions: permissionSet(member.role),
     principal,
     org,
     orgRaw: orgRaw!,
@@ -200,7 +216,7 @@ export async function ownerActor(redis: Redis, keys: RedisKeys, orgId: string, a
     name: owner.name,
     orgId,
     role: 'owner',
-    permissions: new Set(permissionsOf('owner')),
+    permissions: permissionSet('owner'),
     principal: { kind: 'session', sessionHash: 'on-behalf-of-owner', userId: owner.userId, orgId },
     org,
     orgRaw: orgRaw!,
