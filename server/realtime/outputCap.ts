@@ -1,3 +1,5 @@
+// A connection's output: counted and capped, and a flush of several packets written at once.
+//
 // One stuck reader must not slow everyone (issue 13). A socket that stops reading leaves its
 // output on the node: first in the kernel's buffers, then in Node's socket buffer, then in
 // engine.io's write buffer, where it grows with every broadcast until the ping timeout ends it
@@ -110,6 +112,27 @@ export function capSocketOutput(
   function onPollingClose(this: EngineConnection): void {
     polling.delete(this.id);
   }
+
+  // Several packets flushed at once (engine.io hands its write buffer to the transport, which
+  // writes each as a WebSocket frame of its own) leave in one write: the TCP connection is corked
+  // from the engine's "flush" to its "drain", both emitted around that hand-over.
+  // (Should the drain never come, the connection is uncorked on the next tick all the same.)
+  const corked = new Map<EngineConnection, Duplex>();
+  const uncork = (connection: EngineConnection) => {
+    const tcp = corked.get(connection);
+    if (!tcp) return;
+    corked.delete(connection);
+    tcp.uncork();
+  };
+  io.engine.on('flush', (raw: unknown, buffer: EnginePacket[]) => {
+    const connection = raw as EngineConnection;
+    const tcp = buffer.length > 1 ? tracked.get(connection)?.tcp : null;
+    if (!tcp || tcp.destroyed || corked.has(connection)) return;
+    tcp.cork();
+    corked.set(connection, tcp);
+    process.nextTick(uncork, connection);
+  });
+  io.engine.on('drain', (raw: unknown) => uncork(raw as EngineConnection));
 
   io.engine.on('connection', (raw: unknown) => {
     const connection = raw as EngineConnection;
