@@ -224,9 +224,12 @@ export function createDispatcher(signet: Signet, node: NodeServices, metrics: Me
       })().catch(
         (error: unknown): CommandAck => ({ ok: false, error: toCommandError(signet, error, typeof name === 'string' ? name.slice(0, 80) : '(not a name)', attempt) }),
       );
-      const settled = work.then((ack) =>
-        requestIds.settle(attempt, ack).catch((error: unknown) => signet.logger.debug({ err: error }, "a command's answer was not recorded for retries")),
-      );
+      // With a request id, the answer is recorded for retries (or the claim freed) after it is given.
+      const settled = attempt.requestId
+        ? work.then((ack) =>
+            requestIds.settle(attempt, ack).catch((error: unknown) => signet.logger.debug({ err: error }, "a command's answer was not recorded for retries")),
+          )
+        : work;
       track(settled);
       metrics.commandsInFlight.inc();
       const ack = await attempt.within(work);
