@@ -139,9 +139,11 @@ export async function startSignetNode({ config, redis: redisTarget, logger, serv
   const presence = createPresence({ redis, keys, nodeId: config.nodeId, io, status });
   const dispatcher = createDispatcher(signet, { auditWatch, presence }, metrics);
   attachSocketServer({ signet, io, refused, feed, access, catchUps, presence, dispatcher, status });
+  // One listener for every socket's end (a closure per socket would be memory per connection).
+  const countClosedSocket = () => metrics.sockets.dec();
   io.on('connection', (socket) => {
     metrics.sockets.inc();
-    socket.on('disconnect', () => metrics.sockets.dec());
+    socket.on('disconnect', countClosedSocket);
   });
   const outputCap = capSocketOutput(io, httpServer, config.SIGNET_MAX_SOCKET_BUFFER_BYTES, log, () => metrics.bufferDisconnects.inc());
 

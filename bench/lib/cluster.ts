@@ -98,22 +98,30 @@ export async function startSignetNodes(ctx: BenchContext, prefix: string, count:
 export async function startBareServers(
   ctx: BenchContext,
   count: number,
-  options: { exposeGc?: boolean; name?: string; storeCommands?: boolean } = {},
+  options: { exposeGc?: boolean; name?: string; storeCommands?: boolean; scenario?: string } = {},
 ): Promise<ServerProcess[]> {
   return Promise.all(
-    Array.from({ length: count }, async (_, index) =>
-      startServerProcess({
-        name: `${options.name ?? 'bare'}-${String.fromCharCode(97 + index)}`,
+    Array.from({ length: count }, async (_, index) => {
+      const name = `${options.name ?? 'bare'}-${String.fromCharCode(97 + index)}`;
+      const nodeFlags = options.exposeGc ? ['--expose-gc'] : [];
+      // With --profile, a reference named by its scenario is profiled too, to set beside the node's.
+      if (ctx.profileDir && options.scenario) {
+        const dir = path.join(ctx.profileDir, `${options.scenario}-${name}-${++instanceCounter}`);
+        nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
+        ctx.profiles.push(dir);
+      }
+      return startServerProcess({
+        name,
         script: 'bareServer.ts',
-        nodeFlags: options.exposeGc ? ['--expose-gc'] : [],
+        nodeFlags,
         env: {
           PORT: String(await freePort()),
           BARE_UPLOAD_DIR: path.join(ctx.tmpDir, `bare-uploads-${index}`),
           ...(count > 1 ? { REDIS_URL: ctx.redisUrl } : {}),
           ...(options.storeCommands ? { BARE_STORE_REDIS_URL: ctx.redisUrl } : {}),
         },
-      }),
-    ),
+      });
+    }),
   );
 }
 

@@ -110,7 +110,7 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
     const [nodes, bares, stores] = await Promise.all([
       startSignetNodes(ctx, prefix, 1, { scenario: 'command' }),
       startBareServers(ctx, 1),
-      startBareServers(ctx, 1, { name: 'same-io', storeCommands: true }),
+      startBareServers(ctx, 1, { name: 'same-io', storeCommands: true, scenario: 'command' }),
     ]);
     servers = [...nodes, ...bares, ...stores];
     const node = nodes[0]!;

@@ -6,7 +6,7 @@ import { permissionsOf, type Permission, type StoredRole } from '../../src/lib/s
 import type { AuditActor } from '../../src/lib/shared/entities.js';
 import type { RedisKeys } from '../store/keys.js';
 import type { ApiKeyRecord, MemberRecord, OrganizationRecord, SessionRecord, UserRecord } from '../store/records.js';
-import { readKeyActor, readSessionActor } from '../store/actorRecords.js';
+import { actorRecordKeys } from '../store/actorRecords.js';
 import { accountStores } from '../store/accounts.js';
 import { CommandFailure } from '../errors.js';
 import { parseApiKeyToken, sameHash, tokenHash } from './secrets.js';
@@ -45,13 +45,25 @@ function isExpired(expiresAt: string | null | undefined, now = Date.now()): bool
   return expiresAt !== null && expiresAt !== undefined && Date.parse(expiresAt) <= now;
 }
 
-/**
- * Loads the actor in one round trip (MGET of the principal's record, the membership and the org;
- * for an API key also the keys it was created with: it lives only while all of them do).
- */
+/** A role's permissions, the same set for every actor of that role (read-only). */
+const rolePermissions = new Map<StoredRole, ReadonlySet<Permission>>();
+function permissionSet(role: StoredRole): ReadonlySet<Permission> {
+  let permissions = rolePermissions.get(role);
+  if (!permissions) rolePermissions.set(role, (permissions = new Set(permissionsOf(role))));
+  return permissions;
+}
+
+export { actorRecordKeys };
+
+/** Loads the actor in one round trip (the records of actorRecordKeys). */
 export async function loadActor(redis: Redis, keys: RedisKeys, principal: Principal): Promise<Actor> {
+  return actorFromRecords(principal, await redis.mget(actorRecordKeys(keys, principal)));
+}
+
+/** The actor as its records (read with actorRecordKeys, in that order) say it is now. */
+export function actorFromRecords(principal: Principal, records: ReadonlyArray<string | null>): Actor {
   if (principal.kind === 'apiKey') {
-    const { principalRaw: keyRaw, memberRaw, orgRaw, ancestorRaws } = await readKeyActor(redis, keys, principal);
+    const [keyRaw, memberRaw, orgRaw, ...ancestorRaws] = records;
     if (!keyRaw) throw unauthenticated('This API key was revoked');
     const key = JSON.parse(keyRaw) as ApiKeyRecord;
     if (isExpired(key.expiresAt)) throw unauthenticated('This API key has expired');
@@ -62,11 +74,11 @@ export async function loadActor(redis: Redis, keys: RedisKeys, principal: Princi
       if (isExpired(ancestor.expiresAt)) throw unauthenticated('The API key this key was created with has expired, and this key with it');
       if (ancestor.expiresAt && (!expiresAt || Date.parse(ancestor.expiresAt) < Date.parse(expiresAt))) expiresAt = ancestor.expiresAt;
     }
-    const org = liveOrg(orgRaw);
+    const org = liveOrg(orgRaw ?? null);
     if (!memberRaw) throw unauthenticated('The owner of this API key is no longer a member of the organization');
     const member = JSON.parse(memberRaw) as MemberRecord;
     // Effective permissions: the key's list intersected with its owner's current role.
-    const ownerPermissions = new Set(permissionsOf(member.role));
+    const ownerPermissions = permissionSet(member.role);
     const permissions = new Set(key.permissions.filter((permission) => ownerPermissions.has(permission)));
     const owner = { id: member.userId, name: member.name };
     return {
@@ -89,11 +101,11 @@ export async function loadActor(redis: Redis, keys: RedisKeys, principal: Princi
     };
   }
 
-  const { principalRaw: sessionRaw, memberRaw, orgRaw, userRaw } = await readSessionActor(redis, keys, principal);
+  const [sessionRaw, memberRaw, orgRaw, userRaw] = records;
   if (!sessionRaw) throw unauthenticated('Your session has ended; sign in again');
   const session = JSON.parse(sessionRaw) as SessionRecord;
   if (session.userId !== principal.userId || isExpired(session.expiresAt)) throw unauthenticated('Your session has ended; sign in again');
-  const org = liveOrg(orgRaw);
+  const org = liveOrg(orgRaw ?? null);
   if (!userRaw) throw unauthenticated('This account no longer exists');
   const user = JSON.parse(userRaw) as UserRecord;
 
@@ -105,7 +117,7 @@ export async function loadActor(redis: Redis, keys: RedisKeys, principal: Princi
       name: user.name,
       orgId: org.id,
       role: 'admin',
-      permissions: new Set(permissionsOf('admin')),
+      permissions: permissionSet('admin'),
       principal,
       org,
       orgRaw: orgRaw!,
@@ -122,7 +134,7 @@ export async function loadActor(redis: Redis, keys: RedisKeys, principal: Princi
     name: member.name,
     orgId: org.id,
     role: member.role,
-    permissions: new Set(permissionsOf(member.role)),
+    permissions: permissionSet(member.role),
     principal,
     org,
     orgRaw: orgRaw!,
@@ -182,7 +194,7 @@ export async function authenticateSession(
 export async function ownerActor(redis: Redis, keys: RedisKeys, orgId: string, audit: AuditActor): Promise<Actor> {
   const { organizations, members } = accountStores(redis, keys);
   const orgRaw = (await organizations.get(orgId))?.raw ?? null;
-  const org = liveOrg(orgRaw);
+  const org = liveOrg(orgRaw ?? null);
   const owner = (await members.get(orgId, org.ownerId))!.value;
   return {
     type: 'user',
@@ -190,7 +202,7 @@ export async function ownerActor(redis: Redis, keys: RedisKeys, orgId: string, a
     name: owner.name,
     orgId,
     role: 'owner',
-    permissions: new Set(permissionsOf('owner')),
+    permissions: permissionSet('owner'),
     principal: { kind: 'session', sessionHash: 'on-behalf-of-owner', userId: owner.userId, orgId },
     org,
     orgRaw: orgRaw!,

@@ -76,7 +76,8 @@ export class CommandAttempt {
 
   /** `signet` as the command sees it: its commits are fenced by the deadline and carry the claim. */
   scope(signet: Signet): Signet {
-    return Object.create(signet, { apply: { value: (plan: CommitPlan) => this.apply(signet, plan) } }) as Signet;
+    // (An own property over the frozen runtime; Object.create with a descriptor costs several times more.)
+    return Object.setPrototypeOf({ apply: (plan: CommitPlan) => this.apply(signet, plan) }, signet) as Signet;
   }
 
   /** Answers with `work`, or with UNAVAILABLE once the deadline passes first (fencing the attempt). */

@@ -5,9 +5,8 @@
 // run the handler, and turn every failure into the protocol's error envelope — all within one
 // deadline per command, whatever Redis does. A command may carry a client-chosen request id: a retry
 // with it gets the original answer instead of a second application.
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { CommandOptions, type CommandAck, type CommandError } from '../../src/lib/shared/commands.js';
-import { loadActor, type Actor, type Principal } from '../auth/actor.js';
+import { actorFromRecords, actorRecordKeys, loadActor, type Actor, type Principal } from '../auth/actor.js';
 import type { AuditSource } from '../audit/entries.js';
 import { auditDenial } from '../audit/denial.js';
 import { isRedisUnavailable } from '../store/redis.js';
@@ -15,6 +14,7 @@ import type { Signet } from '../signet.js';
 import { COMMANDS_BY_NAME } from './registry.js';
 import { createCommandContext, type AnyCommand, type NodeServices } from './define.js';
 import { CommandFailure, invalid, invalidInput, rateLimited } from '../errors.js';
+import { budgetKey, createActorBudgets } from './rateLimit.js';
 import { CommandAttempt, createRequestIds, parseRequestId, type RequestIdOf } from './attempt.js';
 import type { Metrics } from '../metrics.js';
 
@@ -71,33 +71,9 @@ export const SHUTTING_DOWN: CommandError = {
   message: 'This node is shutting down; nothing was changed. Try again: another node will answer.',
 };
 
-/** Whose budget a command counts against: an API key's own, or the signed-in user's. */
-function actorKey(principal: Principal): string {
-  return principal.kind === 'apiKey' ? `key:${principal.keyId}` : `user:${principal.userId}`;
-}
-
 export function createDispatcher(signet: Signet, node: NodeServices, metrics: Metrics): Dispatcher {
-  const points = signet.config.SIGNET_RATE_LIMIT_PER_MINUTE;
-  const limiter = new RateLimiterRedis({
-    storeClient: signet.redis,
-    keyPrefix: signet.keys.rateLimit,
-    points,
-    duration: 60,
-    rejectIfRedisNotReady: true,
-    // The shared count in Redis decides, so an actor's budget does not grow with the number of
-    // nodes. Once Redis has refused an actor, this node refuses it from memory until the window
-    // ends. Blocking at the first refusal (points + 1) rather than the last grant lets exactly one
-    // node see the crossing, which is audited once.
-    inMemoryBlockOnConsumed: points + 1,
-  });
-  // The library keeps that block behind a public method its types do not declare.
-  const blockedMs = (key: string) =>
-    (limiter as unknown as { getInMemoryBlockMsBeforeExpire(rlKey: string): number }).getInMemoryBlockMsBeforeExpire(limiter.getKey(key));
-
-  // Bursts, per node and in memory, in front of the shared count: a minute's budget cannot be
-  // spent in one go (on one node). It only refuses: what it lets through still counts in Redis,
-  // so nodes do not multiply the budget.
-  const burst = new RateLimiterMemory({ keyPrefix: 'burst', points: signet.config.rateLimitBurst, duration: 10 });
+  const budgets = createActorBudgets(signet.redis, signet.keys.rateLimit, signet.config.SIGNET_RATE_LIMIT_PER_MINUTE, signet.config.rateLimitBurst);
+  const { points } = budgets;
 
   // An API key's last-used time, written at most every 10 s per key and node (it is not audited:
   // using a key changes nothing of record).
@@ -112,37 +88,19 @@ export function createDispatcher(signet: Signet, node: NodeServices, metrics: Me
       .catch(() => keyTouchedAt.delete(keyId));
   }
 
-  /** Refuses, from this node's memory alone, a burst or an actor that Redis refused this window. */
-  async function refuseFromMemory(key: string): Promise<void> {
-    try {
-      await burst.consume(key);
-    } catch (rejection) {
-      if (!(rejection instanceof RateLimiterRes)) throw rejection;
-      throw rateLimited(`Too many commands at once; try again in ${Math.ceil(rejection.msBeforeNext / 1000)} s`, rejection.msBeforeNext);
-    }
-    refuseIfBlocked(key);
-  }
-
-  function refuseIfBlocked(key: string): void {
-    const blocked = blockedMs(key);
-    if (blocked > 0) throw rateLimited(`Too many commands; try again in ${Math.ceil(blocked / 1000)} s`, blocked);
-  }
-
-  /** Counts one action in Redis, shared by all nodes; throws RATE_LIMITED past the budget. */
-  async function countShared(principal: Principal, action: string, source: AuditSource): Promise<void> {
-    try {
-      await limiter.consume(actorKey(principal));
-    } catch (rejection) {
-      if (!(rejection instanceof RateLimiterRes)) throw rejection;
-      // Only the command that crossed the limit reads points + 1 from Redis.
-      if (rejection.consumedPoints === points + 1) await auditLimited(principal, action, source);
-      const seconds = Math.ceil(rejection.msBeforeNext / 1000);
-      throw rateLimited(`Too many commands; try again in ${seconds} s`, rejection.msBeforeNext);
-    }
+  /**
+   * Counts one action in Redis, shared by all nodes, reading `records` in the same call; throws
+   * RATE_LIMITED past the budget (the action that crossed it audited, once per window on any node).
+   */
+  async function countShared(principal: Principal, action: string, source: AuditSource, records?: readonly string[]): Promise<Array<string | null>> {
+    const counted = await budgets.count(budgetKey(principal), records);
+    if (!counted.refusal) return counted.records;
+    if (counted.crossed) await auditLimited(principal, action, source);
+    throw counted.refusal;
   }
 
   async function rateLimit(principal: Principal, action: string, source: AuditSource): Promise<void> {
-    await refuseFromMemory(actorKey(principal));
+    budgets.refuseFromMemory(budgetKey(principal));
     await countShared(principal, action, source);
   }
 
@@ -196,18 +154,19 @@ export function createDispatcher(signet: Signet, node: NodeServices, metrics: Me
     if (typeof name !== 'string') throw invalid('name', 'the command name must be a string');
     const command = COMMANDS_BY_NAME.get(name);
     if (!command) throw new CommandFailure('NOT_FOUND', `Unknown command "${name.slice(0, 80)}"`);
-    const key = actorKey(principal);
+    const key = budgetKey(principal);
     // Bursts and actors over budget are refused here, at no cost: no Redis call, no actor load,
     // no validation, handler or audit entry.
-    await refuseFromMemory(key);
+    budgets.refuseFromMemory(key);
     return inActorLane(key, async () => {
       // While it waited for its place: its socket closed (a flooding one is closed), or its actor was refused.
       if (sent.connected && !sent.connected()) throw new CommandFailure('UNAVAILABLE', 'The connection closed before the command ran; it was not run');
-      refuseIfBlocked(key);
-      // One round trip (auto-pipelined) for the shared count and the actor as it is now. Only
-      // commands running when Redis first refuses an actor (at most IN_FLIGHT_PER_ACTOR per node
-      // and window) load an actor for nothing; the refusals after them come from memory.
-      const [actor] = await Promise.all([loadActor(signet.redis, signet.keys, principal), countShared(principal, command.name, sent.source)]);
+      budgets.refuseIfBlocked(key);
+      // One call for the shared count and the actor as it is now. Only commands running when
+      // Redis first refuses an actor (at most IN_FLIGHT_PER_ACTOR per node and window) read an
+      // actor for nothing; the refusals after them come from memory.
+      const records = await countShared(principal, command.name, sent.source, actorRecordKeys(signet.keys, principal));
+      const actor = actorFromRecords(principal, records);
       if (sent.requestId) {
         const earlier = await requestIds.claim(attempt, actor, command.name, sent.input, sent.requestId);
         if (earlier) return earlier;
@@ -266,9 +225,12 @@ export function createDispatcher(signet: Signet, node: NodeServices, metrics: Me
       })().catch(
         (error: unknown): CommandAck => ({ ok: false, error: toCommandError(signet, error, typeof name === 'string' ? name.slice(0, 80) : '(not a name)', attempt) }),
       );
-      const settled = work.then((ack) =>
-        requestIds.settle(attempt, ack).catch((error: unknown) => signet.logger.debug({ err: error }, "a command's answer was not recorded for retries")),
-      );
+      // With a request id, the answer is recorded for retries (or the claim freed) after it is given.
+      const settled = attempt.requestId
+        ? work.then((ack) =>
+            requestIds.settle(attempt, ack).catch((error: unknown) => signet.logger.debug({ err: error }, "a command's answer was not recorded for retries")),
+          )
+        : work;
       track(settled);
       metrics.commandsInFlight.inc();
       const ack = await attempt.within(work);

@@ -86,8 +86,8 @@ export function createSocketAccess({ redis, keys, logger, status, io, catchUps }
     setTimeout(() => socket.connected && cutOff(socket, reason), CALLER_GRACE_MS).unref();
   }
 
-  // Keys and sessions that run out: one deadline for the node, checked before every delivery too.
-  const expiries = new Map<SignetSocket, number>();
+  // Keys and sessions that run out: each socket's own time is in its data (nothing more is kept per
+  // socket), and the node keeps one deadline, the earliest, checked before every delivery too.
   let nextExpiry = Infinity;
   let expiryTimer: NodeJS.Timeout | undefined;
   function scheduleExpiry() {
@@ -98,12 +98,11 @@ export function createSocketAccess({ redis, keys, logger, status, io, catchUps }
   }
   function trackExpiry(socket: SignetSocket, actor: Actor) {
     if (!actor.expiresAt) {
-      expiries.delete(socket);
+      socket.data.expiresAt = undefined;
       return;
     }
     const at = Date.parse(actor.expiresAt);
-    if (!expiries.has(socket)) socket.once('disconnect', () => expiries.delete(socket));
-    expiries.set(socket, at);
+    socket.data.expiresAt = at;
     if (at < nextExpiry) {
       nextExpiry = at;
       scheduleExpiry();
@@ -119,10 +118,12 @@ export function createSocketAccess({ redis, keys, logger, status, io, catchUps }
     const now = Date.now();
     if (now < nextExpiry) return;
     nextExpiry = Infinity;
-    for (const [socket, at] of expiries) {
-      if (!socket.connected) expiries.delete(socket);
-      else if (at <= now) {
-        expiries.delete(socket);
+    // Sockets still being caught up count too: they are connected, only not in their rooms yet.
+    for (const socket of sockets()) {
+      const at = socket.data?.expiresAt;
+      if (at === undefined || !socket.connected) continue;
+      if (at <= now) {
+        socket.data.expiresAt = undefined;
         cutOff(socket, socket.data.principal.kind === 'apiKey' ? 'This API key has expired' : 'Your session has ended; sign in again');
       } else if (at < nextExpiry) nextExpiry = at;
     }
@@ -141,6 +142,7 @@ export function createSocketAccess({ redis, keys, logger, status, io, catchUps }
 
   // One re-check at a time per socket, applied in the order they read: a slow periodic re-check
   // cannot put back rooms that a later change of access took away.
+  // (Only while one runs: a socket with no re-check under way keeps nothing here.)
   const checks = new WeakMap<SignetSocket, Promise<unknown>>();
   function recheck(socket: SignetSocket, callerSocketId?: string): Promise<void> {
     const check = (checks.get(socket) ?? Promise.resolve()).then(async () => {
@@ -152,7 +154,10 @@ export function createSocketAccess({ redis, keys, logger, status, io, catchUps }
         revoke(socket, error.message, callerSocketId);
       }
     });
-    checks.set(socket, check.catch(() => {}));
+    const last = check.catch(() => {}).then(() => {
+      if (checks.get(socket) === last) checks.delete(socket);
+    });
+    checks.set(socket, last);
     return check;
   }
 

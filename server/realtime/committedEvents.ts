@@ -227,7 +227,11 @@ export async function startCommittedFeed({ subscriber, redis, channel, origin, l
   subscriber.on('message', (from: string, message: string) => {
     if (from !== channel) return;
     queue.push(message);
-    if (!draining) void drain();
+    if (draining) return;
+    // Drained in a microtask: what a delivery settles (the committing command's answer) is sent in
+    // the same turn, so a socket's events and its acknowledgement leave in one flush.
+    draining = true;
+    queueMicrotask(() => void drain());
   });
 
   function settleBarrier(token: string): void {

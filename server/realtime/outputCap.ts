@@ -1,3 +1,5 @@
+// A connection's output: counted and capped, and a flush of several packets written at once.
+//
 // One stuck reader must not slow everyone (issue 13). A socket that stops reading leaves its
 // output on the node: first in the kernel's buffers, then in Node's socket buffer, then in
 // engine.io's write buffer, where it grows with every broadcast until the ping timeout ends it
@@ -23,8 +25,6 @@ export interface OutputCap {
   readonly maxBytes: number;
   /** The most output any one connection had waiting, as counted when it was checked. */
   readonly peakBytes: number;
-  /** Output waiting now on all connections together. */
-  bufferedBytes(): number;
 }
 
 interface EnginePacket {
@@ -36,9 +36,9 @@ interface EngineConnection {
   id: string;
   request: { socket: Duplex | null };
   transport: { name: string };
-  on(event: 'packetCreate', listener: (packet: EnginePacket) => void): void;
-  on(event: 'flush', listener: (buffer: EnginePacket[]) => void): void;
-  on(event: 'upgrade' | 'close', listener: () => void): void;
+  on(event: 'packetCreate', listener: (this: EngineConnection, packet: EnginePacket) => void): void;
+  on(event: 'flush', listener: (this: EngineConnection, buffer: EnginePacket[]) => void): void;
+  on(event: 'upgrade' | 'close', listener: (this: EngineConnection) => void): void;
   close(): void;
 }
 
@@ -48,6 +48,14 @@ function sizeOf(packet: EnginePacket): number {
   return typeof data === 'string' ? data.length : data.byteLength;
 }
 
+/** What is counted of one connection. */
+interface Tracked {
+  pending: number;
+  tcp: Duplex | null;
+  /** Once cut, what is still queued in the same tick is dropped with the connection. */
+  cut: boolean;
+}
+
 export function capSocketOutput(
   io: SignetIo,
   httpServer: HttpServer,
@@ -55,60 +63,94 @@ export function capSocketOutput(
   log: Logger,
   onCut: () => void,
 ): OutputCap {
-  const tracked = new Map<string, { pending: number; tcp: Duplex | null }>();
+  // Kept with the connection itself (gone when it is): nothing to remove when it closes.
+  const tracked = new WeakMap<EngineConnection, Tracked>();
+  /** Long-polling connections (they may still upgrade), by engine.io session id. */
+  const polling = new Set<string>();
   const upgrading = new Map<string, Duplex>();
   let peakBytes = 0;
 
   // An upgrade from long-polling brings its own TCP connection; engine.io says whose by the sid.
   httpServer.on('upgrade', (request, socket: Duplex) => {
     const sid = new URL(request.url ?? '/', 'http://upgrade').searchParams.get('sid');
-    if (!sid || !tracked.has(sid)) return;
+    if (!sid || !polling.has(sid)) return;
     upgrading.set(sid, socket);
     socket.once('close', () => upgrading.delete(sid));
   });
 
-  const waiting = (state: { pending: number; tcp: Duplex | null }) => state.pending + (state.tcp?.writableLength ?? 0);
+  const waiting = (state: Tracked) => state.pending + (state.tcp?.writableLength ?? 0);
+
+  // One listener of each kind for every connection (engine.io calls them on the connection): a
+  // closure per connection would be memory per connection.
+  function onPacketCreate(this: EngineConnection, packet: EnginePacket): void {
+    const state = tracked.get(this);
+    if (!state || state.cut) return;
+    state.pending += sizeOf(packet);
+    const bytes = waiting(state);
+    if (bytes > peakBytes) peakBytes = bytes;
+    if (bytes <= maxBytes) return;
+    state.cut = true;
+    onCut();
+    log.warn({ engineId: this.id, bufferedBytes: bytes, maxBytes }, 'disconnecting a socket that stopped reading: its waiting output passed SIGNET_MAX_SOCKET_BUFFER_BYTES');
+    // Destroying the TCP connection drops what it holds at once (a close would queue a close
+    // frame behind the very output the client does not read).
+    if (state.tcp) state.tcp.destroy();
+    else this.close();
+  }
+  function onFlush(this: EngineConnection, buffer: EnginePacket[]): void {
+    const state = tracked.get(this);
+    if (!state) return;
+    // (A packet queued before this listener existed, the handshake's, is flushed uncounted.)
+    for (const packet of buffer) state.pending = Math.max(0, state.pending - sizeOf(packet));
+  }
+  function onUpgrade(this: EngineConnection): void {
+    const state = tracked.get(this);
+    if (state) state.tcp = upgrading.get(this.id) ?? null;
+    upgrading.delete(this.id);
+    polling.delete(this.id);
+  }
+  function onPollingClose(this: EngineConnection): void {
+    polling.delete(this.id);
+  }
+
+  // Several packets flushed at once (engine.io hands its write buffer to the transport, which
+  // writes each as a WebSocket frame of its own) leave in one write: the TCP connection is corked
+  // from the engine's "flush" to its "drain", both emitted around that hand-over.
+  // (Should the drain never come, the connection is uncorked on the next tick all the same.)
+  const corked = new Map<EngineConnection, Duplex>();
+  const uncork = (connection: EngineConnection) => {
+    const tcp = corked.get(connection);
+    if (!tcp) return;
+    corked.delete(connection);
+    tcp.uncork();
+  };
+  io.engine.on('flush', (raw: unknown, buffer: EnginePacket[]) => {
+    const connection = raw as EngineConnection;
+    const tcp = buffer.length > 1 ? tracked.get(connection)?.tcp : null;
+    if (!tcp || tcp.destroyed || corked.has(connection)) return;
+    tcp.cork();
+    corked.set(connection, tcp);
+    process.nextTick(uncork, connection);
+  });
+  io.engine.on('drain', (raw: unknown) => uncork(raw as EngineConnection));
 
   io.engine.on('connection', (raw: unknown) => {
     const connection = raw as EngineConnection;
-    const state = { pending: 0, tcp: connection.transport.name === 'websocket' ? connection.request.socket : null };
-    tracked.set(connection.id, state);
-    let cut = false;
-    connection.on('packetCreate', (packet) => {
-      // Once cut, what is still queued in the same tick is dropped with the connection.
-      if (cut) return;
-      state.pending += sizeOf(packet);
-      const bytes = waiting(state);
-      if (bytes > peakBytes) peakBytes = bytes;
-      if (bytes <= maxBytes) return;
-      cut = true;
-      onCut();
-      log.warn({ engineId: connection.id, bufferedBytes: bytes, maxBytes }, 'disconnecting a socket that stopped reading: its waiting output passed SIGNET_MAX_SOCKET_BUFFER_BYTES');
-      // Destroying the TCP connection drops what it holds at once (a close would queue a close
-      // frame behind the very output the client does not read).
-      if (state.tcp) state.tcp.destroy();
-      else connection.close();
-    });
-    connection.on('flush', (buffer) => {
-      // (A packet queued before this listener existed, the handshake's, is flushed uncounted.)
-      for (const packet of buffer) state.pending = Math.max(0, state.pending - sizeOf(packet));
-    });
-    connection.on('upgrade', () => {
-      state.tcp = upgrading.get(connection.id) ?? null;
-      upgrading.delete(connection.id);
-    });
-    connection.on('close', () => tracked.delete(connection.id));
+    const websocket = connection.transport.name === 'websocket';
+    tracked.set(connection, { pending: 0, tcp: websocket ? connection.request.socket : null, cut: false });
+    connection.on('packetCreate', onPacketCreate);
+    connection.on('flush', onFlush);
+    // Only a long-polling connection may still upgrade.
+    if (websocket) return;
+    polling.add(connection.id);
+    connection.on('upgrade', onUpgrade);
+    connection.on('close', onPollingClose);
   });
 
   return {
     maxBytes,
     get peakBytes() {
       return peakBytes;
-    },
-    bufferedBytes() {
-      let total = 0;
-      for (const state of tracked.values()) total += waiting(state);
-      return total;
     },
   };
 }

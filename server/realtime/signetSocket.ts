@@ -13,6 +13,8 @@ export interface SocketData {
   unanswered: number;
   /** RATE_LIMITED answers since the last other answer. */
   refusedInARow: number;
+  /** When its key or session stops being valid (ms since the epoch; absent: never). */
+  expiresAt?: number;
 }
 
 export type SignetSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;

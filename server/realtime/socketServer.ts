@@ -61,6 +61,8 @@ export interface SocketServerParts {
 /** Authenticates connections (io.use) and serves them: commands, catching up, presence. */
 export function attachSocketServer({ signet, io, refused, feed, access, catchUps, presence, dispatcher, status }: SocketServerParts): void {
   const { config } = signet;
+  /** What each handshake read, until its socket connects (kept off the socket, which lives on). */
+  const admissions = new Map<string, Admission>();
 
   io.use(async (rawSocket, next) => {
     const socket = rawSocket as SignetSocket;
@@ -100,12 +102,15 @@ export function attachSocketServer({ signet, io, refused, feed, access, catchUps
         const cap = config.SIGNET_MAX_SOCKETS_PER_USER;
         throw new CommandFailure('RATE_LIMITED', `This account has ${cap} connections open, the most allowed; close one (a browser tab or a client) first`);
       }
-      socket.data = { principal, orgId: actor.orgId, userId: actor.userId, unanswered: 0, refusedInARow: 0 };
-      (socket as SignetSocket & { admission?: Admission }).admission = { actor, accessEpoch };
+      // The principal's own strings (the same values): one copy of each per socket.
+      const userId = principal.kind === 'apiKey' ? principal.ownerId : principal.userId;
+      socket.data = { principal, orgId: principal.orgId, userId: actor.userId === userId ? userId : actor.userId, unanswered: 0, refusedInARow: 0 };
+      admissions.set(socket.id, { actor, accessEpoch });
       next();
       // A client that left during the handshake never connects (and never disconnects): give its
       // slot back. Socket.IO connects it, or drops it, before this runs.
       setImmediate(() => {
+        admissions.delete(socket.id);
         if (!socket.connected) void releaseSocketSlot(signet, actor.userId, socket.id).catch(() => {});
       });
     } catch (error) {
@@ -118,43 +123,52 @@ export function attachSocketServer({ signet, io, refused, feed, access, catchUps
 
   io.on('connection', (rawSocket) => void onConnection(rawSocket as SignetSocket));
 
+  // One listener of each kind for every socket, reading what it needs from the socket's data
+  // (a closure per socket, holding what its set-up held, is memory per connection).
+  function onCommand(this: SignetSocket, name: unknown, input: unknown, ...rest: unknown[]): void {
+    // The ack comes last: `(name, input, ack)` or `(name, input, options, ack)`.
+    const ack = rest.at(-1);
+    if (typeof ack !== 'function') return;
+    const socket = this;
+    const { data } = socket;
+    if (data.unanswered >= MAX_UNANSWERED) return closeFlooding(socket, `${data.unanswered} commands unanswered`);
+    data.unanswered += 1;
+    const envelope = rest.length > 1 ? { options: rest[0], requestIdField: 'options.requestId' } : undefined;
+    void dispatcher.run(data.principal, name, input, sourceOf(socket), socket.id, envelope, () => socket.connected).then((response) => {
+      data.unanswered -= 1;
+      ack(response);
+      if (data.revokedAfterAck) {
+        socket.emit('revoked', { reason: data.revokedAfterAck });
+        socket.disconnect(true);
+        return;
+      }
+      data.refusedInARow = !response.ok && response.error.code === 'RATE_LIMITED' ? data.refusedInARow + 1 : 0;
+      if (data.refusedInARow >= MAX_REFUSED_IN_A_ROW) closeFlooding(socket, `${data.refusedInARow} commands refused in a row`);
+    });
+  }
+
+  function onDisconnect(this: SignetSocket): void {
+    const { id, data } = this;
+    void releaseSocketSlot(signet, data.userId, id).catch(() => {});
+    const catchUp = catchUps.of(id);
+    if (catchUp) catchUps.end(catchUp);
+    if (status.draining) return;
+    void presence
+      .remove(data.orgId, id)
+      .then(() => presence.scheduleBroadcast(data.orgId))
+      .catch(() => {});
+  }
+
   async function onConnection(socket: SignetSocket) {
-    const { actor, accessEpoch } = (socket as SignetSocket & { admission?: Admission }).admission!;
-    delete (socket as SignetSocket & { admission?: Admission }).admission;
+    const admission = admissions.get(socket.id)!;
+    admissions.delete(socket.id);
+    const { actor, accessEpoch } = admission;
     const { orgId } = socket.data;
     // From here on, what the feed delivers to the organization is kept for this socket until it has
     // been caught up and joins its rooms.
     const catchUp = catchUps.start(socket, orgId);
-
-    socket.on('command', (name, input, ...rest) => {
-      // The ack comes last: `(name, input, ack)` or `(name, input, options, ack)`.
-      const ack = rest.at(-1);
-      if (typeof ack !== 'function') return;
-      const { data } = socket;
-      if (data.unanswered >= MAX_UNANSWERED) return closeFlooding(socket, `${data.unanswered} commands unanswered`);
-      data.unanswered += 1;
-      const envelope = rest.length > 1 ? { options: rest[0], requestIdField: 'options.requestId' } : undefined;
-      void dispatcher.run(data.principal, name, input, sourceOf(socket), socket.id, envelope, () => socket.connected).then((response) => {
-        data.unanswered -= 1;
-        ack(response);
-        if (data.revokedAfterAck) {
-          socket.emit('revoked', { reason: data.revokedAfterAck });
-          socket.disconnect(true);
-          return;
-        }
-        data.refusedInARow = !response.ok && response.error.code === 'RATE_LIMITED' ? data.refusedInARow + 1 : 0;
-        if (data.refusedInARow >= MAX_REFUSED_IN_A_ROW) closeFlooding(socket, `${data.refusedInARow} commands refused in a row`);
-      });
-    });
-    socket.on('disconnect', () => {
-      void releaseSocketSlot(signet, socket.data.userId, socket.id).catch(() => {});
-      catchUps.end(catchUp);
-      if (status.draining) return;
-      void presence
-        .remove(orgId, socket.id)
-        .then(() => presence.scheduleBroadcast(orgId))
-        .catch(() => {});
-    });
+    socket.on('command', onCommand as never);
+    socket.on('disconnect', onDisconnect);
 
     try {
       if (!(await access.admit(socket, catchUp, actor, accessEpoch))) return;

@@ -1,41 +1,22 @@
 // What loading an actor reads (auth/actor.ts), in one round trip: the principal's own record (the
 // session or the API key), the membership, the organization, and the account (a session's) or the
-// keys it was created with (a key's). A command's first read, so it is one MGET and nothing more.
-import type { Redis } from 'ioredis';
+// keys it was created with (a key's). A command's first read, so it is one MGET — or, with the rate
+// limit, part of the one Lua call that also counts the actor's budget (commands/rateLimit.ts).
 import type { RedisKeys } from './keys.js';
 
-export interface ActorRecords {
-  principalRaw: string | null;
-  memberRaw: string | null;
-  orgRaw: string | null;
-}
+/** A principal as far as its records go (auth/actor.ts's Principal). */
+export type ActorPrincipal =
+  | { kind: 'session' | 'support'; sessionHash: string; userId: string; orgId: string }
+  | { kind: 'apiKey'; keyId: string; ownerId: string; orgId: string; ancestry: readonly string[] };
 
-/** A session's: its record, the membership, the organization and the account. */
-export async function readSessionActor(
-  redis: Redis,
-  keys: RedisKeys,
-  session: { sessionHash: string; userId: string; orgId: string },
-): Promise<ActorRecords & { userRaw: string | null }> {
-  const [principalRaw, memberRaw, orgRaw, userRaw] = await redis.mget(
-    keys.session(session.sessionHash),
-    keys.member(session.orgId, session.userId),
-    keys.org(session.orgId),
-    keys.user(session.userId),
-  );
-  return { principalRaw: principalRaw ?? null, memberRaw: memberRaw ?? null, orgRaw: orgRaw ?? null, userRaw: userRaw ?? null };
-}
-
-/** An API key's: its record, its owner's membership, the organization and the keys it was created with (parent first). */
-export async function readKeyActor(
-  redis: Redis,
-  keys: RedisKeys,
-  key: { keyId: string; ownerId: string; orgId: string; ancestry: readonly string[] },
-): Promise<ActorRecords & { ancestorRaws: Array<string | null> }> {
-  const [principalRaw, memberRaw, orgRaw, ...ancestorRaws] = await redis.mget(
-    keys.apiKey(key.keyId),
-    keys.member(key.orgId, key.ownerId),
-    keys.org(key.orgId),
-    ...key.ancestry.map((id) => keys.apiKey(id)),
-  );
-  return { principalRaw: principalRaw ?? null, memberRaw: memberRaw ?? null, orgRaw: orgRaw ?? null, ancestorRaws };
+/**
+ * The keys, in this order: a session's record, the membership, the organization and the account;
+ * or an API key's record, its owner's membership, the organization and the keys it was created
+ * with (parent first).
+ */
+export function actorRecordKeys(keys: RedisKeys, principal: ActorPrincipal): string[] {
+  if (principal.kind === 'apiKey') {
+    return [keys.apiKey(principal.keyId), keys.member(principal.orgId, principal.ownerId), keys.org(principal.orgId), ...principal.ancestry.map((id) => keys.apiKey(id))];
+  }
+  return [keys.session(principal.sessionHash), keys.member(principal.orgId, principal.userId), keys.org(principal.orgId), keys.user(principal.userId)];
 }
