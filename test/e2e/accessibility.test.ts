@@ -7,30 +7,33 @@
 // (Page.addScriptToEvaluateOnNewDocument), which the page's CSP does not govern, in every document
 // the context opens.
 import { createRequire } from 'node:module';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, newContext, signInContext, startUiNode, WAIT_MS, type UiNode } from '../helpers/browser.js';
-import { seedOrg, type ClientSocket, type TestOrg } from '../helpers/signet.js';
-import { createApiKey, createPolicy, createProject, generateCertificate, must, people, randomArtifact, submitOk, waitForStatus, type Person } from '../helpers/signing.js';
+import { beforeAll, describe, expect, test } from 'vitest';
+import type { Page } from 'playwright-core';
+import { signInContext, WAIT_MS } from '../helpers/browser.js';
+import {
+  createApiKey,
+  createPolicy,
+  createProject,
+  generateCertificate,
+  must,
+  randomArtifact,
+  submitOk,
+  waitForStatus,
+  type Person,
+} from '../helpers/signing.js';
+import { useConsole } from '../helpers/consoleFixture.js';
 
 const AXE_SOURCE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const BLOCKING = ['serious', 'critical'];
 
-let ui: UiNode;
-let browser: Browser;
-let org: TestOrg;
-let team: Record<'owner' | 'admin' | 'member' | 'viewer', Person>;
+const fx = useConsole();
+const { team } = fx;
 let projectId: string;
 let waitingId: string;
 let completedId: string;
 let inviteToken: string;
-const sockets: ClientSocket[] = [];
-const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  [ui, browser] = await Promise.all([startUiNode(), launchBrowser()]);
-  org = await seedOrg(ui.node);
-  team = await people(ui.node, org, {}, sockets);
   const project = await createProject(team.owner.socket, 'desktop-app');
   projectId = project.id;
   const certificate = await generateCertificate(team.owner.socket, 'release-cert');
@@ -51,7 +54,7 @@ beforeAll(async () => {
   });
   const token = await createApiKey(team.member.socket, 'member ci');
   await must(team.owner.socket, 'apiKey.create', { name: 'Audit export', permissions: ['audit:read'] });
-  const submit = (policy: string, fileName: string) => submitOk(ui.node, org.slug, token, { projectSlug: 'desktop-app', signingPolicySlug: policy, artifact: randomArtifact(512), fileName, description: 'Built by CI' });
+  const submit = (policy: string, fileName: string) => submitOk(fx.ui.node, fx.org.slug, token, { projectSlug: 'desktop-app', signingPolicySlug: policy, artifact: randomArtifact(512), fileName, description: 'Built by CI' });
   completedId = (await submit('nightly', 'desktop-app-nightly.msi')).id;
   await waitForStatus(team.owner.socket, completedId, 'Completed', { ask: true });
   waitingId = (await submit('release', 'desktop-app-2.0.msi')).id;
@@ -59,20 +62,12 @@ beforeAll(async () => {
   inviteToken = new URL(invited.inviteLink).searchParams.get('token')!;
 });
 
-afterAll(async () => {
-  await Promise.all(contexts.map((context) => context.close()));
-  for (const socket of sockets) socket.close();
-  await browser?.close();
-  await ui?.node.close();
-});
-
 /** A context with axe in every document it opens, signed in as `user` (or signed out). */
 async function contextFor(user: Person | null, colorScheme: 'light' | 'dark' = 'light'): Promise<Page> {
-  const context = await newContext(browser, ui);
-  contexts.push(context);
+  const context = await fx.newContext();
 
   await context.addInitScript({ path: AXE_SOURCE });
-  if (user) await signInContext(context, ui, user);
+  if (user) await signInContext(context, fx.ui, user);
   const page = await context.newPage();
   await page.emulateMedia({ colorScheme });
   return page;

@@ -2,48 +2,24 @@
 // (with a reason the server insists on) and an approver watching the same request sees the mark and
 // is told at once; approvers propose, co-sign and revoke a pre-approved window on the policy, live
 // in each other's browsers, and a request inside it shows what approved it.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, openAs, POLL, startUiNode, type UiNode } from '../helpers/browser.js';
-import { seedOrg, type ClientSocket, type TestOrg } from '../helpers/signet.js';
-import { createApiKey, createPolicy, createSigningProject, must, people, randomArtifact, submitOk, type Person, type SigningProject } from '../helpers/signing.js';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { POLL } from '../helpers/browser.js';
+import { createApiKey, createPolicy, createSigningProject, must, people, randomArtifact, submitOk, type SigningProject } from '../helpers/signing.js';
 import type { SigningPolicy } from '../../src/lib/shared/entities.js';
+import { useConsole } from '../helpers/consoleFixture.js';
 
-let ui: UiNode;
-let browser: Browser;
-let org: TestOrg;
-let team: Record<'owner' | 'admin' | 'member' | 'viewer' | 'alice' | 'bob', Person>;
+const fx = useConsole({ people: { alice: 'Alice Approver', bob: 'Bob Approver' } });
+const { team, open } = fx;
 let fixture: SigningProject;
 let memberToken: string;
-const sockets: ClientSocket[] = [];
-const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  [ui, browser] = await Promise.all([startUiNode(), launchBrowser()]);
-  org = await seedOrg(ui.node);
-  team = await people(ui.node, org, { alice: 'Alice Approver', bob: 'Bob Approver' }, sockets);
   fixture = await createSigningProject(team.owner.socket, { slug: 'console-app' });
   memberToken = await createApiKey(team.member.socket, 'member ci');
 });
 
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((context) => context.close()));
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await browser?.close();
-  await ui?.node.close();
-});
-
-async function open(user: { email: string; password: string }, path: string): Promise<Page> {
-  const { context, page } = await openAs(browser, ui, user, path);
-  contexts.push(context);
-  return page;
-}
-
 const submit = (policySlug: string) =>
-  submitOk(ui.node, org.slug, memberToken, { projectSlug: fixture.project.slug, signingPolicySlug: policySlug, artifact: randomArtifact(), fileName: 'console-app.msi' });
+  submitOk(fx.ui.node, fx.org.slug, memberToken, { projectSlug: fixture.project.slug, signingPolicySlug: policySlug, artifact: randomArtifact(), fileName: 'console-app.msi' });
 
 describe('break-glass on the request page', () => {
   let policy: SigningPolicy;

@@ -1,30 +1,21 @@
 // An audit viewer's browser remembers the highest signed checkpoint it was shown, per organization,
 // and the audit page warns when it is later shown a lower one (SPEC §6, issue 10). The rollback is
 // done in Redis, as an attacker with write access to it would: a whole, validly signed, shorter chain.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { gotoConsole, launchBrowser, openAs, POLL, startUiNode, type UiNode } from '../helpers/browser.js';
-import { auditSealed, connect, seedOrg, signIn, type ClientSocket } from '../helpers/signet.js';
-import { must, removeDir, tempDir } from '../helpers/signing.js';
+import { describe, expect, test } from 'vitest';
+import type { Page } from 'playwright-core';
+import { gotoConsole, POLL } from '../helpers/browser.js';
+import { auditSealed, seedOrg, signIn } from '../helpers/signet.js';
+import { must } from '../helpers/signing.js';
 import { rollBackAuditLog, sealedSizes } from '../helpers/auditRollback.js';
+import { useConsole } from '../helpers/consoleFixture.js';
 
-let ui: UiNode;
-let browser: Browser;
 let recordDir: string;
-const contexts: BrowserContext[] = [];
-const sockets: ClientSocket[] = [];
-
-beforeAll(async () => {
-  recordDir = tempDir('signet-e2e-record-');
-  [ui, browser] = await Promise.all([startUiNode({ SIGNET_AUDIT_CHECKPOINT_DIR: recordDir }), launchBrowser()]);
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await Promise.all(contexts.map((context) => context.close()));
-  await browser?.close();
-  await ui?.node.close();
-  removeDir(recordDir);
+const fx = useConsole({
+  org: false,
+  env: () => {
+    recordDir = fx.tempDir('signet-e2e-record-');
+    return { SIGNET_AUDIT_CHECKPOINT_DIR: recordDir };
+  },
 });
 
 /** The checkpoint this browser remembers for the organization, as the audit page stored it. */
@@ -34,22 +25,20 @@ function remembered(page: Page, orgId: string): Promise<{ size: number; hash: st
 
 describe('the audit page', () => {
   test('warns once the log was rolled back behind the checkpoint this browser was shown', async () => {
-    const org = await seedOrg(ui.node);
-    const owner = await connect(ui.node, { cookie: await signIn(ui.node, org.users.owner) });
-    sockets.push(owner);
-    await auditSealed(ui.node);
-    const older = (await sealedSizes(ui.node, org.orgId)).at(-1)!;
+    const org = await seedOrg(fx.ui.node);
+    const owner = await fx.openSocket({ cookie: await signIn(fx.ui.node, org.users.owner) });
+    await auditSealed(fx.ui.node);
+    const older = (await sealedSizes(fx.ui.node, org.orgId)).at(-1)!;
     for (const name of ['ana', 'ben', 'cat']) await must(owner, 'member.invite', { email: `${name}@invitees.example.com`, role: 'viewer' });
-    await auditSealed(ui.node);
+    await auditSealed(fx.ui.node);
 
-    const { context, page } = await openAs(browser, ui, org.users.admin, '/audit');
-    contexts.push(context);
+    const { context, page } = await fx.openContext(org.users.admin, '/audit');
     await expect.poll(async () => (await remembered(page, org.orgId))?.size ?? 0, POLL).toBeGreaterThan(older);
     const seen = (await remembered(page, org.orgId))!;
     const warning = page.getByTestId('audit-rollback-warning');
     expect(await warning.count()).toBe(0);
 
-    await rollBackAuditLog(ui.node, org.orgId, older);
+    await rollBackAuditLog(fx.ui.node, org.orgId, older);
     await gotoConsole(page, '/audit');
     await warning.waitFor();
     const text = (await warning.textContent())!.replace(/\s+/g, ' ');

@@ -5,27 +5,18 @@
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import type { Browser, Page, Response } from 'playwright-core';
-import { DOCS_DIR, gotoConsole, launchBrowser, newContext, signInContext, startUiNode, type UiNode } from '../helpers/browser.js';
+import { expect, test } from 'vitest';
+import type { Page, Response } from 'playwright-core';
+import { DOCS_DIR, gotoConsole, newContext, signInContext } from '../helpers/browser.js';
 import { seedOrg } from '../helpers/signet.js';
+import { useConsole } from '../helpers/consoleFixture.js';
 
 const BUDGET_BYTES = 150 * 1024;
 /** The build's own record of which file holds which module (written by `vite build`). */
 const MANIFEST = path.resolve('.svelte-kit/output/client/.vite/manifest.json');
 
-let ui: UiNode;
-let browser: Browser;
+const fx = useConsole({ org: false });
 const report: Record<string, unknown> = {};
-
-beforeAll(async () => {
-  [ui, browser] = await Promise.all([startUiNode(), launchBrowser()]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await ui?.node.close();
-});
 
 const isJavaScript = (response: Response) =>
   response.request().resourceType() === 'script' ||
@@ -44,7 +35,7 @@ async function javaScriptLoaded(page: Page, visit: () => Promise<unknown>): Prom
   const record = (response: Response) => {
     if (response.status() !== 200 || !isJavaScript(response)) return;
     const url = new URL(response.url());
-    if (url.origin !== ui.base) return;
+    if (url.origin !== fx.ui.base) return;
     if (!bodies.has(url.pathname)) bodies.set(url.pathname, response.body());
   };
   page.on('response', record);
@@ -69,7 +60,7 @@ function chartFile(): string {
 }
 
 test('the sign-in page loads less than 150 KB of gzipped JavaScript, and no chart library', async () => {
-  const context = await newContext(browser, ui);
+  const context = await newContext(fx.browser, fx.ui);
   const page = await context.newPage();
   const files = await javaScriptLoaded(page, async () => {
     await page.goto('/signin', { waitUntil: 'networkidle' });
@@ -86,9 +77,9 @@ test('the sign-in page loads less than 150 KB of gzipped JavaScript, and no char
 });
 
 test('the chart library is loaded by the dashboard only', async () => {
-  const org = await seedOrg(ui.node);
-  const context = await newContext(browser, ui);
-  await signInContext(context, ui, org.users.viewer);
+  const org = await seedOrg(fx.ui.node);
+  const context = await newContext(fx.browser, fx.ui);
+  await signInContext(context, fx.ui, org.users.viewer);
   const page = await context.newPage();
   const elsewhere = await javaScriptLoaded(page, () => gotoConsole(page, '/certificates'));
   expect(elsewhere.map((f) => f.file)).not.toContain(chartFile());

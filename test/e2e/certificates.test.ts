@@ -3,44 +3,21 @@
 // CA (openssl here) issued imported — and sees each certificate's custody, what awaits a
 // certificate, what lacks the code-signing EKU, and what expires soonest first, with the days left.
 import { readFile } from 'node:fs/promises';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { launchBrowser, openAs, startUiNode, type UiNode } from '../helpers/browser.js';
-import { seedOrg, type ClientSocket, type TestOrg } from '../helpers/signet.js';
-import { must, people, type Person } from '../helpers/signing.js';
+import { beforeAll, describe, expect, test } from 'vitest';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { must } from '../helpers/signing.js';
 import { startTestCa, type TestCa } from '../helpers/testCa.js';
 import type { Certificate } from '../../src/lib/shared/entities.js';
+import { useConsole } from '../helpers/consoleFixture.js';
 
-let ui: UiNode;
-let browser: Browser;
+const fx = useConsole();
+const { team, open } = fx;
 let ca: TestCa;
-let org: TestOrg;
-let team: Record<'owner' | 'admin' | 'member' | 'viewer', Person>;
-const sockets: ClientSocket[] = [];
-const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  [ui, browser, ca] = await Promise.all([startUiNode(), launchBrowser(), startTestCa('Browser')]);
-  org = await seedOrg(ui.node);
-  team = await people(ui.node, org, {}, sockets);
+  ca = await startTestCa('Browser');
+  fx.onClose(() => ca.close());
 });
-
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((context) => context.close()));
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await browser?.close();
-  await ui?.node.close();
-  ca?.close();
-});
-
-async function open(user: { email: string; password: string }, path: string): Promise<Page> {
-  const opened = await openAs(browser, ui, user, path);
-  contexts.push(opened.context);
-  return opened.page;
-}
 
 /** A certificate's card on the page, by its name. */
 const card = (page: Page, name: string): Locator => page.getByRole('listitem', { name, exact: true });

@@ -25,7 +25,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'signet-retry-'));
   redis = await spawnRedisServer({ dir });
   proxy = await startTcpProxy({ host: '127.0.0.1', port: redis.port });
-  [ui, browser] = await Promise.all([startUiNode({}, proxy.url), launchBrowser()]);
+  [ui, browser] = await Promise.all([startUiNode({ SIGNET_COMMAND_DEADLINE_MS: '1500' }, proxy.url), launchBrowser()]);
   org = await seedOrg(ui.node);
 });
 

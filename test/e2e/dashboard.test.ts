@@ -2,24 +2,18 @@
 // certificates by days to expiry are drawn, each with its numbers in words and in a table, and they
 // follow what other clients do (a request completing, a decision, a certificate added) without a reload.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, openAs, POLL, startUiNode, type UiNode } from '../helpers/browser.js';
-import { seedOrg, type ClientSocket, type TestOrg } from '../helpers/signet.js';
-import { createApiKey, createPolicy, createProject, generateCertificate, must, people, randomArtifact, submitOk, waitForStatus, type Person } from '../helpers/signing.js';
+import type { BrowserContext, Page } from 'playwright-core';
+import { openAs, POLL } from '../helpers/browser.js';
+import { createApiKey, createPolicy, createProject, generateCertificate, must, randomArtifact, submitOk, waitForStatus } from '../helpers/signing.js';
+import { useConsole } from '../helpers/consoleFixture.js';
 
-let ui: UiNode;
-let browser: Browser;
-let org: TestOrg;
-let team: Record<'owner' | 'admin' | 'member' | 'viewer', Person>;
+const fx = useConsole();
+const { team } = fx;
 let memberToken: string;
 let context: BrowserContext;
 let page: Page;
-const sockets: ClientSocket[] = [];
 
 beforeAll(async () => {
-  [ui, browser] = await Promise.all([startUiNode(), launchBrowser()]);
-  org = await seedOrg(ui.node);
-  team = await people(ui.node, org, {}, sockets);
   const project = await createProject(team.owner.socket, 'desktop-app');
   const certificate = await generateCertificate(team.owner.socket, 'test-cert');
   await createPolicy(team.owner.socket, { projectId: project.id, slug: 'nightly', certificateId: certificate.id, submitters: [team.member.userId] });
@@ -32,14 +26,11 @@ beforeAll(async () => {
     requiredApprovals: 1,
   });
   memberToken = await createApiKey(team.member.socket, 'member ci');
-  ({ context, page } = await openAs(browser, ui, org.users.viewer, '/'));
+  ({ context, page } = await openAs(fx.browser, fx.ui, fx.org.users.viewer, '/'));
 });
 
 afterAll(async () => {
-  for (const socket of sockets) socket.close();
   await context?.close();
-  await browser?.close();
-  await ui?.node.close();
 });
 
 /** What the chart says in words (its accessible name). */
@@ -61,7 +52,7 @@ const paintedPixels = (testid: string) =>
     });
 
 const submit = (policy: string, fileName: string) =>
-  submitOk(ui.node, org.slug, memberToken, { projectSlug: 'desktop-app', signingPolicySlug: policy, artifact: randomArtifact(512), fileName });
+  submitOk(fx.ui.node, fx.org.slug, memberToken, { projectSlug: 'desktop-app', signingPolicySlug: policy, artifact: randomArtifact(512), fileName });
 
 describe('the dashboard pictures', () => {
   test('are drawn, with their numbers in words and in a table', async () => {

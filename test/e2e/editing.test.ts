@@ -1,45 +1,23 @@
 // Entering things in the console: hostile names and comments stay text, a stale edit is refused with
 // the newer version shown (never a silent overwrite), and an upload shows its progress.
 import { createHash } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { gotoConsole, launchBrowser, newContext, openAs, POLL, signInContext, startUiNode, type UiNode } from '../helpers/browser.js';
-import { command, seedOrg, type ClientSocket, type TestOrg } from '../helpers/signet.js';
-import { createApiKey, createPolicy, createProject, generateCertificate, ok, people, submitOk, randomArtifact, waitForStatus, type Person } from '../helpers/signing.js';
+import { beforeAll, describe, expect, test } from 'vitest';
+import type { Page } from 'playwright-core';
+import { gotoConsole, newContext, POLL, signInContext } from '../helpers/browser.js';
+import { command } from '../helpers/signet.js';
+import { createApiKey, createPolicy, createProject, generateCertificate, ok, submitOk, randomArtifact, waitForStatus } from '../helpers/signing.js';
 import type { Certificate, Project, SigningRequest } from '../../src/lib/shared/entities.js';
+import { useConsole } from '../helpers/consoleFixture.js';
 
-let ui: UiNode;
-let browser: Browser;
-let org: TestOrg;
-let team: Record<'owner' | 'admin' | 'member' | 'viewer', Person>;
+const fx = useConsole();
+const { team, openContext: open } = fx;
 let certificate: Certificate;
-const sockets: ClientSocket[] = [];
-const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  [ui, browser] = await Promise.all([startUiNode(), launchBrowser()]);
-  org = await seedOrg(ui.node);
-  team = await people(ui.node, org, {}, sockets);
   certificate = await generateCertificate(team.owner.socket, 'test-cert');
 });
 
 // Each test's users leave with it.
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((context) => context.close()));
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await browser?.close();
-  await ui?.node.close();
-});
-
-async function open(user: { email: string; password: string }, path: string): Promise<{ context: BrowserContext; page: Page }> {
-  const opened = await openAs(browser, ui, user, path);
-  contexts.push(opened.context);
-  return opened;
-}
-
 const XSS_NAME = '<img src=x onerror="window.__xss=1">';
 const XSS_DESCRIPTION = '<svg onload="window.__xss=3"></svg><b>bold?</b>';
 const XSS_COMMENT = '<script>window.__xss=2</script>';
@@ -50,13 +28,12 @@ describe('names and comments with markup', () => {
     const dialogs: string[] = [];
     /** A signed-in page whose context reports every dialog (alert, confirm, prompt) from its first load on. */
     const watched = async (user: { email: string; password: string }, path: string) => {
-      const context = await newContext(browser, ui);
-      contexts.push(context);
+      const context = await fx.newContext();
       context.on('dialog', (dialog) => {
         dialogs.push(dialog.message());
         void dialog.dismiss();
       });
-      await signInContext(context, ui, user);
+      await signInContext(context, fx.ui, user);
       const page = await context.newPage();
       await gotoConsole(page, path);
       return { context, page };
@@ -64,7 +41,7 @@ describe('names and comments with markup', () => {
     const xssOf = (page: Page) => page.evaluate(() => (window as unknown as { __xss?: unknown }).__xss);
 
     // The owner creates the project through the form, with markup in its name and description.
-    const owner = await watched(org.users.owner, '/projects');
+    const owner = await watched(fx.org.users.owner, '/projects');
     await owner.page.getByRole('button', { name: 'New project', exact: true }).click();
     await owner.page.getByLabel('Name', { exact: true }).fill(XSS_NAME);
     await owner.page.getByLabel('Description').fill(XSS_DESCRIPTION);
@@ -84,7 +61,7 @@ describe('names and comments with markup', () => {
       approvers: [team.admin.userId],
       requiredApprovals: 1,
     });
-    const submitted = await submitOk(ui.node, org.slug, await createApiKey(team.member.socket), {
+    const submitted = await submitOk(fx.ui.node, fx.org.slug, await createApiKey(team.member.socket), {
       projectSlug: project.slug,
       signingPolicySlug: 'release',
       artifact: randomArtifact(1024),
@@ -93,7 +70,7 @@ describe('names and comments with markup', () => {
     });
 
     // The approver denies it with markup in the comment.
-    const admin = await watched(org.users.admin, `/requests/${submitted.id}`);
+    const admin = await watched(fx.org.users.admin, `/requests/${submitted.id}`);
     await admin.page.getByText(XSS_REQUEST, { exact: true }).waitFor();
     await admin.page.getByLabel('Comment').fill(XSS_COMMENT);
     await admin.page.getByRole('button', { name: 'Deny' }).click();
@@ -126,7 +103,7 @@ describe('concurrent edits', () => {
   test('a stale edit shows the conflict and the newer version instead of overwriting it', async () => {
     const project = await createProject(team.owner.socket, 'mobile-sdk');
     const path = `/projects/${project.id}`;
-    const [first, second] = await Promise.all([open(org.users.owner, path), open(org.users.admin, path)]);
+    const [first, second] = await Promise.all([open(fx.org.users.owner, path), open(fx.org.users.admin, path)]);
     for (const { page } of [first, second]) {
       await page.getByRole('heading', { level: 1, name: 'Project mobile-sdk' }).waitFor();
       await page.getByRole('button', { name: 'Edit project' }).click();
@@ -165,7 +142,7 @@ describe('uploading an artifact', () => {
   test('from /requests/new shows a progress bar that reaches completion, and creates the request', async () => {
     const project = await createProject(team.owner.socket, 'cli-tools');
     await createPolicy(team.owner.socket, { projectId: project.id, slug: 'test-signing', certificateId: certificate.id, submitters: [team.member.userId] });
-    const { context, page } = await open(org.users.member, `/requests/new?project=${project.slug}`);
+    const { context, page } = await open(fx.org.users.member, `/requests/new?project=${project.slug}`);
     await expect.poll(() => page.getByLabel('Signing policy').inputValue(), POLL).toBe('test-signing');
 
     // Every value the progress bar shows, in order (recorded in the page, so none is missed).

@@ -1,62 +1,41 @@
 // Signature formats in the console: an administrator picks an artifact configuration's format when
 // creating and editing it; a request page shows the format, the timestamp (or a visible "No
 // timestamp" mark with the reason) and offers the signed file under its own name.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, openAs, POLL, startUiNode, type UiNode } from '../helpers/browser.js';
-import { seedOrg, type ClientSocket, type TestOrg } from '../helpers/signet.js';
-import { createApiKey, createPolicy, createProject, download, generateCertificate, must, people, submitOk, waitForStatus, type Person } from '../helpers/signing.js';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { POLL } from '../helpers/browser.js';
+import { createApiKey, createPolicy, createProject, download, generateCertificate, must, submitOk, waitForStatus } from '../helpers/signing.js';
 import { minimalPe } from '../helpers/fixtures.js';
 import { silentTsaUrl, startTestTsa, type TestTsa } from '../helpers/tsa.js';
 import type { ArtifactConfiguration, Certificate, Project } from '../../src/lib/shared/entities.js';
+import { useConsole } from '../helpers/consoleFixture.js';
 
-let ui: UiNode;
-let browser: Browser;
 let tsa: TestTsa;
 let artifactDir: string;
-let org: TestOrg;
-let team: Record<'owner' | 'admin' | 'member' | 'viewer', Person>;
+const fx = useConsole({
+  env: async () => {
+    artifactDir = fx.tempDir('signet-e2e-formats-');
+    tsa = await startTestTsa();
+    fx.onClose(() => tsa.close());
+    return { SIGNET_ARTIFACT_DIR: artifactDir, SIGNET_TSA_URL: tsa.url };
+  },
+});
+const { team, open } = fx;
 let project: Project;
 let certificate: Certificate;
 let token: string;
-const sockets: ClientSocket[] = [];
-const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  artifactDir = mkdtempSync(path.join(os.tmpdir(), 'signet-e2e-formats-'));
-  tsa = await startTestTsa();
-  [ui, browser] = await Promise.all([startUiNode({ SIGNET_ARTIFACT_DIR: artifactDir, SIGNET_TSA_URL: tsa.url }), launchBrowser()]);
-  org = await seedOrg(ui.node);
-  team = await people(ui.node, org, {}, sockets);
   project = await createProject(team.owner.socket, 'windows-app');
   certificate = await generateCertificate(team.owner.socket, 'windows-cert', { algorithm: 'RSA-2048' });
   token = await createApiKey(team.member.socket);
 });
 
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((context) => context.close()));
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await browser?.close();
-  await ui?.node.close();
-  await tsa?.close();
-  if (artifactDir) rmSync(artifactDir, { recursive: true, force: true });
-});
-
-async function open(user: { email: string; password: string }, where: string): Promise<Page> {
-  const opened = await openAs(browser, ui, user, where);
-  contexts.push(opened.context);
-  return opened.page;
-}
-
 describe('artifact configuration format', () => {
   test('an administrator chooses it when creating, sees it in the list, and changes it when editing', async () => {
-    const page = await open(org.users.admin, `/projects/${project.id}`);
+    const page = await open(fx.org.users.admin, `/projects/${project.id}`);
     await page.getByRole('button', { name: 'New artifact configuration' }).click();
     const form = page.getByRole('form', { name: 'New artifact configuration' });
     await form.getByLabel('Slug').fill('installers');
@@ -79,7 +58,7 @@ describe('artifact configuration format', () => {
   });
 
   test('a viewer sees each configuration\'s format but no form to change it', async () => {
-    const page = await open(org.users.viewer, `/projects/${project.id}`);
+    const page = await open(fx.org.users.viewer, `/projects/${project.id}`);
     await expect.poll(() => page.getByRole('cell', { name: 'Detached CMS (.p7s)' }).count(), POLL).toBeGreaterThan(0);
     expect(await page.getByRole('button', { name: 'New artifact configuration' }).count()).toBe(0);
     expect(await page.getByRole('button', { name: /^Edit / }).count()).toBe(0);
@@ -90,10 +69,10 @@ describe('a request page', () => {
   test('shows an Authenticode request\'s format and timestamp, and downloads the signed .exe under its own name', async () => {
     await must(team.owner.socket, 'artifactConfig.create', { projectId: project.id, slug: 'exe', name: 'Executables', signatureFormat: 'authenticode' });
     const policy = await createPolicy(team.owner.socket, { projectId: project.id, slug: 'auto', certificateId: certificate.id, submitters: [team.member.userId] });
-    const submitted = await submitOk(ui.node, org.slug, token, { projectSlug: project.slug, signingPolicySlug: policy.slug, fields: { artifactConfigurationSlug: 'exe' }, artifact: minimalPe(), fileName: 'tool.exe' });
+    const submitted = await submitOk(fx.ui.node, fx.org.slug, token, { projectSlug: project.slug, signingPolicySlug: policy.slug, fields: { artifactConfigurationSlug: 'exe' }, artifact: minimalPe(), fileName: 'tool.exe' });
     const done = await waitForStatus(team.owner.socket, submitted.id, 'Completed', { ask: true });
 
-    const page = await open(org.users.member, `/requests/${submitted.id}`);
+    const page = await open(fx.org.users.member, `/requests/${submitted.id}`);
     await expect.poll(() => page.getByTestId('signature-format').textContent(), POLL).toBe('Authenticode (signed in place)');
     await expect.poll(() => page.getByTestId('signature-timestamp').textContent(), POLL).toContain(`by ${new URL(tsa.url).host}`);
     const link = page.getByRole('link', { name: /Download signed file/ });
@@ -102,16 +81,16 @@ describe('a request page', () => {
     expect(file.suggestedFilename()).toBe('tool.exe');
     const saved = path.join(artifactDir, 'downloaded.exe');
     await file.saveAs(saved);
-    expect(readFileSync(saved).equals(await download(ui.node, org.slug, token, done.id, 'signed-artifact'))).toBe(true);
+    expect(readFileSync(saved).equals(await download(fx.ui.node, fx.org.slug, token, done.id, 'signed-artifact'))).toBe(true);
   });
 
   test('marks a request signed without a timestamp, with the reason, when its policy allowed that', async () => {
     const lenient = await must<{ slug: string }>(team.owner.socket, 'policy.create', {
       projectId: project.id, slug: 'lenient', name: 'Lenient', certificateId: certificate.id, submitters: [team.member.userId], tsaUrl: await silentTsaUrl(), allowWithoutTimestamp: true,
     });
-    const submitted = await submitOk(ui.node, org.slug, token, { projectSlug: project.slug, signingPolicySlug: lenient.slug, fields: { artifactConfigurationSlug: 'exe' }, artifact: minimalPe(), fileName: 'late.exe' });
+    const submitted = await submitOk(fx.ui.node, fx.org.slug, token, { projectSlug: project.slug, signingPolicySlug: lenient.slug, fields: { artifactConfigurationSlug: 'exe' }, artifact: minimalPe(), fileName: 'late.exe' });
     await waitForStatus(team.owner.socket, submitted.id, 'Completed', { ask: true });
-    const page = await open(org.users.member, `/requests/${submitted.id}`);
+    const page = await open(fx.org.users.member, `/requests/${submitted.id}`);
     const stamp = page.getByTestId('signature-timestamp');
     await expect.poll(() => stamp.getByText('No timestamp', { exact: true }).count(), POLL).toBe(1);
     expect(await stamp.textContent()).toMatch(/did not answer.*signed without a timestamp, as signing policy lenient allows/);

@@ -1,25 +1,19 @@
 // The console is live: a submitter's request page follows an approval made in another browser, the
 // audit log receives what another user does, and a page that lost its socket catches up on what it
 // missed when the connection is back — all without a reload.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import type { Browser, BrowserContext, Page, WebSocket } from 'playwright-core';
-import { launchBrowser, openAs, POLL, startUiNode, type UiNode } from '../helpers/browser.js';
-import { restCommand, seedOrg, type ClientSocket, type TestOrg } from '../helpers/signet.js';
-import { createApiKey, createPolicy, createProject, generateCertificate, people, randomArtifact, submitOk, type Person } from '../helpers/signing.js';
+import { beforeAll, describe, expect, test } from 'vitest';
+import type { Page, WebSocket } from 'playwright-core';
+import { openAs, POLL } from '../helpers/browser.js';
+import { restCommand } from '../helpers/signet.js';
+import { createApiKey, createPolicy, createProject, generateCertificate, randomArtifact, submitOk } from '../helpers/signing.js';
+import { useConsole } from '../helpers/consoleFixture.js';
 
-let ui: UiNode;
-let browser: Browser;
-let org: TestOrg;
-let team: Record<'owner' | 'admin' | 'member' | 'viewer', Person>;
+const fx = useConsole();
+const { team, open } = fx;
 let project: { id: string; slug: string };
 let memberToken: string;
-const sockets: ClientSocket[] = [];
-const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  [ui, browser] = await Promise.all([startUiNode(), launchBrowser()]);
-  org = await seedOrg(ui.node);
-  team = await people(ui.node, org, {}, sockets);
   project = await createProject(team.owner.socket, 'desktop-app');
   const certificate = await generateCertificate(team.owner.socket, 'release-cert');
   await createPolicy(team.owner.socket, {
@@ -34,22 +28,6 @@ beforeAll(async () => {
 });
 
 // Each test's users leave with it.
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((context) => context.close()));
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await browser?.close();
-  await ui?.node.close();
-});
-
-async function open(user: { email: string; password: string }, path: string): Promise<Page> {
-  const { context, page } = await openAs(browser, ui, user, path);
-  contexts.push(context);
-  return page;
-}
-
 /** Marks the document: a reload (or a full navigation) would lose the mark. */
 async function markDocument(page: Page): Promise<void> {
   await page.evaluate(() => {
@@ -63,14 +41,14 @@ async function stillSameDocument(page: Page): Promise<boolean> {
 
 describe('live updates in the browser', () => {
   test("the submitter's request page follows the approver's approval without a reload", async () => {
-    const submitted = await submitOk(ui.node, org.slug, memberToken, {
+    const submitted = await submitOk(fx.ui.node, fx.org.slug, memberToken, {
       projectSlug: project.slug,
       signingPolicySlug: 'release-signing',
       artifact: randomArtifact(2048),
       fileName: 'desktop-app-2.4.0.msi',
       description: 'Release candidate',
     });
-    const submitter = await open(org.users.member, `/requests/${submitted.id}`);
+    const submitter = await open(fx.org.users.member, `/requests/${submitted.id}`);
     const submitterStatus = submitter.getByTestId('workflow-status');
     await expect.poll(() => submitterStatus.textContent(), POLL).toBe('Waiting for approval');
     await markDocument(submitter);
@@ -86,7 +64,7 @@ describe('live updates in the browser', () => {
       new MutationObserver(record).observe(document.body, { subtree: true, childList: true, characterData: true });
     });
 
-    const approver = await open(org.users.admin, `/requests/${submitted.id}`);
+    const approver = await open(fx.org.users.admin, `/requests/${submitted.id}`);
     await approver.getByRole('heading', { name: 'Your decision' }).waitFor();
     await approver.getByLabel('Comment').fill('Checked the build log: fine to ship.');
     await approver.getByRole('button', { name: 'Approve' }).click();
@@ -103,7 +81,7 @@ describe('live updates in the browser', () => {
   });
 
   test('the audit log shows an entry as soon as another user acts', async () => {
-    const auditor = await open(org.users.owner, '/audit');
+    const auditor = await open(fx.org.users.owner, '/audit');
     await expect.poll(() => auditor.getByTestId('audit-live-state').textContent().then((text) => text?.trim()), POLL).toBe('Live');
     await expect.poll(() => auditor.getByTestId('audit-count').textContent(), POLL).toMatch(/\d+\s+entr/);
     await markDocument(auditor);
@@ -111,7 +89,7 @@ describe('live updates in the browser', () => {
     expect(await invited.count()).toBe(0);
 
     // Another user, in another browser context, invites someone from the team page.
-    const admin = await open(org.users.admin, '/team');
+    const admin = await open(fx.org.users.admin, '/team');
     await admin.getByLabel('Email').fill('new.hire@example.com');
     await admin.getByLabel('Role', { exact: true }).selectOption('viewer');
     await admin.getByRole('button', { name: 'Invite', exact: true }).click();
@@ -124,8 +102,7 @@ describe('live updates in the browser', () => {
   });
 
   test('a page that lost its connection catches up on the events it missed, without a reload', async () => {
-    const { context, page } = await openAs(browser, ui, org.users.owner, '/audit');
-    contexts.push(context);
+    const { context, page } = await fx.openContext(fx.org.users.owner, '/audit');
     const liveState = () => page.getByTestId('audit-live-state').textContent().then((text) => text?.trim());
     await expect.poll(liveState, POLL).toBe('Live');
     await expect.poll(() => page.getByTestId('audit-count').textContent(), POLL).toMatch(/\d+\s+entr/);
@@ -152,7 +129,7 @@ describe('live updates in the browser', () => {
 
     // Meanwhile another user changes things (over REST): the page cannot hear of it now.
     for (const slug of ['offline-one', 'offline-two']) {
-      const response = await restCommand(ui.node, 'project.create', { slug, name: `Made while offline ${slug}`, repositoryUrl: null }, { cookie: team.admin.cookie, org: org.slug });
+      const response = await restCommand(fx.ui.node, 'project.create', { slug, name: `Made while offline ${slug}`, repositoryUrl: null }, { cookie: team.admin.cookie, org: fx.org.slug });
       expect(response.status).toBe(200);
     }
     expect(await created.count()).toBe(0);

@@ -1,22 +1,18 @@
 // Long lists stay light: with 10,000 audit entries loaded into the audit page, only the rows in and
 // near view are in the document, wherever the reader scrolls. (A structural check: the number of
 // rendered rows, not a timing.)
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { launchBrowser, openAs, POLL, startUiNode, type UiNode } from '../helpers/browser.js';
-import { OPERATOR, seedOrg, type TestOrg } from '../helpers/signet.js';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { openAs, POLL } from '../helpers/browser.js';
+import { OPERATOR } from '../helpers/signet.js';
 import { commit } from '../../server/store/commit.js';
 import { auditDraft, CLI_SOURCE } from '../../server/audit/entries.js';
+import { useConsole } from '../helpers/consoleFixture.js';
 
 const ENTRIES = 10_000;
-let ui: UiNode;
-let browser: Browser;
-let org: TestOrg;
+const fx = useConsole({ people: false });
 
 beforeAll(async () => {
-  [ui, browser] = await Promise.all([startUiNode(), launchBrowser()]);
-  org = await seedOrg(ui.node);
-  const { redis, keys } = ui.node.signet;
+  const { redis, keys } = fx.ui.node.signet;
   // Written as commands write them (one commit each), in parallel batches.
   for (let written = 0; written < ENTRIES; written += 500) {
     await Promise.all(
@@ -24,7 +20,7 @@ beforeAll(async () => {
         commit(redis, keys, 100_000, {
           audits: [
             auditDraft({
-              orgId: org.orgId,
+              orgId: fx.org.orgId,
               actor: OPERATOR,
               action: 'project.update',
               target: { type: 'project', id: `p${written + i}`, name: `Project ${written + i}` },
@@ -38,14 +34,9 @@ beforeAll(async () => {
   }
 }, 120_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await ui?.node.close();
-});
-
 describe('the audit page with 10,000 entries', () => {
   test('loads them all as the reader scrolls, yet keeps only a window of rows in the document', async () => {
-    const { page, context } = await openAs(browser, ui, org.users.owner, '/audit');
+    const { page, context } = await openAs(fx.browser, fx.ui, fx.org.users.owner, '/audit');
     const region = page.getByRole('region', { name: 'Audit entries (scrollable)' });
     await region.waitFor();
     // "1,234 entries, older ones load as you scroll"

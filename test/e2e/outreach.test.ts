@@ -1,51 +1,25 @@
 // Reaching people where they are, in the console: a project's chat channels (added with their secret
 // URL, shown masked from then on, live for everyone else), webhooks choosing the status changes they
 // hear, and each person's email switch on the settings page.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, openAs, POLL, startUiNode, type UiNode } from '../helpers/browser.js';
-import { seedOrg, type ClientSocket, type TestOrg } from '../helpers/signet.js';
-import { createProject, must, people, type Person } from '../helpers/signing.js';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { POLL } from '../helpers/browser.js';
+import { createProject, must, people } from '../helpers/signing.js';
 import { startHttpReceiver, type HttpReceiver } from '../helpers/receivers.js';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.js';
 import type { Project, Webhook } from '../../src/lib/shared/entities.js';
+import { useConsole } from '../helpers/consoleFixture.js';
 
-let ui: UiNode;
-let browser: Browser;
 let receiver: HttpReceiver;
 let smtp: TestSmtpServer;
-let org: TestOrg;
-let team: Record<'owner' | 'admin' | 'member' | 'viewer', Person>;
-const sockets: ClientSocket[] = [];
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  [receiver, smtp] = await Promise.all([startHttpReceiver(), startSmtpServer()]);
-  [ui, browser] = await Promise.all([
-    startUiNode({ SIGNET_SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, SIGNET_MAIL_FROM: 'signet@signet.test' }),
-    launchBrowser(),
-  ]);
-  org = await seedOrg(ui.node);
-  team = await people(ui.node, org, {}, sockets);
+const fx = useConsole({
+  env: async () => {
+    [receiver, smtp] = await Promise.all([startHttpReceiver(), startSmtpServer()]);
+    fx.onClose(() => smtp.close());
+    fx.onClose(() => receiver.close());
+    return { SIGNET_SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, SIGNET_MAIL_FROM: 'signet@signet.test' };
+  },
 });
-
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((context) => context.close()));
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await browser?.close();
-  await ui?.node.close();
-  await receiver?.close();
-  await smtp?.close();
-});
-
-async function open(user: { email: string; password: string }, path: string): Promise<Page> {
-  const opened = await openAs(browser, ui, user, path);
-  contexts.push(opened.context);
-  return opened.page;
-}
+const { team, open } = fx;
 
 describe('the project page', () => {
   let project: Project;
@@ -55,7 +29,7 @@ describe('the project page', () => {
 
   test('a member adds a Slack channel; from then on everyone sees its URL only masked, live, and a viewer cannot add one', async () => {
     const secretPath = '/services/T0CHAT/B0CHAT/VerySecretChatToken42';
-    const [member, viewer] = await Promise.all([open(org.users.member, `/projects/${project.id}`), open(org.users.viewer, `/projects/${project.id}`)]);
+    const [member, viewer] = await Promise.all([open(fx.org.users.member, `/projects/${project.id}`), open(fx.org.users.viewer, `/projects/${project.id}`)]);
     const form = member.getByRole('form', { name: 'New chat channel' });
     await form.getByLabel('Service').selectOption('slack');
     await form.getByLabel('Channel name').fill('#releases');
@@ -81,7 +55,7 @@ describe('the project page', () => {
   });
 
   test('a URL the server may not call is refused next to the field, and nothing is added', async () => {
-    const page = await open(org.users.admin, `/projects/${project.id}`);
+    const page = await open(fx.org.users.admin, `/projects/${project.id}`);
     const form = page.getByRole('form', { name: 'New chat channel' });
     await form.getByLabel('Channel name').fill('#metadata');
     await form.getByLabel('Incoming webhook URL').fill('http://169.254.169.254/latest');
@@ -92,7 +66,7 @@ describe('the project page', () => {
   });
 
   test('a webhook is added for the statuses ticked, and its events are changed later', async () => {
-    const page = await open(org.users.admin, `/projects/${project.id}`);
+    const page = await open(fx.org.users.admin, `/projects/${project.id}`);
     const form = page.getByRole('form', { name: 'New webhook' });
     await form.getByLabel('Webhook URL').fill(`${receiver.url}/ci-hook`);
     // The final statuses are ticked to begin with; add "Waiting for approval", drop "Canceled".
@@ -119,10 +93,10 @@ describe('the project page', () => {
 
 describe('the settings page', () => {
   test('each person turns their own email off and on; another tab follows', async () => {
-    const [page, other] = await Promise.all([open(org.users.member, '/settings'), open(org.users.member, '/settings')]);
+    const [page, other] = await Promise.all([open(fx.org.users.member, '/settings'), open(fx.org.users.member, '/settings')]);
     const toggle = page.getByTestId('email-switch');
     await expect.poll(() => toggle.isChecked(), POLL).toBe(true);
-    expect(await page.getByText(`Also send my notifications by email to ${org.users.member.email}`).count()).toBe(1);
+    expect(await page.getByText(`Also send my notifications by email to ${fx.org.users.member.email}`).count()).toBe(1);
     await toggle.uncheck();
     await page.getByText('Saved: no more email').waitFor();
     expect(await must(team.member.socket, 'notification.settings', {})).toMatchObject({ email: false, emailConfigured: true });

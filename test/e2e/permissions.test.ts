@@ -2,25 +2,20 @@
 // on the dashboard, team, projects, project, certificates, API keys, audit and settings pages, and in
 // the main navigation. Every expectation is derived from roleHas; presence and absence are asserted
 // only once the page has loaded what the buttons belong to. Each role signs in through the real form.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Browser, Locator, Page } from 'playwright-core';
-import { launchBrowser, navLabels, newContext, POLL, signInThroughForm, startUiNode, type UiNode } from '../helpers/browser.js';
-import { seedOrg, command, type ClientSocket, type TestOrg } from '../helpers/signet.js';
-import { createPolicy, createProject, generateCertificate, ok, people, type Person } from '../helpers/signing.js';
+import { beforeAll, describe, expect, test } from 'vitest';
+import type { Locator, Page } from 'playwright-core';
+import { navLabels, newContext, POLL, signInThroughForm } from '../helpers/browser.js';
+import { command } from '../helpers/signet.js';
+import { createPolicy, createProject, generateCertificate, ok } from '../helpers/signing.js';
 import { ROLES, roleHas, type Permission, type Role } from '../../src/lib/shared/permissions.js';
+import { useConsole } from '../helpers/consoleFixture.js';
 
-let ui: UiNode;
-let browser: Browser;
-let org: TestOrg;
-let team: Record<Role, Person>;
+const fx = useConsole();
+const { team } = fx;
 let project: { id: string; slug: string };
 const CERTIFICATE_NAME = 'Certificate release-cert';
-const sockets: ClientSocket[] = [];
 
 beforeAll(async () => {
-  [ui, browser] = await Promise.all([startUiNode(), launchBrowser()]);
-  org = await seedOrg(ui.node);
-  team = await people(ui.node, org, {}, sockets);
   project = await createProject(team.owner.socket, 'desktop-app');
   const certificate = await generateCertificate(team.owner.socket, 'release-cert');
   await createPolicy(team.owner.socket, {
@@ -35,12 +30,6 @@ beforeAll(async () => {
   for (const role of ROLES.filter((r) => roleHas(r, 'apikey:write'))) {
     await ok(command(team[role].socket, 'apiKey.create', { name: `${role} laptop`, permissions: ['signing:read'] }));
   }
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await browser?.close();
-  await ui?.node.close();
 });
 
 /** Asserts the element is there exactly when `allowed`, by its accessible role and name. */
@@ -61,9 +50,9 @@ async function visit(page: Page, path: string, heading: string): Promise<void> {
 describe('what each role sees', () => {
   test.each(ROLES)('%s sees exactly the actions its permissions allow', async (role) => {
     const can = (permission: Permission) => roleHas(role, permission);
-    const context = await newContext(browser, ui);
+    const context = await newContext(fx.browser, fx.ui);
     const page = await context.newPage();
-    await signInThroughForm(page, org.users[role]);
+    await signInThroughForm(page, fx.org.users[role]);
 
     // Navigation and dashboard.
     await page.getByRole('navigation', { name: 'Main' }).waitFor();

@@ -2,33 +2,28 @@
 // the sections, the notification bell, who is online, the organization picker, the account and
 // Sign out — is on screen and works, folded behind a menu button.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { launchBrowser, signInContext, startUiNode, WAIT_MS, type UiNode } from '../helpers/browser.js';
-import { OPERATOR, seedOrg, type ClientSocket, type TestOrg } from '../helpers/signet.js';
-import { createApiKey, createPolicy, createProject, generateCertificate, people, randomArtifact, submitOk, type Person } from '../helpers/signing.js';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
+import { signInContext, WAIT_MS } from '../helpers/browser.js';
+import { OPERATOR, seedOrg } from '../helpers/signet.js';
+import { createApiKey, createPolicy, createProject, generateCertificate, randomArtifact, submitOk } from '../helpers/signing.js';
 import { addMemberDirectly } from '../../server/auth/organizations.js';
 import { CLI_SOURCE } from '../../server/audit/entries.js';
+import { useConsole } from '../helpers/consoleFixture.js';
 
 const PHONE = { width: 390, height: 844 };
 
-let ui: UiNode;
-let browser: Browser;
-let org: TestOrg;
-let team: Record<'owner' | 'admin' | 'member' | 'viewer', Person>;
+const fx = useConsole();
+const { team } = fx;
 let context: BrowserContext;
 let page: Page;
 let projectId: string;
 let requestId: string;
-const sockets: ClientSocket[] = [];
 
 beforeAll(async () => {
-  [ui, browser] = await Promise.all([startUiNode(), launchBrowser()]);
-  org = await seedOrg(ui.node);
-  team = await people(ui.node, org, {}, sockets);
   // The owner belongs to a second organization too, so the header has an organization picker.
-  const other = await seedOrg(ui.node);
-  const owner = org.users.owner;
-  await addMemberDirectly(ui.node.signet, other.orgId, { email: owner.email, name: 'Olivia Owner', role: 'admin', password: owner.password }, OPERATOR, CLI_SOURCE);
+  const other = await seedOrg(fx.ui.node);
+  const owner = fx.org.users.owner;
+  await addMemberDirectly(fx.ui.node.signet, other.orgId, { email: owner.email, name: 'Olivia Owner', role: 'admin', password: owner.password }, OPERATOR, CLI_SOURCE);
   const project = await createProject(team.owner.socket, 'mobile-app-with-a-long-name');
   projectId = project.id;
   const certificate = await generateCertificate(team.owner.socket, 'phone-cert');
@@ -42,7 +37,7 @@ beforeAll(async () => {
   });
   const token = await createApiKey(team.member.socket, 'phone ci');
   requestId = (
-    await submitOk(ui.node, org.slug, token, {
+    await submitOk(fx.ui.node, fx.org.slug, token, {
       projectSlug: project.slug,
       signingPolicySlug: 'release-signing',
       artifact: randomArtifact(1024),
@@ -51,21 +46,18 @@ beforeAll(async () => {
     })
   ).id;
 
-  context = await browser.newContext({ baseURL: ui.base, viewport: PHONE });
+  context = await fx.browser.newContext({ baseURL: fx.ui.base, viewport: PHONE });
   context.setDefaultTimeout(WAIT_MS);
-  await signInContext(context, ui, owner);
+  await signInContext(context, fx.ui, owner);
   page = await context.newPage();
   await page.goto('/');
   // Two organizations: the console asks which one first.
-  await page.getByRole('list', { name: 'Your organizations' }).getByRole('button').filter({ hasText: org.slug }).click();
+  await page.getByRole('list', { name: 'Your organizations' }).getByRole('button').filter({ hasText: fx.org.slug }).click();
   await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
 });
 
 afterAll(async () => {
-  for (const socket of sockets) socket.close();
   await context?.close();
-  await browser?.close();
-  await ui?.node.close();
 });
 
 const pageWidth = () => page.evaluate(() => document.scrollingElement!.scrollWidth);

@@ -5,17 +5,14 @@
 // same attempt succeeding there, so the test could fail.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { gotoConsole, launchBrowser, newContext, POLL, signInThroughForm, startUiNode, type UiNode } from '../helpers/browser.js';
-import { seedOrg, type TestOrg } from '../helpers/signet.js';
+import { beforeAll, describe, expect, test } from 'vitest';
+import type { Page } from 'playwright-core';
+import { gotoConsole, POLL, signInThroughForm } from '../helpers/browser.js';
+import { useConsole } from '../helpers/consoleFixture.js';
 
-let ui: UiNode;
-let browser: Browser;
-let org: TestOrg;
+const fx = useConsole({ people: false });
 /** Another origin (another loopback port) that serves whatever page a test puts at a path. */
 let elsewhere: { base: string; server: http.Server; pages: Map<string, string> };
-const contexts: BrowserContext[] = [];
 
 function startElsewhere(): Promise<typeof elsewhere> {
   const pages = new Map<string, string>();
@@ -30,25 +27,11 @@ function startElsewhere(): Promise<typeof elsewhere> {
 }
 
 beforeAll(async () => {
-  [ui, browser, elsewhere] = await Promise.all([startUiNode(), launchBrowser(), startElsewhere()]);
-  org = await seedOrg(ui.node);
+  elsewhere = await startElsewhere();
+  fx.onClose(() => new Promise((resolve) => elsewhere.server.close(resolve)));
 });
 
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((context) => context.close()));
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await ui?.node.close();
-  await new Promise((resolve) => elsewhere?.server.close(resolve));
-});
-
-async function newPage(): Promise<Page> {
-  const context = await newContext(browser, ui);
-  contexts.push(context);
-  return context.newPage();
-}
+const { newPage } = fx;
 
 /** Console messages in which Chromium reports a Content-Security-Policy refusal. */
 function cspReports(page: Page): string[] {
@@ -67,7 +50,7 @@ describe('framing', () => {
       '/clickjack',
       `<!doctype html><title>win a prize</title>
        <iframe id="control" src="${elsewhere.base}/plain"></iframe>
-       <iframe id="console" src="${ui.base}/signin" style="opacity:0.01"></iframe>`,
+       <iframe id="console" src="${fx.ui.base}/signin" style="opacity:0.01"></iframe>`,
     );
     const page = await newPage();
     const reports = cspReports(page);
@@ -138,7 +121,7 @@ describe('the console under its policy', () => {
   test('signing in, the live socket and the pages work without a single CSP violation', async () => {
     const page = await newPage();
     const reports = cspReports(page);
-    await signInThroughForm(page, org.users.admin, '/');
+    await signInThroughForm(page, fx.org.users.admin, '/');
     await page.getByRole('navigation', { name: 'Main' }).waitFor();
     // /projects twice: the second load revalidates the cached page (304), which must keep its policy.
     for (const [path, heading] of [['/projects', 'Projects'], ['/audit', 'Audit log'], ['/api-keys', 'API keys'], ['/projects', 'Projects'], ['/team', 'Team']] as const) {

@@ -57,6 +57,9 @@ export function testConfig(overrides: Record<string, string> = {}, prefix = `t${
     SIGNET_OUTBOUND_ALLOWED_CIDRS: '127.0.0.1/32',
     // Expiry notices would arrive at unforeseen moments; the tests that want them sweep with a clock.
     SIGNET_CERT_EXPIRY_SWEEP_MINUTES: '0',
+    // A busy CI machine can take longer than the product's 1.5 s to answer an ordinary command; the
+    // tests of what the deadline does (commandDeadline, faults, commandRetry, sentinel) set it back.
+    SIGNET_COMMAND_DEADLINE_MS: '10000',
     ...pkcs11Env(),
     ...overrides,
   });

@@ -20,7 +20,8 @@ beforeAll(async () => {
   // A Redis of this test's own, with an append-only file, so it can be stopped and brought back.
   dir = mkdtempSync(path.join(os.tmpdir(), 'signet-faults-'));
   redis = await spawnRedisServer({ dir, appendOnly: true });
-  node = await startNode(testConfig(), redis.url);
+  // The product's own command deadline: what this test measures.
+  node = await startNode(testConfig({ SIGNET_COMMAND_DEADLINE_MS: '1500' }), redis.url);
   org = await seedOrg(node);
   ownerCookie = await signIn(node, org.users.owner);
   owner = await connect(node, { cookie: ownerCookie });

@@ -1,32 +1,12 @@
 // API keys (SPEC §3 "API keys", §7 revocation): a secret shown once and stored only as a hash,
 // permissions bounded by the creator's, effective permissions bounded by the owner's current role.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
-import type { Role } from '../../../src/lib/shared/permissions.js';
-import {
-  auditLog,
-  command,
-  connect,
-  nextEvent,
-  restCommand,
-  seedOrg,
-  signIn,
-  startNode,
-  type ClientSocket,
-  type TestOrg,
-} from '../../helpers/signet.js';
+import { auditLog, command, connect, nextEvent, restCommand, seedOrg, signIn, startNode, type ClientSocket } from '../../helpers/signet.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
-let node: SignetNode;
-let org: TestOrg;
-const sockets: ClientSocket[] = [];
-const cookies = {} as Record<Role, string>;
-const as = {} as Record<Role, ClientSocket>;
-
-async function open(options: Parameters<typeof connect>[1]) {
-  const socket = await connect(node, options);
-  sockets.push(socket);
-  return socket;
-}
+const fx = useSignet();
+const { as, cookies, open } = fx;
 
 /** The part of an `sgn_<keyId>_<secret>` token that proves possession. */
 function secretOf(token: string, keyId: string): string {
@@ -36,7 +16,7 @@ function secretOf(token: string, keyId: string): string {
 
 /** Every key name and every value stored under the node's prefix, streams and hashes included. */
 async function everythingStored(): Promise<string[]> {
-  const { redis, keys } = node.signet;
+  const { redis, keys } = fx.node.signet;
   const found: string[] = [];
   let cursor = '0';
   do {
@@ -77,34 +57,13 @@ function holdsKeySocket(on: SignetNode, keyId: string): boolean {
 async function restStatusChange(token: string, from: number, timeoutMs = 5000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const response = await restCommand(node, 'member.list', {}, { token });
+    const response = await restCommand(fx.node, 'member.list', {}, { token });
     if (response.status !== from) return response;
     if (Date.now() > deadline) throw new Error(`REST status stayed ${from} for ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
-/** Closes client sockets, then every node. */
-async function shutDown(nodes: SignetNode[]) {
-  for (const socket of sockets) socket.close();
-  for (const n of nodes) await n.close();
-}
-
-const orgIds: string[] = [];
-
-beforeAll(async () => {
-  node = await startNode();
-  org = await seedOrg(node);
-  orgIds.push(org.orgId);
-  for (const role of ['owner', 'admin', 'member', 'viewer'] as const) {
-    cookies[role] = await signIn(node, org.users[role]);
-    as[role] = await open({ cookie: cookies[role] });
-  }
-});
-
-afterAll(async () => {
-  if (node) await shutDown([node]);
-});
 
 describe('apiKey.create', () => {
   it('returns an sgn_ token once and stores only a hash of it', async () => {
@@ -127,7 +86,7 @@ describe('apiKey.create', () => {
     expect(stored.filter((value) => value.includes(secret) || value.includes(token))).toEqual([]);
 
     // And yet the token works.
-    const used = await restCommand(node, 'member.list', {}, { token });
+    const used = await restCommand(fx.node, 'member.list', {}, { token });
     expect(used.status).toBe(200);
   });
 
@@ -139,7 +98,7 @@ describe('apiKey.create', () => {
     expect(event.entry.target.id).toBe(apiKey.id);
     expect(JSON.stringify(event)).not.toContain(secret);
 
-    const entries = await auditLog(node, org.orgId);
+    const entries = await auditLog(fx.node, fx.org.orgId);
     expect(entries.some((entry) => entry.target.id === apiKey.id)).toBe(true);
     expect(JSON.stringify(entries)).not.toContain(secret);
 
@@ -188,7 +147,7 @@ describe('apiKey.create', () => {
     expect(refused.body.error?.code).toBe('UNAUTHENTICATED');
 
     expect((await revoked).reason).toMatch(/expired/);
-    await expect(connect(node, { token })).rejects.toThrow(/expired/);
+    await expect(connect(fx.node, { token })).rejects.toThrow(/expired/);
   });
 });
 
@@ -202,13 +161,13 @@ describe('apiKey.list', () => {
     const memberKeys = memberList.ok ? memberList.result : [];
     expect(memberKeys.map((key) => key.id)).toContain(mine.apiKey.id);
     expect(memberKeys.map((key) => key.id)).not.toContain(theirs.apiKey.id);
-    expect(memberKeys.every((key) => key.ownerId === org.users.member.userId)).toBe(true);
+    expect(memberKeys.every((key) => key.ownerId === fx.org.users.member.userId)).toBe(true);
 
     const adminList = await command<any[]>(as.admin, 'apiKey.list');
     const adminKeys = adminList.ok ? adminList.result : [];
     expect(adminKeys.map((key) => key.id)).toEqual([theirs.apiKey.id]);
 
-    const storedHash = JSON.parse((await node.signet.redis.get(node.signet.keys.apiKey(mine.apiKey.id)))!).secretHash as string;
+    const storedHash = JSON.parse((await fx.node.signet.redis.get(fx.node.signet.keys.apiKey(mine.apiKey.id)))!).secretHash as string;
     expect(storedHash).toMatch(/^[0-9a-f]{32,}$/);
     for (const key of [...memberKeys, ...adminKeys]) expect(key).not.toHaveProperty('secretHash');
     expect(JSON.stringify(memberList)).not.toContain(storedHash);
@@ -220,7 +179,7 @@ describe('apiKey.list', () => {
     expect((fresh.ok ? fresh.result : []).find((key) => key.id === apiKey.id)?.lastUsedAt).toBeNull();
 
     const usedAt = Date.now();
-    expect((await restCommand(node, 'member.list', {}, { token })).status).toBe(200);
+    expect((await restCommand(fx.node, 'member.list', {}, { token })).status).toBe(200);
 
     const listed = await command<any[]>(as.member, 'apiKey.list');
     const lastUsedAt = (listed.ok ? listed.result : []).find((key) => key.id === apiKey.id)?.lastUsedAt;
@@ -240,8 +199,8 @@ describe('apiKey.revoke', () => {
     const byAdmin = await command(as.admin, 'apiKey.revoke', { keyId: memberKey.apiKey.id });
     expect(!byAdmin.ok && byAdmin.error.code).toBe('FORBIDDEN');
 
-    expect((await restCommand(node, 'member.list', {}, { token: adminKey.token })).status).toBe(200);
-    expect((await restCommand(node, 'member.list', {}, { token: memberKey.token })).status).toBe(200);
+    expect((await restCommand(fx.node, 'member.list', {}, { token: adminKey.token })).status).toBe(200);
+    expect((await restCommand(fx.node, 'member.list', {}, { token: memberKey.token })).status).toBe(200);
   });
 
   it('an unknown key is NOT_FOUND', async () => {
@@ -252,15 +211,15 @@ describe('apiKey.revoke', () => {
 
   it('a revoked key gets UNAUTHENTICATED over REST and its socket handshake is refused', async () => {
     const { apiKey, token } = await createKey(as.member, { name: 'to revoke', permissions: ['team:read'] });
-    expect((await restCommand(node, 'member.list', {}, { token })).status).toBe(200);
+    expect((await restCommand(fx.node, 'member.list', {}, { token })).status).toBe(200);
 
     const revoked = await command<any>(as.member, 'apiKey.revoke', { keyId: apiKey.id });
     expect(revoked.ok).toBe(true);
 
-    const rest = await restCommand(node, 'member.list', {}, { token });
+    const rest = await restCommand(fx.node, 'member.list', {}, { token });
     expect(rest.status).toBe(401);
     expect(rest.body.error?.code).toBe('UNAUTHENTICATED');
-    await expect(connect(node, { token })).rejects.toThrow(/not valid/);
+    await expect(connect(fx.node, { token })).rejects.toThrow(/not valid/);
     const listed = await command<any[]>(as.member, 'apiKey.list');
     expect((listed.ok ? listed.result : []).map((key) => key.id)).not.toContain(apiKey.id);
   });
@@ -268,13 +227,12 @@ describe('apiKey.revoke', () => {
 
 describe('effective permissions: the key\'s list intersected with its owner\'s current role', () => {
   it('an admin\'s team:manage key loses team:manage when the admin is demoted, and keeps team:read', async () => {
-    const fresh = await seedOrg(node);
-    orgIds.push(fresh.orgId);
-    const admin = await open({ cookie: await signIn(node, fresh.users.admin) });
-    const owner = await open({ cookie: await signIn(node, fresh.users.owner) });
+    const fresh = await seedOrg(fx.node);
+    const admin = await open({ cookie: await signIn(fx.node, fresh.users.admin) });
+    const owner = await open({ cookie: await signIn(fx.node, fresh.users.owner) });
     const { token } = await createKey(admin, { name: 'team bot', permissions: ['team:manage', 'team:read'] });
 
-    const invitedBefore = await restCommand(node, 'member.invite', { email: 'first@example.com', role: 'viewer' }, { token });
+    const invitedBefore = await restCommand(fx.node, 'member.invite', { email: 'first@example.com', role: 'viewer' }, { token });
     expect(invitedBefore.status).toBe(200);
 
     const members = await command<any[]>(owner, 'member.list');
@@ -282,10 +240,10 @@ describe('effective permissions: the key\'s list intersected with its owner\'s c
     const demoted = await command(owner, 'member.changeRole', { userId: fresh.users.admin.userId, role: 'member', version: adminMember.version });
     expect(demoted.ok).toBe(true);
 
-    const invite = await restCommand(node, 'member.invite', { email: 'second@example.com', role: 'viewer' }, { token });
+    const invite = await restCommand(fx.node, 'member.invite', { email: 'second@example.com', role: 'viewer' }, { token });
     expect(invite.status).toBe(403);
     expect(invite.body.error?.code).toBe('FORBIDDEN');
-    const list = await restCommand(node, 'member.list', {}, { token });
+    const list = await restCommand(fx.node, 'member.list', {}, { token });
     expect(list.status).toBe(200);
     expect(list.body.result.map((m: { userId: string }) => m.userId)).toContain(fresh.users.admin.userId);
   });
@@ -302,7 +260,7 @@ describe('keys created with an API key never outlive it (its expiry, its revocat
     const parentSocket = await open({ token: parent.token });
 
     const child = await createKey(parentSocket, { name: 'child', permissions: ['team:read'] });
-    expect(child.apiKey).toMatchObject({ expiresAt: parentExpiry, ancestry: [parent.apiKey.id], ownerId: org.users.member.userId });
+    expect(child.apiKey).toMatchObject({ expiresAt: parentExpiry, ancestry: [parent.apiKey.id], ownerId: fx.org.users.member.userId });
     expect(child.inheritedExpiry).toBe(true);
     // "Never" from a key means: as long as the key creating it.
     expect((await createKey(parentSocket, { name: 'never?', permissions: ['team:read'], expiresAt: null })).apiKey.expiresAt).toBe(parentExpiry);
@@ -324,7 +282,7 @@ describe('keys created with an API key never outlive it (its expiry, its revocat
     // The list (and the console) shows what each key was created with.
     const listed = (await command<any[]>(as.member, 'apiKey.list')).result ?? [];
     expect(listed.find((key) => key.id === child.apiKey.id)?.ancestry).toEqual([parent.apiKey.id]);
-    const created = (await auditLog(node, org.orgId)).filter((entry) => entry.action === 'apiKey.create' && entry.target.id === child.apiKey.id);
+    const created = (await auditLog(fx.node, fx.org.orgId)).filter((entry) => entry.action === 'apiKey.create' && entry.target.id === child.apiKey.id);
     expect(created).toMatchObject([{ actor: { type: 'apiKey', id: parent.apiKey.id }, changes: { createdWithKey: { after: parent.apiKey.id }, expiresAt: { after: parentExpiry } } }]);
   });
 
@@ -340,70 +298,68 @@ describe('keys created with an API key never outlive it (its expiry, its revocat
     expect(grandchild.apiKey.ancestry).toEqual([child.apiKey.id, parent.apiKey.id]);
     const grandchildSocket = await open({ token: grandchild.token });
     const cutOff = [childSocket, grandchildSocket].map((socket) => nextEvent(socket, 'revoked', () => true, 20_000));
-    expect((await restCommand(node, 'member.list', {}, { token: child.token })).status).toBe(200);
+    expect((await restCommand(fx.node, 'member.list', {}, { token: child.token })).status).toBe(200);
 
     // Once the parent is refused, so are the keys it created.
     expect((await restStatusChange(parent.token, 200, 20_000)).status).toBe(401);
     for (const token of [child.token, grandchild.token]) {
-      const refused = await restCommand(node, 'member.list', {}, { token });
+      const refused = await restCommand(fx.node, 'member.list', {}, { token });
       expect(refused.status).toBe(401);
       expect(refused.body.error?.code).toBe('UNAUTHENTICATED');
     }
     for (const revoked of await Promise.all(cutOff)) expect(revoked.reason).toMatch(/expired/);
-    await expect(connect(node, { token: child.token })).rejects.toThrow(/expired/);
+    await expect(connect(fx.node, { token: child.token })).rejects.toThrow(/expired/);
   });
 
   it('a key whose parent is gone is refused, even if its own record survived (created while the parent was being revoked)', async () => {
     const parent = await createKey(as.member, { name: 'racing parent', permissions: KEY_WRITER });
     const child = await createKey(await open({ token: parent.token }), { name: 'racing child', permissions: ['team:read'] });
-    const { redis, keys } = node.signet;
+    const { redis, keys } = fx.node.signet;
     const childRaw = (await redis.get(keys.apiKey(child.apiKey.id)))!;
     expect((await command(as.member, 'apiKey.revoke', { keyId: parent.apiKey.id })).ok).toBe(true);
     // As if the child's commit had landed after the revocation read the organization's keys.
     await redis.set(keys.apiKey(child.apiKey.id), childRaw);
-    await redis.sadd(keys.orgApiKeys(org.orgId), child.apiKey.id);
+    await redis.sadd(keys.orgApiKeys(fx.org.orgId), child.apiKey.id);
 
-    const refused = await restCommand(node, 'member.list', {}, { token: child.token });
+    const refused = await restCommand(fx.node, 'member.list', {}, { token: child.token });
     expect(refused.status).toBe(401);
     expect(refused.body.error?.message).toMatch(/created with was revoked/);
-    await expect(connect(node, { token: child.token })).rejects.toThrow(/created with was revoked/);
+    await expect(connect(fx.node, { token: child.token })).rejects.toThrow(/created with was revoked/);
   });
 
   it('revoking a key revokes every key created with it in the same commit, cut off on every node before the revoke is acknowledged', async () => {
-    const nodeB = await startNode({ ...node.signet.config, nodeId: 'node-b' });
+    const nodeB = await startNode({ ...fx.node.signet.config, nodeId: 'node-b' });
     try {
       const parent = await createKey(as.member, { name: 'parent', permissions: KEY_WRITER });
       const child = await createKey(await open({ token: parent.token }), { name: 'child', permissions: KEY_WRITER });
-      const childOnB = await connect(nodeB, { token: child.token });
-      sockets.push(childOnB);
+      const childOnB = await open({ token: child.token }, nodeB);
       const grandchild = await createKey(childOnB, { name: 'grandchild', permissions: ['team:read'] });
-      const grandchildOnB = await connect(nodeB, { token: grandchild.token });
+      const grandchildOnB = await open({ token: grandchild.token }, nodeB);
       const grandchildOnA = await open({ token: grandchild.token });
-      sockets.push(grandchildOnB);
       // A sibling created by the person, and a key created with the child's sibling, stay.
       const unrelated = await createKey(as.member, { name: 'unrelated', permissions: ['team:read'] });
-      expect(holdsKeySocket(nodeB, child.apiKey.id) && holdsKeySocket(nodeB, grandchild.apiKey.id) && holdsKeySocket(node, grandchild.apiKey.id)).toBe(true);
+      expect(holdsKeySocket(nodeB, child.apiKey.id) && holdsKeySocket(nodeB, grandchild.apiKey.id) && holdsKeySocket(fx.node, grandchild.apiKey.id)).toBe(true);
 
       const cutOff = [childOnB, grandchildOnB, grandchildOnA].map((socket) => nextEvent(socket, 'revoked'));
       const deleted = [child, grandchild].map(({ apiKey }) => nextEvent(as.member, 'change', (event) => event.entity === 'apiKey' && event.op === 'deleted' && event.id === apiKey.id));
-      const seqBefore = (await auditLog(node, org.orgId)).at(-1)!.seq;
+      const seqBefore = (await auditLog(fx.node, fx.org.orgId)).at(-1)!.seq;
       const revoked = await command<any>(as.member, 'apiKey.revoke', { keyId: parent.apiKey.id });
       expect(revoked.result).toEqual({ revoked: parent.apiKey.id, alsoRevoked: expect.arrayContaining([child.apiKey.id, grandchild.apiKey.id]) });
       expect(revoked.result.alsoRevoked).toHaveLength(2);
 
       // When the acknowledgement arrives, no node holds a socket of any of them any more.
-      for (const [on, keyId] of [[nodeB, child.apiKey.id], [nodeB, grandchild.apiKey.id], [node, grandchild.apiKey.id]] as const) {
-        expect(holdsKeySocket(on, keyId), `a socket of ${keyId} on ${on === node ? 'node A' : 'node B'}`).toBe(false);
+      for (const [on, keyId] of [[nodeB, child.apiKey.id], [nodeB, grandchild.apiKey.id], [fx.node, grandchild.apiKey.id]] as const) {
+        expect(holdsKeySocket(on, keyId), `a socket of ${keyId} on ${on === fx.node ? 'node A' : 'node B'}`).toBe(false);
       }
       for (const token of [parent.token, child.token, grandchild.token]) {
         expect((await restCommand(nodeB, 'member.list', {}, { token })).status).toBe(401);
       }
       for (const event of await Promise.all(cutOff)) expect(event.reason).toMatch(/revoked|not valid/);
       await Promise.all(deleted);
-      expect((await restCommand(node, 'member.list', {}, { token: unrelated.token })).status).toBe(200);
+      expect((await restCommand(fx.node, 'member.list', {}, { token: unrelated.token })).status).toBe(200);
 
       // One commit: the revocation and an entry for each key revoked with it, in consecutive positions.
-      const entries = (await auditLog(node, org.orgId)).filter((entry) => entry.seq > seqBefore && entry.action === 'apiKey.revoke');
+      const entries = (await auditLog(fx.node, fx.org.orgId)).filter((entry) => entry.seq > seqBefore && entry.action === 'apiKey.revoke');
       expect(entries.map((entry) => entry.target.id).sort()).toEqual([parent.apiKey.id, child.apiKey.id, grandchild.apiKey.id].sort());
       expect(entries.map((entry) => entry.seq)).toEqual([entries[0]!.seq, entries[0]!.seq + 1, entries[0]!.seq + 2]);
       expect(entries.find((entry) => entry.target.id === grandchild.apiKey.id)?.changes).toMatchObject({ revokedWith: { after: parent.apiKey.id } });
@@ -420,15 +376,14 @@ describe('keys created with an API key never outlive it (its expiry, its revocat
     const child = await createKey(await open({ token: parent.token }), { name: 'revoked alone', permissions: ['team:read'] });
     const revoked = await command<any>(as.member, 'apiKey.revoke', { keyId: child.apiKey.id });
     expect(revoked.result).toEqual({ revoked: child.apiKey.id, alsoRevoked: [] });
-    expect((await restCommand(node, 'member.list', {}, { token: parent.token })).status).toBe(200);
-    expect((await restCommand(node, 'member.list', {}, { token: child.token })).status).toBe(401);
+    expect((await restCommand(fx.node, 'member.list', {}, { token: parent.token })).status).toBe(200);
+    expect((await restCommand(fx.node, 'member.list', {}, { token: child.token })).status).toBe(401);
   });
 
   it('a CI user created with an expiring key gets a token bounded by that key; removing the key\'s owner revokes it', async () => {
-    const fresh = await seedOrg(node);
-    orgIds.push(fresh.orgId);
-    const owner = await open({ cookie: await signIn(node, fresh.users.owner) });
-    const admin = await open({ cookie: await signIn(node, fresh.users.admin) });
+    const fresh = await seedOrg(fx.node);
+    const owner = await open({ cookie: await signIn(fx.node, fresh.users.owner) });
+    const admin = await open({ cookie: await signIn(fx.node, fresh.users.admin) });
     const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
     const teamKey = await createKey(admin, { name: 'team bot', permissions: ['team:manage', 'team:read'], expiresAt });
     const bot = await command<any>(await open({ token: teamKey.token }), 'ciUser.create', { name: 'Bot made by a key' });
@@ -439,8 +394,8 @@ describe('keys created with an API key never outlive it (its expiry, its revocat
 
     const removed = await command(owner, 'member.remove', { userId: fresh.users.admin.userId });
     expect(removed.ok).toBe(true);
-    expect(holdsKeySocket(node, bot.result.apiKey.id)).toBe(false);
-    expect((await restCommand(node, 'member.list', {}, { token: bot.result.token })).status).toBe(401);
+    expect(holdsKeySocket(fx.node, bot.result.apiKey.id)).toBe(false);
+    expect((await restCommand(fx.node, 'member.list', {}, { token: bot.result.token })).status).toBe(401);
     expect((await cutOff).reason).toMatch(/revoked|not valid/);
   });
 

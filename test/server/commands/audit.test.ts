@@ -1,21 +1,9 @@
 // The audit log (SPEC §6): readers with audit:read query it by actor, action, target and time with
 // cursor pagination; the chain verifies; every entry says when, who, what, to what, and from where.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SignetNode } from '../../../server/index.js';
-import type { Role } from '../../../src/lib/shared/permissions.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { AuditEntry } from '../../../src/lib/shared/entities.js';
-import {
-  auditLog,
-  auditSealed,
-  command,
-  connect,
-  restCommand,
-  seedOrg,
-  signIn,
-  startNode,
-  type ClientSocket,
-  type TestOrg,
-} from '../../helpers/signet.js';
+import { auditLog, auditSealed, command, restCommand } from '../../helpers/signet.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
 type Entry = AuditEntry;
 interface Page {
@@ -23,11 +11,8 @@ interface Page {
   nextBefore: number | null;
 }
 
-let node: SignetNode;
-let org: TestOrg;
-const sockets: ClientSocket[] = [];
-const cookies = {} as Record<Role, string>;
-const as = {} as Record<Role, ClientSocket>;
+const fx = useSignet();
+const { as, cookies } = fx;
 const invited = (name: string) => `${name}@invitees.example.com`;
 
 async function query(input: Record<string, unknown>, socket = as.admin): Promise<Page> {
@@ -52,34 +37,16 @@ async function allPages(input: Record<string, unknown>): Promise<Page[]> {
 const newestFirst = (entries: Entry[]) => [...entries].sort((a, b) => b.seq - a.seq);
 const seqs = (entries: Entry[]) => entries.map((entry) => entry.seq);
 
-/** Closes client sockets, then the node. */
-async function shutDown() {
-  for (const socket of sockets) socket.close();
-  await node.close();
-}
-
 beforeAll(async () => {
-  node = await startNode();
-  org = await seedOrg(node);
-  for (const role of ['owner', 'admin', 'member', 'viewer'] as const) {
-    cookies[role] = await signIn(node, org.users[role]);
-    const socket = await connect(node, { cookie: cookies[role] });
-    sockets.push(socket);
-    as[role] = socket;
-  }
   // Some history: invitations by two people, a change over REST, a denied command.
   for (const [role, name] of [['owner', 'ana'], ['owner', 'ben'], ['admin', 'cat'], ['admin', 'dan']] as const) {
     const ack = await command(as[role], 'member.invite', { email: invited(name), role: 'viewer' });
     if (!ack.ok) throw new Error(JSON.stringify(ack.error));
   }
   const current = await command<any>(as.admin, 'org.get');
-  const renamed = await restCommand(node, 'org.update', { name: 'Renamed Org', version: current.ok ? current.result.version : 0 }, { cookie: cookies.admin });
+  const renamed = await restCommand(fx.node, 'org.update', { name: 'Renamed Org', version: current.ok ? current.result.version : 0 }, { cookie: cookies.admin });
   if (renamed.status !== 200) throw new Error(JSON.stringify(renamed.body));
   await command(as.member, 'member.invite', { email: invited('eve'), role: 'viewer' });
-});
-
-afterAll(async () => {
-  if (node) await shutDown();
 });
 
 describe('audit.query', () => {
@@ -100,20 +67,20 @@ describe('audit.query', () => {
 
   it('filters by action', async () => {
     const page = await query({ action: 'member.invite' });
-    const expected = newestFirst((await auditLog(node, org.orgId)).filter((entry) => entry.action === 'member.invite'));
+    const expected = newestFirst((await auditLog(fx.node, fx.org.orgId)).filter((entry) => entry.action === 'member.invite'));
     expect(page.entries.length).toBeGreaterThanOrEqual(5);
     expect(seqs(page.entries)).toEqual(seqs(expected));
     expect(page.entries.every((entry) => entry.action === 'member.invite')).toBe(true);
     const accepted = page.entries.filter((entry) => entry.outcome === 'ok').map((entry) => entry.target.name);
     expect(accepted.sort()).toEqual(['ana', 'ben', 'cat', 'dan'].map(invited));
-    expect(page.entries.filter((entry) => entry.outcome === 'denied').map((entry) => entry.actor.id)).toEqual([org.users.member.userId]);
+    expect(page.entries.filter((entry) => entry.outcome === 'denied').map((entry) => entry.actor.id)).toEqual([fx.org.users.member.userId]);
   });
 
   it('filters by actor', async () => {
-    const page = await query({ actorId: org.users.admin.userId });
-    const expected = newestFirst((await auditLog(node, org.orgId)).filter((entry) => entry.actor.id === org.users.admin.userId));
+    const page = await query({ actorId: fx.org.users.admin.userId });
+    const expected = newestFirst((await auditLog(fx.node, fx.org.orgId)).filter((entry) => entry.actor.id === fx.org.users.admin.userId));
     expect(seqs(page.entries)).toEqual(seqs(expected));
-    expect(page.entries.every((entry) => entry.actor.id === org.users.admin.userId)).toBe(true);
+    expect(page.entries.every((entry) => entry.actor.id === fx.org.users.admin.userId)).toBe(true);
     const actions = page.entries.map((entry) => `${entry.action} ${entry.target.name}`);
     expect(actions).toEqual(expect.arrayContaining([`member.invite ${invited('cat')}`, `member.invite ${invited('dan')}`, 'org.update Renamed Org']));
     expect(actions).not.toContain(`member.invite ${invited('ana')}`);
@@ -127,14 +94,14 @@ describe('audit.query', () => {
     const cat = byType.entries.find((entry) => entry.target.name === invited('cat'))!;
     const byId = await query({ targetType: 'invitation', targetId: cat.target.id });
     expect(byId.entries).toEqual([cat]);
-    const byIdAlone = await query({ targetId: org.orgId });
+    const byIdAlone = await query({ targetId: fx.org.orgId });
     expect(byIdAlone.entries.length).toBeGreaterThan(0);
-    expect(byIdAlone.entries.every((entry) => entry.target.id === org.orgId)).toBe(true);
+    expect(byIdAlone.entries.every((entry) => entry.target.id === fx.org.orgId)).toBe(true);
     expect(byIdAlone.entries.map((entry) => entry.action)).toEqual(expect.arrayContaining(['org.update', 'org.create']));
   });
 
   it('filters by time, from and to inclusive', async () => {
-    const log = await auditLog(node, org.orgId);
+    const log = await auditLog(fx.node, fx.org.orgId);
     const invites = log.filter((entry) => entry.action === 'member.invite' && entry.outcome === 'ok');
     const from = invites[1]!.time; // ben's
     const to = invites[2]!.time; // cat's
@@ -152,7 +119,7 @@ describe('audit.query', () => {
   });
 
   it('cursor pagination returns every entry exactly once, newest first', async () => {
-    const log = await auditLog(node, org.orgId);
+    const log = await auditLog(fx.node, fx.org.orgId);
     expect(log.length).toBeGreaterThan(7);
     const pages = await allPages({ limit: 3 });
     expect(pages.length).toBeGreaterThanOrEqual(Math.ceil(log.length / 3));
@@ -180,8 +147,8 @@ describe('audit.query', () => {
 
 describe('audit.verify', () => {
   it('after sealing, the chain verifies and counts every entry', async () => {
-    await auditSealed(node);
-    const count = (await auditLog(node, org.orgId)).length;
+    await auditSealed(fx.node);
+    const count = (await auditLog(fx.node, fx.org.orgId)).length;
     const ack = await command<any>(as.owner, 'audit.verify');
     expect(ack.ok).toBe(true);
     expect(ack.ok && ack.result).toMatchObject({ ok: true, entries: count, sealed: count });
@@ -191,13 +158,13 @@ describe('audit.verify', () => {
 describe('every entry', () => {
   it('has its time (ISO, UTC), organization, actor, action, target, changes and source', async () => {
     const entries = (await allPages({ limit: 200 })).flatMap((page) => page.entries);
-    expect(entries.length).toBe((await auditLog(node, org.orgId)).length);
+    expect(entries.length).toBe((await auditLog(fx.node, fx.org.orgId)).length);
     const vias = new Set<string>();
     for (const entry of entries) {
       expect(() => AuditEntry.parse(entry)).not.toThrow();
       expect(entry.time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
       expect(new Date(entry.time).toISOString()).toBe(entry.time);
-      expect(entry.orgId).toBe(org.orgId);
+      expect(entry.orgId).toBe(fx.org.orgId);
       expect(entry.actor).toEqual(expect.objectContaining({ type: expect.any(String), id: expect.any(String), name: expect.any(String) }));
       expect(entry.actor.id.length * entry.actor.name.length).toBeGreaterThan(0);
       expect(entry.action.length).toBeGreaterThan(0);
@@ -215,9 +182,9 @@ describe('every entry', () => {
 
     const rename = entries.find((entry) => entry.action === 'org.update')!;
     expect(rename).toMatchObject({
-      actor: { type: 'user', id: org.users.admin.userId, name: 'Adam Admin' },
-      target: { type: 'organization', id: org.orgId, name: 'Renamed Org' },
-      changes: { name: { before: `Org ${org.slug}`, after: 'Renamed Org' } },
+      actor: { type: 'user', id: fx.org.users.admin.userId, name: 'Adam Admin' },
+      target: { type: 'organization', id: fx.org.orgId, name: 'Renamed Org' },
+      changes: { name: { before: `Org ${fx.org.slug}`, after: 'Renamed Org' } },
       source: { via: 'rest' },
     });
     expect(rename.source.userAgent!.length).toBeGreaterThan(0);

@@ -1,33 +1,12 @@
 // CI users (SPEC §2): organization members that cannot sign in and act only through API tokens;
 // managed with team:manage; removing one cuts its token off at once (SPEC §7).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SignetNode } from '../../../server/index.js';
-import type { Role } from '../../../src/lib/shared/permissions.js';
-import {
-  auditLog,
-  command,
-  connect,
-  http,
-  nextEvent,
-  restCommand,
-  seedOrg,
-  signIn,
-  startNode,
-  type ClientSocket,
-  type TestOrg,
-} from '../../helpers/signet.js';
+import { describe, expect, it } from 'vitest';
+import { auditLog, command, connect, http, nextEvent, restCommand } from '../../helpers/signet.js';
 import { createPolicy, createProject, generateCertificate } from '../../helpers/signing.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
-let node: SignetNode;
-let org: TestOrg;
-const sockets: ClientSocket[] = [];
-const as = {} as Record<Role, ClientSocket>;
-
-async function open(options: Parameters<typeof connect>[1]) {
-  const socket = await connect(node, options);
-  sockets.push(socket);
-  return socket;
-}
+const fx = useSignet();
+const { as, open, ok } = fx;
 
 interface CreatedCiUser {
   ciUser: { userId: string; kind: string; name: string; email: string; role: string; version: number };
@@ -36,28 +15,8 @@ interface CreatedCiUser {
 }
 
 async function createCiUser(name: string, role?: 'member' | 'viewer'): Promise<CreatedCiUser> {
-  const ack = await command<CreatedCiUser>(as.admin, 'ciUser.create', role ? { name, role } : { name });
-  if (!ack.ok) throw new Error(`ciUser.create failed: ${JSON.stringify(ack.error)}`);
-  return ack.result;
+  return ok<CreatedCiUser>(as.admin, 'ciUser.create', role ? { name, role } : { name });
 }
-
-/** Closes client sockets, then the node. */
-async function shutDown() {
-  for (const socket of sockets) socket.close();
-  await node.close();
-}
-
-beforeAll(async () => {
-  node = await startNode();
-  org = await seedOrg(node);
-  for (const role of ['owner', 'admin', 'member', 'viewer'] as const) {
-    as[role] = await open({ cookie: await signIn(node, org.users[role]) });
-  }
-});
-
-afterAll(async () => {
-  if (node) await shutDown();
-});
 
 describe('ciUser.create', () => {
   it('an admin creates a CI user: a member of kind ciUser, with a token shown once', async () => {
@@ -74,7 +33,7 @@ describe('ciUser.create', () => {
   it('a CI user cannot sign in with email and password', async () => {
     const { ciUser } = await createCiUser('No Login Bot');
     for (const password of ['', 'correct horse battery staple']) {
-      const response = await http(node, 'POST', '/api/v1/auth/login', { body: { email: ciUser.email, password } });
+      const response = await http(fx.node, 'POST', '/api/v1/auth/login', { body: { email: ciUser.email, password } });
       expect(response.status).toBe(401);
       expect(response.body.error?.code).toBe('UNAUTHENTICATED');
       expect(response.headers.get('set-cookie')).toBeNull();
@@ -87,7 +46,7 @@ describe('ciUser.create', () => {
     const certificate = await generateCertificate(as.owner, 'bot-cert');
     const policy = await createPolicy(as.owner, { projectId: project.id, slug: 'release', certificateId: certificate.id, submitters: [ciUser.userId] });
 
-    const overRest = await restCommand(node, 'notification.settings', { set: [{ policyId: policy.id, level: 'all' }] }, { token });
+    const overRest = await restCommand(fx.node, 'notification.settings', { set: [{ policyId: policy.id, level: 'all' }] }, { token });
     expect(overRest.status).toBe(200);
     const socket = await open({ token });
     const me = await command<any>(socket, 'me.get');
@@ -95,7 +54,7 @@ describe('ciUser.create', () => {
     const overSocket = await command(socket, 'member.invite', { email: 'someone@example.com', role: 'viewer' });
     expect(!overSocket.ok && overSocket.error.code).toBe('FORBIDDEN');
 
-    const entries = (await auditLog(node, org.orgId)).filter((entry) => entry.actor.id === ciUser.userId);
+    const entries = (await auditLog(fx.node, fx.org.orgId)).filter((entry) => entry.actor.id === ciUser.userId);
     expect(entries.map((entry) => [entry.action, entry.outcome, entry.source.via])).toEqual([
       ['notification.settings', 'ok', 'rest'],
       ['member.invite', 'denied', 'socket'],
@@ -135,36 +94,36 @@ describe('ciUser.remove', () => {
     expect(removed.ok).toBe(true);
     expect(removed.ok && removed.result).toMatchObject({ removed: ciUser.userId, revokedApiKeys: 1 });
     // Cut off on the server before the acknowledgement.
-    const stillConnected = [...node.io.of('/').sockets.values()].filter((s) => s.data?.userId === ciUser.userId);
+    const stillConnected = [...fx.node.io.of('/').sockets.values()].filter((s) => s.data?.userId === ciUser.userId);
     expect(stillConnected).toEqual([]);
     expect((await revoked).reason).toMatch(/revoked|no longer/);
 
-    const rest = await restCommand(node, 'member.list', {}, { token });
+    const rest = await restCommand(fx.node, 'member.list', {}, { token });
     expect(rest.status).toBe(401);
     expect(rest.body.error?.code).toBe('UNAUTHENTICATED');
-    await expect(connect(node, { token })).rejects.toThrow();
+    await expect(connect(fx.node, { token })).rejects.toThrow();
     const members = await command<any[]>(as.admin, 'member.list');
     expect((members.ok ? members.result : []).map((m) => m.userId)).not.toContain(ciUser.userId);
   });
 
   it('refuses a regular member with INVALID_INPUT naming userId, and removes nobody', async () => {
-    const ack = await command(as.admin, 'ciUser.remove', { userId: org.users.member.userId });
+    const ack = await command(as.admin, 'ciUser.remove', { userId: fx.org.users.member.userId });
     expect(ack.ok).toBe(false);
     expect(!ack.ok && ack.error.code).toBe('INVALID_INPUT');
     expect(!ack.ok && ack.error.issues?.map((issue) => issue.path)).toEqual(['userId']);
     const members = await command<any[]>(as.admin, 'member.list');
-    expect((members.ok ? members.result : []).map((m) => m.userId)).toContain(org.users.member.userId);
+    expect((members.ok ? members.result : []).map((m) => m.userId)).toContain(fx.org.users.member.userId);
   });
 
   it('leaves no account behind, whether removed as a CI user or as a member: its email no longer names anyone', async () => {
-    const { redis, keys } = node.signet;
+    const { redis, keys } = fx.node.signet;
     for (const removal of ['ciUser.remove', 'member.remove'] as const) {
       const { ciUser } = await createCiUser(`Leftover Bot ${removal}`);
       expect(await redis.hget(keys.usersByEmail, ciUser.email)).toBe(ciUser.userId);
       const removed = await command<any>(as.admin, removal, { userId: ciUser.userId });
       expect(removed.ok && removed.result).toMatchObject({ removed: ciUser.userId, revokedApiKeys: 1 });
       expect(await redis.hget(keys.usersByEmail, ciUser.email)).toBeNull();
-      expect(await redis.exists(keys.user(ciUser.userId), keys.userOrgs(ciUser.userId), keys.member(org.orgId, ciUser.userId))).toBe(0);
+      expect(await redis.exists(keys.user(ciUser.userId), keys.userOrgs(ciUser.userId), keys.member(fx.org.orgId, ciUser.userId))).toBe(0);
     }
   });
 
@@ -180,6 +139,6 @@ describe('ciUser.remove', () => {
       const ack = await command(as[role], 'ciUser.remove', { userId: ciUser.userId });
       expect(!ack.ok && ack.error.code).toBe('FORBIDDEN');
     }
-    expect((await restCommand(node, 'member.list', {}, { token })).status).toBe(200);
+    expect((await restCommand(fx.node, 'member.list', {}, { token })).status).toBe(200);
   });
 });

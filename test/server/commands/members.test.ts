@@ -2,56 +2,20 @@
 // invite.revoke, accepting an invitation, member.changeRole, member.remove, and the audit of
 // sign-ins.
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SignetNode } from '../../../server/index.js';
+import { describe, expect, it } from 'vitest';
 import { addMemberDirectly } from '../../../server/auth/organizations.js';
 import { CLI_SOURCE } from '../../../server/audit/entries.js';
 import { INVITATION_LIFETIME_MS } from '../../../server/commands/members.js';
 import { tokenHash } from '../../../server/auth/secrets.js';
-import { ROLES, permissionsOf, type Role } from '../../../src/lib/shared/permissions.js';
+import { ROLES, permissionsOf } from '../../../src/lib/shared/permissions.js';
 import type { Invitation, Member } from '../../../src/lib/shared/entities.js';
-import {
-  OPERATOR,
-  auditLog,
-  command,
-  connect,
-  http,
-  nextEvent,
-  restCommand,
-  seedOrg,
-  signIn,
-  startNode,
-  testConfig,
-  type ClientSocket,
-  type TestOrg,
-} from '../../helpers/signet.js';
+import { OPERATOR, auditLog, command, http, nextEvent, restCommand, signIn, type ClientSocket } from '../../helpers/signet.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-let node: SignetNode;
-let org: TestOrg;
-const cookies = {} as Record<Role, string>;
-const sockets = {} as Record<Role, ClientSocket>;
-const opened: ClientSocket[] = [];
-
-async function open(options: Parameters<typeof connect>[1]): Promise<ClientSocket> {
-  const socket = await connect(node, options);
-  opened.push(socket);
-  return socket;
-}
-
-async function ok<R = any>(socket: ClientSocket, name: string, input: unknown = {}): Promise<R> {
-  const ack = await command<R>(socket, name, input);
-  if (!ack.ok) throw new Error(`${name} failed: ${JSON.stringify(ack.error)}`);
-  return ack.result;
-}
-
-async function fails(socket: ClientSocket, name: string, input: unknown) {
-  const ack = await command(socket, name, input);
-  expect(ack.ok, `${name} should have been refused`).toBe(false);
-  if (ack.ok) throw new Error('unreachable');
-  return ack.error;
-}
+const fx = useSignet();
+const { as: sockets, cookies, open, ok, fails } = fx;
 
 async function members(): Promise<Member[]> {
   return ok<Member[]>(sockets.owner, 'member.list');
@@ -64,7 +28,7 @@ async function memberOf(userId: string): Promise<Member | undefined> {
 /** Someone new in the organization, added the way an operator does. */
 async function addPerson(role: 'admin' | 'member' | 'viewer', password = 'correct horse battery staple') {
   const email = `person-${randomBytes(3).toString('hex')}@example.com`;
-  const member = await addMemberDirectly(node.signet, org.orgId, { email, name: `Person ${role}`, role, password }, OPERATOR, CLI_SOURCE);
+  const member = await addMemberDirectly(fx.node.signet, fx.org.orgId, { email, name: `Person ${role}`, role, password }, OPERATOR, CLI_SOURCE);
   return { userId: member.userId, email, password };
 }
 
@@ -80,30 +44,17 @@ async function invite(email: string, role: 'admin' | 'member' | 'viewer' = 'view
 }
 
 function accept(token: string, name = 'Nora Newcomer', password = 'a long enough password') {
-  return http(node, 'POST', '/api/v1/auth/accept-invite', { body: { token, name, password } });
+  return http(fx.node, 'POST', '/api/v1/auth/accept-invite', { body: { token, name, password } });
 }
 
-beforeAll(async () => {
-  node = await startNode(testConfig());
-  org = await seedOrg(node);
-  for (const role of ROLES) {
-    cookies[role] = await signIn(node, org.users[role]);
-    sockets[role] = await open({ cookie: cookies[role] });
-  }
-});
-
-afterAll(async () => {
-  for (const socket of opened) socket.close();
-  if (node) await node.close();
-});
 
 describe('member.list', () => {
   it('a viewer can see the members and their roles, and nothing secret', async () => {
     const list = await ok<Member[]>(sockets.viewer, 'member.list');
     const roles = Object.fromEntries(list.map((m) => [m.userId, m.role]));
-    for (const role of ROLES) expect(roles[org.users[role].userId]).toBe(role);
-    const owner = list.find((m) => m.userId === org.users.owner.userId)!;
-    expect(owner).toMatchObject({ email: org.users.owner.email, name: 'Olivia Owner', kind: 'user', orgId: org.orgId });
+    for (const role of ROLES) expect(roles[fx.org.users[role].userId]).toBe(role);
+    const owner = list.find((m) => m.userId === fx.org.users.owner.userId)!;
+    expect(owner).toMatchObject({ email: fx.org.users.owner.email, name: 'Olivia Owner', kind: 'user', orgId: fx.org.orgId });
     expect(JSON.stringify(list)).not.toMatch(/argon2|passwordHash/i);
   });
 });
@@ -119,18 +70,18 @@ describe('member.invite', () => {
     expect(result.inviteLink).toMatch(/^http:\/\/signet\.test\/accept-invite\?token=/);
     const token = tokenOf(result.inviteLink);
     expect(token.length).toBeGreaterThanOrEqual(20);
-    expect(result.invitation).toMatchObject({ email, role: 'member', orgId: org.orgId, invitedBy: org.users.admin.userId });
+    expect(result.invitation).toMatchObject({ email, role: 'member', orgId: fx.org.orgId, invitedBy: fx.org.users.admin.userId });
     expect(Date.parse(result.invitation.expiresAt) - Date.parse(result.invitation.createdAt)).toBe(14 * DAY_MS);
     expect(await ok<Invitation[]>(sockets.admin, 'invite.list')).toContainEqual(result.invitation);
 
     const auditEvent = await audited;
     const changeEvent = await changed;
     expect(changeEvent.data).toEqual(result.invitation);
-    const entry = (await auditLog(node, org.orgId)).find((e) => e.action === 'member.invite' && e.target.name === email)!;
-    expect(entry).toMatchObject({ outcome: 'ok', actor: { id: org.users.admin.userId }, target: { type: 'invitation' } });
+    const entry = (await auditLog(fx.node, fx.org.orgId)).find((e) => e.action === 'member.invite' && e.target.name === email)!;
+    expect(entry).toMatchObject({ outcome: 'ok', actor: { id: fx.org.users.admin.userId }, target: { type: 'invitation' } });
     expect(JSON.stringify(entry)).not.toContain(token);
     expect(JSON.stringify(auditEvent)).not.toContain(token);
-    expect(JSON.stringify(await auditLog(node, org.orgId))).not.toContain(token);
+    expect(JSON.stringify(await auditLog(fx.node, fx.org.orgId))).not.toContain(token);
     expect(JSON.stringify(sockets.admin.received)).not.toContain(token);
     expect(JSON.stringify(sockets.owner.received)).not.toContain(token);
     expect(JSON.stringify(await ok(sockets.admin, 'invite.list'))).not.toMatch(/tokenHash/);
@@ -147,7 +98,7 @@ describe('member.invite', () => {
   });
 
   it('inviting someone who is already a member is a CONFLICT, whatever the case of the address', async () => {
-    for (const email of [org.users.member.email, org.users.member.email.toUpperCase()]) {
+    for (const email of [fx.org.users.member.email, fx.org.users.member.email.toUpperCase()]) {
       const error = await fails(sockets.admin, 'member.invite', { email, role: 'viewer' });
       expect(error.code).toBe('CONFLICT');
     }
@@ -177,7 +128,7 @@ describe('accepting an invitation', () => {
 
     expect(accepted.status).toBe(200);
     expect(accepted.body.result.user).toMatchObject({ email: 'nora@example.com', name: 'Nora Newcomer' });
-    expect(accepted.body.result.orgs).toContainEqual({ slug: org.slug, name: expect.any(String), role: 'viewer' });
+    expect(accepted.body.result.orgs).toContainEqual({ slug: fx.org.slug, name: expect.any(String), role: 'viewer' });
     const joined = (await members()).find((m) => m.email === 'nora@example.com');
     expect(joined).toMatchObject({ role: 'viewer', kind: 'user', name: 'Nora Newcomer' });
     expect((await ok<Invitation[]>(sockets.admin, 'invite.list')).map((i) => i.id)).not.toContain(invitation.id);
@@ -186,7 +137,7 @@ describe('accepting an invitation', () => {
     const nora = await open({ cookie });
     expect((await ok(nora, 'me.get')).role).toBe('viewer');
     // So does the password chosen.
-    expect((await http(node, 'POST', '/api/v1/auth/login', { body: { email: 'nora@example.com', password: 'noras very own password' } })).status).toBe(200);
+    expect((await http(fx.node, 'POST', '/api/v1/auth/login', { body: { email: 'nora@example.com', password: 'noras very own password' } })).status).toBe(200);
 
     const again = await accept(token, 'Nora Again', 'another long password');
     expect(again.status).toBe(404);
@@ -197,18 +148,18 @@ describe('accepting an invitation', () => {
   it('an invitation lives 14 days: its keys expire with it', async () => {
     expect(INVITATION_LIFETIME_MS).toBe(14 * DAY_MS);
     const { invitation } = await invite('lifetime@example.com');
-    const ttl = await node.signet.redis.pttl(node.signet.keys.invite(invitation.id));
+    const ttl = await fx.node.signet.redis.pttl(fx.node.signet.keys.invite(invitation.id));
     expect(ttl).toBeGreaterThan(14 * DAY_MS - 60_000);
     expect(ttl).toBeLessThanOrEqual(14 * DAY_MS);
   });
 
   it('an invitation past its expiry time cannot be accepted', async () => {
     const { invitation, token } = await invite('late@example.com');
-    const key = node.signet.keys.invite(invitation.id);
+    const key = fx.node.signet.keys.invite(invitation.id);
     // 14 days have passed (the record says so; Redis has not dropped it yet).
-    const record = JSON.parse((await node.signet.redis.get(key))!);
+    const record = JSON.parse((await fx.node.signet.redis.get(key))!);
     record.expiresAt = new Date(Date.now() - 1000).toISOString();
-    await node.signet.redis.set(key, JSON.stringify(record), 'KEEPTTL');
+    await fx.node.signet.redis.set(key, JSON.stringify(record), 'KEEPTTL');
 
     const response = await accept(token, 'Lena Late');
 
@@ -219,7 +170,7 @@ describe('accepting an invitation', () => {
 
   it('an invitation whose keys have expired is gone: not listed, not acceptable, and the address can be invited again', async () => {
     const { invitation, token } = await invite('gone@example.com');
-    const { redis, keys } = node.signet;
+    const { redis, keys } = fx.node.signet;
     // 14 days have passed: Redis drops both the invitation and its token.
     for (const key of [keys.invite(invitation.id), keys.inviteToken(tokenHash(token))]) {
       expect(await redis.pexpireat(key, Date.now() - 1000)).toBe(1);
@@ -242,7 +193,7 @@ describe('invite.revoke', () => {
 
     expect(result).toEqual({ revoked: invitation.id });
     expect((await ok<Invitation[]>(sockets.admin, 'invite.list')).map((i) => i.id)).not.toContain(invitation.id);
-    expect((await auditLog(node, org.orgId)).at(-1)).toMatchObject({
+    expect((await auditLog(fx.node, fx.org.orgId)).at(-1)).toMatchObject({
       action: 'invite.revoke',
       outcome: 'ok',
       target: { type: 'invitation', id: invitation.id },
@@ -262,7 +213,7 @@ describe('invite.revoke', () => {
 describe('member.changeRole', () => {
   it('an admin changes a member to viewer: the version goes up and the next command runs with the new role', async () => {
     const person = await addPerson('member');
-    const socket = await open({ cookie: await signIn(node, person) });
+    const socket = await open({ cookie: await signIn(fx.node, person) });
     const before = (await memberOf(person.userId))!;
 
     const updated = await ok<Member>(sockets.admin, 'member.changeRole', { userId: person.userId, role: 'viewer', version: before.version });
@@ -272,16 +223,16 @@ describe('member.changeRole', () => {
     expect((await ok(socket, 'me.get')).role).toBe('viewer');
     const refused = await fails(socket, 'apiKey.create', { name: 'too late', permissions: ['signing:read'] });
     expect(refused.code).toBe('FORBIDDEN');
-    expect((await auditLog(node, org.orgId)).find((e) => e.action === 'member.changeRole' && e.target.id === person.userId)).toMatchObject({
+    expect((await auditLog(fx.node, fx.org.orgId)).find((e) => e.action === 'member.changeRole' && e.target.id === person.userId)).toMatchObject({
       outcome: 'ok',
-      actor: { id: org.users.admin.userId },
+      actor: { id: fx.org.users.admin.userId },
       changes: { role: { before: 'member', after: 'viewer' } },
     });
   });
 
   it('nobody changes their own role', async () => {
     for (const role of ['admin', 'owner'] as const) {
-      const self = (await memberOf(org.users[role].userId))!;
+      const self = (await memberOf(fx.org.users[role].userId))!;
       const error = await fails(sockets[role], 'member.changeRole', { userId: self.userId, role: 'viewer', version: self.version });
       expect(error.code).toBe('FORBIDDEN');
       expect(await memberOf(self.userId)).toEqual(self);
@@ -289,14 +240,14 @@ describe('member.changeRole', () => {
   });
 
   it('the owner’s role cannot be changed', async () => {
-    const owner = (await memberOf(org.users.owner.userId))!;
+    const owner = (await memberOf(fx.org.users.owner.userId))!;
     const error = await fails(sockets.admin, 'member.changeRole', { userId: owner.userId, role: 'admin', version: owner.version });
     expect(error.code).toBe('FORBIDDEN');
     expect(await memberOf(owner.userId)).toEqual(owner);
   });
 
   it('the owner role (or the legacy analyst role) cannot be given: INVALID_INPUT naming the role', async () => {
-    const member = (await memberOf(org.users.member.userId))!;
+    const member = (await memberOf(fx.org.users.member.userId))!;
     for (const role of ['owner', 'analyst']) {
       const error = await fails(sockets.owner, 'member.changeRole', { userId: member.userId, role, version: member.version });
       expect(error.code).toBe('INVALID_INPUT');
@@ -324,10 +275,10 @@ describe('member.changeRole', () => {
 
   it('a stored legacy analyst can do exactly what a member can', async () => {
     const person = await addPerson('member');
-    const key = node.signet.keys.member(org.orgId, person.userId);
-    const record = JSON.parse((await node.signet.redis.get(key))!);
-    await node.signet.redis.set(key, JSON.stringify({ ...record, role: 'analyst' }));
-    const analyst = await open({ cookie: await signIn(node, person) });
+    const key = fx.node.signet.keys.member(fx.org.orgId, person.userId);
+    const record = JSON.parse((await fx.node.signet.redis.get(key))!);
+    await fx.node.signet.redis.set(key, JSON.stringify({ ...record, role: 'analyst' }));
+    const analyst = await open({ cookie: await signIn(fx.node, person) });
 
     const me = await ok(analyst, 'me.get');
     expect(me.role).toBe('analyst');
@@ -343,15 +294,15 @@ describe('member.changeRole', () => {
 
 describe('member.remove', () => {
   it('the owner cannot be removed', async () => {
-    const error = await fails(sockets.admin, 'member.remove', { userId: org.users.owner.userId });
+    const error = await fails(sockets.admin, 'member.remove', { userId: fx.org.users.owner.userId });
     expect(error.code).toBe('FORBIDDEN');
-    expect((await memberOf(org.users.owner.userId))?.role).toBe('owner');
+    expect((await memberOf(fx.org.users.owner.userId))?.role).toBe('owner');
   });
 
   it('nobody removes themselves', async () => {
-    const error = await fails(sockets.admin, 'member.remove', { userId: org.users.admin.userId });
+    const error = await fails(sockets.admin, 'member.remove', { userId: fx.org.users.admin.userId });
     expect(error.code).toBe('FORBIDDEN');
-    expect((await memberOf(org.users.admin.userId))?.role).toBe('admin');
+    expect((await memberOf(fx.org.users.admin.userId))?.role).toBe('admin');
   });
 
   it('removing an unknown user is NOT_FOUND', async () => {
@@ -361,9 +312,9 @@ describe('member.remove', () => {
 
   it('removal ends the member’s sessions and kills their API keys', async () => {
     const person = await addPerson('member');
-    const socket = await open({ cookie: await signIn(node, person) });
+    const socket = await open({ cookie: await signIn(fx.node, person) });
     const { token } = await ok(socket, 'apiKey.create', { name: 'doomed', permissions: ['team:read'] });
-    expect((await restCommand(node, 'member.list', {}, { token })).status).toBe(200);
+    expect((await restCommand(fx.node, 'member.list', {}, { token })).status).toBe(200);
     const revoked = nextEvent(socket, 'revoked');
 
     const result = await ok(sockets.admin, 'member.remove', { userId: person.userId });
@@ -371,12 +322,12 @@ describe('member.remove', () => {
     expect(result).toEqual({ removed: person.userId, revokedApiKeys: 1 });
     expect(await memberOf(person.userId)).toBeUndefined();
     expect((await revoked).reason).toMatch(/no longer a member/);
-    const refused = await restCommand(node, 'member.list', {}, { token });
+    const refused = await restCommand(fx.node, 'member.list', {}, { token });
     expect(refused.status).toBe(401);
     expect(refused.body.error?.code).toBe('UNAUTHENTICATED');
-    expect((await auditLog(node, org.orgId)).find((e) => e.action === 'member.remove' && e.target.id === person.userId)).toMatchObject({
+    expect((await auditLog(fx.node, fx.org.orgId)).find((e) => e.action === 'member.remove' && e.target.id === person.userId)).toMatchObject({
       outcome: 'ok',
-      actor: { id: org.users.admin.userId },
+      actor: { id: fx.org.users.admin.userId },
     });
   });
 });
@@ -387,15 +338,15 @@ describe('signing in is audited', () => {
     const wrong = 'Wombat-Midnight-9923-guess';
     const person = await addPerson('viewer', password);
 
-    const failed = await http(node, 'POST', '/api/v1/auth/login', { body: { email: person.email, password: wrong } });
+    const failed = await http(fx.node, 'POST', '/api/v1/auth/login', { body: { email: person.email, password: wrong } });
     expect(failed.status).toBe(401);
     expect(failed.body.error?.code).toBe('UNAUTHENTICATED');
-    await signIn(node, person);
+    await signIn(fx.node, person);
 
-    const signIns = (await auditLog(node, org.orgId)).filter((e) => e.action === 'auth.signIn' && e.actor.id === person.userId);
+    const signIns = (await auditLog(fx.node, fx.org.orgId)).filter((e) => e.action === 'auth.signIn' && e.actor.id === person.userId);
     expect(signIns.map((e) => e.outcome)).toEqual(['failed', 'ok']);
     expect(signIns[0]).toMatchObject({ target: { type: 'user', id: person.userId }, source: { via: 'rest' } });
-    const everything = JSON.stringify(await auditLog(node, org.orgId));
+    const everything = JSON.stringify(await auditLog(fx.node, fx.org.orgId));
     for (const secret of [password, wrong, 'noras very own password', 'a long enough password', 'correct horse battery staple']) {
       expect(everything).not.toContain(secret);
     }

@@ -1,50 +1,17 @@
 // Notifications (SPEC §5): a per-user inbox pushed live to that user only, seen on return by a user
 // who was offline; per-policy settings. Presence (SPEC §7): who is online and on which page.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SignetNode } from '../../../server/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../../src/lib/shared/permissions.js';
-import {
-  command,
-  connect,
-  lastSeenSeq,
-  nextEvent,
-  seedOrg,
-  signIn,
-  startNode,
-  type ClientSocket,
-  type TestOrg,
-} from '../../helpers/signet.js';
+import { command, connect, lastSeenSeq, nextEvent, type ClientSocket, type TestOrg } from '../../helpers/signet.js';
 import { createPolicy, createProject, generateCertificate } from '../../helpers/signing.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
 type Connected = Awaited<ReturnType<typeof connect>>;
 
-let node: SignetNode;
-const orgIds: string[] = [];
-const sockets: ClientSocket[] = [];
-let org: TestOrg;
-let cookies: Record<Role, string>;
-let as: Record<Role, Connected>;
+const fx = useSignet();
+const { as, cookies, open } = fx;
 /** A second organization, to show what does not cross over. */
 let elsewhere: { org: TestOrg; as: Record<Role, Connected> };
-
-async function open(options: Parameters<typeof connect>[1]): Promise<Connected> {
-  const socket = await connect(node, options);
-  sockets.push(socket);
-  return socket;
-}
-
-/** An organization with everyone signed in and connected. */
-async function team(): Promise<{ org: TestOrg; cookies: Record<Role, string>; as: Record<Role, Connected> }> {
-  const seeded = await seedOrg(node);
-  orgIds.push(seeded.orgId);
-  const signedIn = {} as Record<Role, string>;
-  const connected = {} as Record<Role, Connected>;
-  for (const role of ['owner', 'admin', 'member', 'viewer'] as const) {
-    signedIn[role] = await signIn(node, seeded.users[role]);
-    connected[role] = await open({ cookie: signedIn[role] });
-  }
-  return { org: seeded, cookies: signedIn, as: connected };
-}
 
 /** The owner moves a user between viewer and member (each change notifies them); returns the new role. */
 async function flipRole(userId: string): Promise<string> {
@@ -67,20 +34,8 @@ async function inbox(socket: ClientSocket) {
 
 const notificationsReceived = (socket: Connected) => socket.received.filter((r) => r.event === 'notification');
 
-/** Closes client sockets, then the node. */
-async function shutDown() {
-  for (const socket of sockets) socket.close();
-  await node.close();
-}
-
 beforeAll(async () => {
-  node = await startNode();
-  ({ org, cookies, as } = await team());
-  elsewhere = await team();
-});
-
-afterAll(async () => {
-  if (node) await shutDown();
+  elsewhere = await fx.team();
 });
 
 describe('notifications', () => {
@@ -88,9 +43,9 @@ describe('notifications', () => {
     const before = await inbox(as.member);
     const othersBefore = (['owner', 'admin', 'viewer'] as const).map((role) => notificationsReceived(as[role]).length);
     const delivered = nextEvent(as.member, 'notification');
-    const newRole = await flipRole(org.users.member.userId);
+    const newRole = await flipRole(fx.org.users.member.userId);
     const event = await delivered;
-    expect(event.notification).toMatchObject({ userId: org.users.member.userId, orgId: org.orgId, kind: 'member.roleChanged', readAt: null });
+    expect(event.notification).toMatchObject({ userId: fx.org.users.member.userId, orgId: fx.org.orgId, kind: 'member.roleChanged', readAt: null });
     expect(event.notification.body).toContain(newRole);
     expect(event.unreadCount).toBe(before.unreadCount + 1);
     expect(event.seq).toBeGreaterThan(0);
@@ -131,13 +86,13 @@ describe('notifications', () => {
     await command(as.viewer, 'me.get');
     const lastSeq = lastSeenSeq(as.viewer);
     as.viewer.close();
-    await flipRole(org.users.viewer.userId);
+    await flipRole(fx.org.users.viewer.userId);
 
     const back = await open({ cookie: cookies.viewer, lastSeq });
     expect(back.ready.resumed).toBe(true);
     const replayed = notificationsReceived(back);
     expect(replayed).toHaveLength(1);
-    expect(replayed[0]!.data.notification).toMatchObject({ userId: org.users.viewer.userId, kind: 'member.roleChanged' });
+    expect(replayed[0]!.data.notification).toMatchObject({ userId: fx.org.users.viewer.userId, kind: 'member.roleChanged' });
     expect(replayed[0]!.data.seq).toBeGreaterThan(lastSeq);
     as.viewer = back;
 
@@ -149,11 +104,11 @@ describe('notifications', () => {
     const memberBack = await open({ cookie: cookies.member, lastSeq });
     expect(memberBack.ready.replayed).toBeGreaterThan(0);
     const forMember = notificationsReceived(memberBack).map((r) => r.data.notification.userId);
-    expect(forMember.filter((userId) => userId !== org.users.member.userId)).toEqual([]);
+    expect(forMember.filter((userId) => userId !== fx.org.users.member.userId)).toEqual([]);
   });
 
   it('markRead with ids, then with all: true, brings the unread count to 0', async () => {
-    const user = org.users.admin.userId;
+    const user = fx.org.users.admin.userId;
     await command(as.admin, 'notification.markRead', { all: true });
     expect((await inbox(as.admin)).unreadCount).toBe(0);
     await flipRole(user);
@@ -178,7 +133,7 @@ describe('notifications', () => {
   });
 
   it('marking an unknown notification is NOT_FOUND, and an empty id list is INVALID_INPUT; neither changes anything', async () => {
-    await flipRole(org.users.member.userId);
+    await flipRole(fx.org.users.member.userId);
     const before = await inbox(as.member);
     const [mine] = before.items;
     expect(mine?.readAt).toBeNull();
@@ -236,7 +191,7 @@ describe('notifications', () => {
 describe('presence', () => {
   it('presence.update reaches the other sockets of the organization, and not those of another organization', async () => {
     const onTeamPage = (event: { online: Array<{ userId: string; page: string }> }) =>
-      event.online.some((entry) => entry.userId === org.users.member.userId && entry.page === '/team');
+      event.online.some((entry) => entry.userId === fx.org.users.member.userId && entry.page === '/team');
 
     const seenByAdmin = nextEvent(as.admin, 'presence', onTeamPage);
     const seenByOwner = nextEvent(as.owner, 'presence', onTeamPage);
@@ -246,9 +201,9 @@ describe('presence', () => {
 
     const event = await seenByAdmin;
     await seenByOwner;
-    const entry = event.online.find((e) => e.userId === org.users.member.userId)!;
+    const entry = event.online.find((e) => e.userId === fx.org.users.member.userId)!;
     expect(entry).toMatchObject({ name: 'Mia Member', page: '/team' });
-    expect(event.online.map((e) => e.userId)).toEqual(expect.arrayContaining([org.users.owner.userId, org.users.admin.userId]));
+    expect(event.online.map((e) => e.userId)).toEqual(expect.arrayContaining([fx.org.users.owner.userId, fx.org.users.admin.userId]));
 
     for (const socket of Object.values(elsewhere.as)) {
       // Presence after a connect is broadcast shortly (coalesced): wait for it if it has not come yet.
@@ -257,7 +212,7 @@ describe('presence', () => {
       const presence = socket.received.filter((r) => r.event === 'presence');
       expect(presence.length).toBeGreaterThan(0); // they do see their own organization's presence
       for (const { data } of presence) {
-        expect(data.online.map((e: { userId: string }) => e.userId)).not.toContain(org.users.member.userId);
+        expect(data.online.map((e: { userId: string }) => e.userId)).not.toContain(fx.org.users.member.userId);
         expect(data.online.map((e: { page: string }) => e.page)).not.toContain('/team');
       }
     }

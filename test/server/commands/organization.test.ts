@@ -1,69 +1,27 @@
 // me.get, org.get, org.update, org.delete (SPEC §2, §3, §7).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SignetNode } from '../../../server/index.js';
-import { ROLES, permissionsOf, type Role } from '../../../src/lib/shared/permissions.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ROLES, type Role, permissionsOf } from '../../../src/lib/shared/permissions.js';
 import type { Organization } from '../../../src/lib/shared/entities.js';
-import {
-  auditLog,
-  command,
-  connect,
-  http,
-  nextEvent,
-  restCommand,
-  seedOrg,
-  signIn,
-  startNode,
-  testConfig,
-  type ClientSocket,
-  type TestOrg,
-} from '../../helpers/signet.js';
+import { auditLog, command, connect, http, nextEvent, restCommand, seedOrg, signIn, type ClientSocket, type TestOrg } from '../../helpers/signet.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
-let node: SignetNode;
-let org: TestOrg;
-const cookies = {} as Record<Role, string>;
-const sockets = {} as Record<Role, ClientSocket>;
-const opened: ClientSocket[] = [];
-const orgIds: string[] = [];
+const fx = useSignet();
+const { as: sockets, cookies, open, ok } = fx;
 
 const A: Record<Role, string> = { owner: 'an owner', admin: 'an admin', member: 'a member', viewer: 'a viewer' };
 
-async function open(options: Parameters<typeof connect>[1]): Promise<ClientSocket> {
-  const socket = await connect(node, options);
-  opened.push(socket);
-  return socket;
-}
 
-async function ok<R = any>(socket: ClientSocket, name: string, input: unknown = {}): Promise<R> {
-  const ack = await command<R>(socket, name, input);
-  if (!ack.ok) throw new Error(`${name} failed: ${JSON.stringify(ack.error)}`);
-  return ack.result;
-}
-
-beforeAll(async () => {
-  node = await startNode(testConfig());
-  org = await seedOrg(node);
-  orgIds.push(org.orgId);
-  for (const role of ROLES) {
-    cookies[role] = await signIn(node, org.users[role]);
-    sockets[role] = await open({ cookie: cookies[role] });
-  }
-});
-
-afterAll(async () => {
-  for (const socket of opened) socket.close();
-  if (node) await node.close();
-});
 
 describe('me.get', () => {
   for (const role of ROLES) {
     it(`tells ${A[role]} who they are, their role and exactly the permissions of that role`, async () => {
       const me = await ok(sockets[role], 'me.get');
       expect(me.role).toBe(role);
-      expect(me.user).toMatchObject({ id: org.users[role].userId, email: org.users[role].email });
-      expect(me.org).toMatchObject({ id: org.orgId, slug: org.slug });
+      expect(me.user).toMatchObject({ id: fx.org.users[role].userId, email: fx.org.users[role].email });
+      expect(me.org).toMatchObject({ id: fx.org.orgId, slug: fx.org.slug });
       expect([...me.rolePermissions].sort()).toEqual([...permissionsOf(role)].sort());
       expect([...me.permissions].sort()).toEqual([...permissionsOf(role)].sort());
-      expect(me.actor).toMatchObject({ type: 'user', id: org.users[role].userId });
+      expect(me.actor).toMatchObject({ type: 'user', id: fx.org.users[role].userId });
       // Nothing secret about the account comes back.
       expect(JSON.stringify(me)).not.toMatch(/argon2|passwordHash/i);
     });
@@ -71,11 +29,11 @@ describe('me.get', () => {
 
   it('for an API key, reports the key’s list intersected with its owner’s role', async () => {
     const { token } = await ok(sockets.member, 'apiKey.create', { name: 'me key', permissions: ['signing:read', 'team:read'] });
-    const response = await restCommand(node, 'me.get', {}, { token });
+    const response = await restCommand(fx.node, 'me.get', {}, { token });
     expect(response.status).toBe(200);
     expect(response.body.result.role).toBe('member');
     expect([...response.body.result.permissions].sort()).toEqual(['signing:read', 'team:read']);
-    expect(response.body.result.actor).toMatchObject({ type: 'apiKey', onBehalfOf: { id: org.users.member.userId } });
+    expect(response.body.result.actor).toMatchObject({ type: 'apiKey', onBehalfOf: { id: fx.org.users.member.userId } });
   });
 });
 
@@ -84,9 +42,9 @@ describe('org.get', () => {
     for (const role of ROLES) {
       const current = await ok<Organization>(sockets[role], 'org.get');
       expect(current).toMatchObject({
-        id: org.orgId,
-        slug: org.slug,
-        ownerId: org.users.owner.userId,
+        id: fx.org.orgId,
+        slug: fx.org.slug,
+        ownerId: fx.org.users.owner.userId,
         openSource: false,
         supportAuthorized: false,
       });
@@ -103,17 +61,17 @@ describe('org.update', () => {
 
     const updated = await ok<Organization>(sockets.admin, 'org.update', { name: 'Acme Signing', version: before.version });
 
-    expect(updated).toMatchObject({ id: org.orgId, name: 'Acme Signing', version: before.version + 1 });
+    expect(updated).toMatchObject({ id: fx.org.orgId, name: 'Acme Signing', version: before.version + 1 });
     const event = await seen;
     expect(event.data).toMatchObject({ name: 'Acme Signing' });
     expect(event.version).toBe(before.version + 1);
     expect(await ok<Organization>(sockets.viewer, 'org.get')).toEqual(updated);
-    const entry = (await auditLog(node, org.orgId)).at(-1)!;
+    const entry = (await auditLog(fx.node, fx.org.orgId)).at(-1)!;
     expect(entry).toMatchObject({
       action: 'org.update',
       outcome: 'ok',
-      actor: { id: org.users.admin.userId },
-      target: { type: 'organization', id: org.orgId },
+      actor: { id: fx.org.users.admin.userId },
+      target: { type: 'organization', id: fx.org.orgId },
       changes: { name: { before: before.name, after: 'Acme Signing' } },
     });
   });
@@ -165,10 +123,9 @@ describe('org.delete', () => {
   const doomedSockets = {} as Record<Role, ClientSocket>;
 
   beforeAll(async () => {
-    doomed = await seedOrg(node);
-    orgIds.push(doomed.orgId);
+    doomed = await seedOrg(fx.node);
     for (const role of ROLES) {
-      doomedCookies[role] = await signIn(node, doomed.users[role]);
+      doomedCookies[role] = await signIn(fx.node, doomed.users[role]);
       doomedSockets[role] = await open({ cookie: doomedCookies[role] });
     }
   });
@@ -182,7 +139,7 @@ describe('org.delete', () => {
   });
 
   it('a wrong confirmation slug is INVALID_INPUT naming confirmSlug, and the organization stays', async () => {
-    for (const confirmSlug of [org.slug, 'not-the-slug']) {
+    for (const confirmSlug of [fx.org.slug, 'not-the-slug']) {
       const ack = await command(doomedSockets.owner, 'org.delete', { confirmSlug });
       expect(ack.ok).toBe(false);
       if (ack.ok) continue;
@@ -190,7 +147,7 @@ describe('org.delete', () => {
       expect(ack.error.issues?.map((issue) => issue.path)).toEqual(['confirmSlug']);
     }
     expect((await ok<Organization>(doomedSockets.owner, 'org.get')).slug).toBe(doomed.slug);
-    expect((await ok<Organization>(sockets.owner, 'org.get')).slug).toBe(org.slug);
+    expect((await ok<Organization>(sockets.owner, 'org.get')).slug).toBe(fx.org.slug);
   });
 
   it('the owner deletes it: every socket of the organization is cut off before the answer, and only those', async () => {
@@ -199,7 +156,7 @@ describe('org.delete', () => {
     const everyone = [...ROLES.map((role) => doomedSockets[role]), keySocket];
     const revoked = everyone.map((socket) => nextEvent(socket, 'revoked'));
 
-    const response = await restCommand(node, 'org.delete', { confirmSlug: doomed.slug }, { cookie: doomedCookies.owner });
+    const response = await restCommand(fx.node, 'org.delete', { confirmSlug: doomed.slug }, { cookie: doomedCookies.owner });
 
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ ok: true, result: { deleted: true } });
@@ -207,20 +164,20 @@ describe('org.delete', () => {
     for (const socket of everyone) expect(socket.connected).toBe(false);
     // Another organization on the same node is untouched.
     expect(sockets.viewer.connected).toBe(true);
-    expect((await ok<Organization>(sockets.viewer, 'org.get')).slug).toBe(org.slug);
+    expect((await ok<Organization>(sockets.viewer, 'org.get')).slug).toBe(fx.org.slug);
 
     // The slug no longer resolves …
-    expect(await node.signet.redis.hget(node.signet.keys.orgSlugs, doomed.slug)).toBeNull();
-    const viaSlug = await restCommand(node, 'org.get', {}, { cookie: doomedCookies.admin, org: doomed.slug });
+    expect(await fx.node.signet.redis.hget(fx.node.signet.keys.orgSlugs, doomed.slug)).toBeNull();
+    const viaSlug = await restCommand(fx.node, 'org.get', {}, { cookie: doomedCookies.admin, org: doomed.slug });
     expect(viaSlug.status).toBe(404);
     expect(viaSlug.body.error?.code).toBe('NOT_FOUND');
-    await expect(connect(node, { cookie: doomedCookies.admin, org: doomed.slug })).rejects.toThrow();
+    await expect(connect(fx.node, { cookie: doomedCookies.admin, org: doomed.slug })).rejects.toThrow();
     // … the organization's API keys are dead …
-    const viaKey = await restCommand(node, 'me.get', {}, { token });
+    const viaKey = await restCommand(fx.node, 'me.get', {}, { token });
     expect(viaKey.status).toBe(401);
     expect(viaKey.body.error?.code).toBe('UNAUTHENTICATED');
     // … and its audit log is kept, ending with the deletion.
-    expect((await auditLog(node, doomed.orgId)).at(-1)).toMatchObject({
+    expect((await auditLog(fx.node, doomed.orgId)).at(-1)).toMatchObject({
       action: 'org.delete',
       outcome: 'ok',
       actor: { id: doomed.users.owner.userId },
@@ -229,7 +186,7 @@ describe('org.delete', () => {
 
   it('afterwards signing in shows no such organization', async () => {
     for (const role of ROLES) {
-      const response = await http(node, 'POST', '/api/v1/auth/login', {
+      const response = await http(fx.node, 'POST', '/api/v1/auth/login', {
         body: { email: doomed.users[role].email, password: doomed.users[role].password },
       });
       expect(response.status).toBe(200);

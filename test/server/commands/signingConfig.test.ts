@@ -6,37 +6,26 @@
 // not found), optimistic concurrency (a stale version gets CONFLICT with the current entity),
 // unique slugs, live `change` events for config:read, and secrets that never leave the server.
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SignetNode } from '../../../server/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { openPrivateKey, type SealedKey } from '../../../server/store/keyVault.js';
 import type { CommandError } from '../../../src/lib/shared/commands.js';
 import type { ChangeEvent } from '../../../src/lib/shared/events.js';
 import { ROLES, roleHas, type Permission, type Role } from '../../../src/lib/shared/permissions.js';
-import {
-  auditLog,
-  command,
-  connect,
-  nextEvent,
-  seedOrg,
-  signIn,
-  snapshot,
-  startNode,
-  testConfig,
-  type ClientSocket,
-  type TestOrg,
-} from '../../helpers/signet.js';
+import { auditLog, command, nextEvent, seedOrg, signIn, snapshot, testConfig, type ClientSocket, type TestOrg } from '../../helpers/signet.js';
 import { opensslCertificate, type ImportMaterial } from '../../helpers/signing.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
-let node: SignetNode;
 let artifactDir = '';
-let orgA: TestOrg;
+const fx = useSignet({
+  config: () => testConfig({ SIGNET_ARTIFACT_DIR: (artifactDir = mkdtempSync(path.join(os.tmpdir(), 'signet-config-artifacts-'))), SIGNET_RATE_LIMIT_PER_MINUTE: '100000' }),
+});
+const { as, open } = fx;
+fx.onClose(() => rm(artifactDir, { recursive: true, force: true }));
 let orgB: TestOrg;
-const opened: ClientSocket[] = [];
-/** Org A, one socket per role. */
-const as = {} as Record<Role, ClientSocket>;
 /** Org B's owner. */
 let bOwner: ClientSocket;
 
@@ -50,11 +39,6 @@ let otherMaterial: ImportMaterial;
 /** Org B's entities, which org A must not be able to find. */
 const theirs = { projectId: '', projectVersion: 0, configId: '', configVersion: 0, certificateId: '', certificateVersion: 0, policyId: '', policyVersion: 0, buildSystemId: '', webhookId: '', chatChannelId: '', ownerId: '' };
 
-async function open(options: Parameters<typeof connect>[1]): Promise<ClientSocket> {
-  const socket = await connect(node, options);
-  opened.push(socket);
-  return socket;
-}
 
 async function ok<R = any>(socket: ClientSocket, name: string, input: unknown = {}): Promise<R> {
   const ack = await command<R>(socket, name, input);
@@ -100,18 +84,15 @@ async function newCertificate(socket: ClientSocket = as.admin) {
 
 /** Every key and value, without what moves on its own (audit chain, event stream, job queue internals). */
 async function stateExceptAudit(): Promise<Record<string, string>> {
-  const all = await snapshot(node);
+  const all = await snapshot(fx.node);
   const volatile = (key: string) =>
-    /:audit(:|$)/.test(key) || /:seq$/.test(key) || /:events$/.test(key) || key.startsWith(`${node.signet.keys.bullPrefix}:`);
+    /:audit(:|$)/.test(key) || /:seq$/.test(key) || /:events$/.test(key) || key.startsWith(`${fx.node.signet.keys.bullPrefix}:`);
   return Object.fromEntries(Object.entries(all).filter(([key]) => !volatile(key)));
 }
 
 beforeAll(async () => {
-  artifactDir = await mkdtemp(path.join(os.tmpdir(), 'signet-config-artifacts-'));
-  node = await startNode(testConfig({ SIGNET_ARTIFACT_DIR: artifactDir, SIGNET_RATE_LIMIT_PER_MINUTE: '100000' }));
-  [orgA, orgB, material, otherMaterial] = await Promise.all([seedOrg(node), seedOrg(node), opensslCertificate('x'), opensslCertificate('someone else')]);
-  for (const role of ROLES) as[role] = await open({ cookie: await signIn(node, orgA.users[role]) });
-  bOwner = await open({ cookie: await signIn(node, orgB.users.owner) });
+  [orgB, material, otherMaterial] = await Promise.all([seedOrg(fx.node), opensslCertificate('x'), opensslCertificate('someone else')]);
+  bOwner = await open({ cookie: await signIn(fx.node, orgB.users.owner) });
 
   // Org B's configuration, made by its own owner.
   const project = await ok(bOwner, 'project.create', { slug: 'theirs', name: 'Their App', repositoryUrl: 'https://github.com/them/app' });
@@ -129,12 +110,6 @@ beforeAll(async () => {
   theirs.buildSystemId = (await ok(bOwner, 'buildSystem.create', { name: 'Their CI', issuer: 'https://their-ci.example.com', audience: 'signet', jwksUrl: 'https://their-ci.example.com/jwks' })).id;
   theirs.webhookId = (await ok(bOwner, 'webhook.create', { projectId: theirs.projectId, url: 'https://their.example.com/hook' })).webhook.id;
   theirs.chatChannelId = (await ok(bOwner, 'chatChannel.create', { projectId: theirs.projectId, service: 'slack', name: '#theirs', url: 'https://their.example.com/chat' })).id;
-});
-
-afterAll(async () => {
-  for (const socket of opened) socket.close();
-  if (node) await node.close();
-  if (artifactDir) await rm(artifactDir, { recursive: true, force: true });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -242,8 +217,8 @@ describe('who may write what', () => {
         slug: `pol-${role}`,
         name: 'Policy',
         certificateId: (await newCertificate(as.owner)).id,
-        submitters: [orgA.users.member.userId],
-        approvers: [orgA.users.member.userId],
+        submitters: [fx.org.users.member.userId],
+        approvers: [fx.org.users.member.userId],
         requiredApprovals: 1,
       }),
     },
@@ -253,7 +228,7 @@ describe('who may write what', () => {
       input: async () => {
         const { project } = await newProject(as.owner);
         const policy = await ok(as.owner, 'policy.create', { projectId: project.id, slug: 'pp', name: 'P', certificateId: (await newCertificate(as.owner)).id });
-        return { policyId: policy.id, version: policy.version, approvers: [orgA.users.member.userId], requiredApprovals: 1 };
+        return { policyId: policy.id, version: policy.version, approvers: [fx.org.users.member.userId], requiredApprovals: 1 };
       },
     },
     {
@@ -342,7 +317,7 @@ describe('another organization’s ids, and unknown ids, are not found', () => {
       () => ({ projectId: theirs.projectId, slug: 'planted', name: 'Planted', certificateId: theirs.certificateId }),
       { projectId: 'no-such-project', slug: 'planted', name: 'Planted', certificateId: 'nope' },
     ],
-    ['policy.update', () => ({ policyId: theirs.policyId, version: theirs.policyVersion, submitters: [orgA.users.owner.userId] }), { policyId: 'nope', version: 1, name: 'x' }],
+    ['policy.update', () => ({ policyId: theirs.policyId, version: theirs.policyVersion, submitters: [fx.org.users.owner.userId] }), { policyId: 'nope', version: 1, name: 'x' }],
     ['policy.delete', () => ({ policyId: theirs.policyId }), { policyId: 'nope' }],
     ['buildSystem.delete', () => ({ buildSystemId: theirs.buildSystemId }), { buildSystemId: 'nope' }],
     ['webhook.list', () => ({ projectId: theirs.projectId }), { projectId: 'no-such-project' }],
@@ -393,7 +368,7 @@ describe('project.*', () => {
       repositoryUrl: 'https://github.com/example/web-app',
       description: 'the web front end',
     });
-    expect(project).toMatchObject({ slug: 'web-app', name: 'Web App', status: 'active', repositoryUrl: 'https://github.com/example/web-app', orgId: orgA.orgId, version: 1 });
+    expect(project).toMatchObject({ slug: 'web-app', name: 'Web App', status: 'active', repositoryUrl: 'https://github.com/example/web-app', orgId: fx.org.orgId, version: 1 });
     expect(defaultArtifactConfig).toMatchObject({ projectId: project.id, isDefault: true });
 
     const projectEvent = await projectSeen;
@@ -405,7 +380,7 @@ describe('project.*', () => {
     expect(got.project).toEqual(project);
     expect(got.artifactConfigs).toEqual([defaultArtifactConfig]);
     expect(await ok(as.viewer, 'artifactConfig.list', { projectId: project.id })).toEqual([defaultArtifactConfig]);
-    expect((await auditLog(node, orgA.orgId)).at(-1)).toMatchObject({ action: 'project.create', outcome: 'ok', target: { type: 'project', id: project.id } });
+    expect((await auditLog(fx.node, fx.org.orgId)).at(-1)).toMatchObject({ action: 'project.create', outcome: 'ok', target: { type: 'project', id: project.id } });
   });
 
   it('a member creates a project without a repository URL; with one it is FORBIDDEN naming policy:write, audited, nothing created', async () => {
@@ -417,10 +392,10 @@ describe('project.*', () => {
     const error = await refused(as.member, 'project.create', { slug, name: 'Anchored', repositoryUrl: 'https://github.com/mallory/fork' }, 'FORBIDDEN');
     expect(error.message).toContain('policy:write');
     expect(await stateExceptAudit()).toEqual(before);
-    expect((await auditLog(node, orgA.orgId)).at(-1)).toMatchObject({
+    expect((await auditLog(fx.node, fx.org.orgId)).at(-1)).toMatchObject({
       action: 'project.create',
       outcome: 'denied',
-      actor: { id: orgA.users.member.userId },
+      actor: { id: fx.org.users.member.userId },
       reason: expect.stringContaining('repository URL'),
     });
     expect((await ok<any[]>(as.member, 'project.list')).map((p) => p.slug)).not.toContain(slug);
@@ -439,7 +414,7 @@ describe('project.*', () => {
       const error = await refused(as.member, 'project.update', input, 'FORBIDDEN');
       expect(error.message).toContain('policy:write');
       expect(await stateExceptAudit()).toEqual(before);
-      expect((await auditLog(node, orgA.orgId)).at(-1)).toMatchObject({ action: 'project.update', outcome: 'denied', actor: { id: orgA.users.member.userId } });
+      expect((await auditLog(fx.node, fx.org.orgId)).at(-1)).toMatchObject({ action: 'project.update', outcome: 'denied', actor: { id: fx.org.users.member.userId } });
     }
     expect((await ok(as.viewer, 'project.get', { projectId: project.id })).project).toEqual(project);
 
@@ -462,7 +437,7 @@ describe('project.*', () => {
 
     const cleared = await ok(as.admin, 'project.update', { projectId: project.id, version: changed.version, repositoryUrl: null });
     expect(cleared).toMatchObject({ repositoryUrl: null, version: changed.version + 1 });
-    expect((await auditLog(node, orgA.orgId)).at(-1)).toMatchObject({
+    expect((await auditLog(fx.node, fx.org.orgId)).at(-1)).toMatchObject({
       action: 'project.update',
       outcome: 'ok',
       changes: { repositoryUrl: { before: 'https://github.com/example/moved', after: null } },
@@ -509,7 +484,7 @@ describe('project.*', () => {
     await deletedSeen;
     await refused(as.viewer, 'project.get', { projectId: project.id }, 'NOT_FOUND');
     expect((await ok<any[]>(as.viewer, 'project.list')).map((p) => p.id)).not.toContain(project.id);
-    expect((await auditLog(node, orgA.orgId)).at(-1)).toMatchObject({ action: 'project.delete', outcome: 'ok', actor: { id: orgA.users.owner.userId } });
+    expect((await auditLog(fx.node, fx.org.orgId)).at(-1)).toMatchObject({ action: 'project.delete', outcome: 'ok', actor: { id: fx.org.users.owner.userId } });
   });
 });
 
@@ -586,7 +561,7 @@ describe('certificate.*', () => {
         validDays: 30,
       });
       generated.push(certificate);
-      expect(certificate).toMatchObject({ slug, type: 'release', source: 'generated', algorithm, disabled: false, version: 1, orgId: orgA.orgId });
+      expect(certificate).toMatchObject({ slug, type: 'release', source: 'generated', algorithm, disabled: false, version: 1, orgId: fx.org.orgId });
       expect(certificate.subject).toContain('CN=Example Release Signing');
       expect(certificate.subject).toContain('O=Example Corp');
       expect(certificate.issuer).toBe(certificate.subject);
@@ -610,17 +585,17 @@ describe('certificate.*', () => {
 
   it('the stored record keeps the private key sealed: it opens under the master key to the certificate’s key, bound to its id', async () => {
     for (const certificate of generated) {
-      const raw = (await node.signet.redis.get(node.signet.keys.certificate(certificate.id)))!;
+      const raw = (await fx.node.signet.redis.get(fx.node.signet.keys.certificate(certificate.id)))!;
       expect(raw).not.toContain('PRIVATE KEY');
       const sealed = JSON.parse(raw).sealedPrivateKey as SealedKey;
       expect(sealed).toMatchObject({ alg: 'A256GCM', iv: expect.any(String), tag: expect.any(String), ciphertext: expect.any(String) });
-      const der = openPrivateKey(node.signet.config.masterKey, sealed, certificate.id);
+      const der = openPrivateKey(fx.node.signet.config.masterKey, sealed, certificate.id);
       const publicKey = createPublicKey(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
       expect(publicKey.export({ format: 'der', type: 'spki' })).toEqual(new X509Certificate(certificate.certificatePem).publicKey.export({ format: 'der', type: 'spki' }));
       expect(sealed.ciphertext).not.toContain(der.toString('base64'));
       expect(Buffer.from(sealed.ciphertext, 'base64').includes(der)).toBe(false);
       // Bound to this certificate: under another id it does not open.
-      expect(() => openPrivateKey(node.signet.config.masterKey, sealed, generated.find((c) => c.id !== certificate.id)!.id)).toThrow();
+      expect(() => openPrivateKey(fx.node.signet.config.masterKey, sealed, generated.find((c) => c.id !== certificate.id)!.id)).toThrow();
     }
   });
 
@@ -638,7 +613,7 @@ describe('certificate.*', () => {
     expect(certificate.fingerprintSha256).toBe(new X509Certificate(material.certificatePem).fingerprint256);
     expect(JSON.stringify(certificate)).not.toContain('PRIVATE KEY');
 
-    const raw = (await node.signet.redis.get(node.signet.keys.certificate(certificate.id)))!;
+    const raw = (await fx.node.signet.redis.get(fx.node.signet.keys.certificate(certificate.id)))!;
     const sealed = JSON.parse(raw).sealedPrivateKey as SealedKey;
     expect(sealed.ciphertext.length).toBeGreaterThan(0);
     expect(sealed.ciphertext).not.toContain(material.pkcs8DerBase64);
@@ -646,7 +621,7 @@ describe('certificate.*', () => {
     expect(raw).not.toContain(material.pkcs8DerBase64);
     expect(raw).not.toContain('PRIVATE KEY');
     // What is sealed is exactly the key that was imported.
-    expect(openPrivateKey(node.signet.config.masterKey, sealed, certificate.id).toString('base64')).toBe(material.pkcs8DerBase64);
+    expect(openPrivateKey(fx.node.signet.config.masterKey, sealed, certificate.id).toString('base64')).toBe(material.pkcs8DerBase64);
   });
 
   it('certificate.import (PEM) with a key that does not match is INVALID_INPUT naming privateKeyPem, and stores nothing', async () => {
@@ -685,9 +660,9 @@ describe('certificate.*', () => {
     });
     expect(certificate).toMatchObject({ slug: 'imported-p12', source: 'imported', algorithm: 'RSA-2048' });
     expect(certificate.fingerprintSha256).toBe(new X509Certificate(material.certificatePem).fingerprint256);
-    const sealed = JSON.parse((await node.signet.redis.get(node.signet.keys.certificate(certificate.id)))!).sealedPrivateKey as SealedKey;
+    const sealed = JSON.parse((await fx.node.signet.redis.get(fx.node.signet.keys.certificate(certificate.id)))!).sealedPrivateKey as SealedKey;
     expect(sealed.ciphertext).not.toContain(material.pkcs8DerBase64);
-    expect(openPrivateKey(node.signet.config.masterKey, sealed, certificate.id).toString('base64')).toBe(material.pkcs8DerBase64);
+    expect(openPrivateKey(fx.node.signet.config.masterKey, sealed, certificate.id).toString('base64')).toBe(material.pkcs8DerBase64);
   });
 
   it('a duplicate certificate slug is CONFLICT', async () => {
@@ -709,7 +684,7 @@ describe('certificate.*', () => {
     expect(disabled).toMatchObject({ id: certificate.id, disabled: true, version: 2 });
     expect(Object.keys(disabled)).not.toContain('sealedPrivateKey');
     expect(await seen).toMatchObject({ version: 2, data: { disabled: true } });
-    expect((await auditLog(node, orgA.orgId)).at(-1)).toMatchObject({
+    expect((await auditLog(fx.node, fx.org.orgId)).at(-1)).toMatchObject({
       action: 'certificate.disable',
       outcome: 'ok',
       target: { type: 'certificate', id: certificate.id },
@@ -721,7 +696,7 @@ describe('certificate.*', () => {
 
     const renamed = await ok(as.admin, 'certificate.update', { certificateId: certificate.id, version: 2, name: 'Renamed' });
     expect(renamed).toMatchObject({ name: 'Renamed', disabled: true, version: 3 });
-    expect((await auditLog(node, orgA.orgId)).at(-1)).toMatchObject({ action: 'certificate.update' });
+    expect((await auditLog(fx.node, fx.org.orgId)).at(-1)).toMatchObject({ action: 'certificate.update' });
   });
 
   it('no result, no event an admin received and no audit entry carries a private key or its sealed form', async () => {
@@ -729,7 +704,7 @@ describe('certificate.*', () => {
     expect(records.length).toBeGreaterThanOrEqual(6);
     const sealedValues: string[] = [];
     for (const id of records) {
-      const sealed = JSON.parse((await node.signet.redis.get(node.signet.keys.certificate(id)))!).sealedPrivateKey as SealedKey;
+      const sealed = JSON.parse((await fx.node.signet.redis.get(fx.node.signet.keys.certificate(id)))!).sealedPrivateKey as SealedKey;
       sealedValues.push(sealed.ciphertext, sealed.iv, sealed.tag);
     }
     const keyBody = material.privateKeyPem.split('\n')[1]!;
@@ -737,7 +712,7 @@ describe('certificate.*', () => {
       results: JSON.stringify(replies),
       adminEvents: JSON.stringify(as.admin.received),
       viewerEvents: JSON.stringify(as.viewer.received),
-      auditLog: JSON.stringify(await auditLog(node, orgA.orgId)),
+      auditLog: JSON.stringify(await auditLog(fx.node, fx.org.orgId)),
     };
     expect(as.admin.received.some((event) => event.event === 'audit' && event.data.entry.target.type === 'certificate')).toBe(true);
     expect(as.admin.received.some((event) => event.event === 'change' && event.data.entity === 'certificate')).toBe(true);
@@ -774,8 +749,8 @@ describe('policy.*', () => {
     projectId: project.id,
     name: 'Release signing',
     certificateId,
-    submitters: [ciUserId, orgA.users.member.userId],
-    approvers: [orgA.users.admin.userId, orgA.users.member.userId],
+    submitters: [ciUserId, fx.org.users.member.userId],
+    approvers: [fx.org.users.admin.userId, fx.org.users.member.userId],
     requiredApprovals: 2,
     originVerification: true,
     allowedBranches: ['main', 'release/*'],
@@ -784,7 +759,7 @@ describe('policy.*', () => {
   it('an admin creates a policy naming CI users and people; a viewer sees it live', async () => {
     const seen = changeSeen(as.viewer, 'policy', 'created', (event) => slugOf(event) === 'release');
     const policy = await ok(as.admin, 'policy.create', { ...base(), slug: 'release' });
-    expect(policy).toMatchObject({ ...base(), slug: 'release', version: 1, orgId: orgA.orgId });
+    expect(policy).toMatchObject({ ...base(), slug: 'release', version: 1, orgId: fx.org.orgId });
     expect((await seen).data).toEqual(policy);
     expect((await ok<any[]>(as.viewer, 'policy.list', { projectId: project.id })).map((p) => p.id)).toContain(policy.id);
     expect((await ok(as.viewer, 'project.get', { projectId: project.id })).policies).toEqual([policy]);
@@ -794,10 +769,10 @@ describe('policy.*', () => {
     ['a certificate of another organization', 'certificateId', () => ({ ...base(), certificateId: theirs.certificateId })],
     ['an unknown certificate', 'certificateId', () => ({ ...base(), certificateId: 'no-such-certificate' })],
     ['a submitter who is not a member', 'submitters', () => ({ ...base(), submitters: [theirs.ownerId] })],
-    ['a viewer as submitter', 'submitters', () => ({ ...base(), submitters: [orgA.users.viewer.userId] })],
-    ['a viewer as approver', 'approvers', () => ({ ...base(), approvers: [orgA.users.admin.userId, orgA.users.viewer.userId] })],
-    ['a CI user as approver', 'approvers', () => ({ ...base(), approvers: [orgA.users.admin.userId, ciUserId] })],
-    ['an approver who is not a member', 'approvers', () => ({ ...base(), approvers: [orgA.users.admin.userId, theirs.ownerId] })],
+    ['a viewer as submitter', 'submitters', () => ({ ...base(), submitters: [fx.org.users.viewer.userId] })],
+    ['a viewer as approver', 'approvers', () => ({ ...base(), approvers: [fx.org.users.admin.userId, fx.org.users.viewer.userId] })],
+    ['a CI user as approver', 'approvers', () => ({ ...base(), approvers: [fx.org.users.admin.userId, ciUserId] })],
+    ['an approver who is not a member', 'approvers', () => ({ ...base(), approvers: [fx.org.users.admin.userId, theirs.ownerId] })],
     ['more required approvals than approvers', 'requiredApprovals', () => ({ ...base(), requiredApprovals: 3 })],
     ['origin verification on a project without a repository URL', 'originVerification', () => ({ ...base(), projectId: bareProject.id })],
   ];
@@ -805,17 +780,17 @@ describe('policy.*', () => {
   for (const [what, field, input] of invalidCases) {
     it(`policy.create with ${what} is INVALID_INPUT naming ${field}, and creates nothing`, async () => {
       const before = await stateExceptAudit();
-      const auditBefore = (await auditLog(node, orgA.orgId)).length;
+      const auditBefore = (await auditLog(fx.node, fx.org.orgId)).length;
       await invalidField(as.admin, 'policy.create', { ...input(), slug: 'invalid' }, field);
       expect(await stateExceptAudit()).toEqual(before);
-      expect(await auditLog(node, orgA.orgId)).toHaveLength(auditBefore);
+      expect(await auditLog(fx.node, fx.org.orgId)).toHaveLength(auditBefore);
     });
   }
 
   it('policy.update re-checks the rules: a viewer as approver or too high a quorum is refused, naming the field', async () => {
     const policy = await ok(as.admin, 'policy.create', { ...base(), slug: freshSlug('strict') });
     const before = await stateExceptAudit();
-    await invalidField(as.admin, 'policy.update', { policyId: policy.id, version: 1, approvers: [orgA.users.viewer.userId] , requiredApprovals: 1 }, 'approvers');
+    await invalidField(as.admin, 'policy.update', { policyId: policy.id, version: 1, approvers: [fx.org.users.viewer.userId] , requiredApprovals: 1 }, 'approvers');
     await invalidField(as.admin, 'policy.update', { policyId: policy.id, version: 1, requiredApprovals: 5 }, 'requiredApprovals');
     await invalidField(as.admin, 'policy.update', { policyId: policy.id, version: 1, certificateId: theirs.certificateId }, 'certificateId');
     expect(await stateExceptAudit()).toEqual(before);
@@ -917,7 +892,7 @@ describe('webhook.*', () => {
     const viewerList = await ok<any[]>(as.viewer, 'webhook.list', { projectId: project.id });
     expect(viewerList).toEqual([created.webhook]);
 
-    const raw = (await node.signet.redis.get(node.signet.keys.webhook(created.webhook.id)))!;
+    const raw = (await fx.node.signet.redis.get(fx.node.signet.keys.webhook(created.webhook.id)))!;
     expect(raw).not.toContain(created.secret);
     expect(JSON.parse(raw).sealedSecret).toMatchObject({ alg: 'A256GCM' });
 
@@ -926,7 +901,7 @@ describe('webhook.*', () => {
       adminEvents: JSON.stringify(as.admin.received),
       viewerEvents: JSON.stringify(as.viewer.received),
       memberEvents: JSON.stringify(as.member.received),
-      auditLog: JSON.stringify(await auditLog(node, orgA.orgId)),
+      auditLog: JSON.stringify(await auditLog(fx.node, fx.org.orgId)),
     };
     expect(as.admin.received.some((event) => event.event === 'audit' && event.data.entry.target.id === created.webhook.id)).toBe(true);
     for (const [where, text] of Object.entries(later)) {

@@ -1,64 +1,28 @@
 // The support user (SPEC §2): an instance operator enters an organization only while its owner or an
 // admin has authorized support, then acts with administrator rights, audited as support.
 // Disabling support ends the operator's live sockets before it is acknowledged (SPEC §7).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SignetNode } from '../../../server/index.js';
-import type { Role } from '../../../src/lib/shared/permissions.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createOperator } from '../../../server/cli/operator.js';
-import {
-  auditLog,
-  command,
-  connect,
-  http,
-  nextEvent,
-  restCommand,
-  seedOrg,
-  signIn,
-  startNode,
-  type ClientSocket,
-  type TestOrg,
-} from '../../helpers/signet.js';
+import { auditLog, command, http, nextEvent, restCommand } from '../../helpers/signet.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
-let node: SignetNode;
-let org: TestOrg;
+const fx = useSignet();
+const { as, open } = fx;
 let operator: { email: string; password: string; userId: string; cookie: string };
-const sockets: ClientSocket[] = [];
-const as = {} as Record<Role, ClientSocket>;
 
-async function open(options: Parameters<typeof connect>[1]) {
-  const socket = await connect(node, options);
-  sockets.push(socket);
-  return socket;
-}
-
-const operatorSocket = () => open({ cookie: operator.cookie, org: org.slug });
-const serverSocketsOf = (userId: string) => [...node.io.of('/').sockets.values()].filter((s) => s.data?.userId === userId);
-
-/** Closes client sockets, then the node. */
-async function shutDown() {
-  for (const socket of sockets) socket.close();
-  await node.close();
-}
+const operatorSocket = () => open({ cookie: operator.cookie, org: fx.org.slug });
+const serverSocketsOf = (userId: string) => [...fx.node.io.of('/').sockets.values()].filter((s) => s.data?.userId === userId);
 
 beforeAll(async () => {
-  node = await startNode();
-  org = await seedOrg(node);
-  for (const role of ['owner', 'admin', 'member', 'viewer'] as const) {
-    as[role] = await open({ cookie: await signIn(node, org.users[role]) });
-  }
-  const credentials = await createOperator(node.signet, `support-${org.slug}@vendor.example.com`, 'Sam Support');
-  const login = await http(node, 'POST', '/api/v1/auth/login', { body: credentials });
+  const credentials = await createOperator(fx.node.signet, `support-${fx.org.slug}@vendor.example.com`, 'Sam Support');
+  const login = await http(fx.node, 'POST', '/api/v1/auth/login', { body: credentials });
   if (login.status !== 200) throw new Error(`operator sign-in failed: ${JSON.stringify(login.body)}`);
   operator = { ...credentials, userId: login.body.result.user.id, cookie: login.headers.get('set-cookie')!.split(';')[0]! };
 });
 
-afterAll(async () => {
-  if (node) await shutDown();
-});
-
 describe('support access', () => {
   it('an operator signs in over REST, as an operator who belongs to no organization', async () => {
-    const login = await http(node, 'POST', '/api/v1/auth/login', { body: { email: operator.email, password: operator.password } });
+    const login = await http(fx.node, 'POST', '/api/v1/auth/login', { body: { email: operator.email, password: operator.password } });
     expect(login.status).toBe(200);
     expect(login.body.result.user).toMatchObject({ id: operator.userId, email: operator.email, operator: true });
     expect(login.body.result.orgs).toEqual([]);
@@ -68,7 +32,7 @@ describe('support access', () => {
     const current = await command<any>(as.owner, 'org.get');
     expect(current.ok && current.result.supportAuthorized).toBe(false);
     await expect(operatorSocket()).rejects.toThrow(/not authorized/);
-    const rest = await restCommand(node, 'member.list', {}, { cookie: operator.cookie, org: org.slug });
+    const rest = await restCommand(fx.node, 'member.list', {}, { cookie: operator.cookie, org: fx.org.slug });
     expect(rest.status).toBe(401);
     expect(rest.body.error?.code).toBe('UNAUTHENTICATED');
   });
@@ -104,13 +68,13 @@ describe('support access', () => {
       const refused = await command(support, name, input);
       expect(refused.error).toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/outlast its access/) });
     }
-    const deleted = await command(support, 'org.delete', { confirmSlug: org.slug });
+    const deleted = await command(support, 'org.delete', { confirmSlug: fx.org.slug });
     expect(deleted.ok).toBe(false);
     expect(!deleted.ok && deleted.error.code).toBe('FORBIDDEN');
     expect(!deleted.ok && deleted.error.message).toContain('org:delete');
     expect((await command(as.owner, 'org.get')).ok).toBe(true);
 
-    const entries = (await auditLog(node, org.orgId)).filter((entry) => entry.actor.id === operator.userId);
+    const entries = (await auditLog(fx.node, fx.org.orgId)).filter((entry) => entry.actor.id === operator.userId);
     expect(entries.map((entry) => [entry.action, entry.outcome])).toEqual([
       ['org.update', 'ok'],
       ['member.invite', 'denied'],
@@ -134,7 +98,7 @@ describe('support access', () => {
     expect((await revoked).reason).toMatch(/not authorized/);
 
     await expect(operatorSocket()).rejects.toThrow(/not authorized/);
-    const rest = await restCommand(node, 'member.list', {}, { cookie: operator.cookie, org: org.slug });
+    const rest = await restCommand(fx.node, 'member.list', {}, { cookie: operator.cookie, org: fx.org.slug });
     expect(rest.status).toBe(401);
   });
 

@@ -62,6 +62,8 @@ function sentinelConfig(overrides: Record<string, string> = {}): Config {
     REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD,
     SIGNET_ARTIFACT_DIR: artifactDir,
     SIGNET_RATE_LIMIT_PER_MINUTE: '1000000',
+    // The product's own command deadline: a frozen primary is answered for within it.
+    SIGNET_COMMAND_DEADLINE_MS: '1500',
     ...overrides,
   });
 }

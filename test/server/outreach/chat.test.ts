@@ -3,62 +3,41 @@
 // one ends, with a link into the console (decisions stay there). An incoming webhook's URL is a
 // secret: checked like every URL the server calls, stored sealed, only ever shown masked. The
 // receiver is a real HTTP server on loopback.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SignetNode } from '../../../server/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ChatChannel, Project, SigningRequest } from '../../../src/lib/shared/entities.js';
-import { auditLog, command, ORIGIN, seedOrg, snapshot, startNode, testConfig, type ClientSocket, type TestOrg } from '../../helpers/signet.js';
-import {
-  createApiKey,
-  createPolicy,
-  createProject,
-  generateCertificate,
-  must,
-  people,
-  randomArtifact,
-  removeDir,
-  submitOk,
-  tempDir,
-  waitForStatus,
-  type Person,
-} from '../../helpers/signing.js';
+import { auditLog, command, ORIGIN, snapshot, testConfig } from '../../helpers/signet.js';
+import { createApiKey, createPolicy, createProject, generateCertificate, must, randomArtifact, submitOk, waitForStatus } from '../../helpers/signing.js';
 import { deliveryQueues, type DeliveryQueues } from '../../helpers/outreach.js';
 import { startHttpReceiver, type HttpReceiver, type ReceivedRequest } from '../../helpers/receivers.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
 /** A chat message as the receiver got it, its JSON parsed. */
 type Post = Omit<ReceivedRequest, 'body'> & { body: any };
 
 let receiver: HttpReceiver;
 let base: string;
-let node: SignetNode;
 let queues: DeliveryQueues;
-let org: TestOrg;
-let who: Record<'owner' | 'admin' | 'member' | 'viewer', Person>;
 let memberToken: string;
 let certificateId: string;
-let artifactDir: string;
-const sockets: ClientSocket[] = [];
+const fx = useSignet({
+  config: async () => {
+    receiver = await startHttpReceiver();
+    fx.onClose(() => receiver.close());
+    base = receiver.url;
+    const artifactDir: string = fx.tempDir('signet-chat-');
+    return testConfig({ SIGNET_ARTIFACT_DIR: artifactDir, SIGNET_WEBHOOK_ATTEMPTS: '3', SIGNET_RATE_LIMIT_PER_MINUTE: '100000' });
+  },
+});
+const { who } = fx;
 
 /** The secret part of each incoming-webhook URL, as the services make them. */
 const SECRETS = { slack: 'T0SIGNET/B0SIGNET/xoxSlackSecretPart1234', teams: 'webhookb2/TeamsSecretPart5678@tenant/IncomingWebhook/abc/def', mattermost: 'hooks/mmSecretPart9012' };
 
 beforeAll(async () => {
-  receiver = await startHttpReceiver();
-  base = receiver.url;
-  artifactDir = tempDir('signet-chat-');
-  node = await startNode(testConfig({ SIGNET_ARTIFACT_DIR: artifactDir, SIGNET_WEBHOOK_ATTEMPTS: '3', SIGNET_RATE_LIMIT_PER_MINUTE: '100000' }));
-  queues = deliveryQueues(node);
-  org = await seedOrg(node);
-  who = await people(node, org, {}, sockets);
+  queues = deliveryQueues(fx.node);
+  fx.onClose(() => queues.close());
   memberToken = await createApiKey(who.member.socket);
   certificateId = (await generateCertificate(who.owner.socket, 'chat-cert')).id;
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await queues?.close();
-  await node?.close();
-  await receiver?.close();
-  removeDir(artifactDir);
 });
 
 const parsed = (request: ReceivedRequest): Post => ({ ...request, body: JSON.parse(request.body) });
@@ -79,7 +58,7 @@ async function projectWithChannels(slug: string): Promise<{ project: Project; ch
 }
 
 async function submit(project: Project, fileName = 'tool.zip'): Promise<SigningRequest> {
-  return submitOk(node, org.slug, memberToken, { projectSlug: project.slug, signingPolicySlug: 'main', artifact: randomArtifact(), fileName });
+  return submitOk(fx.node, fx.org.slug, memberToken, { projectSlug: project.slug, signingPolicySlug: 'main', artifact: randomArtifact(), fileName });
 }
 
 const link = (request: { id: string }) => `${ORIGIN}/requests/${request.id}`;
@@ -97,11 +76,11 @@ describe('chat channels', () => {
       JSON.stringify(listed),
       JSON.stringify(who.viewer.socket.received),
       JSON.stringify(who.owner.socket.received),
-      JSON.stringify(await auditLog(node, org.orgId)),
-      JSON.stringify(await snapshot(node)),
+      JSON.stringify(await auditLog(fx.node, fx.org.orgId)),
+      JSON.stringify(await snapshot(fx.node)),
     ];
     for (const text of everywhere) for (const secret of ['xoxSlackSecretPart1234', 'TeamsSecretPart5678', 'mmSecretPart9012']) expect(text).not.toContain(secret);
-    const entry = (await auditLog(node, org.orgId)).find((e) => e.action === 'chatChannel.create' && e.target.id === channels.slack.id);
+    const entry = (await auditLog(fx.node, fx.org.orgId)).find((e) => e.action === 'chatChannel.create' && e.target.id === channels.slack.id);
     expect(entry).toMatchObject({ actor: { id: who.member.userId }, changes: { service: { after: 'slack' }, url: { after: `${base}/…1234` }, project: { after: 'masked' } } });
   });
 
@@ -203,7 +182,7 @@ describe('chat channels', () => {
   it('deleting the project deletes its channels', async () => {
     const { project, channels } = await projectWithChannels('doomed');
     await must(who.owner.socket, 'project.delete', { projectId: project.id, confirmSlug: 'doomed' });
-    const { redis, keys } = node.signet;
+    const { redis, keys } = fx.node.signet;
     expect(await redis.exists(keys.chatChannel(channels.slack.id), keys.chatChannels(project.id))).toBe(0);
     const gone = await command(who.member.socket, 'chatChannel.delete', { chatChannelId: channels.slack.id });
     expect(gone.error?.code).toBe('NOT_FOUND');

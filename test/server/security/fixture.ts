@@ -5,7 +5,7 @@
 import type { SignetNode } from '../../../server/index.js';
 import { addMemberDirectly } from '../../../server/auth/organizations.js';
 import { CLI_SOURCE } from '../../../server/audit/entries.js';
-import type { CommandName } from '../../../src/lib/shared/commands.js';
+import type { CommandInput, CommandName } from '../../../src/lib/shared/commands.js';
 import type { Permission } from '../../../src/lib/shared/permissions.js';
 import { connect, OPERATOR, seedOrg, signIn, type ClientSocket } from '../../helpers/signet.js';
 import { must, opensslCertificate, submitOk, waitForStatus, type ImportMaterial, type Person as SignedInPerson } from '../../helpers/signing.js';
@@ -215,13 +215,15 @@ async function versionIn<T extends { id: string; version: number }>(fx: Security
 }
 
 /** An input of `command` aimed at something it would really change (never the actor itself, never a no-op). */
-export type Example = (fx: SecurityFixture, who: Who) => Promise<Record<string, unknown>>;
+export type Example<N extends CommandName = CommandName> = (fx: SecurityFixture, who: Who) => Promise<CommandInput<N> & Record<string, unknown>>;
 
 /**
- * One example input per command. The type makes the list complete: a new command does not compile
- * until it has an example here, and so it cannot be left out of the permission and fuzz tests.
+ * One example input per command. The type makes the list complete and each input the command's own:
+ * a new command does not compile until it has an example here (so it cannot be left out of the
+ * permission, fuzz and schema tests), and an example whose fields no longer fit the command's input
+ * schema (src/lib/shared/commands.ts) does not compile either.
  */
-export const EXAMPLES: Record<CommandName, Example> = {
+export const EXAMPLES: { [N in CommandName]: Example<N> } = {
   'me.get': async () => ({}),
   'org.get': async () => ({}),
   'org.update': async (fx) => ({ name: fx.unique('Renamed organization'), version: (await fx.asOwner('org.get')).version }),

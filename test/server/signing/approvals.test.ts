@@ -5,9 +5,8 @@
 // request of the policy and the commits since). Over a real node, Redis, BullMQ, SMTP and a chat
 // receiver on loopback; waits are on events, never sleeps.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SignetNode } from '../../../server/index.js';
 import type { ApprovalGrant, SigningPolicy, SigningRequest } from '../../../src/lib/shared/entities.js';
-import { auditLog, command, nextEvent, seedOrg, startNode, testConfig, type ClientSocket, type TestOrg } from '../../helpers/signet.js';
+import { auditLog, command, nextEvent, testConfig, type ClientSocket } from '../../helpers/signet.js';
 import {
   createApiKey,
   createPolicy,
@@ -15,24 +14,19 @@ import {
   must,
   people,
   randomArtifact,
-  removeDir,
   submitOk,
-  tempDir,
   waitForNotifications,
   waitForStatus,
-  type Person,
   type SigningProject,
 } from '../../helpers/signing.js';
 import { startSmtpServer, type TestSmtpServer } from '../../helpers/smtp.js';
 import { startHttpReceiver, type HttpReceiver } from '../../helpers/receivers.js';
 import { startTestIssuer, type TestIssuer } from '../../helpers/oidcIssuer.js';
 import { deliveryQueues, type DeliveryQueues } from '../../helpers/outreach.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
 const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
 
-let node: SignetNode;
-let org: TestOrg;
-let who: Record<'owner' | 'admin' | 'member' | 'viewer' | 'alice' | 'bob' | 'carol', Person>;
 let fixture: SigningProject;
 let ci: { userId: string; token: string };
 let memberToken: string;
@@ -42,36 +36,31 @@ let smtp: TestSmtpServer;
 let chat: HttpReceiver;
 let artifactDir: string;
 let deliveries: DeliveryQueues;
-const sockets: ClientSocket[] = [];
-
-beforeAll(async () => {
-  [smtp, chat] = await Promise.all([startSmtpServer(), startHttpReceiver()]);
-  artifactDir = tempDir('signet-approvals-');
-  node = await startNode(
-    testConfig({
+const fx = useSignet({
+  people: { alice: 'Alice Approver', bob: 'Bob Approver', carol: 'Carol Approver' },
+  config: async () => {
+    [smtp, chat] = await Promise.all([startSmtpServer(), startHttpReceiver()]);
+    fx.onClose(() => smtp.close());
+    fx.onClose(() => chat.close());
+    artifactDir = fx.tempDir('signet-approvals-');
+    return testConfig({
       SIGNET_ARTIFACT_DIR: artifactDir,
       SIGNET_RATE_LIMIT_PER_MINUTE: '100000',
       SIGNET_SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
       SIGNET_MAIL_FROM: 'signet@signet.test',
-    }),
-  );
-  org = await seedOrg(node);
-  who = await people(node, org, { alice: 'Alice Approver', bob: 'Bob Approver', carol: 'Carol Approver' }, sockets);
+    });
+  },
+});
+const { who } = fx;
+
+beforeAll(async () => {
   fixture = await createSigningProject(who.owner.socket, { slug: 'gadget' });
   const bot = await must(who.owner.socket, 'ciUser.create', { name: 'Release Bot' });
   ci = { userId: bot.ciUser.userId, token: bot.token };
   [memberToken, aliceToken, adminToken] = await Promise.all([createApiKey(who.member.socket), createApiKey(who.alice.socket), createApiKey(who.admin.socket)]);
-  deliveries = deliveryQueues(node);
+  deliveries = deliveryQueues(fx.node);
+  fx.onClose(() => deliveries.close());
   await must(who.owner.socket, 'chatChannel.create', { projectId: fixture.project.id, service: 'slack', name: '#releases', url: `${chat.url}/slack` });
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await deliveries?.close();
-  await node?.close();
-  await smtp?.close();
-  await chat?.close();
-  removeDir(artifactDir);
 });
 
 async function refused(socket: ClientSocket, name: string, input: unknown, code: string): Promise<string> {
@@ -82,7 +71,7 @@ async function refused(socket: ClientSocket, name: string, input: unknown, code:
 }
 
 async function submit(policySlug: string, token: string, fields: Record<string, string> = {}): Promise<SigningRequest & Record<string, any>> {
-  return submitOk(node, org.slug, token, { projectSlug: fixture.project.slug, signingPolicySlug: policySlug, artifact: randomArtifact(), fileName: 'gadget.exe', fields });
+  return submitOk(fx.node, fx.org.slug, token, { projectSlug: fixture.project.slug, signingPolicySlug: policySlug, artifact: randomArtifact(), fileName: 'gadget.exe', fields });
 }
 
 const grantsOf = (policyId: string) => must<ApprovalGrant[]>(who.owner.socket, 'grant.list', { policyId });
@@ -144,10 +133,10 @@ describe('pre-approved windows', () => {
     expect((await grantOf(policy.id, proposed.id)).used).toBe(1);
 
     // Audited: the submission names the grant as its approval, with what remains of it.
-    const submitted = (await auditLog(node, org.orgId)).find((entry) => entry.target.id === request.id && entry.action === 'request.submit')!;
+    const submitted = (await auditLog(fx.node, fx.org.orgId)).find((entry) => entry.target.id === request.id && entry.action === 'request.submit')!;
     expect(submitted.changes.preApproval!.after).toMatchObject({ grantId: proposed.id });
     expect(submitted.changes.grantRemaining).toEqual({ before: 2, after: 1 });
-    const entries = (await auditLog(node, org.orgId)).filter((entry) => entry.target.id === proposed.id);
+    const entries = (await auditLog(fx.node, fx.org.orgId)).filter((entry) => entry.target.id === proposed.id);
     expect(entries.map((entry) => [entry.action, entry.actor.name])).toEqual([
       ['grant.propose', 'Alice Approver'],
       ['grant.cosign', 'Bob Approver'],
@@ -166,7 +155,7 @@ describe('pre-approved windows', () => {
     expect(await refused(who.member.socket, 'grant.propose', { policyId: policy.id, granteeId: ci.userId, maxSignatures: 1, hours: 1 }, 'FORBIDDEN')).toMatch(/not an approver/);
     expect(await refused(who.admin.socket, 'grant.cosign', { grantId: forAlice.id }, 'FORBIDDEN')).toMatch(/not an approver/);
     // (The worker may audit earlier requests meanwhile: only what the admin did counts.)
-    const entry = (await auditLog(node, org.orgId)).filter((e) => e.actor.id === who.admin.userId).at(-1)!;
+    const entry = (await auditLog(fx.node, fx.org.orgId)).filter((e) => e.actor.id === who.admin.userId).at(-1)!;
     expect(entry).toMatchObject({ action: 'grant.cosign', outcome: 'denied', target: { type: 'command' } });
     expect(await refused(who.bob.socket, 'grant.propose', { policyId: policy.id, granteeId: who.viewer.userId, maxSignatures: 1, hours: 1 }, 'INVALID_INPUT')).toMatch(/not a submitter/);
     expect(await refused(who.bob.socket, 'grant.propose', { policyId: policy.id, granteeId: ci.userId, maxSignatures: 0, hours: 1 }, 'INVALID_INPUT')).toMatch(/maxSignatures/);
@@ -198,9 +187,9 @@ describe('pre-approved windows', () => {
   it('an expired window stops applying, and so does one whose co-signer is no longer an approver', async () => {
     const expiring = await openWindow(who.member.userId, 5);
     // Time passes: the window's end moves into the past.
-    const key = node.signet.keys.grant(expiring.id);
-    const stored = JSON.parse((await node.signet.redis.get(key))!) as ApprovalGrant;
-    await node.signet.redis.set(key, JSON.stringify({ ...stored, expiresAt: new Date(Date.now() - 1000).toISOString() }));
+    const key = fx.node.signet.keys.grant(expiring.id);
+    const stored = JSON.parse((await fx.node.signet.redis.get(key))!) as ApprovalGrant;
+    await fx.node.signet.redis.set(key, JSON.stringify({ ...stored, expiresAt: new Date(Date.now() - 1000).toISOString() }));
     expect((await submit(policy.slug, memberToken)).workflowStatus).toBe('WaitingForApproval');
     expect(await refused(who.alice.socket, 'grant.revoke', { grantId: expiring.id }, 'CONFLICT')).toMatch(/expired/);
 
@@ -235,7 +224,7 @@ describe('break-glass', () => {
     const completed = await waitForStatus(who.owner.socket, request.id, 'Completed', { ask: true });
     expect(completed.breakGlass).toMatchObject({ reason: REASON });
 
-    const entry = (await auditLog(node, org.orgId)).find((e) => e.target.id === request.id && e.action === 'request.breakGlass')!;
+    const entry = (await auditLog(fx.node, fx.org.orgId)).find((e) => e.target.id === request.id && e.action === 'request.breakGlass')!;
     expect(entry).toMatchObject({ outcome: 'ok', actor: { id: who.admin.userId }, changes: { breakGlass: { after: { by: 'Adam Admin', reason: REASON, approvalsSoFar: '1 of 2' } } } });
 
     for (const person of [who.alice, who.bob, who.owner]) {
@@ -255,14 +244,14 @@ describe('break-glass', () => {
     expect(JSON.stringify(posts[0].blocks)).toContain(REASON);
 
     // The REST API shows the mark too.
-    const rest = await fetch(`${node.url}/api/v1/orgs/${org.slug}/signing-requests/${request.id}`, { headers: { authorization: `Bearer ${memberToken}` } });
+    const rest = await fetch(`${fx.node.url}/api/v1/orgs/${fx.org.slug}/signing-requests/${request.id}`, { headers: { authorization: `Bearer ${memberToken}` } });
     expect((await rest.json()).breakGlass).toMatchObject({ name: 'Adam Admin', reason: REASON });
   });
 
   it('refused where the policy does not allow it: FORBIDDEN, audited, nothing changes', async () => {
     const request = await submit(sealed.slug, memberToken);
     expect(await refused(who.admin.socket, 'request.breakGlass', { requestId: request.id, reason: REASON }, 'FORBIDDEN')).toMatch(/does not allow break-glass/);
-    expect((await auditLog(node, org.orgId)).filter((e) => e.actor.id === who.admin.userId).at(-1)).toMatchObject({ action: 'request.breakGlass', outcome: 'denied' });
+    expect((await auditLog(fx.node, fx.org.orgId)).filter((e) => e.actor.id === who.admin.userId).at(-1)).toMatchObject({ action: 'request.breakGlass', outcome: 'denied' });
     expect((await must(who.owner.socket, 'request.get', { requestId: request.id })).request).toMatchObject({ workflowStatus: 'WaitingForApproval', version: 1 });
   });
 

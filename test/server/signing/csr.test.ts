@@ -4,21 +4,27 @@
 // certificate for another key is refused; one without the code-signing EKU is accepted with a
 // warning; until its certificate is in, a certificate cannot sign.
 import { verify as verifySignature, X509Certificate } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SignetNode } from '../../../server/index.js';
+import { describe, expect, it } from 'vitest';
 import { setOpenSource } from '../../../server/cli/operator.js';
 import { NO_CODE_SIGNING_EKU } from '../../../server/signing/certificates.js';
 import { openSigner } from '../../../server/signing/custody/signer.js';
 import type { Certificate } from '../../../src/lib/shared/entities.js';
-import { auditLog, command, connect, nextEvent, OPERATOR, seedOrg, signIn, snapshot, startNode, testConfig, type ClientSocket, type TestOrg } from '../../helpers/signet.js';
-import { createApiKey, createPolicy, createProject, must, randomArtifact, removeDir, submitOk, tempDir, waitForFinal } from '../../helpers/signing.js';
+import { auditLog, command, nextEvent, OPERATOR, snapshot, testConfig, type ClientSocket } from '../../helpers/signet.js';
+import { createApiKey, createPolicy, createProject, must, randomArtifact, submitOk, waitForFinal } from '../../helpers/signing.js';
 import { startTestCa, type TestCa } from '../../helpers/testCa.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
-let node: SignetNode;
-let org: TestOrg;
 let ca: TestCa;
 let artifactDir = '';
-const as = {} as Record<'owner' | 'admin' | 'member' | 'viewer', ClientSocket>;
+const fx = useSignet({
+  config: async () => {
+    ca = await startTestCa();
+    fx.onClose(() => ca.close());
+    artifactDir = fx.tempDir('signet-csr-artifacts-');
+    return testConfig({ SIGNET_ARTIFACT_DIR: artifactDir });
+  },
+});
+const { as } = fx;
 
 const SUBJECT = {
   commonName: 'Example Corp',
@@ -32,7 +38,7 @@ const SUBJECT = {
 
 /** Every key and value but what moves with any command (audit chain, event stream, job queues). */
 async function state(): Promise<Record<string, string>> {
-  return Object.fromEntries(Object.entries(await snapshot(node)).filter(([key]) => !/:audit|:seq$|:events$|bull/.test(key)));
+  return Object.fromEntries(Object.entries(await snapshot(fx.node)).filter(([key]) => !/:audit|:seq$|:events$|bull/.test(key)));
 }
 
 async function refused(socket: ClientSocket, name: string, input: unknown) {
@@ -40,20 +46,6 @@ async function refused(socket: ClientSocket, name: string, input: unknown) {
   expect(ack.ok, JSON.stringify(ack.result)?.slice(0, 200)).toBe(false);
   return ack.error!;
 }
-
-beforeAll(async () => {
-  artifactDir = tempDir('signet-csr-artifacts-');
-  [node, ca] = await Promise.all([startNode(testConfig({ SIGNET_ARTIFACT_DIR: artifactDir })), startTestCa()]);
-  org = await seedOrg(node);
-  for (const role of ['owner', 'admin', 'member', 'viewer'] as const) as[role] = await connect(node, { cookie: await signIn(node, org.users[role]) });
-});
-
-afterAll(async () => {
-  for (const socket of Object.values(as)) socket.close();
-  await node?.close();
-  ca?.close();
-  removeDir(artifactDir);
-});
 
 for (const custody of ['pkcs11', 'software'] as const) {
   describe(`a ${custody === 'pkcs11' ? 'token-held' : 'software'} key with a CSR, issued by a CA`, () => {
@@ -85,10 +77,10 @@ for (const custody of ['pkcs11', 'software'] as const) {
       expect(download.fileName).toBe(`ca-${custody}.csr`);
       csrPem = download.csrPem;
       expect(csrPem).toMatch(/^-----BEGIN CERTIFICATE REQUEST-----\n[\s\S]+-----END CERTIFICATE REQUEST-----\n$/);
-      expect((await auditLog(node, org.orgId)).at(-1)).toMatchObject({
+      expect((await auditLog(fx.node, fx.org.orgId)).at(-1)).toMatchObject({
         action: 'certificate.downloadCsr',
         outcome: 'ok',
-        actor: { id: org.users.admin.userId },
+        actor: { id: fx.org.users.admin.userId },
         target: { type: 'certificate', id: awaiting.id },
       });
       const inspected = await ca.inspectRequest(csrPem);
@@ -103,10 +95,10 @@ for (const custody of ['pkcs11', 'software'] as const) {
 
     it('cannot sign while awaiting its certificate: a request under a policy that names it fails with that reason', async () => {
       const project = await createProject(as.owner, `awaiting-${custody}`);
-      await createPolicy(as.owner, { projectId: project.id, slug: 'awaits', certificateId: awaiting.id, submitters: [org.users.admin.userId] });
+      await createPolicy(as.owner, { projectId: project.id, slug: 'awaits', certificateId: awaiting.id, submitters: [fx.org.users.admin.userId] });
       const token = await createApiKey(as.admin);
-      const submitted = await submitOk(node, org.slug, token, { projectSlug: project.slug, signingPolicySlug: 'awaits', artifact: randomArtifact(), fileName: 'app.bin' });
-      const final = await waitForFinal(node, org.slug, submitted.id, token);
+      const submitted = await submitOk(fx.node, fx.org.slug, token, { projectSlug: project.slug, signingPolicySlug: 'awaits', artifact: randomArtifact(), fileName: 'app.bin' });
+      const final = await waitForFinal(fx.node, fx.org.slug, submitted.id, token);
       expect(final.workflowStatus).toBe('ProcessingFailed');
       expect(final.failureReason).toMatch(/awaiting its certificate from the CA/);
     });
@@ -150,14 +142,14 @@ for (const custody of ['pkcs11', 'software'] as const) {
       expect((await seen).data).toEqual(issued);
       const verified = await ca.verify(issued.certificatePem!);
       expect(verified.status, verified.output).toBe(0);
-      expect((await auditLog(node, org.orgId)).at(-1)).toMatchObject({
+      expect((await auditLog(fx.node, fx.org.orgId)).at(-1)).toMatchObject({
         action: 'certificate.importIssued',
         target: { id: awaiting.id },
         changes: { awaitingCertificate: { before: true, after: false } },
       });
 
       // The key behind the issued certificate signs (in the token, for a token-held key).
-      const signer = await openSigner(node.signet.config, (await node.signet.repos.certificate(awaiting.id))!.value);
+      const signer = await openSigner(fx.node.signet.config, (await fx.node.signet.repos.certificate(awaiting.id))!.value);
       const data = Buffer.from('shipped');
       expect(verifySignature('sha256', data, x509.publicKey, await signer.sign(data))).toBe(true);
       signer.close();
@@ -178,7 +170,7 @@ describe('an issued certificate without the code-signing extended key usage', ()
     expect(issued.warnings).toEqual([NO_CODE_SIGNING_EKU]);
     expect(issued.chainPem).toBeNull();
     expect((await must<Certificate[]>(as.viewer, 'certificate.list')).find((c) => c.id === awaiting.id)!.warnings).toEqual([NO_CODE_SIGNING_EKU]);
-    expect((await auditLog(node, org.orgId)).at(-1)!.changes).toMatchObject({ warnings: { before: [], after: [NO_CODE_SIGNING_EKU] } });
+    expect((await auditLog(fx.node, fx.org.orgId)).at(-1)!.changes).toMatchObject({ warnings: { before: [], after: [NO_CODE_SIGNING_EKU] } });
   });
 });
 
@@ -210,7 +202,7 @@ describe('bad input and who may do it', () => {
 
   it('in an Open Source organization nobody but the operators requests or imports certificates', async () => {
     const awaiting = await must<Certificate>(as.admin, 'certificate.generateCsr', { slug: 'before-oss', name: 'Before', type: 'test', custody: 'software', commonName: 'Before Test' });
-    await setOpenSource(node.signet, org.orgId, true, OPERATOR);
+    await setOpenSource(fx.node.signet, fx.org.orgId, true, OPERATOR);
     try {
       const before = await state();
       const generate = await refused(as.owner, 'certificate.generateCsr', { slug: 'oss', name: 'OSS', type: 'test', custody: 'software', commonName: 'Oss Test' });
@@ -220,7 +212,7 @@ describe('bad input and who may do it', () => {
       expect(imported.code).toBe('FORBIDDEN');
       expect(await state()).toEqual(before);
     } finally {
-      await setOpenSource(node.signet, org.orgId, false, OPERATOR);
+      await setOpenSource(fx.node.signet, fx.org.orgId, false, OPERATOR);
     }
   });
 });

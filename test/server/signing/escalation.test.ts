@@ -5,13 +5,12 @@
 // The policy's minutes pass as seconds here (SIGNET_ESCALATION_MINUTE_MS=1000); every wait is on an
 // event (a notification, a change of the request), never a sleep.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SignetNode } from '../../../server/index.js';
 import type { Config } from '../../../server/config.js';
 import { addMemberDirectly } from '../../../server/auth/organizations.js';
 import { CLI_SOURCE } from '../../../server/audit/entries.js';
 import type { SigningPolicy, SigningRequest } from '../../../src/lib/shared/entities.js';
 import type { ChangeEvent } from '../../../src/lib/shared/events.js';
-import { auditLog, command, connect, OPERATOR, seedOrg, signIn, startNode, testConfig, type ClientSocket, type TestOrg } from '../../helpers/signet.js';
+import { auditLog, command, connect, OPERATOR, seedOrg, signIn, startNode, testConfig, type ClientSocket } from '../../helpers/signet.js';
 import {
   createApiKey,
   createSigningProject,
@@ -23,19 +22,16 @@ import {
   tempDir,
   waitForNotifications,
   waitForStatus,
-  type Person,
   type SigningProject,
 } from '../../helpers/signing.js';
 import { startSmtpServer, type TestSmtpServer } from '../../helpers/smtp.js';
 import { startHttpReceiver, type HttpReceiver } from '../../helpers/receivers.js';
 import { deliveryQueues, type DeliveryQueues } from '../../helpers/outreach.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
 const SECONDS = { SIGNET_ESCALATION_MINUTE_MS: '1000' };
 const PASSWORD = 'correct horse battery staple';
 
-let node: SignetNode;
-let org: TestOrg;
-let who: Record<'owner' | 'admin' | 'member' | 'viewer' | 'alice' | 'dave', Person>;
 /** An approver who never comes online. */
 let erin: { userId: string };
 let fixture: SigningProject;
@@ -44,30 +40,25 @@ let smtp: TestSmtpServer;
 let chat: HttpReceiver;
 let deliveries: DeliveryQueues;
 let artifactDir: string;
-const sockets: ClientSocket[] = [];
-const nodes: SignetNode[] = [];
+const fx = useSignet({
+  people: { alice: 'Alice Approver', dave: 'Dave Backup' },
+  config: async () => {
+    [smtp, chat] = await Promise.all([startSmtpServer(), startHttpReceiver()]);
+    fx.onClose(() => smtp.close());
+    fx.onClose(() => chat.close());
+    artifactDir = fx.tempDir('signet-escalation-');
+    return testConfig({ ...SECONDS, SIGNET_ARTIFACT_DIR: artifactDir, SIGNET_SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, SIGNET_MAIL_FROM: 'signet@signet.test' });
+  },
+});
+const { who } = fx;
 
 beforeAll(async () => {
-  [smtp, chat] = await Promise.all([startSmtpServer(), startHttpReceiver()]);
-  artifactDir = tempDir('signet-escalation-');
-  node = await startNode(testConfig({ ...SECONDS, SIGNET_ARTIFACT_DIR: artifactDir, SIGNET_SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, SIGNET_MAIL_FROM: 'signet@signet.test' }));
-  org = await seedOrg(node);
-  who = await people(node, org, { alice: 'Alice Approver', dave: 'Dave Backup' }, sockets);
-  erin = await addMemberDirectly(node.signet, org.orgId, { email: `erin@${org.slug}.example.com`, name: 'Erin Elsewhere', role: 'member', password: PASSWORD }, OPERATOR, CLI_SOURCE);
+  erin = await addMemberDirectly(fx.node.signet, fx.org.orgId, { email: `erin@${fx.org.slug}.example.com`, name: 'Erin Elsewhere', role: 'member', password: PASSWORD }, OPERATOR, CLI_SOURCE);
   fixture = await createSigningProject(who.owner.socket, { slug: 'rocket' });
   memberToken = await createApiKey(who.member.socket);
-  deliveries = deliveryQueues(node);
+  deliveries = deliveryQueues(fx.node);
+  fx.onClose(() => deliveries.close());
   await must(who.owner.socket, 'chatChannel.create', { projectId: fixture.project.id, service: 'mattermost', name: '#launch', url: `${chat.url}/mattermost` });
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await deliveries?.close();
-  for (const extra of nodes) await extra.close();
-  await node?.close();
-  await smtp?.close();
-  await chat?.close();
-  removeDir(artifactDir);
 });
 
 function escalatingPolicy(owner: ClientSocket, projectId: string, certificateId: string, slug: string, people: { approvers: string[]; backups: string[]; submitters: string[] }, minutes: number) {
@@ -115,7 +106,7 @@ describe('escalation', () => {
     }, 6);
     // Six "minutes" of a second each: the nudge at 3 s, the escalation at 6 s (a nudge overtaken by
     // the escalation on a machine 3 s behind would not be sent at all).
-    const request = await submitOk(node, org.slug, memberToken, { projectSlug: fixture.project.slug, signingPolicySlug: policy.slug, artifact: randomArtifact(), fileName: 'rocket.bin' });
+    const request = await submitOk(fx.node, fx.org.slug, memberToken, { projectSlug: fixture.project.slug, signingPolicySlug: policy.slug, artifact: randomArtifact(), fileName: 'rocket.bin' });
     expect(request.escalation).toMatchObject({ afterMinutes: 6, nudgedAt: null, escalatedAt: null });
 
     const [nudge] = await waitForNotifications(who.alice.socket, (n) => n.kind === 'request.nudge' && n.link === `/requests/${request.id}`, 1, 20_000);
@@ -127,7 +118,7 @@ describe('escalation', () => {
     expect(seen.escalation).toMatchObject({ nudged: [{ userId: who.alice.userId }], backups: [{ userId: who.dave.userId, name: 'Dave Backup' }] });
     expect(seen.escalation!.escalatedAt).not.toBeNull();
     // Erin, offline, was asked for her approval when the request came, and not nudged.
-    const erinsInbox = await node.signet.store.notifications.list(org.orgId, erin.userId, 50, false);
+    const erinsInbox = await fx.node.signet.store.notifications.list(fx.org.orgId, erin.userId, 50, false);
     expect(erinsInbox.items.map((n: { kind: string }) => n.kind)).toContain('request.approvalRequired');
     expect(erinsInbox.items.map((n: { kind: string }) => n.kind)).not.toContain('request.nudge');
     // The dashboard's "awaiting my approval" lists it for the backup approver now.
@@ -137,7 +128,7 @@ describe('escalation', () => {
     expect(approved.workflowStatus).toBe('QueuedForProcessing');
     await waitForStatus(who.owner.socket, request.id, 'Completed', { ask: true });
 
-    const trail = (await auditLog(node, org.orgId)).filter((entry) => entry.target.id === request.id);
+    const trail = (await auditLog(fx.node, fx.org.orgId)).filter((entry) => entry.target.id === request.id);
     expect(trail.filter((e) => e.action === 'request.nudge').map((e) => [e.actor.type, e.changes.nudged!.after])).toEqual([['system', ['Alice Approver']]]);
     expect(trail.filter((e) => e.action === 'request.escalate').map((e) => e.changes.escalatedTo!.after)).toEqual([['Dave Backup']]);
     expect(trail.find((e) => e.action === 'request.approve')!.changes.decidedAs).toEqual({ before: null, after: 'backup approver (escalated)' });
@@ -156,7 +147,7 @@ describe('escalation', () => {
       backups: [who.dave.userId],
       submitters: [who.member.userId],
     }, 600);
-    const request = await submitOk(node, org.slug, memberToken, { projectSlug: fixture.project.slug, signingPolicySlug: policy.slug, artifact: randomArtifact() });
+    const request = await submitOk(fx.node, fx.org.slug, memberToken, { projectSlug: fixture.project.slug, signingPolicySlug: policy.slug, artifact: randomArtifact() });
     const ack = await command(who.dave.socket, 'request.approve', { requestId: request.id });
     expect(ack.error).toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/backup approver.*once the request is escalated/) });
     await must(who.member.socket, 'request.cancel', { requestId: request.id });
@@ -204,10 +195,8 @@ describe('escalation across nodes', () => {
     // Every node goes down; the delayed jobs wait in Redis.
     await first.close();
 
-    const [second, third] = await Promise.all([startNode(shared), startNode(shared)]);
-    nodes.push(second, third);
-    const daveSocket = await connect(second, { cookie: await signIn(second, { email: email('dave'), password: PASSWORD }) });
-    sockets.push(daveSocket);
+    const [second, third] = await Promise.all([fx.startNode(shared), fx.startNode(shared)]);
+    const daveSocket = await fx.open({ cookie: await signIn(second, { email: email('dave'), password: PASSWORD }) }, second);
     const escalated = await requestWhere(daveSocket, request.id, (r) => r.escalation?.escalatedAt != null);
     expect(escalated.escalation!.backups).toEqual([{ userId: dave.userId, name: 'Dave Backup' }]);
     await must(daveSocket, 'request.approve', { requestId: request.id, comment: 'after the restart' });

@@ -7,55 +7,33 @@
 // repository (under the loopback issuer's own name it would name 127.0.0.1:PORT/acme/widget, which
 // no project can have as a repository URL).
 import { createHash, randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SignetNode } from '../../../server/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { setOpenSource } from '../../../server/cli/operator.js';
-import {
-  auditLog,
-  command,
-  connect,
-  http,
-  OPERATOR,
-  seedOrg,
-  signIn,
-  startNode,
-  testConfig,
-  type ClientSocket,
-  type TestOrg,
-} from '../../helpers/signet.js';
+import { auditLog, command, http, OPERATOR, seedOrg, signIn, testConfig, type ClientSocket, type TestOrg } from '../../helpers/signet.js';
 import { startTestIssuer, TEST_SHA, type SignOptions, type TestIssuer } from '../../helpers/oidcIssuer.js';
-import {
-  createPolicy,
-  createSigningProject,
-  must,
-  removeDir,
-  requestDirs,
-  submitRequest,
-  tempDir,
-  waitForFinal,
-  type SigningProject,
-} from '../../helpers/signing.js';
+import { createPolicy, createSigningProject, must, requestDirs, submitRequest, waitForFinal, type SigningProject } from '../../helpers/signing.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
 const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
 const REPOSITORY_URL = 'https://github.com/acme/widget';
 
-let node: SignetNode;
 let idp: TestIssuer;
-let org: TestOrg;
 let artifactDir: string;
-const sockets: ClientSocket[] = [];
+const fx = useSignet({
+  config: async () => {
+    idp = await startTestIssuer();
+    fx.onClose(() => idp.close());
+    artifactDir = fx.tempDir('signet-origin-artifacts-');
+    return testConfig({ SIGNET_ARTIFACT_DIR: artifactDir });
+  },
+});
+const { open } = fx;
 let owner: ClientSocket;
 let admin: ClientSocket;
 let member: ClientSocket;
 let fixture: SigningProject;
 let ci: { userId: string; token: string };
 let buildSystemId: string;
-
-async function open(options: Parameters<typeof connect>[1]) {
-  const socket = await connect(node, options);
-  sockets.push(socket);
-  return socket;
-}
 
 /** A GitHub-Actions-shaped ID token for acme/widget on main, with these claims changed. */
 function originToken(claims: Record<string, unknown> = {}, options: SignOptions = {}) {
@@ -66,8 +44,8 @@ const branch = (name: string) => ({ ref: `refs/heads/${name}`, sub: `repo:acme/w
 
 function submit(token: string | undefined, policy = 'verified', data = randomBytes(1500)) {
   return submitRequest(
-    node,
-    org.slug,
+    fx.node,
+    fx.org.slug,
     ci.token,
     { projectSlug: fixture.project.slug, signingPolicySlug: policy, description: 'from CI', fields: { originToken: token }, artifact: data, fileName: 'widget.exe' },
   );
@@ -79,30 +57,24 @@ async function requestCount(socket = owner): Promise<number> {
 
 /** Submits a token that must be refused with 403, audited as a denial; returns the error message. */
 async function expectDenied(token: string): Promise<string> {
-  const before = { requests: await requestCount(), dirs: requestDirs(artifactDir, org.orgId), seq: (await auditLog(node, org.orgId)).at(-1)!.seq };
+  const before = { requests: await requestCount(), dirs: requestDirs(artifactDir, fx.org.orgId), seq: (await auditLog(fx.node, fx.org.orgId)).at(-1)!.seq };
   const response = await submit(token);
   expect(response.status, JSON.stringify(response.body)).toBe(403);
   expect(response.body.error.code).toBe('FORBIDDEN');
   const message: string = response.body.error.message;
   expect(message).not.toContain(token);
   // (The worker may audit earlier requests meanwhile: only what the CI user did counts.)
-  const denials = (await auditLog(node, org.orgId)).filter((entry) => entry.seq > before.seq && entry.actor.id === ci.userId);
+  const denials = (await auditLog(fx.node, fx.org.orgId)).filter((entry) => entry.seq > before.seq && entry.actor.id === ci.userId);
   expect(denials).toHaveLength(1);
   expect(denials[0]).toMatchObject({ action: 'request.submit', outcome: 'denied', actor: { type: 'ciUser', id: ci.userId }, source: { via: 'rest' } });
   expect(JSON.stringify(denials[0])).not.toContain(token);
   expect(await requestCount()).toBe(before.requests);
-  expect(requestDirs(artifactDir, org.orgId)).toEqual(before.dirs);
+  expect(requestDirs(artifactDir, fx.org.orgId)).toEqual(before.dirs);
   return message;
 }
 
 beforeAll(async () => {
-  idp = await startTestIssuer();
-  artifactDir = tempDir('signet-origin-artifacts-');
-  node = await startNode(testConfig({ SIGNET_ARTIFACT_DIR: artifactDir }));
-  org = await seedOrg(node);
-  owner = await open({ cookie: await signIn(node, org.users.owner) });
-  admin = await open({ cookie: await signIn(node, org.users.admin) });
-  member = await open({ cookie: await signIn(node, org.users.member) });
+  ({ owner, admin, member } = fx.as);
 
   const buildSystem = await must(admin, 'buildSystem.create', {
     name: 'GitHub Actions (test keys)',
@@ -120,18 +92,11 @@ beforeAll(async () => {
     certificateId: fixture.certificate.id,
     slug: 'verified',
     submitters: [ci.userId],
-    approvers: [org.users.admin.userId],
+    approvers: [fx.org.users.admin.userId],
     requiredApprovals: 0,
     originVerification: true,
     allowedBranches: ['main', 'release/*'],
   });
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  if (node) await node.close();
-  if (idp) await idp.close();
-  removeDir(artifactDir);
 });
 
 describe('submitting to a policy with origin verification', () => {
@@ -156,13 +121,13 @@ describe('submitting to a policy with origin verification', () => {
     const { request } = await must(owner, 'request.get', { requestId: response.body.id });
     expect(request.origin).toMatchObject(expectedOrigin);
     // It is signed like any other request.
-    const done = await waitForFinal(node, org.slug, response.body.id, ci.token);
+    const done = await waitForFinal(fx.node, fx.org.slug, response.body.id, ci.token);
     expect(done).toMatchObject({ workflowStatus: 'Completed', origin: expectedOrigin });
     // The token itself is kept nowhere in the audit log.
-    expect(JSON.stringify(await auditLog(node, org.orgId))).not.toContain(token);
+    expect(JSON.stringify(await auditLog(fx.node, fx.org.orgId))).not.toContain(token);
 
     // A re-submission carries the verified origin over (it satisfies the policy's branches).
-    const again = await http(node, 'POST', `/api/v1/orgs/${org.slug}/signing-requests/${done.id}/resubmit`, {
+    const again = await http(fx.node, 'POST', `/api/v1/orgs/${fx.org.slug}/signing-requests/${done.id}/resubmit`, {
       token: ci.token,
       origin: null,
       body: { description: 'rebuild' },
@@ -178,19 +143,19 @@ describe('submitting to a policy with origin verification', () => {
   });
 
   it('without a token → 400 INVALID_INPUT naming originToken, nothing created', async () => {
-    const before = { requests: await requestCount(), dirs: requestDirs(artifactDir, org.orgId) };
+    const before = { requests: await requestCount(), dirs: requestDirs(artifactDir, fx.org.orgId) };
     const response = await submit(undefined);
     expect(response.status).toBe(400);
     expect(response.body.error.code).toBe('INVALID_INPUT');
     expect(response.body.error.issues.map((issue: { path: string }) => issue.path)).toEqual(['originToken']);
     expect(await requestCount()).toBe(before.requests);
-    expect(requestDirs(artifactDir, org.orgId)).toEqual(before.dirs);
+    expect(requestDirs(artifactDir, fx.org.orgId)).toEqual(before.dirs);
   });
 
   it('a token for branch feature/x → 403 FORBIDDEN naming the branch, audited as denied', async () => {
     const message = await expectDenied(await originToken(branch('feature/x')));
     expect(message).toContain('feature/x');
-    const denial = (await auditLog(node, org.orgId)).at(-1)!;
+    const denial = (await auditLog(fx.node, fx.org.orgId)).at(-1)!;
     expect(JSON.stringify(denial)).toContain('feature/x');
   });
 
@@ -219,13 +184,13 @@ describe('submitting to a policy with origin verification', () => {
     await createPolicy(owner, { projectId: fixture.project.id, certificateId: fixture.certificate.id, slug: 'plain', submitters: [ci.userId] });
     await createPolicy(owner, { projectId: fixture.project.id, certificateId: fixture.certificate.id, slug: 'release-only', submitters: [ci.userId], originVerification: true, allowedBranches: ['release/*'] });
     const resubmit = (id: string, body: object) =>
-      http(node, 'POST', `/api/v1/orgs/${org.slug}/signing-requests/${id}/resubmit`, { token: ci.token, origin: null, body });
+      http(fx.node, 'POST', `/api/v1/orgs/${fx.org.slug}/signing-requests/${id}/resubmit`, { token: ci.token, origin: null, body });
 
     // A request without origin, re-submitted to the verified policy: it needs a token now.
     const plain = await submit(undefined, 'plain');
     expect(plain.status, JSON.stringify(plain.body)).toBe(201);
     expect(plain.body.origin).toBeNull();
-    await waitForFinal(node, org.slug, plain.body.id, ci.token);
+    await waitForFinal(fx.node, fx.org.slug, plain.body.id, ci.token);
     const without = await resubmit(plain.body.id, { signingPolicySlug: 'verified' });
     expect(without.status).toBe(400);
     expect(without.body.error?.issues?.map((issue) => issue.path)).toEqual(['originToken']);
@@ -237,22 +202,22 @@ describe('submitting to a policy with origin verification', () => {
     // A verified origin from main does not carry over to a policy that allows only release/*.
     const fromMain = await submit(await originToken());
     expect(fromMain.status).toBe(201);
-    await waitForFinal(node, org.slug, fromMain.body.id, ci.token);
+    await waitForFinal(fx.node, fx.org.slug, fromMain.body.id, ci.token);
     const carried = await resubmit(fromMain.body.id, { signingPolicySlug: 'release-only' });
     expect(carried.status, JSON.stringify(carried.body)).toBe(400);
     expect(carried.body.error?.issues?.map((issue) => issue.path)).toEqual(['originToken']);
-    const seqBefore = (await auditLog(node, org.orgId)).at(-1)!.seq;
+    const seqBefore = (await auditLog(fx.node, fx.org.orgId)).at(-1)!.seq;
     const mainToken = await resubmit(fromMain.body.id, { signingPolicySlug: 'release-only', originToken: await originToken() });
     expect(mainToken.status).toBe(403);
     expect(mainToken.body.error?.message).toContain('main');
-    expect((await auditLog(node, org.orgId)).filter((entry) => entry.seq > seqBefore && entry.actor.id === ci.userId).map((entry) => [entry.action, entry.outcome])).toEqual([
+    expect((await auditLog(fx.node, fx.org.orgId)).filter((entry) => entry.seq > seqBefore && entry.actor.id === ci.userId).map((entry) => [entry.action, entry.outcome])).toEqual([
       ['request.resubmit', 'denied'],
     ]);
     const releaseToken = await resubmit(fromMain.body.id, { signingPolicySlug: 'release-only', originToken: await originToken(branch('release/3.1')) });
     expect(releaseToken.status, JSON.stringify(releaseToken.body)).toBe(201);
     expect((releaseToken.body as any).origin).toMatchObject({ verified: true, branch: 'release/3.1' });
     for (const id of [(withToken.body as any).id, (releaseToken.body as any).id]) {
-      expect(await waitForFinal(node, org.slug, id, ci.token)).toMatchObject({ workflowStatus: 'Completed' });
+      expect(await waitForFinal(fx.node, fx.org.slug, id, ci.token)).toMatchObject({ workflowStatus: 'Completed' });
     }
   });
 
@@ -265,7 +230,7 @@ describe('submitting to a policy with origin verification', () => {
     const before = await current();
     const refused = await command(member, 'project.update', { projectId: before.id, version: before.version, repositoryUrl: FORK_URL });
     expect(refused.error?.code).toBe('FORBIDDEN');
-    expect((await auditLog(node, org.orgId)).filter((entry) => entry.actor.id === org.users.member.userId).at(-1)).toMatchObject({
+    expect((await auditLog(fx.node, fx.org.orgId)).filter((entry) => entry.actor.id === fx.org.users.member.userId).at(-1)).toMatchObject({
       action: 'project.update',
       outcome: 'denied',
     });
@@ -283,7 +248,7 @@ describe('submitting to a policy with origin verification', () => {
     const back = await submit(await originToken());
     expect(back.status, JSON.stringify(back.body)).toBe(201);
     for (const id of [accepted.body.id, back.body.id]) {
-      expect(await waitForFinal(node, org.slug, id, ci.token)).toMatchObject({ workflowStatus: 'Completed' });
+      expect(await waitForFinal(fx.node, fx.org.slug, id, ci.token)).toMatchObject({ workflowStatus: 'Completed' });
     }
   });
 
@@ -302,12 +267,12 @@ describe('Open Source organizations', () => {
   let ossFixture: SigningProject;
 
   beforeAll(async () => {
-    oss = await seedOrg(node);
-    ossOwner = await open({ cookie: await signIn(node, oss.users.owner) });
-    ossAdmin = await open({ cookie: await signIn(node, oss.users.admin) });
+    oss = await seedOrg(fx.node);
+    ossOwner = await open({ cookie: await signIn(fx.node, oss.users.owner) });
+    ossAdmin = await open({ cookie: await signIn(fx.node, oss.users.admin) });
     // What operators set up for the organization, created before it became Open Source.
     ossFixture = await createSigningProject(ossOwner, { slug: 'libfoo', repositoryUrl: 'https://github.com/foo/libfoo' });
-    await setOpenSource(node.signet, oss.orgId, true, OPERATOR);
+    await setOpenSource(fx.node.signet, oss.orgId, true, OPERATOR);
   });
 
   it('the owner cannot create projects (FORBIDDEN), on sockets opened before the change', async () => {
@@ -347,7 +312,7 @@ describe('Open Source organizations', () => {
 
     // And it is enforced: a submission without an origin token is refused.
     const response = await submitRequest(
-      node,
+      fx.node,
       oss.slug,
       ci.token,
       { projectSlug: 'libfoo', signingPolicySlug: 'release', artifact: randomBytes(500), fileName: 'libfoo.tar.gz' },

@@ -1,26 +1,25 @@
 // request.list pages through requests newest first with a cursor that neither skips nor repeats,
 // even when many requests were created in the same millisecond.
-import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SignetNode } from '../../../server/index.js';
-import { command, seedOrg, startNode, testConfig, type ClientSocket } from '../../helpers/signet.js';
-import { createApiKey, createPolicy, createProject, generateCertificate, ok, people, randomArtifact, submitOk, type Person } from '../../helpers/signing.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { command, testConfig } from '../../helpers/signet.js';
+import { createApiKey, createPolicy, createProject, generateCertificate, ok, randomArtifact, submitOk } from '../../helpers/signing.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
-let node: SignetNode;
-let artifactDir: string;
-const sockets: ClientSocket[] = [];
-let everyone: Record<'owner' | 'admin' | 'member' | 'viewer', Person>;
+const fx = useSignet({
+  config: () => {
+    const artifactDir: string = fx.tempDir('signet-list-');
+    return testConfig({ SIGNET_ARTIFACT_DIR: artifactDir, SIGNET_RATE_LIMIT_PER_MINUTE: '100000' });
+  },
+});
+const { who: everyone } = fx;
 let orgId: string;
 const ids: string[] = [];
 
 beforeAll(async () => {
-  artifactDir = mkdtempSync(path.join(os.tmpdir(), 'signet-list-'));
-  node = await startNode(testConfig({ SIGNET_ARTIFACT_DIR: artifactDir, SIGNET_RATE_LIMIT_PER_MINUTE: '100000' }));
-  const org = await seedOrg(node);
+  const { node, org } = fx;
   orgId = org.orgId;
-  everyone = await people(node, org, {}, sockets);
   const project = await createProject(everyone.owner.socket, 'listed');
   const certificate = await generateCertificate(everyone.owner.socket, 'listed-cert');
   await createPolicy(everyone.owner.socket, {
@@ -39,12 +38,6 @@ beforeAll(async () => {
   // Make them all share one creation millisecond in the index, the hard case for a time cursor.
   const sameMs = Date.now();
   for (const id of ids) await node.signet.redis.zadd(node.signet.keys.requests(orgId), sameMs, id);
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await node?.close();
-  rmSync(artifactDir, { recursive: true, force: true });
 });
 
 describe('request.list', () => {

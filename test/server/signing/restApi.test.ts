@@ -2,48 +2,37 @@
 // limits, permission checks (denials audited), status, downloads verified with openssl, re-submit,
 // the audit log as NDJSON and the OpenAPI document.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SignetNode } from '../../../server/index.js';
-import type { Role } from '../../../src/lib/shared/permissions.js';
-import {
-  auditLog,
-  connect,
-  http,
-  ORIGIN,
-  seedOrg,
-  signIn,
-  startNode,
-  testConfig,
-  type ClientSocket,
-  type TestOrg,
-} from '../../helpers/signet.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { auditLog, http, ORIGIN, seedOrg, signIn, testConfig, type TestOrg } from '../../helpers/signet.js';
 import {
   createPolicy,
   createSigningProject,
   getWithToken,
   jsonOrText,
   must,
-  removeDir,
   requestDirs,
   submitRequest,
-  tempDir,
   verifyWithOpenssl,
   waitForFinal,
   type SigningProject,
   type SubmitInput,
 } from '../../helpers/signing.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
 interface Upload {
   fileName: string;
   data: Buffer;
 }
 
-let node: SignetNode;
-let org: TestOrg;
-let otherOrg: TestOrg;
 let artifactDir: string;
-const sockets: ClientSocket[] = [];
-const as = {} as Record<Role, ClientSocket>;
+const fx = useSignet({
+  config: () => {
+    artifactDir = fx.tempDir('signet-rest-artifacts-');
+    return testConfig({ SIGNET_ARTIFACT_DIR: artifactDir });
+  },
+});
+const { as, open } = fx;
+let otherOrg: TestOrg;
 let fixture: SigningProject;
 let ci: { userId: string; token: string };
 let memberSubmitToken: string;
@@ -54,13 +43,7 @@ let adminAuditToken: string;
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const artifact = (size = 4096, fileName = 'app.bin'): Upload => ({ fileName, data: randomBytes(size) });
-const api = (path = '') => `/api/v1/orgs/${org.slug}${path}`;
-
-async function open(options: Parameters<typeof connect>[1]) {
-  const socket = await connect(node, options);
-  sockets.push(socket);
-  return socket;
-}
+const api = (path = '') => `/api/v1/orgs/${fx.org.slug}${path}`;
 
 /** Every request of the organization, through the command (newest first). */
 async function allRequests(): Promise<any[]> {
@@ -75,7 +58,7 @@ function submitAsCi(
   options: Pick<SubmitInput, 'parameters' | 'idempotencyKey' | 'fileFirst'> = {},
   token = ci.token,
 ) {
-  return submitRequest(node, org.slug, token, {
+  return submitRequest(fx.node, fx.org.slug, token, {
     fields: { projectSlug: fixture.project.slug, signingPolicySlug: 'test-signing', ...fields },
     artifact: upload?.data ?? null,
     fileName: upload?.fileName,
@@ -94,27 +77,21 @@ function refusal(response: { status: number; body: any }) {
 
 /** Audit entries after `seq` that people and keys caused (the signing worker audits on its own schedule). */
 async function entriesAfter(seq: number) {
-  return (await auditLog(node, org.orgId)).filter((entry) => entry.seq > seq && entry.actor.type !== 'system');
+  return (await auditLog(fx.node, fx.org.orgId)).filter((entry) => entry.seq > seq && entry.actor.type !== 'system');
 }
 
 /** Asserts a refusal left no request and no file behind. */
 async function expectNothingLeft(before: { requests: number; dirs: string[] }) {
   expect((await allRequests()).length).toBe(before.requests);
-  expect(requestDirs(artifactDir, org.orgId)).toEqual(before.dirs);
+  expect(requestDirs(artifactDir, fx.org.orgId)).toEqual(before.dirs);
 }
 
 async function state() {
-  return { requests: (await allRequests()).length, dirs: requestDirs(artifactDir, org.orgId) };
+  return { requests: (await allRequests()).length, dirs: requestDirs(artifactDir, fx.org.orgId) };
 }
 
 beforeAll(async () => {
-  artifactDir = tempDir('signet-rest-artifacts-');
-  node = await startNode(testConfig({ SIGNET_ARTIFACT_DIR: artifactDir }));
-  org = await seedOrg(node);
-  otherOrg = await seedOrg(node);
-  for (const role of ['owner', 'admin', 'member', 'viewer'] as const) {
-    as[role] = await open({ cookie: await signIn(node, org.users[role]) });
-  }
+  otherOrg = await seedOrg(fx.node);
 
   fixture = await createSigningProject(as.owner, { slug: 'widget' });
   const created = await must(as.owner, 'ciUser.create', { name: 'Build Bot' });
@@ -122,8 +99,8 @@ beforeAll(async () => {
   const viewerCi = await must(as.owner, 'ciUser.create', { name: 'Read-only Bot', role: 'viewer' });
   viewerCiToken = viewerCi.token;
 
-  const member = org.users.member.userId;
-  const admin = org.users.admin.userId;
+  const member = fx.org.users.member.userId;
+  const admin = fx.org.users.admin.userId;
   await createPolicy(as.owner, { projectId: fixture.project.id, certificateId: fixture.certificate.id, slug: 'test-signing', submitters: [member, ci.userId], approvers: [admin], requiredApprovals: 0 });
   await createPolicy(as.owner, { projectId: fixture.project.id, certificateId: fixture.certificate.id, slug: 'release-signing', submitters: [member, ci.userId], approvers: [admin], requiredApprovals: 1 });
   await createPolicy(as.owner, { projectId: fixture.project.id, certificateId: fixture.certificate.id, slug: 'ci-only', submitters: [ci.userId], approvers: [admin], requiredApprovals: 0 });
@@ -132,14 +109,8 @@ beforeAll(async () => {
   memberReadToken = (await must(as.member, 'apiKey.create', { name: 'member read', permissions: ['signing:read'] })).token;
   adminAuditToken = (await must(as.admin, 'apiKey.create', { name: 'audit export', permissions: ['audit:read', 'signing:read'] })).token;
 
-  const otherOwner = await open({ cookie: await signIn(node, otherOrg.users.owner) });
+  const otherOwner = await open({ cookie: await signIn(fx.node, otherOrg.users.owner) });
   otherOrgToken = (await must(otherOwner, 'ciUser.create', { name: 'Other Bot' })).token;
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  if (node) await node.close();
-  removeDir(artifactDir);
 });
 
 describe('POST /api/v1/orgs/{org}/signing-requests', () => {
@@ -150,7 +121,7 @@ describe('POST /api/v1/orgs/{org}/signing-requests', () => {
     const body = response.body;
     expect(body.id).toMatch(/^sr_/);
     expect(response.headers.get('location')).toBe(body.links.self);
-    expect(body.links.self).toBe(`${ORIGIN}/api/v1/orgs/${org.slug}/signing-requests/${body.id}`);
+    expect(body.links.self).toBe(`${ORIGIN}/api/v1/orgs/${fx.org.slug}/signing-requests/${body.id}`);
     expect(body).toMatchObject({
       status: expect.any(String),
       workflowStatus: expect.any(String),
@@ -196,7 +167,7 @@ describe('POST /api/v1/orgs/{org}/signing-requests', () => {
     const member = await submitAsCi({}, upload, { idempotencyKey: key }, memberSubmitToken);
     expect(member.status, JSON.stringify(member.body)).toBe(201);
     expect(member.body.id).not.toBe(first.body.id);
-    expect(member.body.submitter.id).toBe(org.users.member.userId);
+    expect(member.body.submitter.id).toBe(fx.org.users.member.userId);
     expect((await allRequests()).length).toBe(before + 3);
   });
 
@@ -209,7 +180,7 @@ describe('POST /api/v1/orgs/{org}/signing-requests', () => {
     expect(answers[0]!.body.id).toBe(answers[1]!.body.id);
     expect((await allRequests()).length).toBe(before.requests + 1);
     // The loser's upload was discarded: only the winner's files are kept.
-    expect(requestDirs(artifactDir, org.orgId)).toEqual([...before.dirs, answers[0]!.body.id].sort());
+    expect(requestDirs(artifactDir, fx.org.orgId)).toEqual([...before.dirs, answers[0]!.body.id].sort());
   });
 
   it('an Idempotency-Key whose submission was refused stays free for the corrected submission', async () => {
@@ -312,7 +283,7 @@ describe('POST /api/v1/orgs/{org}/signing-requests', () => {
 
     it('a body that is not multipart → INVALID_INPUT', async () => {
       const before = await state();
-      const response = await http(node, 'POST', api('/signing-requests'), {
+      const response = await http(fx.node, 'POST', api('/signing-requests'), {
         token: ci.token,
         origin: null,
         body: { projectSlug: 'widget', signingPolicySlug: 'test-signing' },
@@ -327,7 +298,7 @@ describe('POST /api/v1/orgs/{org}/signing-requests', () => {
   describe('permissions', () => {
     it('a key without signing:submit → 403 FORBIDDEN, audited as denied', async () => {
       const before = await state();
-      const seqBefore = (await auditLog(node, org.orgId)).at(-1)!.seq;
+      const seqBefore = (await auditLog(fx.node, fx.org.orgId)).at(-1)!.seq;
       const response = await submitAsCi({}, artifact(), {}, memberReadToken);
       expect(refusal(response)).toEqual({ status: 403, code: 'FORBIDDEN', fields: [] });
       const denial = await entriesAfter(seqBefore);
@@ -338,7 +309,7 @@ describe('POST /api/v1/orgs/{org}/signing-requests', () => {
 
     it('a viewer CI user (no signing:submit by role) → 403 FORBIDDEN, audited as denied', async () => {
       const before = await state();
-      const seqBefore = (await auditLog(node, org.orgId)).at(-1)!.seq;
+      const seqBefore = (await auditLog(fx.node, fx.org.orgId)).at(-1)!.seq;
       expect(refusal(await submitAsCi({}, artifact(), {}, viewerCiToken))).toEqual({ status: 403, code: 'FORBIDDEN', fields: [] });
       const denial = await entriesAfter(seqBefore);
       expect(denial.map((entry) => [entry.action, entry.actor.type, entry.actor.name])).toEqual([['request.submit', 'ciUser', 'Read-only Bot']]);
@@ -347,7 +318,7 @@ describe('POST /api/v1/orgs/{org}/signing-requests', () => {
 
     it('a member who is not a submitter of the policy → 403 FORBIDDEN, audited as denied', async () => {
       const before = await state();
-      const seqBefore = (await auditLog(node, org.orgId)).at(-1)!.seq;
+      const seqBefore = (await auditLog(fx.node, fx.org.orgId)).at(-1)!.seq;
       const response = await submitAsCi({ signingPolicySlug: 'ci-only' }, artifact(), {}, memberSubmitToken);
       expect(refusal(response)).toEqual({ status: 403, code: 'FORBIDDEN', fields: [] });
       expect(response.body.error.message).toContain('ci-only');
@@ -358,7 +329,7 @@ describe('POST /api/v1/orgs/{org}/signing-requests', () => {
 
     it('the same refusal when the file comes before the fields: one 403, one audit entry, no file kept', async () => {
       const before = await state();
-      const seqBefore = (await auditLog(node, org.orgId)).at(-1)!.seq;
+      const seqBefore = (await auditLog(fx.node, fx.org.orgId)).at(-1)!.seq;
       const response = await submitAsCi({ signingPolicySlug: 'ci-only' }, artifact(), { fileFirst: true }, memberSubmitToken);
       expect(refusal(response)).toEqual({ status: 403, code: 'FORBIDDEN', fields: [] });
       const denial = await entriesAfter(seqBefore);
@@ -379,14 +350,14 @@ describe('POST /api/v1/orgs/{org}/signing-requests', () => {
     it('a key of another organization → 404 NOT_FOUND for this organization\'s path', async () => {
       const before = await state();
       expect(refusal(await submitAsCi({}, artifact(), {}, otherOrgToken))).toEqual({ status: 404, code: 'NOT_FOUND', fields: [] });
-      const read = await getWithToken(node, api(`/signing-requests/${(await allRequests())[0].id}`), otherOrgToken);
+      const read = await getWithToken(fx.node, api(`/signing-requests/${(await allRequests())[0].id}`), otherOrgToken);
       expect(read.status).toBe(404);
       await expectNothingLeft(before);
     });
 
     it('no token → 401; a revoked key → 401', async () => {
       const before = await state();
-      const anonymous = await submitRequest(node, org.slug, undefined, { projectSlug: 'widget', signingPolicySlug: 'test-signing', artifact: artifact().data });
+      const anonymous = await submitRequest(fx.node, fx.org.slug, undefined, { projectSlug: 'widget', signingPolicySlug: 'test-signing', artifact: artifact().data });
       expect(refusal(anonymous)).toEqual({ status: 401, code: 'UNAUTHENTICATED', fields: [] });
 
       const { apiKey, token } = await must(as.member, 'apiKey.create', { name: 'short-lived', permissions: ['signing:read', 'signing:submit'] });
@@ -396,7 +367,7 @@ describe('POST /api/v1/orgs/{org}/signing-requests', () => {
       const afterRevocation = await state();
       expect(afterRevocation.requests).toBe(before.requests + 1);
       expect(refusal(await submitAsCi({}, artifact(), {}, token))).toEqual({ status: 401, code: 'UNAUTHENTICATED', fields: [] });
-      expect((await getWithToken(node, api(`/signing-requests/${used.body.id}`), token)).status).toBe(401);
+      expect((await getWithToken(fx.node, api(`/signing-requests/${used.body.id}`), token)).status).toBe(401);
       await expectNothingLeft(afterRevocation);
     });
   });
@@ -412,7 +383,7 @@ describe('reading, downloading and re-submitting', () => {
     expect(waiting.status, JSON.stringify(waiting.body)).toBe(201);
     expect(waiting.body).toMatchObject({ workflowStatus: 'WaitingForApproval', status: 'WaitingForApproval', isFinalStatus: false, links: { signedArtifact: null } });
 
-    const read = await getWithToken(node, waiting.body.links.self, ci.token);
+    const read = await getWithToken(fx.node, waiting.body.links.self, ci.token);
     expect(read.status).toBe(200);
     const body = await read.json();
     expect(Object.keys(body).sort()).toEqual(Object.keys(waiting.body).sort());
@@ -427,34 +398,34 @@ describe('reading, downloading and re-submitting', () => {
       links: waiting.body.links,
     });
 
-    const signed = await getWithToken(node, `${waiting.body.links.self}/signed-artifact`, ci.token);
+    const signed = await getWithToken(fx.node, `${waiting.body.links.self}/signed-artifact`, ci.token);
     expect(signed.status).toBe(409);
     expect((await signed.json()).error.code).toBe('CONFLICT');
 
     // The unsigned artifact is there already, byte for byte.
-    const unsigned = await getWithToken(node, body.links.unsignedArtifact, ci.token);
+    const unsigned = await getWithToken(fx.node, body.links.unsignedArtifact, ci.token);
     expect(unsigned.status).toBe(200);
     expect(Buffer.from(await unsigned.arrayBuffer()).equals(upload.data)).toBe(true);
 
     // A request id that does not exist.
-    expect((await getWithToken(node, api('/signing-requests/sr_nothing'), ci.token)).status).toBe(404);
+    expect((await getWithToken(fx.node, api('/signing-requests/sr_nothing'), ci.token)).status).toBe(404);
   });
 
   it('once Completed the detached signature downloads and openssl verifies it; unsigned-artifact is the exact upload', async () => {
     completedUpload = artifact(7777, 'widget-1.2.3.zip');
     const submitted = await submitAsCi({}, completedUpload);
     expect(submitted.status, JSON.stringify(submitted.body)).toBe(201);
-    completed = await waitForFinal(node, org.slug, submitted.body.id, ci.token);
+    completed = await waitForFinal(fx.node, fx.org.slug, submitted.body.id, ci.token);
     expect(completed).toMatchObject({ workflowStatus: 'Completed', status: 'Completed', isFinalStatus: true, failureReason: null });
     expect(completed.links.signedArtifact).toBe(`${completed.links.self}/signed-artifact`);
 
-    const signed = await getWithToken(node, completed.links.signedArtifact, ci.token);
+    const signed = await getWithToken(fx.node, completed.links.signedArtifact, ci.token);
     expect(signed.status).toBe(200);
     expect(signed.headers.get('content-type')).toMatch(/^application\/pkcs7-signature/);
     const signature = Buffer.from(await signed.arrayBuffer());
     expect(signature.length).toBeGreaterThan(100);
 
-    const unsigned = await getWithToken(node, completed.links.unsignedArtifact, ci.token);
+    const unsigned = await getWithToken(fx.node, completed.links.unsignedArtifact, ci.token);
     expect(unsigned.status).toBe(200);
     const bytes = Buffer.from(await unsigned.arrayBuffer());
     expect(bytes.equals(completedUpload.data)).toBe(true);
@@ -469,7 +440,7 @@ describe('reading, downloading and re-submitting', () => {
   });
 
   it('POST …/resubmit to the release policy → 201, a new request linked to the original, waiting for approval', async () => {
-    const response = await http(node, 'POST', api(`/signing-requests/${completed.id}/resubmit`), {
+    const response = await http(fx.node, 'POST', api(`/signing-requests/${completed.id}/resubmit`), {
       token: ci.token,
       origin: null,
       body: { signingPolicySlug: 'release-signing', description: 'promote to release' },
@@ -489,9 +460,9 @@ describe('reading, downloading and re-submitting', () => {
 
     // Approved by the admin, it is signed too; the copy of the artifact is the same bytes.
     await must(as.admin, 'request.approve', { requestId: body.id, comment: 'ship it' });
-    const done = await waitForFinal(node, org.slug, body.id, ci.token);
-    expect(done).toMatchObject({ workflowStatus: 'Completed', approvals: [{ userId: org.users.admin.userId, comment: 'ship it' }] });
-    const signature = Buffer.from(await (await getWithToken(node, done.links.signedArtifact, ci.token)).arrayBuffer());
+    const done = await waitForFinal(fx.node, fx.org.slug, body.id, ci.token);
+    expect(done).toMatchObject({ workflowStatus: 'Completed', approvals: [{ userId: fx.org.users.admin.userId, comment: 'ship it' }] });
+    const signature = Buffer.from(await (await getWithToken(fx.node, done.links.signedArtifact, ci.token)).arrayBuffer());
     const verified = verifyWithOpenssl(signature, completedUpload.data, fixture.certificate.certificatePem);
     expect(verified.status, verified.stderr).toBe(0);
   });
@@ -499,10 +470,10 @@ describe('reading, downloading and re-submitting', () => {
   it('re-submitting to a policy that does not name you a submitter → 403, audited as denied', async () => {
     const mine = await submitAsCi({}, artifact(), {}, memberSubmitToken);
     expect(mine.status).toBe(201);
-    await waitForFinal(node, org.slug, mine.body.id, memberSubmitToken);
-    const seqBefore = (await auditLog(node, org.orgId)).at(-1)!.seq;
+    await waitForFinal(fx.node, fx.org.slug, mine.body.id, memberSubmitToken);
+    const seqBefore = (await auditLog(fx.node, fx.org.orgId)).at(-1)!.seq;
     const requestsBefore = (await allRequests()).length;
-    const response = await http(node, 'POST', api(`/signing-requests/${mine.body.id}/resubmit`), {
+    const response = await http(fx.node, 'POST', api(`/signing-requests/${mine.body.id}/resubmit`), {
       token: memberSubmitToken,
       origin: null,
       body: { signingPolicySlug: 'ci-only' },
@@ -517,10 +488,10 @@ describe('reading, downloading and re-submitting', () => {
   it('re-submitting a request that is not final → 409; to an unknown policy → INVALID_INPUT naming signingPolicySlug', async () => {
     const waiting = await submitAsCi({ signingPolicySlug: 'release-signing' });
     expect(waiting.status).toBe(201);
-    const early = await http(node, 'POST', api(`/signing-requests/${waiting.body.id}/resubmit`), { token: ci.token, origin: null, body: {} });
+    const early = await http(fx.node, 'POST', api(`/signing-requests/${waiting.body.id}/resubmit`), { token: ci.token, origin: null, body: {} });
     expect(early.status).toBe(409);
     expect(early.body.error?.code).toBe('CONFLICT');
-    const unknown = await http(node, 'POST', api(`/signing-requests/${completed.id}/resubmit`), {
+    const unknown = await http(fx.node, 'POST', api(`/signing-requests/${completed.id}/resubmit`), {
       token: ci.token,
       origin: null,
       body: { signingPolicySlug: 'no-such-policy' },
@@ -532,7 +503,7 @@ describe('reading, downloading and re-submitting', () => {
 
 describe('GET /api/v1/orgs/{org}/audit', () => {
   it('pages the audit log as NDJSON with an after cursor', async () => {
-    const first = await getWithToken(node, api('/audit?after=0&limit=5'), adminAuditToken);
+    const first = await getWithToken(fx.node, api('/audit?after=0&limit=5'), adminAuditToken);
     expect(first.status).toBe(200);
     expect(first.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
     const lines = (await first.text()).split('\n').filter((line) => line !== '');
@@ -546,7 +517,7 @@ describe('GET /api/v1/orgs/{org}/audit', () => {
     }
 
     const last = seqs.at(-1)!;
-    const second = await getWithToken(node, api(`/audit?after=${last}&limit=5`), adminAuditToken);
+    const second = await getWithToken(fx.node, api(`/audit?after=${last}&limit=5`), adminAuditToken);
     expect(second.status).toBe(200);
     const next = (await second.text()).split('\n').filter((line) => line !== '').map((line) => JSON.parse(line));
     expect(next).toHaveLength(5);
@@ -554,13 +525,13 @@ describe('GET /api/v1/orgs/{org}/audit', () => {
     expect(next.map((entry) => entry.seq)).toEqual([...next.map((entry) => entry.seq)].sort((a, b) => a - b));
 
     // The same entries as the log itself holds.
-    const log = await auditLog(node, org.orgId);
+    const log = await auditLog(fx.node, fx.org.orgId);
     expect([...entries, ...next].map((entry) => entry.seq)).toEqual(log.slice(0, 10).map((entry) => entry.seq));
   });
 
   it('a bad cursor or limit → 400 INVALID_INPUT naming it', async () => {
     for (const [query, field] of [['after=-1', 'after'], ['limit=0', 'limit'], ['limit=abc', 'limit']] as const) {
-      const response = await getWithToken(node, api(`/audit?${query}`), adminAuditToken);
+      const response = await getWithToken(fx.node, api(`/audit?${query}`), adminAuditToken);
       expect(response.status, query).toBe(400);
       const body = await jsonOrText(response);
       expect(body.error.code).toBe('INVALID_INPUT');
@@ -569,7 +540,7 @@ describe('GET /api/v1/orgs/{org}/audit', () => {
   });
 
   it('a member\'s key (no audit:read) → 403', async () => {
-    const response = await getWithToken(node, api('/audit?after=0&limit=5'), memberSubmitToken);
+    const response = await getWithToken(fx.node, api('/audit?after=0&limit=5'), memberSubmitToken);
     expect(response.status).toBe(403);
     expect((await jsonOrText(response)).error.code).toBe('FORBIDDEN');
   });
@@ -577,7 +548,7 @@ describe('GET /api/v1/orgs/{org}/audit', () => {
 
 describe('GET /api/v1/openapi.json', () => {
   it('is an OpenAPI document listing the REST API paths of SPEC §8', async () => {
-    const response = await fetch(`${node.url}/api/v1/openapi.json`);
+    const response = await fetch(`${fx.node.url}/api/v1/openapi.json`);
     expect(response.status).toBe(200);
     const document = await response.json();
     expect(String(document.openapi)).toMatch(/^3\./);

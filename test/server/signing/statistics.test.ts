@@ -1,23 +1,24 @@
 // dashboard.stats: requests per day by final status, approval waits (p50/p90) per policy and
 // certificates by days to expiry, from indexes every request change keeps in its own commit.
-import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SignetNode } from '../../../server/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Certificate } from '../../../src/lib/shared/entities.js';
 import type { DashboardStats } from '../../../src/lib/shared/stats.js';
 import { DAY_MS, expiryBucket, percentile } from '../../../src/lib/shared/stats.js';
-import { command, restCommand, seedOrg, startNode, testConfig, type ClientSocket, type TestOrg } from '../../helpers/signet.js';
-import { createPolicy, createProject, generateCertificate, ok, people, randomArtifact, submitOk, waitForStatus, type Person } from '../../helpers/signing.js';
+import { command, restCommand, testConfig, type ClientSocket } from '../../helpers/signet.js';
+import { createPolicy, createProject, generateCertificate, ok, randomArtifact, submitOk, waitForStatus } from '../../helpers/signing.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
-let node: SignetNode;
-let artifactDir: string;
-let org: TestOrg;
-let who: Record<'owner' | 'admin' | 'member' | 'viewer', Person>;
+const fx = useSignet({
+  config: () => {
+    const artifactDir: string = fx.tempDir('signet-stats-');
+    return testConfig({ SIGNET_ARTIFACT_DIR: artifactDir, SIGNET_RATE_LIMIT_PER_MINUTE: '100000' });
+  },
+});
+const { who } = fx;
 let heldPolicyId: string;
 let memberToken: string;
-const sockets: ClientSocket[] = [];
 /** Upper bounds of the two waits that ended in a decision (submission to decision, as the test saw it). */
 const waitBounds: number[] = [];
 
@@ -25,10 +26,6 @@ const stats = (socket: ClientSocket, days = 14) => ok<DashboardStats>(command(so
 const today = (series: number[]) => series.at(-1);
 
 beforeAll(async () => {
-  artifactDir = mkdtempSync(path.join(os.tmpdir(), 'signet-stats-'));
-  node = await startNode(testConfig({ SIGNET_ARTIFACT_DIR: artifactDir, SIGNET_RATE_LIMIT_PER_MINUTE: '100000' }));
-  org = await seedOrg(node);
-  who = await people(node, org, {}, sockets);
   const project = await createProject(who.owner.socket, 'charted');
   const certificate = await generateCertificate(who.owner.socket, 'charted-cert');
   await createPolicy(who.owner.socket, { projectId: project.id, slug: 'automatic', certificateId: certificate.id, submitters: [who.member.userId] });
@@ -43,7 +40,7 @@ beforeAll(async () => {
     })
   ).id;
   memberToken = (await ok(command(who.member.socket, 'apiKey.create', { name: 'ci', permissions: ['signing:submit', 'signing:read'] }))).token;
-  const submit = (policy: string) => submitOk(node, org.slug, memberToken, { projectSlug: 'charted', signingPolicySlug: policy, artifact: randomArtifact(256), fileName: 'app.bin' });
+  const submit = (policy: string) => submitOk(fx.node, fx.org.slug, memberToken, { projectSlug: 'charted', signingPolicySlug: policy, artifact: randomArtifact(256), fileName: 'app.bin' });
 
   // Completed without approval; approved, then completed; denied; canceled while waiting.
   const automatic = await submit('automatic');
@@ -60,12 +57,6 @@ beforeAll(async () => {
   await Promise.all([waitForStatus(who.owner.socket, automatic.id, 'Completed', { ask: true }), waitForStatus(who.owner.socket, approved.id, 'Completed', { ask: true })]);
 });
 
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await node?.close();
-  rmSync(artifactDir, { recursive: true, force: true });
-});
-
 describe('dashboard.stats', () => {
   it('counts the requests that reached each final status today', async () => {
     const result = await stats(who.viewer.socket);
@@ -80,15 +71,15 @@ describe('dashboard.stats', () => {
 
   it('puts a request on the day it finished, and leaves days outside the period out', async () => {
     // A request that failed three days ago (its index entry, as the commit would have written it).
-    const { redis, keys } = node.signet;
-    await redis.zadd(keys.requestsFinished(org.orgId, 'Failed'), Date.now() - 3 * DAY_MS, 'sr_threeDaysAgo');
+    const { redis, keys } = fx.node.signet;
+    await redis.zadd(keys.requestsFinished(fx.org.orgId, 'Failed'), Date.now() - 3 * DAY_MS, 'sr_threeDaysAgo');
     const fortnight = await stats(who.viewer.socket);
     expect(fortnight.finished.Failed.at(-4)).toBe(1);
     expect(fortnight.finished.Failed.reduce((a, b) => a + b)).toBe(1);
     const todayOnly = await stats(who.viewer.socket, 1);
     expect(todayOnly.days).toHaveLength(1);
     expect(todayOnly.finished.Failed).toEqual([0]);
-    await redis.zrem(keys.requestsFinished(org.orgId, 'Failed'), 'sr_threeDaysAgo');
+    await redis.zrem(keys.requestsFinished(fx.org.orgId, 'Failed'), 'sr_threeDaysAgo');
   });
 
   it('measures the wait from submission to the approval or denial that ended it, per policy', async () => {
@@ -118,7 +109,7 @@ describe('dashboard.stats', () => {
 
     // An API key that may read requests but not the configuration sees no certificates.
     const { token } = await ok(command(who.member.socket, 'apiKey.create', { name: 'requests only', permissions: ['signing:read'] }));
-    const { body } = await restCommand(node, 'dashboard.stats', { days: 14 }, { token });
+    const { body } = await restCommand(fx.node, 'dashboard.stats', { days: 14 }, { token });
     expect(body.ok).toBe(true);
     expect(body.result!.certificateExpiry).toBeNull();
     expect(today(body.result!.finished.Completed)).toBe(2);
