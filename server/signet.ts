@@ -10,6 +10,7 @@ import type { RedisKeys } from './store/keys.js';
 import type { Repositories } from './store/repositories.js';
 import type { CommitPlan, Committed } from './store/commit.js';
 import { openStore, type Store } from './store/store.js';
+import { actingContext, type Acting, type ActingContext } from './store/acting.js';
 import { deriveAuditSigningKey, type AuditSigningKey } from './audit/signingKey.js';
 import { createOutboundClient, type OutboundClient } from './net/outbound.js';
 import type { SigningJobs } from './signing/jobs.js';
@@ -34,6 +35,8 @@ export interface Signet {
   readonly outreach: DeliverySender | null;
   /** Commits the change with its audit entries and events, then waits for what its acknowledgement needs. */
   apply(plan: CommitPlan): Promise<Committed>;
+  /** The acting context a writer commits through: who acts, in which organization, from where (store/acting.ts). */
+  acting(acting: Acting): ActingContext;
 }
 
 /**
@@ -72,6 +75,10 @@ export function createSignet({ config, store, logger, auditKey, outbound, jobs, 
       const committed = await store.commit(plan);
       if (acknowledge) await acknowledge(committed, plan, performance.now());
       return committed;
+    },
+    // `this`: a command attempt's view of the runtime fences its commits (commands/attempt.ts).
+    acting(this: Signet, acting: Acting) {
+      return actingContext((plan) => this.apply(plan), acting);
     },
   });
 }

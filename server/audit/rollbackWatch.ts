@@ -15,7 +15,6 @@ import type { Signet } from '../signet.js';
 import { roleHas } from '../../src/lib/shared/permissions.js';
 import { compareCheckpoints, type CheckpointPosition } from '../../src/lib/shared/checkpoint.js';
 import { planOutreach } from '../outreach/plan.js';
-import { actingContext } from '../store/acting.js';
 import { combinePlans } from '../store/plan.js';
 import { CommandFailure } from '../errors.js';
 import { currentCheckpoint } from './chain.js';
@@ -216,7 +215,7 @@ async function notifyAuditViewers(
   // In their inbox and by email: a log in Redis that cannot be trusted is worth hearing of outside it.
   const note = { kind: 'audit.rollback', title: 'Audit log rollback detected', body, link: '/audit' };
   const outreach = await planOutreach(signet, { orgId, people: viewers.map((member) => ({ member, note })) });
-  const watch = actingContext((plan) => signet.apply(plan), { orgId, actor: WATCH_ACTOR, source: { via: 'system' }, action: ROLLBACK_ACTION });
+  const watch = signet.acting({ orgId, actor: WATCH_ACTOR, source: { via: 'system' }, action: ROLLBACK_ACTION });
   try {
     await watch.commit({
       target: { type: 'auditLog', id: orgId, name: 'audit log' },

@@ -7,7 +7,6 @@ import type { Signet } from '../signet.js';
 import type { InvitationRecord, MemberRecord, UserRecord } from '../store/records.js';
 import { INVITATION_LIFETIME_MS } from '../store/invitations.js';
 import { combinePlans, type WritePlan } from '../store/plan.js';
-import { actingContext } from '../store/acting.js';
 import type { AuditSource } from '../audit/entries.js';
 import type { MailMessage } from '../outreach/mail.js';
 import { CommandFailure, invalidInput, parseOr400 } from '../errors.js';
@@ -84,7 +83,7 @@ export async function acceptInvitation(signet: Signet, rawInput: unknown, source
   if (existing?.value.kind === 'ciUser') throw new CommandFailure('FORBIDDEN', 'CI users cannot accept invitations');
   if (existing?.value.passwordHash) {
     if (!(await verifyPassword(existing.value.passwordHash, input.password))) {
-      await actingContext((plan) => signet.apply(plan), { orgId: org.id, actor: { type: 'anonymous', id: 'anonymous', name: invitation.email }, source }).commit({
+      await signet.acting({ orgId: org.id, actor: { type: 'anonymous', id: 'anonymous', name: invitation.email }, source }).commit({
         action: 'auth.signIn',
         target: { type: 'user', id: existing.value.id, name: existing.value.email },
         outcome: 'failed',
@@ -121,7 +120,7 @@ export async function acceptInvitation(signet: Signet, rawInput: unknown, source
     };
     plans.push(members.create(member));
   }
-  const acting = actingContext((plan) => signet.apply(plan), { orgId: org.id, actor: { type: 'user', id: user.id, name: user.name }, source });
+  const acting = signet.acting({ orgId: org.id, actor: { type: 'user', id: user.id, name: user.name }, source });
   try {
     await acting.commit({
       action: 'invite.accept',

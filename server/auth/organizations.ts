@@ -9,7 +9,6 @@ import type { MemberRecord, OrganizationRecord, UserRecord } from '../store/reco
 import { toOrganization } from '../store/records.js';
 import { INSTANCE_ORG_ID } from '../store/keys.js';
 import { combinePlans, type WritePlan } from '../store/plan.js';
-import { actingContext } from '../store/acting.js';
 import type { AuditSource } from '../audit/entries.js';
 import { CommandFailure, conflict, parseOr400 } from '../errors.js';
 import { hashPassword, randomId, randomToken, tokenHash } from './secrets.js';
@@ -88,7 +87,7 @@ export async function createOrganization(
     openSource: { before: null, after: org.openSource },
   };
   // Audited in the new organization's log and in the instance's.
-  const acting = actingContext((plan) => signet.apply(plan), { orgId: org.id, actor, source, action: 'org.create' });
+  const acting = signet.acting({ orgId: org.id, actor, source, action: 'org.create' });
   try {
     await acting.commit({ target, changes, ...combinePlans(...plans), alsoAudited: [{ target, changes, orgId: INSTANCE_ORG_ID }] });
   } catch (error) {
@@ -125,7 +124,7 @@ export async function addMemberDirectly(
   const stored = await members.get(orgId, user.id);
   if (stored) return stored.value;
   const member: MemberRecord = { userId: user.id, orgId, kind: 'user', email: user.email, name: user.name, role: person.role, joinedAt: now, version: 1 };
-  await actingContext((plan) => signet.apply(plan), { orgId, actor, source }).commit({
+  await signet.acting({ orgId, actor, source }).commit({
     action: 'member.add',
     target: { type: 'member', id: user.id, name: user.name },
     changes: { role: { before: null, after: person.role }, email: { before: null, after: user.email } },

@@ -6,7 +6,7 @@ import type { StoredRole } from '../../src/lib/shared/permissions.js';
 import type { Signet } from '../signet.js';
 import type { SessionRecord, UserRecord } from '../store/records.js';
 import { INSTANCE_ORG_ID } from '../store/keys.js';
-import { actingContext, type Audited, type Change } from '../store/acting.js';
+import { type Audited, type Change } from '../store/acting.js';
 import type { AuditSource } from '../audit/entries.js';
 import { CommandFailure } from '../errors.js';
 import { dummyPasswordHash, randomToken, tokenHash, verifyPassword } from './secrets.js';
@@ -26,7 +26,7 @@ export interface SignedIn {
 async function commitInEveryOrg(signet: Signet, orgIds: string[], actor: AuditActor, source: AuditSource, change: Change & { action: string }) {
   const [first, ...others] = orgIds.length ? orgIds : [INSTANCE_ORG_ID];
   const entry: Audited = { action: change.action, target: change.target, changes: change.changes, outcome: change.outcome, reason: change.reason };
-  const acting = actingContext((plan) => signet.apply(plan), { orgId: first!, actor, source });
+  const acting = signet.acting({ orgId: first!, actor, source });
   return acting.commit({ ...change, alsoAudited: others.map((orgId) => ({ ...entry, orgId })) });
 }
 

@@ -7,7 +7,6 @@ import { permissionsOf } from '../../src/lib/shared/permissions.js';
 import type { Signet } from '../signet.js';
 import { addMemberDirectly, createOrganization } from '../auth/organizations.js';
 import { CLI_SOURCE } from '../audit/entries.js';
-import { actingContext } from '../store/acting.js';
 import { API_KEY_PREFIX, tokenHash } from '../auth/secrets.js';
 import type { ApiKeyRecord, MemberRecord, UserRecord } from '../store/records.js';
 import { ownerActor } from '../auth/actor.js';
@@ -162,7 +161,7 @@ async function ensureDemoCiUser(signet: Signet, orgId: string, actor: AuditActor
   const now = new Date().toISOString();
   const user: UserRecord = { id: userId, email, name: 'Demo CI', kind: 'ciUser', passwordHash: null, operator: false, createdAt: now, version: 1 };
   const member: MemberRecord = { userId, orgId, kind: 'ciUser', email, name: 'Demo CI', role: 'member', joinedAt: now, version: 1 };
-  await actingContext((plan) => signet.apply(plan), { orgId, actor, source: CLI_SOURCE }).commit({
+  await signet.acting({ orgId, actor, source: CLI_SOURCE }).commit({
     action: 'ciUser.create',
     target: { type: 'ciUser', id: userId, name: 'Demo CI' },
     changes: { role: { before: null, after: 'member' } },
@@ -188,7 +187,7 @@ async function writeDemoKey(signet: Signet, orgId: string, ownerId: string, keyI
     version: 1,
     secretHash: tokenHash(secret),
   };
-  await actingContext((plan) => signet.apply(plan), { orgId, actor, source: CLI_SOURCE }).commit({
+  await signet.acting({ orgId, actor, source: CLI_SOURCE }).commit({
     action: 'apiKey.create',
     target: { type: 'apiKey', id: keyId, name: record.name },
     changes: { permissions: { before: null, after: record.permissions } },

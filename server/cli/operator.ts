@@ -6,14 +6,13 @@ import type { MemberRecord, OrganizationRecord, UserRecord } from '../store/reco
 import { toOrganization } from '../store/records.js';
 import { INSTANCE_ORG_ID } from '../store/keys.js';
 import { combinePlans } from '../store/plan.js';
-import { actingContext } from '../store/acting.js';
 import { CLI_SOURCE } from '../audit/entries.js';
 import { CommandFailure } from '../errors.js';
 import { hashPassword, randomId, randomToken } from '../auth/secrets.js';
 import { Email } from '../../src/lib/shared/commands.js';
 
 /** The operator acting from the command line, audited in `orgId`'s log. */
-const operatorActing = (signet: Signet, orgId: string, actor: AuditActor) => actingContext((plan) => signet.apply(plan), { orgId, actor, source: CLI_SOURCE });
+const operatorActing = (signet: Signet, orgId: string, actor: AuditActor) => signet.acting({ orgId, actor, source: CLI_SOURCE });
 
 export async function transferOwnership(signet: Signet, orgId: string, toEmail: string, actor: AuditActor) {
   const { organizations, users, members } = signet.store;

@@ -13,7 +13,7 @@ import type { Repositories } from '../store/repositories.js';
 import type { Store } from '../store/store.js';
 import type { Loaded, WritePlan } from '../store/plan.js';
 import type { AccessScope, Audience, Committed, PlannedEvent, Precondition, WriteOp } from '../store/commit.js';
-import { actingContext, type Change } from '../store/acting.js';
+import { type Change } from '../store/acting.js';
 import { diffFields, type AuditSource } from '../audit/entries.js';
 import { conflict, forbidden, invalid } from '../errors.js';
 import { changeEvent } from '../store/events.js';
@@ -85,7 +85,7 @@ export function createCommandContext(
   source: AuditSource,
   socketId?: string,
 ): CommandContext {
-  const acting = actingContext((plan) => signet.apply(plan), { orgId: actor.orgId, actor: actor.audit, source, action: name, socketId });
+  const acting = signet.acting({ orgId: actor.orgId, actor: actor.audit, source, action: name, socketId });
   return { name, socketId, signet, node, repos: signet.repos, store: signet.store, actor, source, commit: acting.commit };
 }
 

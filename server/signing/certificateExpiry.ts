@@ -8,7 +8,6 @@ import type { AuditActor } from '../../src/lib/shared/entities.js';
 import { roleHas } from '../../src/lib/shared/permissions.js';
 import type { Signet } from '../signet.js';
 import type { CertificateRecord } from '../store/records.js';
-import { actingContext } from '../store/acting.js';
 import { combinePlans } from '../store/plan.js';
 import { planOutreach } from '../outreach/plan.js';
 import { CommandFailure } from '../errors.js';
@@ -57,7 +56,7 @@ export async function sweepCertificateExpiry(signet: Signet, now: Date = new Dat
       .filter((entry): entry is { certificate: CertificateRecord; days: number } => entry.days !== null);
     if (due.length === 0) continue;
     const admins = (await repos.members(orgId)).filter((member) => member.kind === 'user' && roleHas(member.role, 'certificate:write'));
-    const acting = actingContext((plan) => signet.apply(plan), { orgId, actor: ACTOR, source: { via: 'system' } });
+    const acting = signet.acting({ orgId, actor: ACTOR, source: { via: 'system' } });
     for (const { certificate, days } of due) {
       const sentBefore = await store.certificates.expiryNoticeSent(certificate);
       if (sentBefore !== null && sentBefore <= days) continue;

@@ -7,7 +7,7 @@ import type { Signet } from '../signet.js';
 import type { PolicyRecord, RequestRecord } from '../store/records.js';
 import { combinePlans, type Loaded, type WritePlan } from '../store/plan.js';
 import type { IdempotencyScope } from '../store/requests.js';
-import { actingContext, type ActingContext } from '../store/acting.js';
+import { type ActingContext } from '../store/acting.js';
 import type { AuditActor } from '../../src/lib/shared/entities.js';
 import type { AuditChanges } from '../audit/entries.js';
 import { CommandFailure, conflict } from '../errors.js';
@@ -30,7 +30,7 @@ export function withStatus(request: RequestRecord, workflowStatus: WorkflowStatu
 
 /** The acting context of the node's own work on an organization's requests (the signing worker, expiry, escalation). */
 export function systemActing(signet: Signet, orgId: string, actor: AuditActor): ActingContext {
-  return actingContext((plan) => signet.apply(plan), { orgId, actor, source: { via: 'system' } });
+  return signet.acting({ orgId, actor, source: { via: 'system' } });
 }
 
 export interface RequestChangeInput {

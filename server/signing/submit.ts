@@ -17,7 +17,6 @@ import { OriginVerificationError } from './origin/failure.js';
 import { branchMatches, globToRegExp } from './origin/matching.js';
 import { verifyOriginToken } from './origin/verify.js';
 import type { IdempotencyScope } from '../store/requests.js';
-import { actingContext } from '../store/acting.js';
 import { applicableGrant, grantChanged, useGrant } from './grants.js';
 import { formatProblem } from './formats/fit.js';
 
@@ -197,7 +196,7 @@ export async function submitSigningRequest(
     finishedAt: null,
     version: 0,
   };
-  const acting = actingContext((plan) => signet.apply(plan), { orgId: actor.orgId, actor: actor.audit, source, action });
+  const acting = signet.acting({ orgId: actor.orgId, actor: actor.audit, source, action });
   const waiting = withStatus({ ...base, escalation: escalationOf(signet, policy, now) }, 'WaitingForApproval', now);
   // Submissions racing for a grant's last signatures: each loser reads the grant again (bounded:
   // every round one of them commits).

@@ -10,7 +10,6 @@ import type { AuditActor } from '../../../src/lib/shared/entities.js';
 import type { Config } from '../../config.js';
 import type { Signet } from '../../signet.js';
 import type { CertificateRecord } from '../../store/records.js';
-import { actingContext } from '../../store/acting.js';
 import { CommandFailure } from '../../errors.js';
 import { openPrivateKey, sealPrivateKey } from '../../store/keyVault.js';
 
@@ -43,7 +42,7 @@ export async function ensureOpenpgpKey(signet: Signet, certificate: Pick<Certifi
     if (!stored) throw new Error('the certificate was deleted');
     if (stored.value.sealedOpenpgpKey) return stored.value;
     const updated: CertificateRecord = { ...stored.value, ...(await newOpenpgpKey(signet.config, certificateId, stored.value.name)), version: stored.value.version + 1 };
-    const worker = actingContext((plan) => signet.apply(plan), { orgId: updated.orgId, actor: WORKER, source: { via: 'system' }, action: 'certificate.openpgpKey' });
+    const worker = signet.acting({ orgId: updated.orgId, actor: WORKER, source: { via: 'system' }, action: 'certificate.openpgpKey' });
     try {
       await worker.commit({
         target: { type: 'certificate', id: updated.id, name: updated.name },
