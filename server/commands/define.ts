@@ -3,7 +3,7 @@
 // the permission against the matrix, validates the input, and gives the handler a context whose
 // `commit` always writes the audit entry with the change. The handler must return the declared result.
 import { commandDeclarations, type CommandName, type CommandResult, type ParsedCommandInput } from '../../src/lib/shared/commands.js';
-import type { EntityChange, EntityData, EntityName } from '../../src/lib/shared/events.js';
+import type { EntityData, EntityName } from '../../src/lib/shared/events.js';
 import type { Permission } from '../../src/lib/shared/permissions.js';
 import type { PresenceEntry } from '../../src/lib/shared/events.js';
 import type { Actor } from '../auth/actor.js';
@@ -12,11 +12,10 @@ import type { Signet } from '../signet.js';
 import type { Repositories } from '../store/repositories.js';
 import type { Store } from '../store/store.js';
 import type { Loaded, WritePlan } from '../store/plan.js';
-import type { AccessScope, Audience, Committed, PlannedEvent, Precondition, WriteOp } from '../store/commit.js';
+import type { AccessScope, Committed } from '../store/commit.js';
 import { type Change } from '../store/acting.js';
 import { diffFields, type AuditSource } from '../audit/entries.js';
 import { conflict, forbidden, invalid } from '../errors.js';
-import { changeEvent } from '../store/events.js';
 
 export type { Change } from '../store/acting.js';
 
@@ -112,47 +111,6 @@ export function assertVersion(entityName: string, expected: number, current: { v
  */
 export function assertNotSupport(actor: Actor, what: string): void {
   if (actor.type === 'support') throw forbidden(`The support user cannot ${what}: that would outlast its access`);
-}
-
-/**
- * The usual update of a stored entity: written over the version read (the commit refuses if it
- * changed meanwhile), audited with the fields that changed, announced to `audience`. Returns false,
- * writing nothing, when nothing changed.
- */
-export async function commitEntityUpdate<E extends EntityName, T extends { id: string; version: number }>(
-  context: CommandContext,
-  update: {
-    entity: E;
-    key: string;
-    stored: { value: T; raw: string };
-    updated: T;
-    name: string;
-    audience: Audience[];
-    /** What leaves the server (needed when the stored record is not already the entity). */
-    present?: (entity: T) => EntityData<E>;
-    action?: string;
-    expect?: Precondition[];
-    ops?: WriteOp[];
-    events?: PlannedEvent[];
-    access?: AccessScope[];
-  },
-): Promise<boolean> {
-  const present = update.present ?? ((entity: T) => entity as unknown as EntityData<E>);
-  const changes = diffFields(present(update.stored.value) as Record<string, unknown>, present(update.updated) as Record<string, unknown>);
-  if (Object.keys(changes).length === 0) return false;
-  await context.commit({
-    action: update.action,
-    target: { type: update.entity, id: update.updated.id, name: update.name },
-    changes,
-    expect: [{ key: update.key, equals: update.stored.raw }, ...(update.expect ?? [])],
-    ops: [['set', update.key, JSON.stringify(update.updated)], ...(update.ops ?? [])],
-    events: [
-      changeEvent(context.actor.orgId, update.entity, 'updated', update.updated.id, present(update.updated), update.audience),
-      ...(update.events ?? []),
-    ],
-    access: update.access,
-  });
-  return true;
 }
 
 /**

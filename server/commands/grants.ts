@@ -6,7 +6,7 @@
 // window for) themselves. Submissions use the windows in server/signing/grants.ts.
 import { cosignersNeeded, grantState } from '../../src/lib/shared/approvals.js';
 import type { GrantRecord, MemberRecord, PolicyRecord } from '../store/records.js';
-import type { NotificationDraft } from '../notifications.js';
+import type { NotificationDraft } from '../store/notifications.js';
 import { combinePlans, type Loaded } from '../store/plan.js';
 import { planOutreach } from '../outreach/plan.js';
 import type { Fact } from '../outreach/mail.js';

@@ -7,9 +7,9 @@ import type { PolicyRecord, RequestRecord } from '../store/records.js';
 import { commitRequestChange, withStatus } from '../signing/lifecycle.js';
 import { newRequestId, submitSigningRequest } from '../signing/submit.js';
 import { artifactPaths, copyArtifact, removeRequestFiles } from '../signing/artifacts.js';
-import { BREAK_GLASS_PERMISSIONS, eligibleApprovers, summarizePrevious } from '../../src/lib/shared/approvals.js';
+import { BREAK_GLASS_PERMISSIONS, summarizePrevious } from '../../src/lib/shared/approvals.js';
 import { defineCommand, type CommandContext } from './define.js';
-import { CommandFailure, conflict, forbidden, invalid, notFound, retryOnConcurrentChange } from '../errors.js';
+import { conflict, forbidden, invalid, notFound, retryOnConcurrentChange } from '../errors.js';
 
 async function requestInOrg({ actor, store }: CommandContext, requestId: string) {
   const stored = await store.requests.get(actor.orgId, requestId);

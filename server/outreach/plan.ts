@@ -11,7 +11,7 @@ import type { Signet } from '../signet.js';
 import type { Config } from '../config.js';
 import type { MemberRecord, RequestRecord } from '../store/records.js';
 import type { PlannedEvent, WriteOp } from '../store/commit.js';
-import type { NotificationDraft } from '../notifications.js';
+import type { NotificationDraft } from '../store/notifications.js';
 import type { Delivery, MailDelivery } from './deliveries.js';
 import { mailDelivery, type Fact, type MailMessage } from './mail.js';
 import { chatBody, type ChatMessage } from './chat.js';

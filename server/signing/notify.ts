@@ -8,7 +8,7 @@
 import { STATUS_LABELS, type WorkflowStatus } from '../../src/lib/shared/signing.js';
 import type { Signet } from '../signet.js';
 import type { MemberRecord, PolicyRecord, RequestRecord } from '../store/records.js';
-import type { NotificationDraft } from '../notifications.js';
+import type { NotificationDraft } from '../store/notifications.js';
 import { planOutreach, type Outreach, type OutreachPerson } from '../outreach/plan.js';
 import type { ChatMessage, ChatTone } from '../outreach/chat.js';
 import type { Fact } from '../outreach/mail.js';

@@ -28,4 +28,3 @@ export function accountStores(redis: Redis, keys: RedisKeys) {
   };
 }
 
-export type AccountStores = ReturnType<typeof accountStores>;

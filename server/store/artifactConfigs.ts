@@ -65,4 +65,3 @@ export function artifactConfigStore(redis: Redis, keys: RedisKeys) {
   };
 }
 
-export type ArtifactConfigStore = ReturnType<typeof artifactConfigStore>;

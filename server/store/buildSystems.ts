@@ -38,4 +38,3 @@ export function buildSystemStore(redis: Redis, keys: RedisKeys) {
   };
 }
 
-export type BuildSystemStore = ReturnType<typeof buildSystemStore>;

@@ -57,4 +57,3 @@ export function certificateStore(redis: Redis, keys: RedisKeys) {
   };
 }
 
-export type CertificateStore = ReturnType<typeof certificateStore>;

@@ -47,4 +47,3 @@ export function chatChannelStore(redis: Redis, keys: RedisKeys) {
   };
 }
 
-export type ChatChannelStore = ReturnType<typeof chatChannelStore>;

@@ -29,4 +29,3 @@ export function dashboardStore(redis: Redis, keys: RedisKeys) {
   };
 }
 
-export type DashboardStore = ReturnType<typeof dashboardStore>;

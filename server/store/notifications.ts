@@ -19,7 +19,7 @@ export interface NotificationDraft {
 }
 
 /** The writes and the live event that deliver one notification. */
-export function notificationWrites(
+function notificationWrites(
   keys: RedisKeys,
   orgId: string,
   userId: string,
@@ -135,4 +135,3 @@ export function notificationStore(redis: Redis, keys: RedisKeys) {
   };
 }
 
-export type NotificationStore = ReturnType<typeof notificationStore>;

@@ -25,4 +25,3 @@ export function outboxStore(keys: RedisKeys) {
   };
 }
 
-export type OutboxStore = ReturnType<typeof outboxStore>;

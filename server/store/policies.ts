@@ -78,4 +78,3 @@ export function policyStore(redis: Redis, keys: RedisKeys, grants: GrantStore, r
   };
 }
 
-export type PolicyStore = ReturnType<typeof policyStore>;

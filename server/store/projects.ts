@@ -56,4 +56,3 @@ export function projectStore(redis: Redis, keys: RedisKeys) {
   };
 }
 
-export type ProjectStore = ReturnType<typeof projectStore>;

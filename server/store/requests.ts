@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { AuditEntry } from '../../src/lib/shared/entities.js';
 import type { RedisKeys } from './keys.js';
 import type { RequestRecord } from './records.js';
-import type { Audience, Precondition, WriteOp } from './commit.js';
+import type { Precondition, WriteOp } from './commit.js';
 import { changeEvent, REQUEST_READERS } from './events.js';
 import { inOrg, parseLoaded, type Loaded, type WritePlan } from './plan.js';
 import { dashboardIndexOps } from './dashboardIndexes.js';

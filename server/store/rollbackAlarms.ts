@@ -19,4 +19,3 @@ export function rollbackAlarmStore(redis: Redis, keys: RedisKeys) {
   };
 }
 
-export type RollbackAlarmStore = ReturnType<typeof rollbackAlarmStore>;

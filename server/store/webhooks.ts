@@ -50,4 +50,3 @@ export function webhookStore(redis: Redis, keys: RedisKeys) {
   };
 }
 
-export type WebhookStore = ReturnType<typeof webhookStore>;
