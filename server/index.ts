@@ -1,5 +1,5 @@
 // Starts one Signet node. This is its composition root: it builds, in order, the store (Redis
-// clients, repositories, commit, the queues a commit hands jobs to), the event feed (Socket.IO's
+// clients, the entity modules, commit, the queues a commit hands jobs to), the event feed (Socket.IO's
 // rooms, what each socket may see, the commit channel that delivers into them), the runtime every
 // writer is handed (signet.ts), the commands and the socket server that runs them, the queues'
 // workers and the node's timers, and last HTTP (REST, the SvelteKit app) — handing each what it

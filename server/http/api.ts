@@ -143,8 +143,8 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
   api.get('/api/v1/auth/session', run(async (req, res) => {
     const sessionId = sessionIdOf(req);
     if (!sessionId) throw new CommandFailure('UNAUTHENTICATED', 'Not signed in');
-    const session = await signet.repos.session(hashSession(sessionId));
-    const user = session ? (await signet.repos.user(session.value.userId))?.value : null;
+    const session = await signet.store.sessions.get(hashSession(sessionId));
+    const user = session ? (await signet.store.users.get(session.value.userId))?.value : null;
     if (!user) throw new CommandFailure('UNAUTHENTICATED', 'Not signed in');
     const orgs = await orgsOf(user.id);
     res.json({ ok: true, result: { user: presentUser(user), orgs } satisfies SignedIn });
@@ -185,10 +185,10 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
   }
 
   async function orgsOf(userId: string) {
-    const orgIds = await signet.repos.userOrgIds(userId);
+    const orgIds = await signet.store.users.orgIds(userId);
     const rows = await Promise.all(
       orgIds.map(async (orgId) => {
-        const [org, member] = await Promise.all([signet.repos.org(orgId), signet.repos.member(orgId, userId)]);
+        const [org, member] = await Promise.all([signet.store.organizations.get(orgId), signet.store.members.get(orgId, userId)]);
         return org && member && !org.value.deletedAt ? { slug: org.value.slug, name: org.value.name, role: member.value.role } : null;
       }),
     );

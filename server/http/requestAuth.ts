@@ -57,7 +57,7 @@ export async function principalOf(signet: Signet, req: Request, orgSlug?: string
   const authorization = req.headers.authorization;
   if (authorization?.startsWith('Bearer ')) {
     const principal = await authenticateApiKey(signet.redis, signet.keys, authorization.slice('Bearer '.length).trim());
-    if (orgSlug !== undefined && (await signet.repos.orgIdBySlug(orgSlug)) !== principal.orgId) {
+    if (orgSlug !== undefined && (await signet.store.organizations.idBySlug(orgSlug)) !== principal.orgId) {
       throw new CommandFailure('NOT_FOUND', `Organization "${orgSlug}" was not found for this API key`);
     }
     return principal;

@@ -218,10 +218,10 @@ export function signingHandlers(signet: Signet, dispatcher: Dispatcher) {
   async function resubmitRequest(req: Request, actor: Actor, original: RequestRecord, input: z.infer<typeof ResubmitInput>): Promise<RequestRecord> {
     let policyId: string | undefined;
     if (input.signingPolicySlug) {
-      policyId = (await signet.redis.hget(signet.keys.policySlugs(original.projectId), input.signingPolicySlug)) ?? undefined;
+      policyId = (await signet.store.policies.bySlug(original.orgId, original.projectId, input.signingPolicySlug))?.value.id;
       if (!policyId) throw invalid('signingPolicySlug', `project ${original.projectSlug} has no signing policy "${input.signingPolicySlug}"`);
     }
-    return resubmit({ signet, actor, source: sourceOf(req), repos: signet.repos }, original, {
+    return resubmit({ signet, actor, source: sourceOf(req), store: signet.store }, original, {
       policyId,
       description: input.description,
       originToken: input.originToken,

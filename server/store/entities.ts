@@ -16,6 +16,7 @@ import { certificateStore } from './certificates.js';
 import { chatChannelStore } from './chatChannels.js';
 import { buildSystemStore } from './buildSystems.js';
 import { dashboardStore } from './dashboard.js';
+import { auditLogStore } from './auditLog.js';
 import { accountStores } from './accounts.js';
 
 export function openEntityStores(redis: Redis, keys: RedisKeys) {
@@ -35,6 +36,7 @@ export function openEntityStores(redis: Redis, keys: RedisKeys) {
     chatChannels: chatChannelStore(redis, keys),
     buildSystems: buildSystemStore(redis, keys),
     dashboard: dashboardStore(redis, keys),
+    auditLog: auditLogStore(redis, keys),
     ...accountStores(redis, keys),
   };
 }
