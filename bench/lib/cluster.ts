@@ -176,7 +176,7 @@ export async function openSeeder(ctx: BenchContext, prefix: string): Promise<See
     if (cached) return cached;
     const org = (await signet.store.organizations.get(orgId))!.value;
     const owner = (await signet.store.members.get(orgId, org.ownerId))!.value;
-    const actor = await actAsOwner(signet.redis, signet.keys, orgId, { type: 'user', id: owner.userId, name: owner.name });
+    const actor = await actAsOwner(signet.store, orgId, { type: 'user', id: owner.userId, name: owner.name });
     actors.set(orgId, actor);
     return actor;
   }

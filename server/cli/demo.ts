@@ -41,7 +41,7 @@ const DEMO_ARTIFACT_CONFIGS = { authenticode: 'windows', openpgp: 'linux' } as c
 
 /** Runs a command as the organization's owner, with the operator named in the audit log. */
 async function asOwner<T>(signet: Signet, orgId: string, actorAudit: AuditActor, name: string, input: unknown): Promise<T> {
-  const actor = await ownerActor(signet.redis, signet.keys, orgId, actorAudit);
+  const actor = await ownerActor(signet.store, orgId, actorAudit);
   const command = COMMANDS_BY_NAME.get(name)!;
   const context = createCommandContext(signet, NO_NODE_SERVICES, command.name, actor, CLI_SOURCE);
   return (await command.handler(context, command.input.parse(input) as never)) as T;

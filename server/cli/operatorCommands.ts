@@ -8,7 +8,7 @@ import { createLogger } from '../logger.js';
 import { configuredRedis, connectRedis } from '../store/redis.js';
 import { ensureLocalRedis, type LocalRedis } from '../store/localRedis.js';
 import { standaloneSignet, type Signet } from '../signet.js';
-import { currentCheckpoint, sealAuditChain, verifyAuditChain, type KnownCheckpoint } from '../audit/chain.js';
+import type { KnownCheckpoint } from '../audit/chain.js';
 import { CheckpointError, openCheckpoint } from '../audit/checkpointNote.js';
 import { readCheckpointRecord, recordPath } from '../audit/checkpointRecord.js';
 import { CLI_SOURCE } from '../audit/entries.js';
@@ -45,9 +45,7 @@ async function withSignet<T>(config: Config, work: (signet: Signet) => Promise<T
     return await work(signet);
   } finally {
     // Seal what this run wrote, so the chain is whole even when no server is running.
-    for (const orgId of await redis.smembers(signet.keys.auditUnsealed)) {
-      await sealAuditChain(redis, signet.keys, signet.auditKey, orgId, config.publicUrl);
-    }
+    await signet.store.auditLog.sealPending(signet.auditKey, config.publicUrl);
     redis.disconnect();
     await local?.stop();
   }
@@ -143,7 +141,7 @@ export const OPERATOR_COMMANDS = {
       const recorded = await readCheckpointRecord(config.auditCheckpointDir, config.SIGNET_REDIS_PREFIX, signet.auditKey.publicKey, orgId);
       const source = `the data directory's record (${recordPath(config.auditCheckpointDir, config.SIGNET_REDIS_PREFIX, orgId)})`;
       for (const { size, hash } of recorded) known.push({ size, hash, source });
-      return verifyAuditChain(signet.redis, signet.keys, signet.auditKey.publicKey, orgId, known);
+      return signet.store.auditLog.verify(signet.auditKey.publicKey, orgId, known);
     });
     console.log(JSON.stringify(result, null, 2));
     return result.ok ? 0 : 1;
@@ -152,7 +150,7 @@ export const OPERATOR_COMMANDS = {
     need(values, 'org');
     const config = loadConfig();
     const note = await withSignet(config, async (signet) =>
-      currentCheckpoint(signet.redis, signet.keys, signet.auditKey, config.publicUrl, await orgIdOf(signet, values.org as string)),
+      signet.store.auditLog.checkpoint(signet.auditKey, config.publicUrl, await orgIdOf(signet, values.org as string)),
     );
     if (!note) throw new CommandFailure('NOT_FOUND', `The audit log of "${values.org}" has no validly signed checkpoint`);
     process.stdout.write(note);

@@ -48,7 +48,7 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
   api.get('/readyz', run(async (_req, res) => {
     // A draining node takes nothing new: load balancers move its traffic elsewhere.
     if (status.draining) throw new CommandFailure('UNAVAILABLE', 'This node is shutting down');
-    await withinDeadline(signet.redis.ping(), config.SIGNET_COMMAND_DEADLINE_MS);
+    await withinDeadline(signet.store.ping(), config.SIGNET_COMMAND_DEADLINE_MS);
     res.json({ ok: true } satisfies Ready);
   }));
   api.get('/metrics', run(async (_req, res) => {
@@ -71,10 +71,8 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
   // attempt is refused before the password is checked (argon2id costs CPU) and is not audited.
   const LOGIN_FAILURES_ALLOWED = 10;
   const LOGIN_WINDOW_SECONDS = 15 * 60;
-  const failureCounter = (keyPrefix: string, points: number) =>
-    new RateLimiterRedis({ storeClient: signet.redis, keyPrefix, points, duration: LOGIN_WINDOW_SECONDS, rejectIfRedisNotReady: true });
-  const failuresPerAccount = failureCounter(`${signet.keys.rateLimit}:login`, LOGIN_FAILURES_ALLOWED);
-  const failuresPerAddress = failureCounter(`${signet.keys.rateLimit}:login-address`, config.SIGNET_LOGIN_FAILURES_PER_ADDRESS);
+  const failuresPerAccount = signet.store.rateLimits.failureCounter('login', LOGIN_FAILURES_ALLOWED, LOGIN_WINDOW_SECONDS);
+  const failuresPerAddress = signet.store.rateLimits.failureCounter('login-address', config.SIGNET_LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_SECONDS);
 
   /** Runs a password check unless a count is at its limit; a failure (UNAUTHENTICATED or `alsoFailed`) counts in both. */
   async function guarded<T>(req: Request, accountKey: string, what: string, attempt: () => Promise<T>, alsoFailed: ErrorCode[] = []): Promise<T> {
@@ -151,7 +149,7 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
   }));
 
   api.get('/api/v1/setup', run(async (_req, res) => {
-    res.json({ ok: true, result: { needed: (await signet.redis.exists(signet.keys.setupToken)) === 1 } satisfies SetupStatus });
+    res.json({ ok: true, result: { needed: await signet.store.organizations.setupToken.pending() } satisfies SetupStatus });
   }));
   api.post('/api/v1/setup', run(async (req, res) => {
     requireOriginWhenSent(req);

@@ -17,6 +17,8 @@ import { chatChannelStore } from './chatChannels.js';
 import { buildSystemStore } from './buildSystems.js';
 import { dashboardStore } from './dashboard.js';
 import { auditLogStore } from './auditLog.js';
+import { actorRecordStore } from './actorRecords.js';
+import { rateLimitStore } from './rateLimit.js';
 import { accountStores } from './accounts.js';
 
 export function openEntityStores(redis: Redis, keys: RedisKeys) {
@@ -37,6 +39,8 @@ export function openEntityStores(redis: Redis, keys: RedisKeys) {
     buildSystems: buildSystemStore(redis, keys),
     dashboard: dashboardStore(redis, keys),
     auditLog: auditLogStore(redis, keys),
+    actorRecords: actorRecordStore(redis, keys),
+    rateLimits: rateLimitStore(redis, keys),
     ...accountStores(redis, keys),
   };
 }

@@ -19,6 +19,8 @@ export interface Store extends EntityStores {
    */
   readonly commitOrigin: string;
   commit(plan: CommitPlan): Promise<Committed>;
+  /** Whether Redis answers (a node's readiness). */
+  ping(): Promise<string>;
 }
 
 export function openStore(config: Config, redis: Redis): Store {
@@ -30,6 +32,7 @@ export function openStore(config: Config, redis: Redis): Store {
     redis,
     keys,
     commitOrigin,
+    ping: () => redis.ping(),
     commit: (plan) => durably(redis, config, () => commit(redis, keys, config.SIGNET_EVENT_RETENTION, plan, publish)),
   };
 }
