@@ -101,7 +101,7 @@ export async function startSignetNode({ config, redis: redisTarget, logger, serv
   const stopSubscriberChecks = [sub, committedSub].map((client) => checkSubscriber(client, redisTarget));
   const stopRedisProbe = startRedisProbe(redis, metrics);
   // Where a commit's jobs go: signing and expiry jobs, owed mail, chat messages and webhook calls.
-  const signingQueue = openSigningQueue(redisTarget, { keys, logger: log, metrics });
+  const signingQueue = openSigningQueue(redisTarget, { prefix: keys.bullPrefix, logger: log, metrics });
   const outreachQueues = openOutreachQueues(redisTarget, { config, redis, keys, logger: log, metrics });
 
   // 2. The event feed: Socket.IO's rooms on the HTTP server (whose routes come last, step 6), what

@@ -19,6 +19,7 @@ import { dashboardStore } from './dashboard.js';
 import { auditLogStore } from './auditLog.js';
 import { actorRecordStore } from './actorRecords.js';
 import { rateLimitStore } from './rateLimit.js';
+import { commandAttemptStore } from './commandAttempts.js';
 import { accountStores } from './accounts.js';
 
 export function openEntityStores(redis: Redis, keys: RedisKeys) {
@@ -41,6 +42,7 @@ export function openEntityStores(redis: Redis, keys: RedisKeys) {
     auditLog: auditLogStore(redis, keys),
     actorRecords: actorRecordStore(redis, keys),
     rateLimits: rateLimitStore(redis, keys),
+    commandAttempts: commandAttemptStore(redis, keys),
     ...accountStores(redis, keys),
   };
 }
