@@ -1,6 +1,7 @@
 // The operator's commands of `signet` (org, operator, demo, audit). Run with the same
 // SIGNET_DATA_DIR (default ./data), REDIS_URL or REDIS_SENTINELS as a running server, they work on that server's
 // Redis. main.ts loads this module only when one of them runs, so `signet sign` needs none of it.
+import { auditLog } from '../audit/log.js';
 import os from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { ConfigError, loadConfig, type Config } from '../config.js';
@@ -45,7 +46,7 @@ async function withSignet<T>(config: Config, work: (signet: Signet) => Promise<T
     return await work(signet);
   } finally {
     // Seal what this run wrote, so the chain is whole even when no server is running.
-    await signet.store.auditLog.sealPending(signet.auditKey, config.publicUrl);
+    await auditLog(signet.store).sealPending(signet.auditKey, config.publicUrl);
     redis.disconnect();
     await local?.stop();
   }
@@ -141,7 +142,7 @@ export const OPERATOR_COMMANDS = {
       const recorded = await readCheckpointRecord(config.auditCheckpointDir, config.SIGNET_REDIS_PREFIX, signet.auditKey.publicKey, orgId);
       const source = `the data directory's record (${recordPath(config.auditCheckpointDir, config.SIGNET_REDIS_PREFIX, orgId)})`;
       for (const { size, hash } of recorded) known.push({ size, hash, source });
-      return signet.store.auditLog.verify(signet.auditKey.publicKey, orgId, known);
+      return auditLog(signet.store).verify(signet.auditKey.publicKey, orgId, known);
     });
     console.log(JSON.stringify(result, null, 2));
     return result.ok ? 0 : 1;
@@ -150,7 +151,7 @@ export const OPERATOR_COMMANDS = {
     need(values, 'org');
     const config = loadConfig();
     const note = await withSignet(config, async (signet) =>
-      signet.store.auditLog.checkpoint(signet.auditKey, config.publicUrl, await orgIdOf(signet, values.org as string)),
+      auditLog(signet.store).checkpoint(signet.auditKey, config.publicUrl, await orgIdOf(signet, values.org as string)),
     );
     if (!note) throw new CommandFailure('NOT_FOUND', `The audit log of "${values.org}" has no validly signed checkpoint`);
     process.stdout.write(note);

@@ -1,6 +1,7 @@
 // The REST API for CI (SPEC §8): submit (a streamed multipart upload), read, download, re-submit,
 // and the audit log as NDJSON. The same checks as the commands: actor loaded fresh, rate limit,
 // permission from the matrix (denials audited), validation that names the field.
+import { auditLog } from '../audit/log.js';
 import express, { type Request, type Response } from 'express';
 import busboy from 'busboy';
 import { createReadStream } from 'node:fs';
@@ -282,7 +283,7 @@ export function createSigningApi(signet: Signet, dispatcher: Dispatcher, auditWa
     const actor = await actorFor(req, req.params.org, 'audit:read', 'audit.export');
     const query = AuditExportQuery.safeParse(req.query);
     if (!query.success) throw invalidInput(query.error);
-    const entries = await signet.store.auditLog.after(actor.orgId, query.data.after, query.data.limit);
+    const entries = await auditLog(signet.store).after(actor.orgId, query.data.after, query.data.limit);
     res.type('application/x-ndjson');
     let last = query.data.after;
     const lines: string[] = [];

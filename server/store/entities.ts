@@ -16,7 +16,6 @@ import { certificateStore } from './certificates.js';
 import { chatChannelStore } from './chatChannels.js';
 import { buildSystemStore } from './buildSystems.js';
 import { dashboardStore } from './dashboard.js';
-import { auditLogStore } from './auditLog.js';
 import { actorRecordStore } from './actorRecords.js';
 import { rateLimitStore } from './rateLimit.js';
 import { commandAttemptStore } from './commandAttempts.js';
@@ -39,7 +38,6 @@ export function openEntityStores(redis: Redis, keys: RedisKeys) {
     chatChannels: chatChannelStore(redis, keys),
     buildSystems: buildSystemStore(redis, keys),
     dashboard: dashboardStore(redis, keys),
-    auditLog: auditLogStore(redis, keys),
     actorRecords: actorRecordStore(redis, keys),
     rateLimits: rateLimitStore(redis, keys),
     commandAttempts: commandAttemptStore(redis, keys),

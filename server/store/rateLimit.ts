@@ -7,7 +7,7 @@
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { RedisKeys } from './keys.js';
-import type { Principal } from '../auth/actor.js';
+import type { ActorPrincipal } from './actorRecords.js';
 import { rateLimited } from '../errors.js';
 
 /** The budget's window. */
@@ -36,7 +36,7 @@ return reply`;
 type CountingClient = Redis & { signetCountAndRead(keyCount: number, ...keysAndWindow: string[]): Promise<[number, number, ...Array<string | null>]> };
 
 /** Whose budget an action counts against: an API key's own, or the signed-in user's. */
-export function budgetKey(principal: Principal): string {
+export function budgetKey(principal: ActorPrincipal): string {
   return principal.kind === 'apiKey' ? `key:${principal.keyId}` : `user:${principal.userId}`;
 }
 

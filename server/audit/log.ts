@@ -1,16 +1,16 @@
 // The audit log as its readers see it: a page of an organization's entries, the chain verified, and
 // the current signed checkpoint, the entries after a sequence number (the REST export), and the
 // CLI's sealing of what it wrote. The chain itself is written only by the commit script and sealed
-// by the sealer (audit/chain.ts, sealer.ts); these are its reads, so commands name no Redis key.
+// by the sealer (chain.ts, sealer.ts); these are its reads over the store, so commands, the CLI and
+// the REST export name no Redis key.
 import type { KeyObject } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import type { RedisKeys } from './keys.js';
 import type { AuditEntry } from '../../src/lib/shared/entities.js';
-import { parseStoredEntry, queryAudit, type AuditFilter } from '../audit/query.js';
-import { currentCheckpoint, sealAuditChain, verifyAuditChain, type KnownCheckpoint } from '../audit/chain.js';
-import type { AuditSigningKey } from '../audit/signingKey.js';
+import type { Store } from '../store/store.js';
+import { parseStoredEntry, queryAudit, type AuditFilter } from './query.js';
+import { currentCheckpoint, sealAuditChain, verifyAuditChain, type KnownCheckpoint } from './chain.js';
+import type { AuditSigningKey } from './signingKey.js';
 
-export function auditLogStore(redis: Redis, keys: RedisKeys) {
+export function auditLog({ redis, keys }: Pick<Store, 'redis' | 'keys'>) {
   return {
     page: (orgId: string, filter: AuditFilter, before: number | undefined, limit: number) => queryAudit(redis, keys, orgId, filter, before, limit),
     verify: (publicKey: KeyObject, orgId: string, known: KnownCheckpoint[] = []) => verifyAuditChain(redis, keys, publicKey, orgId, known),
@@ -29,4 +29,4 @@ export function auditLogStore(redis: Redis, keys: RedisKeys) {
   };
 }
 
-export type AuditLogStore = ReturnType<typeof auditLogStore>;
+export type AuditLog = ReturnType<typeof auditLog>;
