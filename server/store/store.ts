@@ -1,7 +1,8 @@
-// The store as a node or a CLI run opens it: one Redis client, its keys, the entity modules that read and plan (entities.ts),
-// and `commit` (commit.ts), which writes a change with its audit entries and events in one atomic
-// call and publishes it on the commit channel; with SIGNET_DURABILITY=replicated it resolves once a
-// replica has it too. Acknowledging a commit to a client is the runtime's part (signet.ts `apply`).
+// The store as a node or a CLI run opens it: one Redis client, its keys, the entity modules that
+// read and plan (entities.ts), and `commit` (commit.ts), which writes a change with its audit
+// entries and events in one atomic call and publishes it on the commit channel; with
+// SIGNET_DURABILITY=replicated it resolves once a replica has it too. Acknowledging a commit to a
+// client is the runtime's part (signet.ts `apply`).
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
