@@ -1,5 +1,5 @@
 // Starts one Signet node. This is its composition root: it builds, in order, the store (Redis
-// clients, repositories, commit, the queues a commit hands jobs to), the event feed (Socket.IO's
+// clients, the entity modules, commit, the queues a commit hands jobs to), the event feed (Socket.IO's
 // rooms, what each socket may see, the commit channel that delivers into them), the runtime every
 // writer is handed (signet.ts), the commands and the socket server that runs them, the queues'
 // workers and the node's timers, and last HTTP (REST, the SvelteKit app) — handing each what it
@@ -101,7 +101,7 @@ export async function startSignetNode({ config, redis: redisTarget, logger, serv
   const stopSubscriberChecks = [sub, committedSub].map((client) => checkSubscriber(client, redisTarget));
   const stopRedisProbe = startRedisProbe(redis, metrics);
   // Where a commit's jobs go: signing and expiry jobs, owed mail, chat messages and webhook calls.
-  const signingQueue = openSigningQueue(redisTarget, { keys, logger: log, metrics });
+  const signingQueue = openSigningQueue(redisTarget, { prefix: keys.bullPrefix, logger: log, metrics });
   const outreachQueues = openOutreachQueues(redisTarget, { config, redis, keys, logger: log, metrics });
 
   // 2. The event feed: Socket.IO's rooms on the HTTP server (whose routes come last, step 6), what

@@ -1,5 +1,5 @@
 // The runtime every writer and reader is handed: configuration, the store (Redis, keys,
-// repositories), the audit key, the outbound client, the queues a commit may owe jobs to, and
+// entity modules), the audit key, the outbound client, the queues a commit may owe jobs to, and
 // `apply`, which commits a change with its audit entry and resolves once it may be acknowledged.
 // It is built complete by a composition root — server/index.ts for a node, standaloneSignet for
 // the CLI — and never changed afterwards.
@@ -7,7 +7,6 @@ import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { RedisKeys } from './store/keys.js';
-import type { Repositories } from './store/repositories.js';
 import type { CommitPlan, Committed } from './store/commit.js';
 import { openStore, type Store } from './store/store.js';
 import { actingContext, type Acting, type ActingContext } from './store/acting.js';
@@ -20,7 +19,6 @@ export interface Signet {
   readonly config: Config;
   readonly redis: Redis;
   readonly keys: RedisKeys;
-  readonly repos: Repositories;
   /** The store: its per-entity modules read scoped to an organization and plan every write (store/entities.ts). */
   readonly store: Store;
   readonly logger: Logger;
@@ -63,7 +61,6 @@ export function createSignet({ config, store, logger, auditKey, outbound, jobs, 
     config,
     redis: store.redis,
     keys: store.keys,
-    repos: store.repos,
     store,
     logger,
     auditKey,

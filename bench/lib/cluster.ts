@@ -166,7 +166,7 @@ export async function openSeeder(ctx: BenchContext, prefix: string): Promise<See
   const actors = new Map<string, Actor>();
 
   async function sessionCookie(userId: string): Promise<string> {
-    const user = (await signet.repos.user(userId))!.value;
+    const user = (await signet.store.users.get(userId))!.value;
     const { sessionId } = await createSessionFor(signet, user, CLI_SOURCE);
     return `${SESSION_COOKIE}=${sessionId}`;
   }
@@ -174,9 +174,9 @@ export async function openSeeder(ctx: BenchContext, prefix: string): Promise<See
   async function ownerActor(orgId: string): Promise<Actor> {
     const cached = actors.get(orgId);
     if (cached) return cached;
-    const org = (await signet.repos.org(orgId))!.value;
-    const owner = (await signet.repos.member(orgId, org.ownerId))!.value;
-    const actor = await actAsOwner(signet.redis, signet.keys, orgId, { type: 'user', id: owner.userId, name: owner.name });
+    const org = (await signet.store.organizations.get(orgId))!.value;
+    const owner = (await signet.store.members.get(orgId, org.ownerId))!.value;
+    const actor = await actAsOwner(signet.store, orgId, { type: 'user', id: owner.userId, name: owner.name });
     actors.set(orgId, actor);
     return actor;
   }

@@ -203,10 +203,10 @@ async function notifyAuditViewers(
   verdict: Exclude<WatchVerdict, { status: 'ok' }>,
   markerValue: string,
 ): Promise<void> {
-  const { repos, store } = signet;
+  const { store } = signet;
   const last = await store.rollbackAlarms.last(orgId);
   if (last === markerValue) return;
-  const viewers = (await repos.members(orgId)).filter((member) => member.kind === 'user' && roleHas(member.role, 'audit:read'));
+  const viewers = (await store.members.list(orgId)).filter((member) => member.kind === 'user' && roleHas(member.role, 'audit:read'));
   const shows = verdict.redis ? `${verdict.redis.size} entries` : 'no validly signed head';
   const body =
     verdict.status === 'rolledBack'

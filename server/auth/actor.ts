@@ -6,8 +6,8 @@ import { permissionsOf, type Permission, type StoredRole } from '../../src/lib/s
 import type { AuditActor } from '../../src/lib/shared/entities.js';
 import type { RedisKeys } from '../store/keys.js';
 import type { ApiKeyRecord, MemberRecord, OrganizationRecord, SessionRecord, UserRecord } from '../store/records.js';
-import { actorRecordKeys } from '../store/actorRecords.js';
-import { accountStores } from '../store/accounts.js';
+import { actorRecordKeys, actorRecordStore } from '../store/actorRecords.js';
+import type { AccountStores } from '../store/accounts.js';
 import { CommandFailure } from '../errors.js';
 import { parseApiKeyToken, sameHash, tokenHash } from './secrets.js';
 
@@ -57,7 +57,7 @@ export { actorRecordKeys };
 
 /** Loads the actor in one round trip (the records of actorRecordKeys). */
 export async function loadActor(redis: Redis, keys: RedisKeys, principal: Principal): Promise<Actor> {
-  return actorFromRecords(principal, await redis.mget(actorRecordKeys(keys, principal)));
+  return actorFromRecords(principal, await actorRecordStore(redis, keys).read(principal));
 }
 
 /** The actor as its records (read with actorRecordKeys, in that order) say it is now. */
@@ -151,10 +151,10 @@ function liveOrg(orgRaw: string | null): OrganizationRecord {
 }
 
 /** Resolves an `sgn_…` token to its principal, checking the secret against the stored hash. */
-export async function authenticateApiKey(redis: Redis, keys: RedisKeys, token: string): Promise<Principal> {
+export async function authenticateApiKey(stores: Pick<AccountStores, 'apiKeys'>, token: string): Promise<Principal> {
   const parsed = parseApiKeyToken(token);
   if (!parsed) throw unauthenticated('The API key is malformed');
-  const key = await accountStores(redis, keys).apiKeys.forToken(parsed.keyId);
+  const key = await stores.apiKeys.forToken(parsed.keyId);
   if (!key) throw unauthenticated('The API key is not valid');
   if (!sameHash(key.secretHash, tokenHash(parsed.secret))) throw unauthenticated('The API key is not valid');
   if (isExpired(key.expiresAt)) throw unauthenticated('This API key has expired');
@@ -163,12 +163,11 @@ export async function authenticateApiKey(redis: Redis, keys: RedisKeys, token: s
 
 /** Resolves a session cookie and the chosen organization (slug, or the only one) to a principal. */
 export async function authenticateSession(
-  redis: Redis,
-  keys: RedisKeys,
+  stores: Pick<AccountStores, 'sessions' | 'organizations' | 'users' | 'members'>,
   sessionId: string,
   orgSlug: string | undefined,
 ): Promise<Principal> {
-  const { sessions, organizations, users, members } = accountStores(redis, keys);
+  const { sessions, organizations, users, members } = stores;
   const sessionHash = tokenHash(sessionId);
   const session = (await sessions.get(sessionHash))?.value;
   if (!session || isExpired(session.expiresAt)) throw unauthenticated('Your session has ended; sign in again');
@@ -191,8 +190,8 @@ export async function authenticateSession(
  * The organization's owner as an actor, for work done on the owner's behalf outside a connection
  * (the CLI's demo data, benchmark seeding). `audit` says who really acted.
  */
-export async function ownerActor(redis: Redis, keys: RedisKeys, orgId: string, audit: AuditActor): Promise<Actor> {
-  const { organizations, members } = accountStores(redis, keys);
+export async function ownerActor(stores: Pick<AccountStores, 'organizations' | 'members'>, orgId: string, audit: AuditActor): Promise<Actor> {
+  const { organizations, members } = stores;
   const orgRaw = (await organizations.get(orgId))?.raw ?? null;
   const org = liveOrg(orgRaw ?? null);
   const owner = (await members.get(orgId, org.ownerId))!.value;

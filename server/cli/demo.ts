@@ -41,14 +41,14 @@ const DEMO_ARTIFACT_CONFIGS = { authenticode: 'windows', openpgp: 'linux' } as c
 
 /** Runs a command as the organization's owner, with the operator named in the audit log. */
 async function asOwner<T>(signet: Signet, orgId: string, actorAudit: AuditActor, name: string, input: unknown): Promise<T> {
-  const actor = await ownerActor(signet.redis, signet.keys, orgId, actorAudit);
+  const actor = await ownerActor(signet.store, orgId, actorAudit);
   const command = COMMANDS_BY_NAME.get(name)!;
   const context = createCommandContext(signet, NO_NODE_SERVICES, command.name, actor, CLI_SOURCE);
   return (await command.handler(context, command.input.parse(input) as never)) as T;
 }
 
 async function ensureDemoSigning(signet: Signet, orgId: string, actor: AuditActor, people: { admin: string; member: string; owner: string; ciUser: string }) {
-  let projectId = await signet.repos.projectIdBySlug(orgId, DEMO_PROJECT);
+  let projectId = (await signet.store.projects.bySlug(orgId, DEMO_PROJECT))?.value.id;
   if (!projectId) {
     const created = await asOwner<{ project: { id: string } }>(signet, orgId, actor, 'project.create', {
       slug: DEMO_PROJECT,
@@ -58,7 +58,7 @@ async function ensureDemoSigning(signet: Signet, orgId: string, actor: AuditActo
     });
     projectId = created.project.id;
   }
-  let certificateId = await signet.redis.hget(signet.keys.certificateSlugs(orgId), DEMO_CERTIFICATE);
+  let certificateId = await signet.store.certificates.idBySlug(orgId, DEMO_CERTIFICATE);
   if (!certificateId) {
     const certificate = await asOwner<{ id: string }>(signet, orgId, actor, 'certificate.generate', {
       slug: DEMO_CERTIFICATE,
@@ -71,7 +71,7 @@ async function ensureDemoSigning(signet: Signet, orgId: string, actor: AuditActo
     });
     certificateId = certificate.id;
   }
-  if (signet.config.pkcs11 && !(await signet.redis.hexists(signet.keys.certificateSlugs(orgId), DEMO_TOKEN_CERTIFICATE))) {
+  if (signet.config.pkcs11 && !(await signet.store.certificates.slugTaken(orgId, DEMO_TOKEN_CERTIFICATE))) {
     await asOwner(signet, orgId, actor, 'certificate.generate', {
       slug: DEMO_TOKEN_CERTIFICATE,
       name: 'Demo token-held certificate',
@@ -88,7 +88,7 @@ async function ensureDemoSigning(signet: Signet, orgId: string, actor: AuditActo
     { slug: DEMO_ARTIFACT_CONFIGS.openpgp, name: 'Linux (OpenPGP)', signatureFormat: 'openpgp-detached' },
   ];
   for (const config of configs) {
-    if (await signet.redis.hexists(signet.keys.artifactConfigSlugs(projectId), config.slug)) continue;
+    if (await signet.store.artifactConfigs.slugTaken(projectId, config.slug)) continue;
     await asOwner(signet, orgId, actor, 'artifactConfig.create', { projectId, ...config });
   }
   const everyone = [people.ciUser, people.member, people.admin, people.owner];
@@ -100,7 +100,7 @@ async function ensureDemoSigning(signet: Signet, orgId: string, actor: AuditActo
     { slug: DEMO_POLICIES.openpgp, name: 'OpenPGP signing', requiredApprovals: 0, approvers: [], submitters: everyone },
   ];
   for (const policy of policies) {
-    if (await signet.redis.hexists(signet.keys.policySlugs(projectId), policy.slug)) continue;
+    if (await signet.store.policies.slugTaken(projectId, policy.slug)) continue;
     await asOwner(signet, orgId, actor, 'policy.create', { projectId, certificateId, ...policy });
   }
 }
@@ -141,7 +141,7 @@ export async function runDemo(signet: Signet, actor: AuditActor): Promise<DemoCr
     ciUser,
     project: DEMO_PROJECT,
     certificate: DEMO_CERTIFICATE,
-    tokenCertificate: (await signet.redis.hexists(signet.keys.certificateSlugs(orgId), DEMO_TOKEN_CERTIFICATE)) ? DEMO_TOKEN_CERTIFICATE : null,
+    tokenCertificate: (await signet.store.certificates.slugTaken(orgId, DEMO_TOKEN_CERTIFICATE)) ? DEMO_TOKEN_CERTIFICATE : null,
     policies: { ...DEMO_POLICIES },
     artifactConfigurations: { ...DEMO_ARTIFACT_CONFIGS },
   };

@@ -1,6 +1,7 @@
 // The operator's commands of `signet` (org, operator, demo, audit). Run with the same
 // SIGNET_DATA_DIR (default ./data), REDIS_URL or REDIS_SENTINELS as a running server, they work on that server's
 // Redis. main.ts loads this module only when one of them runs, so `signet sign` needs none of it.
+import { auditLog } from '../audit/log.js';
 import os from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { ConfigError, loadConfig, type Config } from '../config.js';
@@ -8,7 +9,7 @@ import { createLogger } from '../logger.js';
 import { configuredRedis, connectRedis } from '../store/redis.js';
 import { ensureLocalRedis, type LocalRedis } from '../store/localRedis.js';
 import { standaloneSignet, type Signet } from '../signet.js';
-import { currentCheckpoint, sealAuditChain, verifyAuditChain, type KnownCheckpoint } from '../audit/chain.js';
+import type { KnownCheckpoint } from '../audit/chain.js';
 import { CheckpointError, openCheckpoint } from '../audit/checkpointNote.js';
 import { readCheckpointRecord, recordPath } from '../audit/checkpointRecord.js';
 import { CLI_SOURCE } from '../audit/entries.js';
@@ -45,9 +46,7 @@ async function withSignet<T>(config: Config, work: (signet: Signet) => Promise<T
     return await work(signet);
   } finally {
     // Seal what this run wrote, so the chain is whole even when no server is running.
-    for (const orgId of await redis.smembers(signet.keys.auditUnsealed)) {
-      await sealAuditChain(redis, signet.keys, signet.auditKey, orgId, config.publicUrl);
-    }
+    await auditLog(signet.store).sealPending(signet.auditKey, config.publicUrl);
     redis.disconnect();
     await local?.stop();
   }
@@ -143,7 +142,7 @@ export const OPERATOR_COMMANDS = {
       const recorded = await readCheckpointRecord(config.auditCheckpointDir, config.SIGNET_REDIS_PREFIX, signet.auditKey.publicKey, orgId);
       const source = `the data directory's record (${recordPath(config.auditCheckpointDir, config.SIGNET_REDIS_PREFIX, orgId)})`;
       for (const { size, hash } of recorded) known.push({ size, hash, source });
-      return verifyAuditChain(signet.redis, signet.keys, signet.auditKey.publicKey, orgId, known);
+      return auditLog(signet.store).verify(signet.auditKey.publicKey, orgId, known);
     });
     console.log(JSON.stringify(result, null, 2));
     return result.ok ? 0 : 1;
@@ -152,7 +151,7 @@ export const OPERATOR_COMMANDS = {
     need(values, 'org');
     const config = loadConfig();
     const note = await withSignet(config, async (signet) =>
-      currentCheckpoint(signet.redis, signet.keys, signet.auditKey, config.publicUrl, await orgIdOf(signet, values.org as string)),
+      auditLog(signet.store).checkpoint(signet.auditKey, config.publicUrl, await orgIdOf(signet, values.org as string)),
     );
     if (!note) throw new CommandFailure('NOT_FOUND', `The audit log of "${values.org}" has no validly signed checkpoint`);
     process.stdout.write(note);

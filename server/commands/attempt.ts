@@ -18,7 +18,7 @@ import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
 import { RequestId, type CommandAck, type CommandError } from '../../src/lib/shared/commands.js';
 import type { Actor, Principal } from '../auth/actor.js';
 import type { Signet } from '../signet.js';
-import { PreconditionFailed, type CommitPlan, type Committed, type WriteOp } from '../store/commit.js';
+import { PreconditionFailed, type CommitPlan, type Committed } from '../store/commit.js';
 import { isRedisUnavailable } from '../store/redis.js';
 import { openPrivateKey, sealPrivateKey, type SealedKey } from '../store/keyVault.js';
 import { CommandFailure, invalid } from '../errors.js';
@@ -32,12 +32,6 @@ const ANSWER_TTL_MS = 24 * 3600_000;
 const CLAIM_TTL_MS = 15_000;
 /** How often a retry looks whether the attempt it waits for has finished. */
 const WAIT_POLL_MS = 25;
-
-/** Sets or deletes a key only while it holds the expected value. */
-const COMPARE_AND_SET_LUA = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if ARGV[2] == '' then return redis.call('DEL', KEYS[1]) end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return 1`;
 
 const RESULT_LOST: CommandError = {
   code: 'CONFLICT',
@@ -118,13 +112,8 @@ export class CommandAttempt {
   private async apply(signet: Signet, plan: CommitPlan): Promise<Committed> {
     if (this.expired) throw new CommandFailure('UNAVAILABLE', 'The command deadline passed before this change was written; nothing was changed');
     const claim = this.claim;
-    const guarded: CommitPlan = claim
-      ? {
-          ...plan,
-          expect: [...(plan.expect ?? []), { key: claim.key, equals: claim.current }],
-          ops: [...(plan.ops ?? []), ['set', claim.key, claim.committed, ANSWER_TTL_MS] satisfies WriteOp],
-        }
-      : plan;
+    const guard = claim && signet.store.commandAttempts.guard(claim.key, claim.current, claim.committed, ANSWER_TTL_MS);
+    const guarded: CommitPlan = guard ? { ...plan, expect: [...(plan.expect ?? []), ...guard.expect], ops: [...(plan.ops ?? []), ...guard.ops] } : plan;
     this.committing++;
     try {
       const committed = await signet.apply(guarded);
@@ -189,7 +178,8 @@ function actorScope(principal: Principal): string {
 }
 
 export function createRequestIds(signet: Signet): RequestIds {
-  const { redis, config } = signet;
+  const { config } = signet;
+  const attempts = signet.store.commandAttempts;
   // Inputs may hold secrets (a PKCS#12 password): only a keyed hash of them is stored.
   const fingerprintKey = Buffer.from(hkdfSync('sha256', config.masterKey, Buffer.alloc(0), 'signet-command-fingerprint', 32));
   const fingerprintOf = (name: string, input: unknown) =>
@@ -199,16 +189,16 @@ export function createRequestIds(signet: Signet): RequestIds {
 
   return {
     async claim(attempt, actor, name, input, requestId) {
-      const key = signet.keys.commandAttempt(actor.orgId, actorScope(actor.principal), requestId.value);
+      const key = attempts.keyOf(actor.orgId, actorScope(actor.principal), requestId.value);
       const fingerprint = fingerprintOf(name, input);
       const running = stored({ s: 'running', a: attempt.id, f: fingerprint });
       while (!attempt.expired) {
-        if ((await redis.set(key, running, 'PX', CLAIM_TTL_MS, 'NX')) === 'OK') {
+        if (await attempts.claim(key, running, CLAIM_TTL_MS)) {
           attempt.waitingFor = null;
           attempt.claim = { key, current: running, committed: stored({ s: 'committed', a: attempt.id, f: fingerprint }), attemptId: attempt.id, fingerprint };
           return null;
         }
-        const raw = await redis.get(key);
+        const raw = await attempts.read(key);
         if (raw === null) continue; // freed meanwhile: claim it
         const earlier = JSON.parse(raw) as StoredAttempt;
         if (earlier.f !== fingerprint) throw invalid(requestId.field, 'was already used for another command or other input');
@@ -233,10 +223,10 @@ export function createRequestIds(signet: Signet): RequestIds {
         const sealed = sealPrivateKey(config.masterKey, Buffer.from(JSON.stringify(answer)), sealContext(claim.key));
         const done = stored({ s: 'done', a: claim.attemptId, f: claim.fingerprint, ack: sealed });
         // Only over this attempt's own committed marker.
-        await redis.eval(COMPARE_AND_SET_LUA, 1, claim.key, claim.committed, done, String(ANSWER_TTL_MS));
+        await attempts.replace(claim.key, claim.committed, done, ANSWER_TTL_MS);
       } else {
         // Nothing changed: the id is free again, so a retry runs the command.
-        await redis.eval(COMPARE_AND_SET_LUA, 1, claim.key, claim.current, '', '');
+        await attempts.replace(claim.key, claim.current, '', 0);
       }
     },
   };

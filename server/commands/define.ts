@@ -9,7 +9,6 @@ import type { PresenceEntry } from '../../src/lib/shared/events.js';
 import type { Actor } from '../auth/actor.js';
 import type { AuditWatch } from '../audit/rollbackWatch.js';
 import type { Signet } from '../signet.js';
-import type { Repositories } from '../store/repositories.js';
 import type { Store } from '../store/store.js';
 import type { Loaded, WritePlan } from '../store/plan.js';
 import type { AccessScope, Committed } from '../store/commit.js';
@@ -37,7 +36,6 @@ export interface CommandContext {
   name: CommandName;
   signet: Signet;
   node: NodeServices;
-  repos: Repositories;
   /** The store's per-entity modules: scoped reads and the plans of every write (store/entities.ts). */
   store: Store;
   actor: Actor;
@@ -85,7 +83,7 @@ export function createCommandContext(
   socketId?: string,
 ): CommandContext {
   const acting = signet.acting({ orgId: actor.orgId, actor: actor.audit, source, action: name, socketId });
-  return { name, socketId, signet, node, repos: signet.repos, store: signet.store, actor, source, commit: acting.commit };
+  return { name, socketId, signet, node, store: signet.store, actor, source, commit: acting.commit };
 }
 
 /** Refuses a URL the server may not send requests to (net/outbound.ts) as INVALID_INPUT on `field`, saying why. */

@@ -6,7 +6,7 @@
 // deadline per command, whatever Redis does. A command may carry a client-chosen request id: a retry
 // with it gets the original answer instead of a second application.
 import { CommandOptions, type CommandAck, type CommandError } from '../../src/lib/shared/commands.js';
-import { actorFromRecords, actorRecordKeys, loadActor, type Actor, type Principal } from '../auth/actor.js';
+import { actorFromRecords, type Actor, type Principal } from '../auth/actor.js';
 import type { AuditSource } from '../audit/entries.js';
 import { auditDenial } from '../audit/denial.js';
 import { isRedisUnavailable } from '../store/redis.js';
@@ -14,11 +14,9 @@ import type { Signet } from '../signet.js';
 import { COMMANDS_BY_NAME } from './registry.js';
 import { createCommandContext, type AnyCommand, type NodeServices } from './define.js';
 import { CommandFailure, invalid, invalidInput, rateLimited } from '../errors.js';
-import { budgetKey, createActorBudgets } from './rateLimit.js';
+import { budgetKey } from '../store/rateLimit.js';
 import { CommandAttempt, createRequestIds, parseRequestId, type RequestIdOf } from './attempt.js';
 import type { Metrics } from '../metrics.js';
-
-const TOUCH_KEY_LUA = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('SET', KEYS[2], ARGV[1]) end return 1";
 
 /**
  * Commands of one actor that run at once on a node; more wait their turn, up to a queue of
@@ -72,7 +70,7 @@ export const SHUTTING_DOWN: CommandError = {
 };
 
 export function createDispatcher(signet: Signet, node: NodeServices, metrics: Metrics): Dispatcher {
-  const budgets = createActorBudgets(signet.redis, signet.keys.rateLimit, signet.config.SIGNET_RATE_LIMIT_PER_MINUTE, signet.config.rateLimitBurst);
+  const budgets = signet.store.rateLimits.actorBudgets(signet.config.SIGNET_RATE_LIMIT_PER_MINUTE, signet.config.rateLimitBurst);
   const { points } = budgets;
 
   // An API key's last-used time, written at most every 10 s per key and node (it is not audited:
@@ -82,10 +80,7 @@ export function createDispatcher(signet: Signet, node: NodeServices, metrics: Me
     const now = Date.now();
     if (now - (keyTouchedAt.get(keyId) ?? 0) < 10_000) return;
     keyTouchedAt.set(keyId, now);
-    // Only while the key exists, so a touch racing a revocation leaves nothing behind.
-    signet.redis
-      .eval(TOUCH_KEY_LUA, 2, signet.keys.apiKey(keyId), signet.keys.apiKeyLastUsed(keyId), new Date(now).toISOString())
-      .catch(() => keyTouchedAt.delete(keyId));
+    signet.store.apiKeys.touch(keyId, new Date(now)).catch(() => keyTouchedAt.delete(keyId));
   }
 
   /**
@@ -107,7 +102,7 @@ export function createDispatcher(signet: Signet, node: NodeServices, metrics: Me
   /** The one audit entry of an actor's window over the limit (not one per refused command). */
   async function auditLimited(principal: Principal, action: string, source: AuditSource): Promise<void> {
     try {
-      const actor = await loadActor(signet.redis, signet.keys, principal);
+      const actor = actorFromRecords(principal, await signet.store.actorRecords.read(principal));
       const reason = `over the rate limit of ${points} commands a minute; the rest of this minute's commands are refused without an entry each`;
       await auditDenial(signet, actor, action, reason, source);
     } catch (error) {
@@ -165,7 +160,7 @@ export function createDispatcher(signet: Signet, node: NodeServices, metrics: Me
       // One call for the shared count and the actor as it is now. Only commands running when
       // Redis first refuses an actor (at most IN_FLIGHT_PER_ACTOR per node and window) read an
       // actor for nothing; the refusals after them come from memory.
-      const records = await countShared(principal, command.name, sent.source, actorRecordKeys(signet.keys, principal));
+      const records = await countShared(principal, command.name, sent.source, signet.store.actorRecords.keysOf(principal));
       const actor = actorFromRecords(principal, records);
       if (sent.requestId) {
         const earlier = await requestIds.claim(attempt, actor, command.name, sent.input, sent.requestId);

@@ -107,13 +107,13 @@ export const listGrants = defineCommand({
 export const proposeGrant = defineCommand({
   name: 'grant.propose',
   async handler(context, input) {
-    const { actor, repos, store, signet } = context;
+    const { actor, store, signet } = context;
     const loadedPolicy = await policyInOrg(context, input.policyId);
     const policy = loadedPolicy.value;
     if (!policy.approvers.includes(actor.userId)) throw forbidden(`You are not an approver of signing policy ${policy.slug}; only its approvers grant pre-approved windows`);
     if (input.granteeId === actor.userId) throw forbidden('A submitter never grants themselves a pre-approved window');
     if (policy.requiredApprovals === 0) throw invalid('policyId', `signing policy ${policy.slug} needs no approval: there is nothing to pre-approve`);
-    const members = new Map((await repos.members(actor.orgId)).map((m) => [m.userId, m]));
+    const members = new Map((await store.members.list(actor.orgId)).map((m) => [m.userId, m]));
     const grantee = members.get(input.granteeId);
     if (!grantee) throw invalid('granteeId', `${input.granteeId} is not a member of this organization`);
     if (!policy.submitters.includes(grantee.userId)) throw invalid('granteeId', `${grantee.name} is not a submitter of signing policy ${policy.slug}`);
@@ -179,7 +179,7 @@ function activeNote(grant: GrantRecord): NotificationDraft {
 export const cosignGrant = defineCommand({
   name: 'grant.cosign',
   async handler(context, input) {
-    const { actor, repos } = context;
+    const { actor, store } = context;
     return retryOnConcurrentChange(async () => {
       const { stored, grant, loadedPolicy, policy } = await grantWithPolicy(context, input.grantId);
       if (!policy.approvers.includes(actor.userId)) throw forbidden(`You are not an approver of signing policy ${policy.slug}; only its approvers co-sign its windows`);
@@ -193,7 +193,7 @@ export const cosignGrant = defineCommand({
       const backing = cosigners.filter((c) => policy.approvers.includes(c.userId)).length;
       const signed: GrantRecord = { ...grant, cosigners, version: grant.version + 1 };
       const after = backing >= cosignersNeeded(policy) ? opened(signed, now) : signed;
-      const members = new Map((await repos.members(actor.orgId)).map((m) => [m.userId, m]));
+      const members = new Map((await store.members.list(actor.orgId)).map((m) => [m.userId, m]));
       const tell =
         after.status === 'active'
           ? [grant.granteeId, ...grant.cosigners.map((c) => c.userId)].map((id) => ({ member: members.get(id), note: activeNote(after) }))
@@ -206,7 +206,7 @@ export const cosignGrant = defineCommand({
 export const revokeGrant = defineCommand({
   name: 'grant.revoke',
   async handler(context, input) {
-    const { actor, repos } = context;
+    const { actor, store } = context;
     return retryOnConcurrentChange(async () => {
       const { stored, grant, loadedPolicy, policy } = await grantWithPolicy(context, input.grantId);
       if (!policy.approvers.includes(actor.userId) && !actor.permissions.has('policy:write')) {
@@ -222,7 +222,7 @@ export const revokeGrant = defineCommand({
         revokeReason: input.reason || null,
         version: grant.version + 1,
       };
-      const members = new Map((await repos.members(actor.orgId)).map((m) => [m.userId, m]));
+      const members = new Map((await store.members.list(actor.orgId)).map((m) => [m.userId, m]));
       const note: NotificationDraft = {
         kind: 'grant.revoked',
         title: `Pre-approved window revoked: ${grant.projectSlug}/${grant.policySlug}`,

@@ -40,7 +40,7 @@ export const markNotificationsRead = defineCommand({
 
 export const notificationSettings = defineCommand({
   name: 'notification.settings',
-  async handler({ actor, repos, store, commit, signet }, input) {
+  async handler({ actor, store, commit, signet }, input) {
     const [before, emailOff] = await Promise.all([store.notifications.settings(actor.orgId, actor.userId), store.notifications.emailOff(actor.orgId)]);
     const emailBefore = !emailOff.has(actor.userId);
     const settings = (policies: Record<string, NotificationLevel>, email: boolean) => ({
@@ -56,8 +56,8 @@ export const notificationSettings = defineCommand({
     // A level for a policy of this organization, or the reset of one set earlier (its policy may be gone since).
     for (const [index, { policyId }] of set.entries()) {
       if (Object.hasOwn(before, policyId)) continue;
-      const policy = await repos.policy(policyId);
-      if (!policy || policy.value.orgId !== actor.orgId) throw invalid(`set.${index}.policyId`, `no signing policy ${policyId} in this organization`);
+      const policy = await store.policies.get(actor.orgId, policyId);
+      if (!policy) throw invalid(`set.${index}.policyId`, `no signing policy ${policyId} in this organization`);
     }
 
     const changes: AuditChanges = Object.fromEntries(

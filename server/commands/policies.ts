@@ -13,11 +13,11 @@ import { dropUndefined, projectInOrg } from './projects.js';
 
 /** Checks a policy's references and rules; returns it with Open Source rules applied. */
 async function validatedPolicy(context: CommandContext, policy: PolicyRecord, project: ProjectRecord): Promise<PolicyRecord> {
-  const { actor, repos, store } = context;
+  const { actor, store } = context;
   const certificate = await store.certificates.get(actor.orgId, policy.certificateId);
   if (!certificate) throw invalid('certificateId', `no certificate ${policy.certificateId} in this organization`);
   if (certificate.value.disabled) throw invalid('certificateId', `certificate "${certificate.value.name}" is disabled`);
-  const members = new Map((await repos.members(actor.orgId)).map((m) => [m.userId, m]));
+  const members = new Map((await store.members.list(actor.orgId)).map((m) => [m.userId, m]));
   for (const field of ['submitters', 'approvers'] as const) {
     for (const userId of policy[field]) {
       const member = members.get(userId);

@@ -19,7 +19,7 @@ async function requestInOrg({ actor, store }: CommandContext, requestId: string)
 
 export const listRequests = defineCommand({
   name: 'request.list',
-  async handler({ actor, repos, store }, input) {
+  async handler({ actor, store }, input) {
     const limit = input.limit ?? 50;
     const matches = (request: RequestRecord) =>
       (!input.projectId || request.projectId === input.projectId) &&
@@ -30,7 +30,7 @@ export const listRequests = defineCommand({
       const waiting = (await store.requests.waiting(actor.orgId)).filter(matches);
       const policies = new Map<string, PolicyRecord | null>();
       for (const request of waiting) {
-        if (!policies.has(request.policyId)) policies.set(request.policyId, (await repos.policy(request.policyId))?.value ?? null);
+        if (!policies.has(request.policyId)) policies.set(request.policyId, (await store.policies.get(actor.orgId, request.policyId))?.value ?? null);
       }
       const mine = waiting.filter((request) => decisionRefusal(request, policies.get(request.policyId) ?? null, actor.userId) === null);
       return { requests: mine.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit), nextBefore: null, total: mine.length };
@@ -71,7 +71,7 @@ export const getRequest = defineCommand({
 
 /** An approver acting now (rules.ts): named in the policy as it is now, and never the submitter. */
 async function approverCheck(context: CommandContext, request: RequestRecord, verb: 'approve' | 'deny') {
-  const policy = (await context.repos.policy(request.policyId))?.value ?? null;
+  const policy = (await context.store.policies.get(request.orgId, request.policyId))?.value ?? null;
   switch (decisionRefusal(request, policy, context.actor.userId)) {
     case 'notWaiting':
       throw conflict(`The request is ${request.workflowStatus}, not waiting for approval`, request);
@@ -202,7 +202,7 @@ export const cancelRequest = defineCommand({
         ...withStatus(request, 'Canceled'),
         failureReason: `canceled by ${context.actor.name}${input.reason ? `: ${input.reason}` : ''}`,
       },
-      policy: (await context.repos.policy(request.policyId))?.value ?? null,
+      policy: (await context.store.policies.get(request.orgId, request.policyId))?.value ?? null,
       actorUserId: context.actor.userId,
       comment: input.reason,
     });
@@ -219,20 +219,20 @@ export const resubmitRequest = defineCommand({
 
 /** Re-submission (command and REST): a new request from a final one, checked against the new policy. */
 export async function resubmit(
-  context: Pick<CommandContext, 'signet' | 'actor' | 'source' | 'repos'>,
+  context: Pick<CommandContext, 'signet' | 'actor' | 'source' | 'store'>,
   original: RequestRecord,
   options: { policyId?: string; description?: string; originToken?: string },
 ) {
-  const { signet, actor, source, repos } = context;
+  const { signet, actor, source, store } = context;
   const refusal = resubmitRefusal(original, actor);
   if (refusal === 'notSubmitterOrAdmin') throw forbidden('Only the submitter or an administrator may re-submit a signing request');
   if (refusal === 'notFinal') throw conflict(`The request is ${original.workflowStatus}; only a finished request can be re-submitted`, original);
-  const project = (await repos.project(original.projectId))?.value;
+  const project = (await store.projects.get(original.orgId, original.projectId))?.value;
   if (!project) throw conflict(`Project ${original.projectSlug} was deleted`);
-  const policy = (await repos.policy(options.policyId ?? original.policyId))?.value;
-  if (!policy || policy.orgId !== actor.orgId) throw invalid('policyId', `no signing policy ${options.policyId ?? original.policySlug}`);
+  const policy = (await store.policies.get(actor.orgId, options.policyId ?? original.policyId))?.value;
+  if (!policy) throw invalid('policyId', `no signing policy ${options.policyId ?? original.policySlug}`);
   if (policy.projectId !== project.id) throw invalid('policyId', `signing policy ${policy.slug} belongs to another project`);
-  const artifactConfig = (await repos.artifactConfig(original.artifactConfigId))?.value ?? (await repos.artifactConfigs(project.id)).find((c) => c.isDefault);
+  const artifactConfig = (await store.artifactConfigs.get(original.orgId, original.artifactConfigId))?.value ?? (await store.artifactConfigs.ofProject(project.id)).find((c) => c.isDefault);
   if (!artifactConfig) throw conflict(`Project ${project.slug} has no artifact configuration to use`);
   const requestId = newRequestId();
   const from = artifactPaths(signet.config, original.orgId, original.id);

@@ -48,7 +48,7 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
   api.get('/readyz', run(async (_req, res) => {
     // A draining node takes nothing new: load balancers move its traffic elsewhere.
     if (status.draining) throw new CommandFailure('UNAVAILABLE', 'This node is shutting down');
-    await withinDeadline(signet.redis.ping(), config.SIGNET_COMMAND_DEADLINE_MS);
+    await withinDeadline(signet.store.ping(), config.SIGNET_COMMAND_DEADLINE_MS);
     res.json({ ok: true } satisfies Ready);
   }));
   api.get('/metrics', run(async (_req, res) => {
@@ -71,10 +71,8 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
   // attempt is refused before the password is checked (argon2id costs CPU) and is not audited.
   const LOGIN_FAILURES_ALLOWED = 10;
   const LOGIN_WINDOW_SECONDS = 15 * 60;
-  const failureCounter = (keyPrefix: string, points: number) =>
-    new RateLimiterRedis({ storeClient: signet.redis, keyPrefix, points, duration: LOGIN_WINDOW_SECONDS, rejectIfRedisNotReady: true });
-  const failuresPerAccount = failureCounter(`${signet.keys.rateLimit}:login`, LOGIN_FAILURES_ALLOWED);
-  const failuresPerAddress = failureCounter(`${signet.keys.rateLimit}:login-address`, config.SIGNET_LOGIN_FAILURES_PER_ADDRESS);
+  const failuresPerAccount = signet.store.rateLimits.failureCounter('login', LOGIN_FAILURES_ALLOWED, LOGIN_WINDOW_SECONDS);
+  const failuresPerAddress = signet.store.rateLimits.failureCounter('login-address', config.SIGNET_LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_SECONDS);
 
   /** Runs a password check unless a count is at its limit; a failure (UNAUTHENTICATED or `alsoFailed`) counts in both. */
   async function guarded<T>(req: Request, accountKey: string, what: string, attempt: () => Promise<T>, alsoFailed: ErrorCode[] = []): Promise<T> {
@@ -143,15 +141,15 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
   api.get('/api/v1/auth/session', run(async (req, res) => {
     const sessionId = sessionIdOf(req);
     if (!sessionId) throw new CommandFailure('UNAUTHENTICATED', 'Not signed in');
-    const session = await signet.repos.session(hashSession(sessionId));
-    const user = session ? (await signet.repos.user(session.value.userId))?.value : null;
+    const session = await signet.store.sessions.get(hashSession(sessionId));
+    const user = session ? (await signet.store.users.get(session.value.userId))?.value : null;
     if (!user) throw new CommandFailure('UNAUTHENTICATED', 'Not signed in');
     const orgs = await orgsOf(user.id);
     res.json({ ok: true, result: { user: presentUser(user), orgs } satisfies SignedIn });
   }));
 
   api.get('/api/v1/setup', run(async (_req, res) => {
-    res.json({ ok: true, result: { needed: (await signet.redis.exists(signet.keys.setupToken)) === 1 } satisfies SetupStatus });
+    res.json({ ok: true, result: { needed: await signet.store.organizations.setupToken.pending() } satisfies SetupStatus });
   }));
   api.post('/api/v1/setup', run(async (req, res) => {
     requireOriginWhenSent(req);
@@ -185,10 +183,10 @@ export function createApi(signet: Signet, dispatcher: Dispatcher, metrics: Metri
   }
 
   async function orgsOf(userId: string) {
-    const orgIds = await signet.repos.userOrgIds(userId);
+    const orgIds = await signet.store.users.orgIds(userId);
     const rows = await Promise.all(
       orgIds.map(async (orgId) => {
-        const [org, member] = await Promise.all([signet.repos.org(orgId), signet.repos.member(orgId, userId)]);
+        const [org, member] = await Promise.all([signet.store.organizations.get(orgId), signet.store.members.get(orgId, userId)]);
         return org && member && !org.value.deletedAt ? { slug: org.value.slug, name: org.value.name, role: member.value.role } : null;
       }),
     );

@@ -56,8 +56,8 @@ export function requireSameOrigin(signet: Signet, req: Request): void {
 export async function principalOf(signet: Signet, req: Request, orgSlug?: string): Promise<Principal> {
   const authorization = req.headers.authorization;
   if (authorization?.startsWith('Bearer ')) {
-    const principal = await authenticateApiKey(signet.redis, signet.keys, authorization.slice('Bearer '.length).trim());
-    if (orgSlug !== undefined && (await signet.repos.orgIdBySlug(orgSlug)) !== principal.orgId) {
+    const principal = await authenticateApiKey(signet.store, authorization.slice('Bearer '.length).trim());
+    if (orgSlug !== undefined && (await signet.store.organizations.idBySlug(orgSlug)) !== principal.orgId) {
       throw new CommandFailure('NOT_FOUND', `Organization "${orgSlug}" was not found for this API key`);
     }
     return principal;
@@ -67,7 +67,7 @@ export async function principalOf(signet: Signet, req: Request, orgSlug?: string
   // Reads too: a cross-site page must not even fetch with the cookie (downloads, audit export).
   requireSameOriginOrSafeNavigation(signet, req);
   const org = orgSlug ?? req.header('x-signet-org') ?? (typeof req.query.org === 'string' ? req.query.org : undefined);
-  return authenticateSession(signet.redis, signet.keys, sessionId, org);
+  return authenticateSession(signet.store, sessionId, org);
 }
 
 /** GET navigations (a download link clicked in the console) carry no Origin; everything else must. */

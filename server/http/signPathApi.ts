@@ -85,9 +85,9 @@ const SignPathResubmit = ResubmitInput.extend({ originalSigningRequestId: z.stri
 async function presentSignPathRequest(signet: Signet, orgInPath: string, request: RequestRecord): Promise<SignPathSigningRequest> {
   const self = `${signet.config.publicUrl}/api/v1/${encodeURIComponent(orgInPath)}/SigningRequests/${request.id}`;
   const [project, policy, artifactConfig] = await Promise.all([
-    signet.repos.project(request.projectId),
-    signet.repos.policy(request.policyId),
-    signet.repos.artifactConfig(request.artifactConfigId),
+    signet.store.projects.get(request.orgId, request.projectId),
+    signet.store.policies.get(request.orgId, request.policyId),
+    signet.store.artifactConfigs.get(request.orgId, request.artifactConfigId),
   ]);
   const origin = request.origin?.verified
     ? {
@@ -130,7 +130,7 @@ export function createSignPathApi(signet: Signet, dispatcher: Dispatcher): expre
 
   /** SignPath names the organization by its id; Signet's slug is accepted as well. */
   async function orgSlugOf(org: string): Promise<string> {
-    return (await signet.repos.org(org))?.value.slug ?? org;
+    return (await signet.store.organizations.get(org))?.value.slug ?? org;
   }
 
   const submit = run(async (req, res) => {

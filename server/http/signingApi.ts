@@ -1,6 +1,7 @@
 // The REST API for CI (SPEC §8): submit (a streamed multipart upload), read, download, re-submit,
 // and the audit log as NDJSON. The same checks as the commands: actor loaded fresh, rate limit,
 // permission from the matrix (denials audited), validation that names the field.
+import { auditLog } from '../audit/log.js';
 import express, { type Request, type Response } from 'express';
 import busboy from 'busboy';
 import { createReadStream } from 'node:fs';
@@ -8,9 +9,8 @@ import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import type { Permission } from '../../src/lib/shared/permissions.js';
 import { Description, RequestId } from '../../src/lib/shared/commands.js';
-import { loadActor, type Actor } from '../auth/actor.js';
+import { actorFromRecords, type Actor } from '../auth/actor.js';
 import { auditDenial } from '../audit/denial.js';
-import { parseStoredEntry } from '../audit/query.js';
 import { auditOrigin, noteVerifierKey } from '../audit/checkpointNote.js';
 import { checkpointFor } from '../commands/audit.js';
 import type { NodeServices } from '../commands/define.js';
@@ -113,7 +113,7 @@ export function signingHandlers(signet: Signet, dispatcher: Dispatcher) {
     const principal = await principalOf(signet, req, orgSlug);
     // The budget first: a refused request costs no actor load and no upload.
     await dispatcher.rateLimit(principal, action, sourceOf(req));
-    const actor = await loadActor(signet.redis, signet.keys, principal);
+    const actor = actorFromRecords(principal, await signet.store.actorRecords.read(principal));
     if (!actor.permissions.has(permission)) {
       const reason = `${action} needs the ${permission} permission`;
       await auditDenial(signet, actor, action, reason, sourceOf(req));
@@ -218,10 +218,10 @@ export function signingHandlers(signet: Signet, dispatcher: Dispatcher) {
   async function resubmitRequest(req: Request, actor: Actor, original: RequestRecord, input: z.infer<typeof ResubmitInput>): Promise<RequestRecord> {
     let policyId: string | undefined;
     if (input.signingPolicySlug) {
-      policyId = (await signet.redis.hget(signet.keys.policySlugs(original.projectId), input.signingPolicySlug)) ?? undefined;
+      policyId = (await signet.store.policies.bySlug(original.orgId, original.projectId, input.signingPolicySlug))?.value.id;
       if (!policyId) throw invalid('signingPolicySlug', `project ${original.projectSlug} has no signing policy "${input.signingPolicySlug}"`);
     }
-    return resubmit({ signet, actor, source: sourceOf(req), repos: signet.repos }, original, {
+    return resubmit({ signet, actor, source: sourceOf(req), store: signet.store }, original, {
       policyId,
       description: input.description,
       originToken: input.originToken,
@@ -283,12 +283,11 @@ export function createSigningApi(signet: Signet, dispatcher: Dispatcher, auditWa
     const actor = await actorFor(req, req.params.org, 'audit:read', 'audit.export');
     const query = AuditExportQuery.safeParse(req.query);
     if (!query.success) throw invalidInput(query.error);
-    const rows = await signet.redis.zrangebyscore(signet.keys.audit(actor.orgId), `(${query.data.after}`, '+inf', 'WITHSCORES', 'LIMIT', 0, query.data.limit);
+    const entries = await auditLog(signet.store).after(actor.orgId, query.data.after, query.data.limit);
     res.type('application/x-ndjson');
     let last = query.data.after;
     const lines: string[] = [];
-    for (let i = 0; i < rows.length; i += 2) {
-      const entry = parseStoredEntry(rows[i]!, Number(rows[i + 1]));
+    for (const entry of entries) {
       last = entry.seq;
       lines.push(JSON.stringify(entry));
     }

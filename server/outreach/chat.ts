@@ -116,7 +116,7 @@ export function urlHint(url: string): string {
 
 /** POSTs one message to a channel; throws (and so is retried) on failure. A deleted channel gets nothing. */
 export async function deliverChat(signet: Signet, delivery: ChatDelivery): Promise<void> {
-  const stored = await signet.repos.chatChannel(delivery.chatChannelId);
+  const stored = await signet.store.chatChannels.get(delivery.orgId, delivery.chatChannelId);
   if (!stored) return;
   const url = openPrivateKey(signet.config.masterKey, stored.value.sealedUrl, chatUrlContext(stored.value.id)).toString('utf8');
   await postJson(signet, url, delivery.body, {

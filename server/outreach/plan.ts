@@ -56,7 +56,7 @@ export function emailConfigured(config: Config): boolean {
 }
 
 export async function planOutreach(signet: Signet, plan: OutreachPlan): Promise<Outreach> {
-  const { config, repos, store } = signet;
+  const { config, store } = signet;
   const { orgId } = plan;
   const ops: WriteOp[] = [];
   const events: PlannedEvent[] = [];
@@ -71,7 +71,7 @@ export async function planOutreach(signet: Signet, plan: OutreachPlan): Promise<
       events.push(...delivered.events);
     });
     if (emailConfigured(config)) {
-      const [emailOff, org] = await Promise.all([store.notifications.emailOff(orgId), repos.org(orgId)]);
+      const [emailOff, org] = await Promise.all([store.notifications.emailOff(orgId), store.organizations.get(orgId)]);
       const orgName = org?.value.name ?? orgId;
       for (const { member, note, urgent, inboxOnly } of people) {
         if (member.kind !== 'user' || inboxOnly || (emailOff.has(member.userId) && !urgent)) continue;
@@ -81,7 +81,7 @@ export async function planOutreach(signet: Signet, plan: OutreachPlan): Promise<
   }
   if (plan.chat) {
     const { projectId, key, message } = plan.chat;
-    for (const channel of await repos.chatChannels(projectId)) {
+    for (const channel of await store.chatChannels.ofProject(projectId)) {
       deliveries.push({ channel: 'chat', id: `chat-${channel.id}-${key}`, orgId, chatChannelId: channel.id, body: chatBody(channel.service, message) });
     }
   }

@@ -15,7 +15,7 @@ export async function webhookDeliveries(signet: Signet, request: RequestRecord):
   if (!event) return [];
   const subscribed = (await signet.store.webhooks.ofProject(request.projectId)).filter((webhook) => toWebhook(webhook).events.includes(event));
   if (subscribed.length === 0) return [];
-  const org = await signet.repos.org(request.orgId);
+  const org = await signet.store.organizations.get(request.orgId);
   const body = JSON.stringify({
     organization: org?.value.slug ?? request.orgId,
     signingRequestId: request.id,

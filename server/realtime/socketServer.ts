@@ -86,8 +86,8 @@ export function attachSocketServer({ signet, io, refused, feed, access, catchUps
         (async () => {
           const principal =
             typeof auth.token === 'string'
-              ? await authenticateApiKey(signet.redis, signet.keys, auth.token)
-              : await authenticateSession(signet.redis, signet.keys, secret, typeof auth.org === 'string' ? auth.org : undefined);
+              ? await authenticateApiKey(signet.store, auth.token)
+              : await authenticateSession(signet.store, secret, typeof auth.org === 'string' ? auth.org : undefined);
           // A connection counts against the actor's budget: reconnecting cannot get round a refusal.
           await dispatcher.rateLimit(principal, 'socket.connect', sourceOf(socket)).catch((error: unknown) => {
             if (error instanceof CommandFailure && error.extra.retryAfterMs) refused.remember(credential, error.extra.retryAfterMs);

@@ -45,7 +45,7 @@ function notice(certificate: CertificateRecord, days: number, now: Date) {
 
 /** Sends the notices due at `now` (a clock of the caller's, for tests); returns how many certificates got one. */
 export async function sweepCertificateExpiry(signet: Signet, now: Date = new Date()): Promise<number> {
-  const { repos, store } = signet;
+  const { store } = signet;
   let sent = 0;
   for (const org of await store.organizations.list()) {
     if (org.deletedAt) continue;
@@ -55,7 +55,7 @@ export async function sweepCertificateExpiry(signet: Signet, now: Date = new Dat
       .map((certificate) => ({ certificate, days: noticeDue(certificate.notAfter!, now) }))
       .filter((entry): entry is { certificate: CertificateRecord; days: number } => entry.days !== null);
     if (due.length === 0) continue;
-    const admins = (await repos.members(orgId)).filter((member) => member.kind === 'user' && roleHas(member.role, 'certificate:write'));
+    const admins = (await store.members.list(orgId)).filter((member) => member.kind === 'user' && roleHas(member.role, 'certificate:write'));
     const acting = signet.acting({ orgId, actor: ACTOR, source: { via: 'system' } });
     for (const { certificate, days } of due) {
       const sentBefore = await store.certificates.expiryNoticeSent(certificate);

@@ -32,8 +32,8 @@ export async function runEscalationStep(
   if (request.workflowStatus !== 'WaitingForApproval' || !escalation || escalation.escalatedAt) return 'not waiting';
   const now = Date.now();
   const leeway = (step: 'nudge' | 'escalate') => (job?.step === step ? job.leewayMs : 0);
-  const policy = (await signet.repos.policy(request.policyId))?.value ?? null;
-  const members = new Map((await signet.repos.members(request.orgId)).map((m) => [m.userId, m]));
+  const policy = (await signet.store.policies.get(request.orgId, request.policyId))?.value ?? null;
+  const members = new Map((await signet.store.members.list(request.orgId)).map((m) => [m.userId, m]));
   const person = (userId: string): PersonRef[] => {
     const member = members.get(userId);
     return member && member.kind === 'user' ? [{ userId, name: member.name }] : [];

@@ -115,8 +115,7 @@ export async function requestOutreach(
   change: RequestChange,
   actorUserId: string | null,
 ): Promise<Outreach> {
-  const { repos } = signet;
-  const statusChanged = before?.workflowStatus !== after.workflowStatus;
+    const statusChanged = before?.workflowStatus !== after.workflowStatus;
   const chat = chatMessage(signet, before, after, change);
   const chatKey = change === 'brokeGlass' || change === 'escalated' ? change : after.workflowStatus;
   const channels = {
@@ -125,7 +124,7 @@ export async function requestOutreach(
     chat: chat ? { projectId: after.projectId, key: `${after.id}-${chatKey}`, message: chat } : undefined,
     webhooksFor: statusChanged ? after : undefined,
   };
-  const members = (await repos.members(after.orgId)).filter((m) => m.kind === 'user');
+  const members = (await signet.store.members.list(after.orgId)).filter((m) => m.kind === 'user');
   if (members.length === 0) return planOutreach(signet, channels);
   const levelOf = await signet.store.notifications.levels(after.orgId, members.map((m) => m.userId), after.policyId);
   const chosen = new Map<string, OutreachPerson>();

@@ -7,7 +7,6 @@ import type { Logger } from '../logger.js';
 import { runEscalationStep, type OnlineUsers } from './escalation.js';
 import type { Metrics } from '../metrics.js';
 import type { Signet } from '../signet.js';
-import type { RedisKeys } from '../store/keys.js';
 import { bullConnections, type RedisTarget } from '../store/redis.js';
 import type { SigningJobs } from './jobs.js';
 import { expireRequest, signRequest } from './worker.js';
@@ -23,15 +22,17 @@ const RECONCILE_EVERY_MS = 5000;
 export interface SigningQueue {
   readonly jobs: SigningJobs;
   readonly queue: Queue<RequestJob>;
+  /** Where BullMQ keeps its keys (the store's layout, keys.ts): the workers use the same. */
+  readonly prefix: string;
   close(): Promise<void>;
 }
 
 /** A delayed job may fire up to this much before the worker's clock reaches its time. */
 const ESCALATION_LEEWAY_MS = 1000;
 
-export function openSigningQueue(target: RedisTarget, { keys, logger, metrics }: { keys: RedisKeys; logger: Logger; metrics?: Metrics }): SigningQueue {
+export function openSigningQueue(target: RedisTarget, { prefix, logger, metrics }: { prefix: string; logger: Logger; metrics?: Metrics }): SigningQueue {
   const connections = bullConnections(target);
-  const signingQueue = new Queue<RequestJob>('signing', { connection: connections.connection(false), prefix: keys.bullPrefix });
+  const signingQueue = new Queue<RequestJob>('signing', { connection: connections.connection(false), prefix });
   signingQueue.on('error', (error) => logger.debug({ err: error }, 'signing queue'));
   metrics?.watchQueue('signing', signingQueue);
 
@@ -77,6 +78,7 @@ export function openSigningQueue(target: RedisTarget, { keys, logger, metrics }:
   return {
     jobs,
     queue: signingQueue,
+    prefix,
     async close() {
       await signingQueue.close().catch(() => {});
       connections.disconnectAll();
@@ -95,9 +97,9 @@ export interface SigningWorkers {
  * (escalation nudges them first).
  */
 export function startSigningWorkers(signet: Signet, signingQueue: SigningQueue, target: RedisTarget, metrics?: Metrics, online: OnlineUsers = async () => []): SigningWorkers {
-  const { config, keys, logger } = signet;
+  const { config, logger } = signet;
   const connections = bullConnections(target);
-  const { jobs, queue } = signingQueue;
+  const { jobs, queue, prefix } = signingQueue;
   const signingWorker = new Worker<RequestJob>(
     'signing',
     async (job: Job<RequestJob>) => {
@@ -107,7 +109,7 @@ export function startSigningWorkers(signet: Signet, signingQueue: SigningQueue, 
     },
     {
       connection: connections.connection(true),
-      prefix: keys.bullPrefix,
+      prefix,
       concurrency: config.SIGNET_WORKER_CONCURRENCY,
       lockDuration: config.SIGNET_JOB_LOCK_MS,
       stalledInterval: Math.max(500, Math.floor(config.SIGNET_JOB_LOCK_MS / 2)),

@@ -58,14 +58,12 @@ async function denied(signet: Signet, actor: Actor, source: AuditSource, action:
 
 /** Resolves project, policy and artifact configuration by slug, as the REST API names them. */
 export async function resolveBySlugs(signet: Signet, orgId: string, slugs: { project: string; policy: string; artifactConfig?: string }) {
-  const { repos, redis, keys } = signet;
-  const projectId = await repos.projectIdBySlug(orgId, slugs.project);
-  const project = projectId ? (await repos.project(projectId))?.value : undefined;
+  const { store } = signet;
+  const project = (await store.projects.bySlug(orgId, slugs.project))?.value;
   if (!project) throw invalid('projectSlug', `no project "${slugs.project}"`);
-  const policyId = await redis.hget(keys.policySlugs(project.id), slugs.policy);
-  const policy = policyId ? (await repos.policy(policyId))?.value : undefined;
+  const policy = (await store.policies.bySlug(orgId, project.id, slugs.policy))?.value;
   if (!policy) throw invalid('signingPolicySlug', `project ${project.slug} has no signing policy "${slugs.policy}"`);
-  const configs = await repos.artifactConfigs(project.id);
+  const configs = await store.artifactConfigs.ofProject(project.id);
   const artifactConfig = slugs.artifactConfig ? configs.find((c) => c.slug === slugs.artifactConfig) : configs.find((c) => c.isDefault);
   if (!artifactConfig) {
     throw invalid('artifactConfigurationSlug', slugs.artifactConfig ? `project ${project.slug} has no artifact configuration "${slugs.artifactConfig}"` : `project ${project.slug} has no default artifact configuration`);
@@ -128,7 +126,7 @@ async function checkOrigin(signet: Signet, actor: Actor, source: AuditSource, in
   }
   async function verify(): Promise<Origin> {
     // JWKS URLs are fetched through the outbound client, which judges the address it connects to.
-    const buildSystems = await signet.repos.buildSystems(actor.orgId);
+    const buildSystems = await signet.store.buildSystems.list(actor.orgId);
     const verified = await verifyOriginToken(
       input.originToken!,
       buildSystems,

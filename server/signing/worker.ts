@@ -21,7 +21,7 @@ const EXPIRY_ACTOR: AuditActor = { type: 'system', id: 'expiry', name: 'Request 
 class SigningRefused extends Error {}
 
 async function fail(signet: Signet, stored: Loaded<RequestRecord>, reason: string) {
-  const policy = (await signet.repos.policy(stored.value.policyId))?.value ?? null;
+  const policy = (await signet.store.policies.get(stored.value.orgId, stored.value.policyId))?.value ?? null;
   await commitRequestChange(signet, systemActing(signet, stored.value.orgId, WORKER_ACTOR), {
     before: stored,
     after: { ...withStatus(stored.value, 'ProcessingFailed'), failureReason: reason },
@@ -36,10 +36,10 @@ export async function signRequest(signet: Signet, orgId: string, requestId: stri
   let stored = await signet.store.requests.get(orgId, requestId);
   if (!stored) return 'gone';
   // A deleted organization signs nothing more.
-  const org = (await signet.repos.org(stored.value.orgId))?.value;
+  const org = (await signet.store.organizations.get(stored.value.orgId))?.value;
   if (!org || org.deletedAt) return 'organization deleted';
   if (stored.value.workflowStatus === 'QueuedForProcessing') {
-    const policy = (await signet.repos.policy(stored.value.policyId))?.value ?? null;
+    const policy = (await signet.store.policies.get(stored.value.orgId, stored.value.policyId))?.value ?? null;
     await commitRequestChange(signet, worker, {
       before: stored,
       after: withStatus(stored.value, 'Processing'),
@@ -53,9 +53,9 @@ export async function signRequest(signet: Signet, orgId: string, requestId: stri
   const request = stored.value;
 
   try {
-    const policy = (await signet.repos.policy(request.policyId))?.value;
+    const policy = (await signet.store.policies.get(request.orgId, request.policyId))?.value;
     if (!policy) throw new SigningRefused(`the signing policy ${request.policySlug} was deleted`);
-    const certificateRecord = (await signet.repos.certificate(policy.certificateId))?.value;
+    const certificateRecord = (await signet.store.certificates.get(policy.orgId, policy.certificateId))?.value;
     if (!certificateRecord) throw new SigningRefused(`the certificate of policy ${policy.slug} was deleted`);
     if (certificateRecord.disabled) throw new SigningRefused(`the certificate "${certificateRecord.name}" is disabled`);
     const problem = certificateProblem(certificateRecord);
@@ -124,7 +124,7 @@ export async function expireRequest(signet: Signet, orgId: string, requestId: st
   const stored = await signet.store.requests.get(orgId, requestId);
   if (!stored || !['Submitted', 'WaitingForApproval'].includes(stored.value.workflowStatus)) return 'not pending';
   if (stored.value.expiresAt && Date.parse(stored.value.expiresAt) > Date.now()) return 'not yet';
-  const policy = (await signet.repos.policy(stored.value.policyId))?.value ?? null;
+  const policy = (await signet.store.policies.get(stored.value.orgId, stored.value.policyId))?.value ?? null;
   await commitRequestChange(signet, systemActing(signet, orgId, EXPIRY_ACTOR), {
     before: stored,
     after: { ...withStatus(stored.value, 'Canceled'), failureReason: 'expired: the required approvals did not come in time' },

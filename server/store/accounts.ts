@@ -28,3 +28,5 @@ export function accountStores(redis: Redis, keys: RedisKeys) {
   };
 }
 
+
+export type AccountStores = ReturnType<typeof accountStores>;

@@ -13,6 +13,9 @@ import type { MemberStore } from './members.js';
 /** Who hears about a key: its owner; a CI user's keys also those who manage the team. */
 const keyAudience = (ownerId: string, ownerIsCiUser: boolean): Audience[] => (ownerIsCiUser ? [`u:${ownerId}`, 'p:team:manage'] : [`u:${ownerId}`]);
 
+/** Sets a key's last-used time only while the key exists, so a touch racing a revocation leaves nothing behind. */
+const TOUCH_KEY_LUA = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('SET', KEYS[2], ARGV[1]) end return 1";
+
 export function apiKeyStore(redis: Redis, keys: RedisKeys, members: MemberStore) {
   const get = async (keyId: string) => parseLoaded<ApiKeyRecord>(await redis.get(keys.apiKey(keyId)));
   async function list(orgId: string): Promise<Array<{ record: ApiKeyRecord; lastUsedAt: string | null }>> {
@@ -31,6 +34,10 @@ export function apiKeyStore(redis: Redis, keys: RedisKeys, members: MemberStore)
       return (await get(keyId))?.value ?? null;
     },
     list,
+    /** Records that the key was used at `at` (not audited: using a key changes nothing of record). */
+    async touch(keyId: string, at: Date): Promise<void> {
+      await redis.eval(TOUCH_KEY_LUA, 2, keys.apiKey(keyId), keys.apiKeyLastUsed(keyId), at.toISOString());
+    },
     /**
      * A new key. `createdWith`: the keys it was created with, as loaded (its ancestry); the commit
      * refuses if one of them changed or was revoked meanwhile.

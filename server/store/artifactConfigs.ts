@@ -17,6 +17,9 @@ export function artifactConfigStore(redis: Redis, keys: RedisKeys) {
     },
     /** A project's configurations (the project is the caller's to scope). */
     ofProject,
+    async slugTaken(projectId: string, slug: string): Promise<boolean> {
+      return (await redis.hexists(keys.artifactConfigSlugs(projectId), slug)) === 1;
+    },
     create(record: ArtifactConfigRecord): WritePlan {
       const slug = slugClaim(keys.artifactConfigSlugs(record.projectId), record.slug, record.id);
       return {

@@ -21,6 +21,10 @@ export function certificateStore(redis: Redis, keys: RedisKeys) {
     async list(orgId: string): Promise<CertificateRecord[]> {
       return (await readMany<CertificateRecord>(redis, (await redis.smembers(keys.certificates(orgId))).map(keys.certificate))).map(withCertificateDefaults);
     },
+    /** The id of the organization's certificate of this slug, if any. */
+    async idBySlug(orgId: string, slug: string): Promise<string | null> {
+      return redis.hget(keys.certificateSlugs(orgId), slug);
+    },
     async slugTaken(orgId: string, slug: string): Promise<boolean> {
       return (await redis.hexists(keys.certificateSlugs(orgId), slug)) === 1;
     },

@@ -16,6 +16,9 @@ import { certificateStore } from './certificates.js';
 import { chatChannelStore } from './chatChannels.js';
 import { buildSystemStore } from './buildSystems.js';
 import { dashboardStore } from './dashboard.js';
+import { actorRecordStore } from './actorRecords.js';
+import { rateLimitStore } from './rateLimit.js';
+import { commandAttemptStore } from './commandAttempts.js';
 import { accountStores } from './accounts.js';
 
 export function openEntityStores(redis: Redis, keys: RedisKeys) {
@@ -35,6 +38,9 @@ export function openEntityStores(redis: Redis, keys: RedisKeys) {
     chatChannels: chatChannelStore(redis, keys),
     buildSystems: buildSystemStore(redis, keys),
     dashboard: dashboardStore(redis, keys),
+    actorRecords: actorRecordStore(redis, keys),
+    rateLimits: rateLimitStore(redis, keys),
+    commandAttempts: commandAttemptStore(redis, keys),
     ...accountStores(redis, keys),
   };
 }

@@ -80,6 +80,10 @@ export function organizationStore(redis: Redis, keys: RedisKeys, parts: { member
     },
     /** The one-time link that creates the first organization; only its hash is stored. */
     setupToken: {
+      /** Whether a setup token waits to be used (the installation is not set up yet). */
+      async pending(): Promise<boolean> {
+        return (await redis.exists(keys.setupToken)) === 1;
+      },
       /** Stores the hash unless a token exists (the first of several nodes starting at once wins). */
       async issue(tokenHash: string): Promise<boolean> {
         return (await redis.set(keys.setupToken, tokenHash, 'NX')) === 'OK';

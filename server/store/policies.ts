@@ -26,6 +26,11 @@ export function policyStore(redis: Redis, keys: RedisKeys, grants: GrantStore, r
     async ofIds(orgId: string, policyIds: string[]): Promise<PolicyRecord[]> {
       return (await readMany<PolicyRecord>(redis, policyIds.map(keys.policy))).filter((policy) => policy.orgId === orgId);
     },
+    /** The policy of this slug in one of the organization's projects. */
+    async bySlug(orgId: string, projectId: string, slug: string): Promise<Loaded<PolicyRecord> | null> {
+      const id = await redis.hget(keys.policySlugs(projectId), slug);
+      return id ? inOrg(parseLoaded<PolicyRecord>(await redis.get(keys.policy(id))), orgId) : null;
+    },
     async slugTaken(projectId: string, slug: string): Promise<boolean> {
       return (await redis.hexists(keys.policySlugs(projectId), slug)) === 1;
     },

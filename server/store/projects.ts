@@ -21,6 +21,11 @@ export function projectStore(redis: Redis, keys: RedisKeys) {
     async ofIds(orgId: string, projectIds: string[]): Promise<ProjectRecord[]> {
       return (await readMany<ProjectRecord>(redis, projectIds.map(keys.project))).filter((project) => project.orgId === orgId);
     },
+    /** The organization's project of this slug, as the REST API and the demo name it. */
+    async bySlug(orgId: string, slug: string): Promise<Loaded<ProjectRecord> | null> {
+      const id = await redis.hget(keys.projectSlugs(orgId), slug);
+      return id ? inOrg(parseLoaded<ProjectRecord>(await redis.get(keys.project(id))), orgId) : null;
+    },
     async slugTaken(orgId: string, slug: string): Promise<boolean> {
       return (await redis.hexists(keys.projectSlugs(orgId), slug)) === 1;
     },

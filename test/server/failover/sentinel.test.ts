@@ -200,7 +200,7 @@ describe('with REDIS_SENTINELS, the primary killed under load', () => {
       env: cliEnvironment(config),
     });
     expect(cli.stderr).toBe('');
-    expect(await nodeB.signet.repos.orgIdBySlug(`${org.slug}-cli`)).toBeTruthy();
+    expect(await nodeB.signet.store.organizations.idBySlug(`${org.slug}-cli`)).toBeTruthy();
 
     // The killed instance comes back and Sentinel makes it a replica of the new primary.
     await group.restart(instanceOn(oldPrimary));

@@ -149,7 +149,7 @@ for (const custody of ['pkcs11', 'software'] as const) {
       });
 
       // The key behind the issued certificate signs (in the token, for a token-held key).
-      const signer = await openSigner(fx.node.signet.config, (await fx.node.signet.repos.certificate(awaiting.id))!.value);
+      const signer = await openSigner(fx.node.signet.config, (await fx.node.signet.store.certificates.get(fx.org.orgId, awaiting.id))!.value);
       const data = Buffer.from('shipped');
       expect(verifySignature('sha256', data, x509.publicKey, await signer.sign(data))).toBe(true);
       signer.close();

@@ -175,7 +175,7 @@ describe('a key generated in the PKCS#11 token', () => {
   it('signs through the token: the signature verifies with the certificate, and tools get the key’s PKCS#11 URI', async () => {
     const data = Buffer.from('an artifact signed inside the token\n');
     for (const algorithm of ['ECDSA-P256', 'RSA-2048'] as const) {
-      const record = (await node.signet.repos.certificate(generated[algorithm]!.id))!.value;
+      const record = (await node.signet.store.certificates.get(org.orgId, generated[algorithm]!.id))!.value;
       const signer = await openSigner(node.signet.config, record);
       try {
         expect(signer.keyType).toBe(algorithm === 'RSA-2048' ? 'rsa' : 'ec');
@@ -200,7 +200,7 @@ describe('a key generated in the PKCS#11 token', () => {
     const record = await storedRecord(certificate.id);
     expect(record.tokenKey).toBeUndefined();
     expect(record.sealedPrivateKey).toMatchObject({ alg: 'A256GCM' });
-    const signer = await openSigner(node.signet.config, (await node.signet.repos.certificate(certificate.id))!.value);
+    const signer = await openSigner(node.signet.config, (await node.signet.store.certificates.get(org.orgId, certificate.id))!.value);
     expect(signer.pkcs11).toBeUndefined();
     const signature = await signer.sign(Buffer.from('x'));
     signer.close();
@@ -214,7 +214,7 @@ describe('a key generated in the PKCS#11 token', () => {
 
     const listed = (await must<Certificate[]>(viewer, 'certificate.list')).find((c) => c.id === certificate.id)!;
     expect(listed).toEqual(certificate);
-    const signer = await openSigner(node.signet.config, (await node.signet.repos.certificate(certificate.id))!.value);
+    const signer = await openSigner(node.signet.config, (await node.signet.store.certificates.get(org.orgId, certificate.id))!.value);
     expect(verifySignature('sha256', Buffer.from('y'), new X509Certificate(certificate.certificatePem!).publicKey, await signer.sign(Buffer.from('y')))).toBe(true);
     signer.close();
   });

@@ -56,7 +56,7 @@ describe('the master key check', () => {
     const failure = await exec(process.execPath, ['bin/signet.js', 'demo', '--json'], { env }).catch((error) => error);
     expect(failure.code).toBe(78);
     expect(failure.stderr).toMatch(MISMATCH);
-    expect(await first.signet.repos.orgIdBySlug('demo')).toBeNull();
+    expect(await first.signet.store.organizations.idBySlug('demo')).toBeNull();
   });
 
   it('data from before the check: a node whose key does not verify the signed audit chain refuses; the right key records the check', async () => {

@@ -5,7 +5,9 @@
 // (SIGNET_RATE_LIMIT_BURST in 10 s, which only refuses: what it lets through still counts in
 // Redis), and an actor Redis refused this window, until the window ends.
 import type { Redis } from 'ioredis';
-import type { Principal } from '../auth/actor.js';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
+import type { RedisKeys } from './keys.js';
+import type { ActorPrincipal } from './actorRecords.js';
 import { rateLimited } from '../errors.js';
 
 /** The budget's window. */
@@ -34,7 +36,7 @@ return reply`;
 type CountingClient = Redis & { signetCountAndRead(keyCount: number, ...keysAndWindow: string[]): Promise<[number, number, ...Array<string | null>]> };
 
 /** Whose budget an action counts against: an API key's own, or the signed-in user's. */
-export function budgetKey(principal: Principal): string {
+export function budgetKey(principal: ActorPrincipal): string {
   return principal.kind === 'apiKey' ? `key:${principal.keyId}` : `user:${principal.userId}`;
 }
 
@@ -112,5 +114,18 @@ export function createActorBudgets(redis: Redis, counterPrefix: string, points: 
       const refusal = rateLimited(`Too many commands; try again in ${Math.ceil(ttl / 1000)} s`, ttl);
       return { records: read, refusal, crossed: consumed === points + 1 };
     },
+  };
+}
+
+/**
+ * The rate limits as one module of the store: the actors' command budgets, and counters of failed
+ * sign-ins (rate-limiter-flexible's, per `name`: `login` per account and address, `login-address`
+ * per address), all kept under the installation's rate-limit prefix and shared by every node.
+ */
+export function rateLimitStore(redis: Redis, keys: RedisKeys) {
+  return {
+    actorBudgets: (points: number, burstPoints: number): ActorBudgets => createActorBudgets(redis, keys.rateLimit, points, burstPoints),
+    failureCounter: (name: string, points: number, durationSeconds: number): RateLimiterRedis =>
+      new RateLimiterRedis({ storeClient: redis, keyPrefix: `${keys.rateLimit}:${name}`, points, duration: durationSeconds, rejectIfRedisNotReady: true }),
   };
 }
