@@ -123,7 +123,6 @@ beforeAll(() => {
   secret('audit signing key', node.signet.auditKey.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'));
 });
 
-
 describe('a run that uses every kind of secret', () => {
   it('sets up, signs in, invites, makes keys, imports keys, verifies origins — and fails at each on the way', async () => {
     // First run: the one-time setup link (its key prefix is fresh, so there is no organization yet).
