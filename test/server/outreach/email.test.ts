@@ -20,7 +20,6 @@ import {
   randomArtifact,
   submitOk,
   waitForStatus,
-  type Person,
 } from '../../helpers/signing.js';
 import { startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../../helpers/smtp.js';
 import { deliveryQueues, withoutQueueing, type DeliveryQueues } from '../../helpers/outreach.js';
