@@ -142,14 +142,8 @@ export async function createSigningProject(
 export async function releaseProject(team: Record<'owner' | 'admin' | 'member', Person>): Promise<Project> {
   const project = await createProject(team.owner.socket, 'desktop-app');
   const certificate = await generateCertificate(team.owner.socket, 'release-cert');
-  await createPolicy(team.owner.socket, {
-    projectId: project.id,
-    slug: 'release-signing',
-    certificateId: certificate.id,
-    submitters: [team.member.userId],
-    approvers: [team.admin.userId],
-    requiredApprovals: 1,
-  });
+  const release = { slug: 'release-signing', certificateId: certificate.id, approvers: [team.admin.userId], requiredApprovals: 1 };
+  await createPolicy(team.owner.socket, { projectId: project.id, submitters: [team.member.userId], ...release });
   return project;
 }
 
