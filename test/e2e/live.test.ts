@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import type { Page, WebSocket } from 'playwright-core';
 import { openAs, POLL } from '../helpers/browser.js';
 import { restCommand } from '../helpers/signet.js';
-import { createApiKey, createPolicy, createProject, generateCertificate, randomArtifact, submitOk } from '../helpers/signing.js';
+import { createApiKey, randomArtifact, releaseProject, submitOk } from '../helpers/signing.js';
 import { useConsole } from '../helpers/consoleFixture.js';
 
 const fx = useConsole();
@@ -14,16 +14,7 @@ let project: { id: string; slug: string };
 let memberToken: string;
 
 beforeAll(async () => {
-  project = await createProject(team.owner.socket, 'desktop-app');
-  const certificate = await generateCertificate(team.owner.socket, 'release-cert');
-  await createPolicy(team.owner.socket, {
-    projectId: project.id,
-    slug: 'release-signing',
-    certificateId: certificate.id,
-    submitters: [team.member.userId],
-    approvers: [team.admin.userId],
-    requiredApprovals: 1,
-  });
+  project = await releaseProject(team);
   memberToken = await createApiKey(team.member.socket, 'member ci');
 });
 

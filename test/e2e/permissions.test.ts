@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import type { Locator, Page } from 'playwright-core';
 import { navLabels, newContext, POLL, signInThroughForm } from '../helpers/browser.js';
 import { command } from '../helpers/signet.js';
-import { createPolicy, createProject, generateCertificate, ok } from '../helpers/signing.js';
+import { ok, releaseProject } from '../helpers/signing.js';
 import { ROLES, roleHas, type Permission, type Role } from '../../src/lib/shared/permissions.js';
 import { useConsole } from '../helpers/consoleFixture.js';
 
@@ -16,16 +16,7 @@ let project: { id: string; slug: string };
 const CERTIFICATE_NAME = 'Certificate release-cert';
 
 beforeAll(async () => {
-  project = await createProject(team.owner.socket, 'desktop-app');
-  const certificate = await generateCertificate(team.owner.socket, 'release-cert');
-  await createPolicy(team.owner.socket, {
-    projectId: project.id,
-    slug: 'release-signing',
-    certificateId: certificate.id,
-    submitters: [team.member.userId],
-    approvers: [team.admin.userId],
-    requiredApprovals: 1,
-  });
+  project = await releaseProject(team);
   // Everyone who may hold API keys has one, so the API keys page has a row to act on.
   for (const role of ROLES.filter((r) => roleHas(r, 'apikey:write'))) {
     await ok(command(team[role].socket, 'apiKey.create', { name: `${role} laptop`, permissions: ['signing:read'] }));

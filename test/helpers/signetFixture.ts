@@ -10,7 +10,8 @@
 // functions are the same objects throughout, so they may be destructured at the top.
 import { afterAll, beforeAll, expect } from 'vitest';
 import type { Config } from '../../server/config.js';
-import type { SignetNode } from '../../server/index.js';
+import { startSignetNode, type SignetNode } from '../../server/index.js';
+import { createLogger } from '../../server/logger.js';
 import type { RedisTarget } from '../../server/store/redis.js';
 import type { CommandError, CommandName } from '../../src/lib/shared/commands.js';
 import { ROLES, type Role } from '../../src/lib/shared/permissions.js';
@@ -31,6 +32,8 @@ export interface SignetFixtureOptions<Extra extends string = never> {
    */
   config?: Record<string, string> | (() => Config | Promise<Config>);
   redis?: () => RedisTarget;
+  /** Keep every line the node logs at this level in `logged` (silent otherwise). */
+  log?: 'debug' | 'trace';
   /** Seed an organization (default); false leaves `org`, `cookies` and `as` empty. */
   org?: boolean;
   /** Sign in and connect each role of the organization (default). */
@@ -68,6 +71,8 @@ export interface SignetFixture<Extra extends string = never> {
   onClose(cleanup: () => unknown): void;
   /** A scratch directory, removed after the file. */
   tempDir(prefix: string): string;
+  /** Every line the file's node logged (with the `log` option). */
+  readonly logged: string[];
 }
 
 /** Runs a command that must succeed; a refusal throws with the server's error. */
@@ -106,6 +111,7 @@ export function useSignet<Extra extends string = never>(options: SignetFixtureOp
   const sockets: ClientSocket[] = [];
   const cleanups: Array<() => unknown> = [];
   const onClose = (cleanup: () => unknown) => void cleanups.push(cleanup);
+  const logged: string[] = [];
 
   const started = (): SignetNode => {
     if (!node) throw new Error('the fixture has no node yet: use it inside a test or a beforeAll after useSignet()');
@@ -124,7 +130,12 @@ export function useSignet<Extra extends string = never>(options: SignetFixtureOp
 
   beforeAll(async () => {
     const config = typeof options.config === 'function' ? await options.config() : testConfig(options.config);
-    node = await startAnother(config);
+    if (options.log) {
+      const logger = createLogger(options.log, { destination: { write: (line: string) => void logged.push(line) } });
+      const own = await startSignetNode({ config, redis: options.redis?.() ?? redisUrl(), serveUi: false, logger });
+      onClose(() => own.close());
+      node = own;
+    } else node = await startAnother(config);
     if (options.org === false) return;
     org = await seedOrg(node);
     if (options.signIn === false) return;
@@ -157,6 +168,7 @@ export function useSignet<Extra extends string = never>(options: SignetFixtureOp
     team: async (on = started()) => signInEveryone(on, await seedOrg(on), (o) => open(o, on)),
     startNode: startAnother,
     onClose,
+    logged,
     tempDir(prefix) {
       const dir = tempDir(prefix);
       onClose(() => removeDir(dir));

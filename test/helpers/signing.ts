@@ -135,6 +135,18 @@ export async function createSigningProject(
   return { project, certificate };
 }
 
+/**
+ * The console tests' desktop app: project `desktop-app`, certificate `release-cert` and policy
+ * `release-signing`, where the member submits and one approval of the admin's is needed.
+ */
+export async function releaseProject(team: Record<'owner' | 'admin' | 'member', Person>): Promise<Project> {
+  const project = await createProject(team.owner.socket, 'desktop-app');
+  const certificate = await generateCertificate(team.owner.socket, 'release-cert');
+  const release = { slug: 'release-signing', certificateId: certificate.id, approvers: [team.admin.userId], requiredApprovals: 1 };
+  await createPolicy(team.owner.socket, { projectId: project.id, submitters: [team.member.userId], ...release });
+  return project;
+}
+
 export async function createPolicy(
   owner: ClientSocket,
   input: {

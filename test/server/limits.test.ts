@@ -1,18 +1,13 @@
 // Bounds (SPEC §10): oversized socket messages are refused, commands are rate-limited per actor.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../server/index.js';
-import { command, connect, http, restCommand, seedOrg, signIn, startNode, testConfig, type TestOrg } from '../helpers/signet.js';
+import { command, connect, http, restCommand, signIn, type TestOrg } from '../helpers/signet.js';
+import { useSignet } from '../helpers/signetFixture.js';
 
+const fx = useSignet({ config: { SIGNET_MAX_MESSAGE_BYTES: '4096', SIGNET_RATE_LIMIT_PER_MINUTE: '20', SIGNET_RATE_LIMIT_BURST: '100' }, signIn: false });
 let node: SignetNode;
 let org: TestOrg;
-
-beforeAll(async () => {
-  node = await startNode(testConfig({ SIGNET_MAX_MESSAGE_BYTES: '4096', SIGNET_RATE_LIMIT_PER_MINUTE: '20', SIGNET_RATE_LIMIT_BURST: '100' }));
-  org = await seedOrg(node);
-});
-afterAll(async () => {
-  await node?.close();
-});
+beforeAll(() => void ({ node, org } = fx));
 
 describe('limits', () => {
   it('closes a socket that sends a message over the configured size, without acknowledging it', async () => {

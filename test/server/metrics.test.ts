@@ -4,29 +4,34 @@
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../server/index.js';
 import { QUEUE_STATES } from '../../server/metrics.js';
 import { spawnRedisServer } from '../../server/store/localRedis.js';
-import { command, restCommand, seedOrg, startNode, testConfig, type ClientSocket, type TestOrg } from '../helpers/signet.js';
-import { createApiKey, createPolicy, createProject, generateCertificate, ok, people, randomArtifact, removeDir, submitOk, tempDir, waitForFinal } from '../helpers/signing.js';
+import { command, restCommand, startNode, testConfig, type ClientSocket, type TestOrg } from '../helpers/signet.js';
+import { createApiKey, createPolicy, createProject, generateCertificate, ok, randomArtifact, removeDir, submitOk, tempDir, waitForFinal } from '../helpers/signing.js';
+import { useSignet, type SignetFixture } from '../helpers/signetFixture.js';
 
+let receiverUrl: string;
+const fx: SignetFixture = useSignet({
+  config: async () => {
+    const receiver = http.createServer((_req, res) => res.writeHead(200).end('thanks'));
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    fx.onClose(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
+    receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+    return testConfig({ SIGNET_ARTIFACT_DIR: fx.tempDir('signet-metrics-') });
+  },
+});
 let node: SignetNode;
 let org: TestOrg;
-let artifactDir: string;
-let receiver: http.Server;
-let receiverUrl: string;
+/** The sockets the fixture connected, one per role. */
 const sockets: ClientSocket[] = [];
 let requestId: string;
 
 beforeAll(async () => {
-  receiver = http.createServer((_req, res) => res.writeHead(200).end('thanks'));
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-  artifactDir = tempDir('signet-metrics-');
-  node = await startNode(testConfig({ SIGNET_ARTIFACT_DIR: artifactDir }));
-  org = await seedOrg(node);
-  const who = await people(node, org, {}, sockets);
+  ({ node, org } = fx);
+  const { who } = fx;
+  sockets.push(...Object.values(who).map((person) => person.socket));
   const owner = who.owner.socket;
 
   // A signed request whose project has a webhook: signing and delivery metrics get samples.
@@ -43,12 +48,6 @@ beforeAll(async () => {
   await fetch(`${node.url}/no/such/page`);
 });
 
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await node?.close();
-  await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
-  removeDir(artifactDir);
-});
 
 async function scrape(): Promise<string> {
   const response = await fetch(`${node.url}/metrics`);

@@ -1,6 +1,6 @@
 // Live events: rooms, two nodes (commits and changes of access published by the commit script),
 // resuming, revocation, handshake rules. Under load and with a paused node: realtime/*.test.ts.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../server/index.js';
 import { standaloneSignet } from '../../server/signet.js';
 import { commit } from '../../server/store/commit.js';
@@ -17,12 +17,12 @@ import {
   restCommand,
   seedOrg,
   signIn,
-  startNode,
-  testConfig,
   type ClientSocket,
   type TestOrg,
 } from '../helpers/signet.js';
+import { useSignet } from '../helpers/signetFixture.js';
 
+const fx = useSignet({ signIn: false });
 let nodeA: SignetNode;
 let nodeB: SignetNode;
 let org: TestOrg;
@@ -36,18 +36,11 @@ async function connectAs(role: 'owner' | 'admin' | 'member' | 'viewer', node = n
 }
 
 beforeAll(async () => {
-  const config = testConfig();
   // Two nodes sharing one Redis (and one prefix, as two processes of one installation would).
-  nodeA = await startNode(config);
-  nodeB = await startNode({ ...config, nodeId: 'node-b' });
-  org = await seedOrg(nodeA);
+  ({ node: nodeA, org } = fx);
+  nodeB = await fx.startNode({ ...nodeA.signet.config, nodeId: 'node-b' });
+  fx.onClose(() => sockets.forEach((socket) => socket.close()));
   for (const role of ['owner', 'admin', 'member', 'viewer'] as const) cookies[role] = await signIn(nodeA, org.users[role]);
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await nodeA?.close();
-  await nodeB?.close();
 });
 
 describe('live events across nodes', () => {

@@ -4,13 +4,15 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
 import { command, connect, http, nextEvent, pkcs11Env, redisUrl, restCommand, signIn, startNode, testConfig } from '../../helpers/signet.js';
 import { run, submitOk, waitForFinal } from '../../helpers/signing.js';
 import { minimalPe } from '../../helpers/fixtures.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
 const exec = promisify(execFile);
+const fx = useSignet({ org: false });
 let node: SignetNode;
 let env: NodeJS.ProcessEnv;
 
@@ -19,8 +21,8 @@ function signet(...args: string[]) {
 }
 
 beforeAll(async () => {
-  const config = testConfig();
-  node = await startNode(config);
+  node = fx.node;
+  const config = node.signet.config;
   env = {
     ...process.env,
     REDIS_URL: redisUrl(),
@@ -30,9 +32,6 @@ beforeAll(async () => {
     // The server's token (the run's SoftHSM2 token), as the server's own configuration would name it.
     ...pkcs11Env(),
   };
-});
-afterAll(async () => {
-  await node?.close();
 });
 
 describe('the signet command line', () => {

@@ -5,7 +5,7 @@
 // leaves from a queue, retried, and a commit whose node died before queueing its mail is not lost.
 // The SMTP server is real (smtp-server on loopback, requiring a login); what arrived is parsed.
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { startSignetNode, type SignetNode } from '../../../server/index.js';
 import { createLogger } from '../../../server/logger.js';
 import type { SigningPolicy, SigningRequest } from '../../../src/lib/shared/entities.js';
@@ -18,47 +18,49 @@ import {
   must,
   people,
   randomArtifact,
-  removeDir,
   submitOk,
-  tempDir,
   waitForStatus,
-  type Person,
 } from '../../helpers/signing.js';
 import { startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../../helpers/smtp.js';
 import { deliveryQueues, withoutQueueing, type DeliveryQueues } from '../../helpers/outreach.js';
+import { useSignet, type SignetFixture } from '../../helpers/signetFixture.js';
 
 const SMTP_USER = 'signet-mailer';
 const SMTP_PASSWORD = 'smtp-Pa55word-never-logged';
 const FROM = 'Signet <signet@signet.test>';
 
 let smtp: TestSmtpServer;
+// Every line the node logs, at debug level, to show that no credential reaches one.
+const fx: SignetFixture<'approver'> = useSignet({
+  config: async () => {
+    smtp = await startSmtpServer({ user: SMTP_USER, password: SMTP_PASSWORD });
+    fx.onClose(() => smtp.close());
+    return testConfig({
+      SIGNET_ARTIFACT_DIR: fx.tempDir('signet-email-'),
+      SIGNET_SMTP_URL: `smtp://${SMTP_USER}:${SMTP_PASSWORD}@127.0.0.1:${smtp.port}`,
+      SIGNET_MAIL_FROM: FROM,
+      SIGNET_MAIL_ATTEMPTS: '3',
+      SIGNET_RATE_LIMIT_PER_MINUTE: '100000',
+    });
+  },
+  log: 'debug',
+  people: { approver: 'Ada Approver' },
+});
+const { who } = fx;
 let node: SignetNode;
 let queues: DeliveryQueues;
 let org: TestOrg;
-let who: Record<'owner' | 'admin' | 'member' | 'viewer' | 'approver', Person>;
 let memberToken: string;
 let policy: SigningPolicy;
 let projectSlug: string;
-let artifactDir: string;
-let logs = '';
+const logs = () => fx.logged.join('');
 const sockets: ClientSocket[] = [];
 
 beforeAll(async () => {
-  smtp = await startSmtpServer({ user: SMTP_USER, password: SMTP_PASSWORD });
-  artifactDir = tempDir('signet-email-');
-  const config = testConfig({
-    SIGNET_ARTIFACT_DIR: artifactDir,
-    SIGNET_SMTP_URL: `smtp://${SMTP_USER}:${SMTP_PASSWORD}@127.0.0.1:${smtp.port}`,
-    SIGNET_MAIL_FROM: FROM,
-    SIGNET_MAIL_ATTEMPTS: '3',
-    SIGNET_RATE_LIMIT_PER_MINUTE: '100000',
-  });
-  // Every line the node logs, at debug level, to show that no credential reaches one.
-  const destination = new Writable({ write(chunk, _encoding, done) { logs += chunk.toString(); done(); } });
-  node = await startSignetNode({ config, redis: redisUrl(), serveUi: false, logger: createLogger('debug', { destination, pretty: false }) });
+  ({ node, org } = fx);
   queues = deliveryQueues(node);
-  org = await seedOrg(node);
-  who = await people(node, org, { approver: 'Ada Approver' }, sockets);
+  fx.onClose(() => queues.close());
+  fx.onClose(() => sockets.forEach((socket) => socket.close()));
   memberToken = await createApiKey(who.member.socket);
   const certificate = await generateCertificate(who.owner.socket, 'mail-cert');
   const project = await createProject(who.owner.socket, 'mailed-app');
@@ -71,14 +73,6 @@ beforeAll(async () => {
     approvers: [who.admin.userId, who.approver.userId],
     requiredApprovals: 1,
   });
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await queues?.close();
-  await node?.close();
-  await smtp?.close();
-  removeDir(artifactDir);
 });
 
 async function submit(fileName: string): Promise<SigningRequest> {
@@ -270,8 +264,8 @@ describe('email notifications', () => {
   it('the SMTP login is used, and its credentials reach no log line, event or stored value', async () => {
     expect(smtp.logins.length).toBeGreaterThan(0);
     expect(new Set(smtp.logins)).toEqual(new Set([SMTP_USER]));
-    expect(logs.length).toBeGreaterThan(0);
-    for (const text of [logs, JSON.stringify(await snapshot(node)), JSON.stringify(who.owner.socket.received)]) {
+    expect(logs().length).toBeGreaterThan(0);
+    for (const text of [logs(), JSON.stringify(await snapshot(node)), JSON.stringify(who.owner.socket.received)]) {
       expect(text).not.toContain(SMTP_PASSWORD);
       expect(text).not.toContain(Buffer.from(SMTP_PASSWORD).toString('base64'));
     }

@@ -1,27 +1,22 @@
 // Resuming while the organization keeps committing (SPEC §7, issue 13): a socket that comes back with
 // the last sequence number it saw receives what it missed in order, then the live events, with
 // nothing twice and nothing left out — on the wire, not only after the console's de-duplication.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
-import { connect, seedOrg, signIn, startNode, testConfig, type ClientSocket, type TestOrg } from '../../helpers/signet.js';
+import { connect, signIn, type ClientSocket, type TestOrg } from '../../helpers/signet.js';
 import { seenThrough, sequenced, startAuditWriter } from '../../helpers/realtimeLoad.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
+const fx = useSignet({ signIn: false });
 let nodeA: SignetNode;
 let nodeB: SignetNode;
 let org: TestOrg;
 const sockets: ClientSocket[] = [];
 
 beforeAll(async () => {
-  const config = testConfig();
-  nodeA = await startNode(config);
-  nodeB = await startNode({ ...config, nodeId: 'node-b' });
-  org = await seedOrg(nodeA);
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await nodeA?.close();
-  await nodeB?.close();
+  ({ node: nodeA, org } = fx);
+  fx.onClose(() => sockets.forEach((socket) => socket.close()));
+  nodeB = await fx.startNode({ ...nodeA.signet.config, nodeId: 'node-b' });
 });
 
 /** The sequence numbers of the organization's events an admin may see, from the stream itself. */

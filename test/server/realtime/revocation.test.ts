@@ -1,7 +1,7 @@
 // Revocation travels in the ordered commit feed (SPEC §7, issue 13): every node applies a demotion or
 // a revoked key to its sockets before it delivers anything committed after it — under concurrent
 // traffic, and on a node that was paused (SIGSTOP) while it happened.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
 import { permissionRoom } from '../../../server/realtime/rooms.js';
 import {
@@ -10,30 +10,28 @@ import {
   nextEvent,
   seedOrg,
   signIn,
-  startNode,
   testConfig,
   type ClientSocket,
   type TestOrg,
 } from '../../helpers/signet.js';
 import { seenThrough, sequenced, startAuditWriter } from '../../helpers/realtimeLoad.js';
 import { spawnNodeProcess, type NodeProcess } from '../../helpers/nodeProcess.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
 const config = testConfig();
+const fx = useSignet({ config: () => config, org: false });
 let nodeA: SignetNode;
 let nodeB: SignetNode;
 const sockets: ClientSocket[] = [];
 const processes: NodeProcess[] = [];
 
 beforeAll(async () => {
-  nodeA = await startNode(config);
-  nodeB = await startNode({ ...config, nodeId: 'node-b' });
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  for (const child of processes) await child.kill();
-  await nodeA?.close();
-  await nodeB?.close();
+  nodeA = fx.node;
+  nodeB = await fx.startNode({ ...config, nodeId: 'node-b' });
+  fx.onClose(async () => {
+    for (const socket of sockets) socket.close();
+    for (const child of processes) await child.kill();
+  });
 });
 
 async function open(node: { url: string }, options: Parameters<typeof connect>[1]): Promise<ClientSocket> {

@@ -6,12 +6,10 @@
 // serving everyone else.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { io as connectClient } from 'socket.io-client';
 import type { SignetNode } from '../../../server/index.js';
 import {
@@ -20,21 +18,27 @@ import {
   http as request,
   ORIGIN,
   restCommand,
-  seedOrg,
   signIn,
   snapshot,
-  startNode,
   testConfig,
   type ClientSocket,
   type TestOrg,
 } from '../../helpers/signet.js';
 import { createApiKey, createPolicy, createSigningProject, jsonOrText, must, submitRequest } from '../../helpers/signing.js';
+import { useSignet, type SignetFixture } from '../../helpers/signetFixture.js';
 
 const MAX_MESSAGE_BYTES = 64 * 1024;
 
+let artifactDir: string;
+const fx: SignetFixture = useSignet({
+  config: () => {
+    artifactDir = fx.tempDir('signet-abuse-');
+    return testConfig({ SIGNET_ARTIFACT_DIR: artifactDir, SIGNET_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES), SIGNET_RATE_LIMIT_PER_MINUTE: '1000000' });
+  },
+  signIn: false,
+});
 let node: SignetNode;
 let org: TestOrg;
-let artifactDir: string;
 let owner: ClientSocket;
 let ownerCookie: string;
 let token: string;
@@ -97,23 +101,14 @@ async function eventually(check: () => boolean | Promise<boolean>, what: string,
 }
 
 beforeAll(async () => {
-  artifactDir = await mkdtemp(path.join(os.tmpdir(), 'signet-abuse-'));
-  node = await startNode(
-    testConfig({ SIGNET_ARTIFACT_DIR: artifactDir, SIGNET_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES), SIGNET_RATE_LIMIT_PER_MINUTE: '1000000' }),
-  );
-  org = await seedOrg(node);
+  ({ node, org } = fx);
+  fx.onClose(() => opened.forEach((socket) => socket.close()));
   ownerCookie = await signIn(node, org.users.owner);
   owner = await open();
   const { project, certificate } = await createSigningProject(owner, { slug: 'target' });
   // Two approvals: nothing submitted here is signed (and so nothing changes behind the tests' back).
   await createPolicy(owner, { projectId: project.id, slug: 'release', certificateId: certificate.id, submitters: [org.users.owner.userId], approvers: [org.users.admin.userId, org.users.member.userId], requiredApprovals: 2 });
   token = await createApiKey(owner);
-});
-
-afterAll(async () => {
-  for (const socket of opened) socket.close();
-  await node?.close();
-  if (artifactDir) await rm(artifactDir, { recursive: true, force: true });
 });
 
 describe('Socket.IO packets no client sends', () => {

@@ -28,32 +28,33 @@ import {
   type TestAck,
   type TestOrg,
 } from '../../helpers/signet.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const BUDGET = 30;
 
+const fx = useSignet({
+  config: {
+    SIGNET_RATE_LIMIT_PER_MINUTE: String(BUDGET),
+    // The minute's budget is what these actors meet (the burst limit has a test of its own).
+    SIGNET_RATE_LIMIT_BURST: '1000',
+    SIGNET_LOGIN_FAILURES_PER_ADDRESS: '5',
+    // Sign-ins below come "from" several addresses, as through a reverse proxy.
+    SIGNET_TRUST_PROXY: 'true',
+  },
+  signIn: false,
+});
 let node: SignetNode;
 let org: TestOrg;
 const sockets: ClientSocket[] = [];
 const children: ChildProcess[] = [];
 
-beforeAll(async () => {
-  node = await startNode(
-    testConfig({
-      SIGNET_RATE_LIMIT_PER_MINUTE: String(BUDGET),
-      // The minute's budget is what these actors meet (the burst limit has a test of its own).
-      SIGNET_RATE_LIMIT_BURST: '1000',
-      SIGNET_LOGIN_FAILURES_PER_ADDRESS: '5',
-      // Sign-ins below come "from" several addresses, as through a reverse proxy.
-      SIGNET_TRUST_PROXY: 'true',
-    }),
-  );
-  org = await seedOrg(node);
-});
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  for (const child of children) child.kill('SIGKILL');
-  await node?.close();
+beforeAll(() => {
+  ({ node, org } = fx);
+  fx.onClose(() => {
+    for (const socket of sockets) socket.close();
+    for (const child of children) child.kill('SIGKILL');
+  });
 });
 
 async function open(target: SignetNode, options: Parameters<typeof connect>[1]): Promise<ClientSocket> {

@@ -8,11 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { io as connectClient } from 'socket.io-client';
 import type { SignetNode } from '../../../server/index.js';
-import { startSignetNode } from '../../../server/index.js';
-import { createLogger } from '../../../server/logger.js';
 import { ensureSetupToken } from '../../../server/auth/organizations.js';
 import {
   auditSealed,
@@ -20,7 +18,6 @@ import {
   connect,
   http,
   ORIGIN,
-  redisUrl,
   snapshot,
   testConfig,
   type ClientSocket,
@@ -28,15 +25,25 @@ import {
 } from '../../helpers/signet.js';
 import { startTestIssuer, type TestIssuer } from '../../helpers/oidcIssuer.js';
 import { OPENSSL, removeDir, run, submitRequest, tempDir } from '../../helpers/signing.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
 const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
 
-let node: SignetNode;
 let config: ReturnType<typeof testConfig>;
-let artifactDir: string;
 let idp: TestIssuer;
+const fx = useSignet({
+  config: async () => {
+    idp = await startTestIssuer();
+    fx.onClose(() => idp.close());
+    config = testConfig({ SIGNET_ARTIFACT_DIR: fx.tempDir('signet-secrets-'), SIGNET_RATE_LIMIT_PER_MINUTE: '100000' });
+    return config;
+  },
+  log: 'debug',
+  org: false,
+});
+let node: SignetNode;
 /** Every line the node logged (pino, at debug level). */
-const logged: string[] = [];
+const logged = fx.logged;
 /** label → secret. */
 const secrets = new Map<string, string>();
 /** Every error message and body the node answered with. */
@@ -109,25 +116,11 @@ function pemLines(label: string, pem: string) {
     .forEach((line, i) => secret(`${label}, line ${i + 1}`, line));
 }
 
-beforeAll(async () => {
-  artifactDir = tempDir('signet-secrets-');
-  idp = await startTestIssuer();
-  config = testConfig({ SIGNET_ARTIFACT_DIR: artifactDir, SIGNET_RATE_LIMIT_PER_MINUTE: '100000' });
-  node = await startSignetNode({
-    config,
-    redis: redisUrl(),
-    serveUi: false,
-    logger: createLogger('debug', { destination: { write: (line: string) => void logged.push(line) } }),
-  });
+beforeAll(() => {
+  node = fx.node;
+  fx.onClose(() => sockets.forEach((socket) => socket.close()));
   secret('master key', config.masterKey.toString('base64'));
   secret('audit signing key', node.signet.auditKey.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'));
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await node?.close();
-  await idp?.close();
-  removeDir(artifactDir);
 });
 
 describe('a run that uses every kind of secret', () => {

@@ -2,18 +2,20 @@
 // hear about it 30, 7 and 1 days before and on expiry, through their notification inbox — each
 // notice once, however many nodes sweep and however often. The sweeps here run with a clock of the
 // test's own (certificates generated with short validity), so nothing waits for time to pass.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
 import { sweepCertificateExpiry } from '../../../server/signing/certificateExpiry.js';
 import type { Certificate, Notification } from '../../../src/lib/shared/entities.js';
 import { auditLog, connect, nextEvent, seedOrg, signIn, startNode, testConfig, type ClientSocket, type TestOrg } from '../../helpers/signet.js';
 import { must } from '../../helpers/signing.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
 const DAY = 24 * 60 * 60 * 1000;
+const fx = useSignet();
+const { as } = fx;
 let nodeA: SignetNode;
 let nodeB: SignetNode;
 let org: TestOrg;
-const as = {} as Record<'owner' | 'admin' | 'member' | 'viewer', ClientSocket>;
 const certificates = {} as Record<'twenty' | 'five' | 'forty' | 'disabled', Certificate>;
 
 async function inbox(socket: ClientSocket): Promise<Notification[]> {
@@ -26,11 +28,9 @@ const titles = (items: Notification[]) => items.map((item) => item.title).sort()
 const later = (days: number) => new Date(Date.now() + days * DAY);
 
 beforeAll(async () => {
-  const config = testConfig();
   // Two nodes of one installation, both sweeping.
-  [nodeA, nodeB] = await Promise.all([startNode(config), startNode({ ...config, nodeId: 'node-b' })]);
-  org = await seedOrg(nodeA);
-  for (const role of ['owner', 'admin', 'member', 'viewer'] as const) as[role] = await connect(nodeA, { cookie: await signIn(nodeA, org.users[role]) });
+  ({ node: nodeA, org } = fx);
+  nodeB = await fx.startNode({ ...nodeA.signet.config, nodeId: 'node-b' });
   const generate = (slug: string, validDays: number, custody: 'software' | 'pkcs11' = 'software') =>
     must<Certificate>(as.admin, 'certificate.generate', { slug, name: `Expires in ${validDays} days`, type: 'test', custody, commonName: `Expiry Test ${slug}`, validDays });
   certificates.twenty = await generate('twenty', 20, 'pkcs11');
@@ -38,11 +38,6 @@ beforeAll(async () => {
   certificates.forty = await generate('forty', 40);
   const disabled = await generate('disabled', 3);
   certificates.disabled = await must<Certificate>(as.admin, 'certificate.update', { certificateId: disabled.id, version: disabled.version, disabled: true });
-});
-
-afterAll(async () => {
-  for (const socket of Object.values(as)) socket.close();
-  await Promise.all([nodeA?.close(), nodeB?.close()]);
 });
 
 describe('expiry notices', () => {

@@ -4,12 +4,9 @@
 // token's PIN reaches Redis, logs, events or audit entries.
 import { verify as verifySignature, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import pkcs11js from 'pkcs11js';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
-import { startSignetNode } from '../../../server/index.js';
-import { createLogger } from '../../../server/logger.js';
 import { openSigner } from '../../../server/signing/custody/signer.js';
 import type { CertificateRecord } from '../../../server/store/records.js';
 import type { Certificate } from '../../../src/lib/shared/entities.js';
@@ -17,24 +14,22 @@ import {
   auditLog,
   command,
   connect,
-  redisUrl,
-  seedOrg,
   signIn,
   snapshot,
   startNode,
-  testConfig,
   type ClientSocket,
   type TestOrg,
 } from '../../helpers/signet.js';
 import { must } from '../../helpers/signing.js';
+import { useSignet } from '../../helpers/signetFixture.js';
 
+const fx = useSignet({ config: { LOG_LEVEL: 'trace' }, log: 'trace' });
 let node: SignetNode;
 let org: TestOrg;
 let admin: ClientSocket;
 let viewer: ClientSocket;
-const sockets: ClientSocket[] = [];
 /** Every line the node logged, at trace level. */
-const logLines: string[] = [];
+const logLines = fx.logged;
 const pin = readFileSync(inject('pkcs11').pinFile, 'utf8').trim();
 
 async function storedRecord(id: string): Promise<CertificateRecord> {
@@ -72,23 +67,9 @@ function rawToken() {
 
 const flag = (value: Buffer) => value.readUInt8(0) === 1;
 
-beforeAll(async () => {
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      logLines.push(String(chunk));
-      done();
-    },
-  });
-  node = await startSignetNode({ config: testConfig({ LOG_LEVEL: 'trace' }), redis: redisUrl(), serveUi: false, logger: createLogger('trace', { destination: sink }) });
-  org = await seedOrg(node);
-  admin = await connect(node, { cookie: await signIn(node, org.users.admin) });
-  viewer = await connect(node, { cookie: await signIn(node, org.users.viewer) });
-  sockets.push(admin, viewer);
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await node?.close();
+beforeAll(() => {
+  ({ node, org } = fx);
+  ({ admin, viewer } = fx.as);
 });
 
 const generated: Record<string, Certificate> = {};

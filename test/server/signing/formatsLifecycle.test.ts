@@ -3,13 +3,10 @@
 // verifier, the signed-artifact download under its right name, the timestamp from a loopback TSA,
 // and the audit entries, live events and notifications on the way. Also: files that do not fit
 // their format are refused at submission and re-submission, and a TSA that does not answer.
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
 import type { ArtifactConfiguration, Certificate, SigningPolicy, SigningRequest } from '../../../src/lib/shared/entities.js';
-import { auditLog, command, seedOrg, startNode, testConfig, type ClientSocket, type TestOrg } from '../../helpers/signet.js';
+import { auditLog, command, testConfig, type ClientSocket, type TestOrg } from '../../helpers/signet.js';
 import {
   createApiKey,
   createPolicy,
@@ -17,7 +14,6 @@ import {
   generateCertificate,
   getWithToken,
   must,
-  people,
   randomArtifact,
   requestDirs,
   submitOk,
@@ -25,30 +21,34 @@ import {
   verifyWithOpenssl,
   waitForNotifications,
   waitForStatus,
-  type Person,
 } from '../../helpers/signing.js';
 import { gpgVerify, minimalPe, osslsigncodeVerify, powershellScript, tampered } from '../../helpers/fixtures.js';
 import { silentTsaUrl, startTestTsa, type TestTsa } from '../../helpers/tsa.js';
+import { useSignet, type SignetFixture } from '../../helpers/signetFixture.js';
 
+let tsa: TestTsa;
 let artifactDir: string;
+const fx: SignetFixture<'alice'> = useSignet({
+  config: async () => {
+    tsa = await startTestTsa();
+    fx.onClose(() => tsa.close());
+    artifactDir = fx.tempDir('signet-formats-lifecycle-');
+    return testConfig({ SIGNET_ARTIFACT_DIR: artifactDir, SIGNET_TSA_URL: tsa.url, SIGNET_RATE_LIMIT_PER_MINUTE: '100000' });
+  },
+  people: { alice: 'Alice Approver' },
+});
+const { who } = fx;
 let node: SignetNode;
 let org: TestOrg;
-let tsa: TestTsa;
-let who: Record<'owner' | 'admin' | 'member' | 'viewer' | 'alice', Person>;
 let owner: ClientSocket;
 let project: { id: string; slug: string };
 let certificate: Certificate;
 let policy: SigningPolicy;
 let token: string;
 const configs: Record<string, ArtifactConfiguration> = {};
-const sockets: ClientSocket[] = [];
 
 beforeAll(async () => {
-  artifactDir = mkdtempSync(path.join(os.tmpdir(), 'signet-formats-lifecycle-'));
-  tsa = await startTestTsa();
-  node = await startNode(testConfig({ SIGNET_ARTIFACT_DIR: artifactDir, SIGNET_TSA_URL: tsa.url, SIGNET_RATE_LIMIT_PER_MINUTE: '100000' }));
-  org = await seedOrg(node);
-  who = await people(node, org, { alice: 'Alice Approver' }, sockets);
+  ({ node, org } = fx);
   owner = who.owner.socket;
   project = await createProject(owner, 'desktop');
   certificate = await generateCertificate(owner, 'desktop-release', { algorithm: 'RSA-2048' });
@@ -64,13 +64,6 @@ beforeAll(async () => {
     requiredApprovals: 1,
   });
   token = await createApiKey(who.member.socket);
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await node?.close();
-  await tsa?.close();
-  if (artifactDir) rmSync(artifactDir, { recursive: true, force: true });
 });
 
 async function signedDownload(requestId: string): Promise<{ data: Buffer; fileName: string | undefined; type: string | null }> {

@@ -2,10 +2,8 @@
 // automatic signing with RSA and ECDSA certificates, k-of-n approvals, denial, cancelation, expiry,
 // re-submission to another policy, certificate problems, two nodes sharing one queue, a node dying
 // mid-job, and who is notified of what. Waits are on `change` / `notification` events, not sleeps.
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { STATUS_LABELS } from '../../../src/lib/shared/signing.js';
 import type { Config } from '../../../server/config.js';
 import type { SignetNode } from '../../../server/index.js';
@@ -32,7 +30,6 @@ import {
   expiredCertificate,
   generateCertificate,
   ok,
-  people,
   randomArtifact,
   submitOk,
   verifyWithOpenssl,
@@ -42,13 +39,21 @@ import {
   type IssuedCertificate,
   type Person,
 } from '../../helpers/signing.js';
+import { useSignet, type SignetFixture } from '../../helpers/signetFixture.js';
 import { spawnNodeProcess, type NodeProcess } from '../../helpers/nodeProcess.js';
 
 let config: Config;
 let artifactDir: string;
+const fx: SignetFixture<'alice' | 'bob' | 'otto'> = useSignet({
+  config: () => {
+    artifactDir = fx.tempDir('signet-lifecycle-');
+    return (config = testConfig({ SIGNET_ARTIFACT_DIR: artifactDir, SIGNET_RATE_LIMIT_PER_MINUTE: '100000' }));
+  },
+  people: { alice: 'Alice Approver', bob: 'Bob Approver', otto: 'Otto Outsider' },
+});
+const { who } = fx;
 let node: SignetNode;
 let org: TestOrg;
-let who: Record<'owner' | 'admin' | 'member' | 'viewer' | 'alice' | 'bob' | 'otto', Person>;
 let owner: ClientSocket;
 let project: { id: string; slug: string };
 let ecCert: Certificate;
@@ -60,25 +65,18 @@ const extraNodes: SignetNode[] = [];
 const children: NodeProcess[] = [];
 
 beforeAll(async () => {
-  artifactDir = mkdtempSync(path.join(os.tmpdir(), 'signet-lifecycle-'));
-  config = testConfig({ SIGNET_ARTIFACT_DIR: artifactDir, SIGNET_RATE_LIMIT_PER_MINUTE: '100000' });
-  node = await startNode(config);
-  org = await seedOrg(node);
-  who = await people(node, org, { alice: 'Alice Approver', bob: 'Bob Approver', otto: 'Otto Outsider' }, sockets);
+  ({ node, org } = fx);
+  fx.onClose(async () => {
+    for (const socket of sockets) socket.close();
+    for (const child of children) await child.kill();
+    for (const extra of extraNodes) await extra.close();
+  });
   owner = who.owner.socket;
   project = await createProject(owner, 'widget');
   ecCert = await generateCertificate(owner, 'ec-test', { algorithm: 'ECDSA-P256' });
   rsaCert = await generateCertificate(owner, 'rsa-test', { algorithm: 'RSA-2048' });
   memberToken = await createApiKey(who.member.socket);
   adminToken = await createApiKey(who.admin.socket);
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  for (const child of children) await child.kill();
-  for (const extra of extraNodes) await extra.close();
-  await node?.close();
-  if (artifactDir) rmSync(artifactDir, { recursive: true, force: true });
 });
 
 /** A command that must fail with this code. */

@@ -3,57 +3,52 @@
 // HMAC-SHA256 over `${timestamp}.${body}` under the secret shown once at creation, retried with
 // backoff; deleted webhooks get nothing. The receiver is a real HTTP server on loopback.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
 import { createRedisClient, type Redis } from '../../../server/store/redis.js';
 import type { Certificate, SigningRequest } from '../../../src/lib/shared/entities.js';
 import { startHttpReceiver, type HttpReceiver, type ReceivedRequest } from '../../helpers/receivers.js';
 import { withoutQueueing } from '../../helpers/outreach.js';
-import { command, redisUrl, seedOrg, startNode, testConfig, type ClientSocket, type TestOrg } from '../../helpers/signet.js';
+import { command, redisUrl, testConfig, type ClientSocket, type TestOrg } from '../../helpers/signet.js';
 import {
   createApiKey,
   createPolicy,
   createProject,
   generateCertificate,
   ok,
-  people,
   randomArtifact,
   submitOk,
   waitForStatus,
-  type Person,
 } from '../../helpers/signing.js';
+import { useSignet, type SignetFixture } from '../../helpers/signetFixture.js';
 
 const ATTEMPTS = 3;
 
 type Delivery = ReceivedRequest;
 
-let artifactDir: string;
+let receiver: HttpReceiver;
+const fx: SignetFixture = useSignet({
+  config: async () => {
+    receiver = await startHttpReceiver();
+    fx.onClose(() => receiver.close());
+    return testConfig({ SIGNET_ARTIFACT_DIR: fx.tempDir('signet-webhooks-'), SIGNET_WEBHOOK_ATTEMPTS: String(ATTEMPTS), SIGNET_RATE_LIMIT_PER_MINUTE: '100000' });
+  },
+});
+const { who } = fx;
 let node: SignetNode;
 let org: TestOrg;
-let who: Record<'owner' | 'admin' | 'member' | 'viewer', Person>;
 let owner: ClientSocket;
 let certificate: Certificate;
 let memberToken: string;
-let receiver: HttpReceiver;
 let receiverUrl: string;
-let bullClients: Redis[] = [];
+const bullClients: Redis[] = [];
 let webhookQueue: Queue;
 let webhookEvents: QueueEvents;
-const sockets: ClientSocket[] = [];
 
 beforeAll(async () => {
-  receiver = await startHttpReceiver();
   receiverUrl = receiver.url;
-
-  artifactDir = mkdtempSync(path.join(os.tmpdir(), 'signet-webhooks-'));
-  const config = testConfig({ SIGNET_ARTIFACT_DIR: artifactDir, SIGNET_WEBHOOK_ATTEMPTS: String(ATTEMPTS), SIGNET_RATE_LIMIT_PER_MINUTE: '100000' });
-  node = await startNode(config);
-  org = await seedOrg(node);
-  who = await people(node, org, {}, sockets);
+  ({ node, org } = fx);
   owner = who.owner.socket;
   certificate = await generateCertificate(owner, 'hook-cert');
   memberToken = await createApiKey(who.member.socket);
@@ -68,17 +63,11 @@ beforeAll(async () => {
   webhookQueue = new Queue('webhooks', { connection: bullConnection(), prefix: node.signet.keys.bullPrefix });
   webhookEvents = new QueueEvents('webhooks', { connection: bullConnection(), prefix: node.signet.keys.bullPrefix });
   await webhookEvents.waitUntilReady();
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await node?.close();
-  await webhookEvents?.close();
-  await webhookQueue?.close();
-  for (const client of bullClients) client.disconnect();
-  bullClients = [];
-  await receiver?.close();
-  if (artifactDir) rmSync(artifactDir, { recursive: true, force: true });
+  fx.onClose(async () => {
+    await webhookEvents.close();
+    await webhookQueue.close();
+    for (const client of bullClients) client.disconnect();
+  });
 });
 
 function deliveriesTo(pathname: string): Delivery[] {
