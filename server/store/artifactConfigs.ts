@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { RedisKeys } from './keys.js';
 import type { ArtifactConfigRecord } from './records.js';
 import { changeEvent, CONFIG_READERS } from './events.js';
-import { inOrg, parseLoaded, readMany, type Loaded, type WritePlan } from './plan.js';
+import { inOrg, overwrite, parseLoaded, readMany, type Loaded, type WritePlan } from './plan.js';
 import { slugClaim } from './slugs.js';
 
 export function artifactConfigStore(redis: Redis, keys: RedisKeys) {
@@ -29,11 +29,7 @@ export function artifactConfigStore(redis: Redis, keys: RedisKeys) {
       };
     },
     update(stored: Loaded<ArtifactConfigRecord>, updated: ArtifactConfigRecord): WritePlan {
-      return {
-        expect: [{ key: keys.artifactConfig(updated.id), equals: stored.raw }],
-        ops: [['set', keys.artifactConfig(updated.id), JSON.stringify(updated)]],
-        events: [changeEvent(updated.orgId, 'artifactConfig', 'updated', updated.id, updated, CONFIG_READERS)],
-      };
+      return overwrite(keys.artifactConfig(updated.id), stored, updated, [changeEvent(updated.orgId, 'artifactConfig', 'updated', updated.id, updated, CONFIG_READERS)]);
     },
     /** What makes `config` its project's only default: the other defaults, no longer. */
     async demoteOthers(config: ArtifactConfigRecord): Promise<WritePlan> {

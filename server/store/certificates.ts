@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { RedisKeys } from './keys.js';
 import { toCertificate, withCertificateDefaults, type CertificateRecord } from './records.js';
 import { changeEvent, CONFIG_READERS } from './events.js';
-import { inOrg, parseLoaded, readMany, type Loaded, type WritePlan } from './plan.js';
+import { inOrg, overwrite, parseLoaded, readMany, type Loaded, type WritePlan } from './plan.js';
 import { slugClaim } from './slugs.js';
 
 /** The expiry notice kept per certificate and certificate body: a renewed certificate (another fingerprint) is noticed afresh. */
@@ -37,11 +37,7 @@ export function certificateStore(redis: Redis, keys: RedisKeys) {
       };
     },
     update(stored: Loaded<CertificateRecord>, updated: CertificateRecord): WritePlan {
-      return {
-        expect: [{ key: keys.certificate(updated.id), equals: stored.raw }],
-        ops: [['set', keys.certificate(updated.id), JSON.stringify(updated)]],
-        events: [changeEvent(updated.orgId, 'certificate', 'updated', updated.id, toCertificate(updated), CONFIG_READERS)],
-      };
+      return overwrite(keys.certificate(updated.id), stored, updated, [changeEvent(updated.orgId, 'certificate', 'updated', updated.id, toCertificate(updated), CONFIG_READERS)]);
     },
     /** The most urgent expiry notice sent for the certificate as it is now (days before expiry; 0: expired), or null. */
     async expiryNoticeSent(certificate: CertificateRecord): Promise<number | null> {

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { RedisKeys } from './keys.js';
 import type { GrantRecord } from './records.js';
 import { changeEvent, REQUEST_READERS } from './events.js';
-import { inOrg, parseLoaded, type Loaded, type WritePlan } from './plan.js';
+import { inOrg, overwrite, parseLoaded, type Loaded, type WritePlan } from './plan.js';
 
 export function grantStore(redis: Redis, keys: RedisKeys) {
   return {
@@ -34,11 +34,7 @@ export function grantStore(redis: Redis, keys: RedisKeys) {
       };
     },
     update(stored: Loaded<GrantRecord>, updated: GrantRecord): WritePlan {
-      return {
-        expect: [{ key: keys.grant(updated.id), equals: stored.raw }],
-        ops: [['set', keys.grant(updated.id), JSON.stringify(updated)]],
-        events: [changeEvent(updated.orgId, 'grant', 'updated', updated.id, updated, REQUEST_READERS)],
-      };
+      return overwrite(keys.grant(updated.id), stored, updated, [changeEvent(updated.orgId, 'grant', 'updated', updated.id, updated, REQUEST_READERS)]);
     },
     /** A removed policy's grants and its set of them. */
     async removeOfPolicy(policyId: string): Promise<WritePlan> {

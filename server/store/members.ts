@@ -6,7 +6,7 @@ import type { RedisKeys } from './keys.js';
 import type { Audience } from './commit.js';
 import type { MemberRecord } from './records.js';
 import { changeEvent } from './events.js';
-import { combinePlans, parseLoaded, type Loaded, type WritePlan } from './plan.js';
+import { combinePlans, overwrite, parseLoaded, type Loaded, type WritePlan } from './plan.js';
 import type { UserStore } from './users.js';
 
 /** Who hears about memberships: everyone who may see the team. */
@@ -43,12 +43,7 @@ export function memberStore(redis: Redis, keys: RedisKeys, users: UserStore) {
       );
     },
     update(stored: Loaded<MemberRecord>, updated: MemberRecord): WritePlan {
-      const key = keys.member(updated.orgId, updated.userId);
-      return {
-        expect: [{ key, equals: stored.raw }],
-        ops: [['set', key, JSON.stringify(updated)]],
-        events: [changeEvent(updated.orgId, 'member', 'updated', updated.userId, updated, TEAM)],
-      };
+      return overwrite(keys.member(updated.orgId, updated.userId), stored, updated, [changeEvent(updated.orgId, 'member', 'updated', updated.userId, updated, TEAM)]);
     },
     /** The membership ends; a CI user's account goes with it (its record, its email, its organizations). */
     remove(stored: Loaded<MemberRecord>): WritePlan {

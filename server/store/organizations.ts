@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { RedisKeys } from './keys.js';
 import { toOrganization, type ApiKeyRecord, type InvitationRecord, type MemberRecord, type OrganizationRecord } from './records.js';
 import { changeEvent } from './events.js';
-import { combinePlans, parseLoaded, readMany, type Loaded, type WritePlan } from './plan.js';
+import { combinePlans, overwrite, parseLoaded, readMany, type Loaded, type WritePlan } from './plan.js';
 import type { MemberStore } from './members.js';
 import type { ApiKeyStore } from './apiKeys.js';
 import type { InvitationStore } from './invitations.js';
@@ -50,11 +50,7 @@ export function organizationStore(redis: Redis, keys: RedisKeys, parts: { member
     },
     /** Its settings changed (name, Open Source, support, owner; the slug stays). */
     update(stored: Loaded<OrganizationRecord>, updated: OrganizationRecord): WritePlan {
-      return {
-        expect: [{ key: keys.org(updated.id), equals: stored.raw }],
-        ops: [['set', keys.org(updated.id), JSON.stringify(updated)]],
-        events: [changeEvent(updated.id, 'organization', 'updated', updated.id, toOrganization(updated), ['all'])],
-      };
+      return overwrite(keys.org(updated.id), stored, updated, [changeEvent(updated.id, 'organization', 'updated', updated.id, toOrganization(updated), ['all'])]);
     },
     /** Deleted: the tombstone `deleted` written over the record as read, with what it had that grants access. */
     remove(

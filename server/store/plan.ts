@@ -40,3 +40,8 @@ export async function readMany<T>(redis: Redis, keys: string[]): Promise<T[]> {
   const raws = await redis.mget(...keys);
   return raws.filter((raw): raw is string => raw !== null).map((raw) => JSON.parse(raw) as T);
 }
+
+/** A record written over the version read (the commit refuses if it changed meanwhile), with the events that announce it. */
+export function overwrite(key: string, stored: Loaded<unknown>, updated: unknown, events: PlannedEvent[] = []): WritePlan {
+  return { expect: [{ key, equals: stored.raw }], ops: [['set', key, JSON.stringify(updated)]], events };
+}

@@ -4,7 +4,7 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from './keys.js';
 import type { UserRecord } from './records.js';
-import { parseLoaded, type Loaded, type WritePlan } from './plan.js';
+import { overwrite, parseLoaded, type Loaded, type WritePlan } from './plan.js';
 
 export function userStore(redis: Redis, keys: RedisKeys) {
   const get = async (userId: string): Promise<Loaded<UserRecord> | null> => parseLoaded<UserRecord>(await redis.get(keys.user(userId)));
@@ -37,11 +37,7 @@ export function userStore(redis: Redis, keys: RedisKeys) {
     },
     /** An account changed (its name or password; the email stays). */
     update(stored: Loaded<UserRecord>, updated: UserRecord): WritePlan {
-      return {
-        expect: [{ key: keys.user(updated.id), equals: stored.raw }],
-        ops: [['set', keys.user(updated.id), JSON.stringify(updated)]],
-        events: [],
-      };
+      return overwrite(keys.user(updated.id), stored, updated);
     },
     /** An account deleted with its indexes (a CI user's, with its only membership). */
     remove(user: Pick<UserRecord, 'id' | 'email'>): WritePlan {

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { RedisKeys } from './keys.js';
 import { toWebhook, type WebhookRecord } from './records.js';
 import { changeEvent, CONFIG_READERS } from './events.js';
-import { inOrg, parseLoaded, type Loaded, type WritePlan } from './plan.js';
+import { inOrg, overwrite, parseLoaded, type Loaded, type WritePlan } from './plan.js';
 
 export function webhookStore(redis: Redis, keys: RedisKeys) {
   return {
@@ -29,11 +29,7 @@ export function webhookStore(redis: Redis, keys: RedisKeys) {
       };
     },
     update(stored: Loaded<WebhookRecord>, updated: WebhookRecord): WritePlan {
-      return {
-        expect: [{ key: keys.webhook(updated.id), equals: stored.raw }],
-        ops: [['set', keys.webhook(updated.id), JSON.stringify(updated)]],
-        events: [changeEvent(updated.orgId, 'webhook', 'updated', updated.id, toWebhook(updated), CONFIG_READERS)],
-      };
+      return overwrite(keys.webhook(updated.id), stored, updated, [changeEvent(updated.orgId, 'webhook', 'updated', updated.id, toWebhook(updated), CONFIG_READERS)]);
     },
     /** `stored`: as read, the commit refuses if it changed meanwhile; null for a removal that goes with its project's (no precondition). */
     remove(stored: Loaded<WebhookRecord> | WebhookRecord): WritePlan {
