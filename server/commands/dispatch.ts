@@ -164,11 +164,15 @@ export function createDispatcher(signet: Signet, node: NodeServices, metrics: Me
       const actor = actorFromRecords(principal, records);
       if (sent.requestId) {
         const earlier = await requestIds.claim(attempt, actor, command.name, sent.input, sent.requestId);
-        if (earlier) return earlier;
+        // A stored success (it may carry a secret shown once, a new key's token) goes only to an
+        // actor who still holds the permission; one who lost it is refused as the command would be.
+        if (earlier && (!earlier.ok || mayRun(command, actor))) return earlier;
       }
       return runCommand(attempt, command, actor, sent);
     });
   }
+
+  const mayRun = (command: AnyCommand, actor: Actor) => !command.permission || actor.permissions.has(command.permission);
 
   async function runCommand(attempt: CommandAttempt, command: AnyCommand, actor: Actor, sent: Sent): Promise<CommandAck> {
     const { principal } = actor;
@@ -176,7 +180,7 @@ export function createDispatcher(signet: Signet, node: NodeServices, metrics: Me
     // Every commit of the command goes through the attempt: fenced by its deadline, carrying its claim.
     const scoped = attempt.scope(signet);
 
-    if (command.permission && !actor.permissions.has(command.permission)) {
+    if (!mayRun(command, actor)) {
       const reason = `${command.name} needs the ${command.permission} permission, which ${describe(actor)} does not have`;
       await auditDenial(scoped, actor, command.name, reason, sent.source);
       throw new CommandFailure('FORBIDDEN', reason);

@@ -1,5 +1,6 @@
 // API keys (SPEC §3 "API keys", §7 revocation): a secret shown once and stored only as a hash,
 // permissions bounded by the creator's, effective permissions bounded by the owner's current role.
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { SignetNode } from '../../../server/index.js';
 import { auditLog, command, connect, nextEvent, restCommand, seedOrg, signIn, startNode, type ClientSocket } from '../../helpers/signet.js';
@@ -409,5 +410,26 @@ describe('keys created with an API key never outlive it (its expiry, its revocat
     const refused = await command(creator, 'apiKey.create', { name: 'depth 6', permissions: ['team:read'] });
     expect(!refused.ok && refused.error.code).toBe('FORBIDDEN');
     expect(!refused.ok && refused.error.message).toMatch(/closer to a person/);
+  });
+});
+
+describe('a retried apiKey.create (the same request id)', () => {
+  it('is refused, not answered with the stored token, once its actor no longer may create keys', async () => {
+    const team = await fx.team();
+    const requestId = randomUUID();
+    const input = { name: 'retried after a demotion', permissions: ['team:read'] };
+    const first = await command<any>(team.as.member, 'apiKey.create', input, { requestId });
+    expect(first.ok && first.result.token).toMatch(/^sgn_/);
+    const replay = await command<any>(team.as.member, 'apiKey.create', input, { requestId });
+    expect(replay).toMatchObject({ ok: true, replayed: true, result: { token: first.ok && first.result.token } });
+
+    const members = await command<any[]>(team.as.owner, 'member.list');
+    const member = (members.ok ? members.result : []).find((m) => m.userId === team.org.users.member.userId);
+    expect((await command(team.as.owner, 'member.changeRole', { userId: member.userId, role: 'viewer', version: member.version })).ok).toBe(true);
+
+    const retried = await command<any>(team.as.member, 'apiKey.create', input, { requestId });
+    expect(retried.ok).toBe(false);
+    expect(!retried.ok && retried.error.code).toBe('FORBIDDEN');
+    expect(JSON.stringify(retried)).not.toContain('sgn_');
   });
 });
