@@ -96,10 +96,25 @@ if tonumber(redis.call('GET', auditSeqKey) or '0') <= newSeq then redis.call('SR
 return 1
 `;
 
+/** A checkpoint this node signed: its size, head hash and note (known to be valid: no need to verify it again). */
+export interface SignedCheckpoint {
+  size: number;
+  hash: string;
+  note: string;
+}
+
 export interface SealResult {
   sealed: number;
-  /** The checkpoint note this call signed and stored as the head; null when it sealed nothing. */
-  checkpoint: string | null;
+  /** The checkpoint this call signed and stored as the head; null when it sealed nothing. */
+  checkpoint: SignedCheckpoint | null;
+}
+
+type SealClient = Redis & { signetSeal(...args: string[]): Promise<number> };
+
+/** The client with the seal script defined (sent by its hash after the first time). */
+function sealClient(redis: Redis): SealClient {
+  if (!('signetSeal' in redis)) redis.defineCommand('signetSeal', { numberOfKeys: 5, lua: SEAL_LUA });
+  return redis as SealClient;
 }
 
 /**
@@ -139,9 +154,7 @@ export async function sealAuditChain(
     sealedAt: new Date().toISOString(),
     note: signCheckpoint(signingKey, auditOrigin(publicUrl, orgId), seq, previousHash),
   };
-  const stored = await redis.eval(
-    SEAL_LUA,
-    5,
+  const stored = await sealClient(redis).signetSeal(
     keys.auditHead(orgId),
     keys.auditSeals(orgId),
     keys.auditCheckpoints(orgId),
@@ -154,14 +167,14 @@ export async function sealAuditChain(
     ...seals,
   );
   // 0: another node moved the head first; what it sealed is its to report.
-  return stored === 1 ? { sealed: seals.length / 2, checkpoint: newHead.note! } : { sealed: 0, checkpoint: null };
+  return stored === 1 ? { sealed: seals.length / 2, checkpoint: { size: seq, hash: previousHash, note: newHead.note! } } : { sealed: 0, checkpoint: null };
 }
 
 export interface SealerOptions {
   intervalMs?: number;
   onError?: (error: unknown) => void;
   /** Each checkpoint this node signed and stored, after the seal. */
-  onSealed?: (orgId: string, checkpoint: string) => Promise<void> | void;
+  onSealed?: (orgId: string, checkpoint: SignedCheckpoint) => Promise<void> | void;
 }
 
 /** Runs the sealer every `intervalMs` on this node; returns a stop function. */

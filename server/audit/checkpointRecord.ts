@@ -5,7 +5,7 @@
 // share the directory: each reads what the others appended. Lines that are torn (a crash mid-write),
 // or not signed by this instance's key, are skipped. A file over `compactBytes` (1 MiB, about 4,000
 // checkpoints) is replaced by its highest line.
-import { open, readdir, mkdir, rename } from 'node:fs/promises';
+import { open, readdir, mkdir, rename, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { KeyObject } from 'node:crypto';
@@ -96,6 +96,13 @@ export class CheckpointRecord {
   /** Reads what was appended since the last read, handing each valid checkpoint to `each`. */
   async read(orgId: string, each?: (checkpoint: RecordedCheckpoint) => void): Promise<void> {
     const file = this.path(orgId);
+    // Mostly nobody appended since the last read (a node reads its record every time it seals):
+    // then one stat says so, without opening the file.
+    const known = this.#files.get(orgId);
+    if (known && !each) {
+      const info = await stat(file).catch(() => null);
+      if (info && info.ino === known.inode && info.size === known.offset) return;
+    }
     const handle = await open(file, 'r').catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return null;
       throw error;

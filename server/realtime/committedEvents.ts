@@ -9,13 +9,13 @@
 // it: the channel's order is the order in which access and events take effect, on every node, also
 // on one that was paused and works through its backlog when it resumes.
 import type { Redis } from 'ioredis';
-import type { AuditEntry } from '../../src/lib/shared/entities.js';
 import type { Logger } from '../logger.js';
 import type { NodeStatus } from '../nodeStatus.js';
 import type { AccessChange, Audience, Committed } from '../store/commit.js';
 import type { CatchUps, Delivery } from './catchUp.js';
 import type { SignetIo } from './io.js';
 import { audienceRoom, permissionRoom } from './rooms.js';
+import { EncodedJson } from './encodedEvents.js';
 
 /** What a node does about changes of access, in the channel's order (access.ts). */
 export interface AccessApplier {
@@ -29,20 +29,6 @@ export interface AccessApplier {
   expireDue(): void;
 }
 
-/** One item of a published commit (built by commit.lua). */
-interface PublishedItem {
-  k: 'audit' | 'change' | 'notification';
-  /** Organization id. */
-  o: string;
-  /** Event sequence number in the organization's stream. */
-  s: number;
-  /** Audit sequence number (audit entries only). */
-  n?: number;
-  /** Audiences, comma-separated. */
-  a: string;
-  d: unknown;
-}
-
 interface PublishedCommit {
   deliveries: Array<Delivery & { orgId: string }>;
   access: AccessChange | null;
@@ -51,23 +37,30 @@ interface PublishedCommit {
 /** A node asking "have you delivered everything published before this?" of its own feed. */
 const BARRIER = 'barrier ';
 
-/** Reads a published commit: `origin\naccess\n[items]` (access: '' or JSON). */
+/**
+ * Reads a published commit (commit.lua): `origin`, `access` ('' or JSON), then two lines per item:
+ * `kind orgId seq audiences` and the event as sockets receive it, which is sent on unread.
+ */
 function parsePublishedCommit(message: string): PublishedCommit | null {
-  const first = message.indexOf('\n');
-  const second = first < 0 ? -1 : message.indexOf('\n', first + 1);
-  if (second < 0) return null;
-  const accessText = message.slice(first + 1, second);
-  const items = JSON.parse(message.slice(second + 1)) as PublishedItem[];
-  const deliveries = items.map((item) => {
-    if (item.k === 'audit') {
-      const entry: AuditEntry = { ...(item.d as Omit<AuditEntry, 'seq'>), seq: item.n! };
-      return { orgId: item.o, event: item.k, seq: item.s, payload: { seq: item.s, entry }, rooms: [permissionRoom(item.o, 'audit:read')] };
+  const lines = message.split('\n');
+  if (lines.length < 4 || lines.length % 2 !== 0) return null;
+  const deliveries: PublishedCommit['deliveries'] = [];
+  for (let at = 2; at < lines.length; at += 2) {
+    const [kind, orgId, seqText, audienceList] = lines[at]!.split(' ');
+    const seq = Number(seqText);
+    if (!orgId || !Number.isSafeInteger(seq) || audienceList === undefined) return null;
+    const payload = new EncodedJson(lines[at + 1]!);
+    if (kind === 'audit') {
+      deliveries.push({ orgId, event: kind, seq, payload, rooms: [permissionRoom(orgId, 'audit:read')] });
+    } else if (kind === 'change' || kind === 'notification') {
+      // No audience is nobody: an empty room list (which would mean every socket) is never emitted to.
+      const audiences = audienceList === '' ? [] : (audienceList.split(',') as Audience[]);
+      deliveries.push({ orgId, event: kind, seq, payload, rooms: audiences.map((audience) => audienceRoom(orgId, audience)) });
+    } else {
+      return null;
     }
-    // No audience is nobody: an empty room list (which would mean every socket) is never emitted to.
-    const audiences = item.a === '' ? [] : (item.a.split(',') as Audience[]);
-    return { orgId: item.o, event: item.k, seq: item.s, payload: { seq: item.s, ...(item.d as object) }, rooms: audiences.map((audience) => audienceRoom(item.o, audience)) };
-  });
-  return { deliveries, access: accessText ? (JSON.parse(accessText) as AccessChange) : null };
+  }
+  return { deliveries, access: lines[1] ? (JSON.parse(lines[1]) as AccessChange) : null };
 }
 
 /** How long a node waits for its own commit to come back on the channel before acknowledging it anyway. */
@@ -187,7 +180,10 @@ export async function startCommittedFeed({ subscriber, redis, channel, origin, l
       logger.error({ err: error }, 'a published commit could not be read');
       return undefined;
     }
-    if (!commit) return undefined;
+    if (!commit) {
+      logger.error({ length: message.length }, 'a published commit could not be read: not in the format commit.lua writes');
+      return undefined;
+    }
     access.expireDue();
     deliver(commit);
     if (!commit.access) {

@@ -13,6 +13,7 @@ import type { RedisKeys } from '../store/keys.js';
 import { SESSION_COOKIE } from '../auth/sessions.js';
 import { tokenHash } from '../auth/secrets.js';
 import { rateLimited, type CommandFailure } from '../errors.js';
+import { signetParser } from './encodedEvents.js';
 
 export type SignetIo = Server<ClientToServerEvents, ServerToClientEvents>;
 
@@ -55,6 +56,8 @@ export function createSocketIo(
     // Bounded deliberately: a larger message is refused and the socket closed (SPEC §10).
     maxHttpBufferSize: config.SIGNET_MAX_MESSAGE_BYTES,
     serveClient: false,
+    // Events from the commit channel are sent on as written (encodedEvents.ts).
+    parser: signetParser,
     // Same origin only: a browser page from elsewhere cannot ride the session cookie.
     allowRequest: (req, callback) => {
       const origin = req.headers.origin;

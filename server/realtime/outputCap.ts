@@ -35,7 +35,8 @@ interface EnginePacket {
 interface EngineConnection {
   id: string;
   request: { socket: Duplex | null };
-  transport: { name: string };
+  /** `writable`: engine.io's own flag, false while a write is in flight; "ready" makes the connection flush. */
+  transport: { name: string; writable: boolean; emit(event: 'ready'): void };
   on(event: 'packetCreate', listener: (this: EngineConnection, packet: EnginePacket) => void): void;
   on(event: 'flush', listener: (this: EngineConnection, buffer: EnginePacket[]) => void): void;
   on(event: 'upgrade' | 'close', listener: (this: EngineConnection) => void): void;
@@ -85,6 +86,7 @@ export function capSocketOutput(
   function onPacketCreate(this: EngineConnection, packet: EnginePacket): void {
     const state = tracked.get(this);
     if (!state || state.cut) return;
+    hold(this);
     state.pending += sizeOf(packet);
     const bytes = waiting(state);
     if (bytes > peakBytes) peakBytes = bytes;
@@ -111,6 +113,30 @@ export function capSocketOutput(
   }
   function onPollingClose(this: EngineConnection): void {
     polling.delete(this.id);
+  }
+
+  // What one pass of the event loop sends a connection leaves in one flush. engine.io writes a
+  // packet at once when its transport is idle, so a command's events and its acknowledgement would
+  // leave in two or three writes: the events when the commit comes back on the channel, the
+  // acknowledgement when Redis's reply to the commit is read, usually in the same pass (both
+  // arrive together). So the first packet of a pass holds the transport (as a write in flight
+  // does) until the I/O of this pass is handled (setImmediate), when it is released as a
+  // finished write releases it, and the connection flushes everything the pass queued.
+  const held = new Set<EngineConnection>();
+  function hold(connection: EngineConnection): void {
+    const { transport } = connection;
+    if (!transport.writable || transport.name !== 'websocket' || held.has(connection)) return;
+    transport.writable = false;
+    held.add(connection);
+    if (held.size === 1) setImmediate(releaseHeld);
+  }
+  function releaseHeld(): void {
+    const connections = [...held];
+    held.clear();
+    for (const connection of connections) {
+      connection.transport.writable = true;
+      connection.transport.emit('ready');
+    }
   }
 
   // Several packets flushed at once (engine.io hands its write buffer to the transport, which

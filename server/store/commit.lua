@@ -13,9 +13,9 @@
 --   then each write: its name and arguments
 --   then each audit entry: its event stream's counter and key; the audit counter, log and target
 --         index keys; the stream entry's audience; the organization; the start of its channel
---         item (JSON, up to the numbers only this script knows); the entry (JSON)
+--         item's header (kind and organization); the entry (a JSON object)
 --   then each event: its stream's counter and key; its kind; its audience; the start of its
---         channel item; its data (JSON)
+--         channel item's header; its data (a JSON object)
 local at = 1
 local function take()
   local value = ARGV[at]
@@ -144,6 +144,12 @@ local function appendEvent(seqKey, eventsKey, fields)
   return seq
 end
 
+-- A JSON object with "seq" added in front (the object's own text follows unchanged).
+local function withSeq(object, seq)
+  if object == '{}' then return '{"seq":' .. seq .. '}' end
+  return '{"seq":' .. seq .. ',' .. string.sub(object, 2)
+end
+
 local reply = {'OK', #audits}
 local published = {}
 for _, audit in ipairs(audits) do
@@ -156,18 +162,20 @@ for _, audit in ipairs(audits) do
   local eventSeq = appendEvent(seqKey, eventsKey, {'k', 'audit', 'a', audience, 'd', entry, 'n', auditSeq})
   table.insert(reply, auditSeq)
   table.insert(reply, eventSeq)
-  table.insert(published, item .. ',"s":' .. eventSeq .. ',"n":' .. auditSeq .. ',"d":' .. entry .. '}')
+  table.insert(published, item .. ' ' .. eventSeq .. ' ' .. audience .. '\n{"seq":' .. eventSeq .. ',"entry":' .. withSeq(entry, auditSeq) .. '}')
 end
 for _, event in ipairs(events) do
   local seqKey, eventsKey, kind, audience, item, data = unpack(event)
   local seq = appendEvent(seqKey, eventsKey, {'k', kind, 'a', audience, 'd', data})
   table.insert(reply, seq)
-  table.insert(published, item .. ',"s":' .. seq .. ',"d":' .. data .. '}')
+  table.insert(published, item .. ' ' .. seq .. ' ' .. audience .. '\n' .. withSeq(data, seq))
 end
 -- Subscribers hear this only after the write is in the append-only file (Redis answers clients,
 -- subscribers included, after its fsync), so no node delivers an event that could still be lost.
--- Three lines: who committed, the change of access ('' : none), the items.
+-- Who committed, the change of access ('' : none), then two lines per item: its header (kind,
+-- organization, event sequence number, audiences) and the event exactly as sockets receive it, so
+-- a node sends it on without reading it (JSON has no raw line breaks).
 if channel ~= '' and #published > 0 then
-  redis.call('PUBLISH', channel, origin .. '\n' .. access .. '\n[' .. table.concat(published, ',') .. ']')
+  redis.call('PUBLISH', channel, origin .. '\n' .. access .. '\n' .. table.concat(published, '\n'))
 end
 return reply

@@ -110,6 +110,20 @@ function json(value: unknown, what: string): string {
   return text;
 }
 
+/** A JSON object's text: the script adds "seq" to it as sockets receive it. */
+function jsonObject(value: unknown, what: string): string {
+  const text = json(value, what);
+  if (text[0] !== '{') throw new Error(`commit: ${what} is not a JSON object`);
+  return text;
+}
+
+/** A word of a published item's header (an organization id, audiences): no spaces or line breaks. */
+function headerWord(value: unknown, what: string): string {
+  const text = argument(value, what);
+  if (/[\s]/.test(text)) throw new Error(`commit: ${what} has white space in it`);
+  return text;
+}
+
 /** Defines the commit command on a client; done when the client is made (see createRedisClient). */
 export function installCommitScript(redis: Redis): void {
   if (!('signetCommit' in redis)) redis.defineCommand('signetCommit', { numberOfKeys: 0, lua: COMMIT_LUA });
@@ -148,10 +162,10 @@ export async function commit(redis: Redis, keys: RedisKeys, retention: number, p
     if (op[0] === 'set') args.push('set', argument(op[1], 'set key'), argument(op[2], 'set value'), op[3] === undefined ? '' : argument(op[3], 'set expiry'));
     else for (const part of op) args.push(argument(part, `${op[0]} argument`));
   }
-  // Each channel item starts with what is known here; the script adds the numbers it assigns.
+  // Each channel item's header starts with what is known here; the script adds the numbers it assigns.
   const audience = AUDIT_AUDIENCE.join(',');
   for (const entry of audits) {
-    const orgId = argument(entry.orgId, 'an audit entry organization');
+    const orgId = headerWord(entry.orgId, 'an audit entry organization');
     args.push(
       keys.eventSeq(orgId),
       keys.events(orgId),
@@ -160,20 +174,20 @@ export async function commit(redis: Redis, keys: RedisKeys, retention: number, p
       keys.auditByTarget(orgId, argument(entry.target.id, 'an audit target id')),
       audience,
       orgId,
-      `{"k":"audit","o":${JSON.stringify(orgId)},"a":${JSON.stringify(audience)}`,
-      json(entry, 'an audit entry'),
+      `audit ${orgId}`,
+      jsonObject(entry, 'an audit entry'),
     );
   }
   for (const event of events) {
-    const orgId = argument(event.orgId, 'an event organization');
-    const eventAudience = event.audience.join(',');
+    const orgId = headerWord(event.orgId, 'an event organization');
+    const eventAudience = headerWord(event.audience.join(','), 'an event audience');
     args.push(
       keys.eventSeq(orgId),
       keys.events(orgId),
       event.kind,
       eventAudience,
-      `{"k":${JSON.stringify(event.kind)},"o":${JSON.stringify(orgId)},"a":${JSON.stringify(eventAudience)}`,
-      json(event.data, 'event data'),
+      `${event.kind} ${orgId}`,
+      jsonObject(event.data, 'event data'),
     );
   }
   const reply = await (redis as CommitClient).signetCommit(...args);

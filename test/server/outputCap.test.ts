@@ -1,10 +1,12 @@
 // One stuck reader must not slow everyone (issue 13): a socket whose client stops reading is
 // disconnected once the output waiting for it passes SIGNET_MAX_SOCKET_BUFFER_BYTES, so the node's
-// memory for it stays bounded, while everybody else's commands go on.
+// memory for it stays bounded, while everybody else's commands go on. And what one pass of the
+// event loop sends a socket leaves in one write (issue 12: fewer writes per command).
 //
 // The stuck readers are raw WebSocket clients (the `ws` package) that speak just enough of the
 // engine.io / Socket.IO protocol to connect as the owner, then stop reading from their TCP socket.
 import { randomBytes } from 'node:crypto';
+import type { Socket as TcpSocket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Socket as ServerSocket } from 'socket.io';
@@ -97,4 +99,33 @@ describe('a socket that stops reading', () => {
     expect(acks.flat().length).toBeGreaterThan(0);
     expect(writers.every((writer) => writer.connected)).toBe(true);
   }, 120_000);
+});
+
+describe('what one pass sends a socket', () => {
+  it("leaves in one write: a commit's audit entry and its change go out in one write to the socket, the entry first", async () => {
+    const owner = await connect(node, { cookie: ownerCookie });
+    sockets.push(owner);
+    const version = (await command<any>(owner, 'org.get', {})).result.version as number;
+    const watcher = await connect(node, { cookie: ownerCookie });
+    sockets.push(watcher);
+    const changed = new Promise<void>((resolve) => watcher.on('change', (event: any) => event.data?.name === 'Written at once' && resolve()));
+
+    // The watcher's TCP connection on the node (engine.io's `request.socket`): each write to it,
+    // as the kernel gets it (a stream's _write or _writev call).
+    const tcp = node.io.of('/').sockets.get(watcher.id!)!.conn.request.socket as TcpSocket & { _write: Function; _writev: Function };
+    const writes: string[] = [];
+    const text = (chunk: unknown) => (Buffer.isBuffer(chunk) ? chunk.toString('latin1') : String(chunk));
+    const write = tcp._write.bind(tcp);
+    const writev = tcp._writev.bind(tcp);
+    tcp._write = (chunk: unknown, encoding: unknown, callback: unknown) => (writes.push(text(chunk)), write(chunk, encoding, callback));
+    tcp._writev = (chunks: Array<{ chunk: unknown }>, callback: unknown) => (writes.push(chunks.map(({ chunk }) => text(chunk)).join('')), writev(chunks, callback));
+
+    expect((await command<any>(owner, 'org.update', { name: 'Written at once', version })).ok).toBe(true);
+    await changed;
+    const withAudit = writes.filter((written) => written.includes('42["audit"') && written.includes('Written at once'));
+    const withChange = writes.filter((written) => written.includes('42["change"') && written.includes('Written at once'));
+    expect(withAudit).toHaveLength(1);
+    expect(withChange).toEqual(withAudit);
+    expect(withAudit[0]!.indexOf('42["audit"')).toBeLessThan(withAudit[0]!.indexOf('42["change"'));
+  });
 });
