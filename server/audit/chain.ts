@@ -109,13 +109,6 @@ export interface SealResult {
   checkpoint: SignedCheckpoint | null;
 }
 
-type SealClient = Redis & { signetSeal(...args: string[]): Promise<number> };
-
-/** The client with the seal script defined (sent by its hash after the first time). */
-function sealClient(redis: Redis): SealClient {
-  if (!('signetSeal' in redis)) redis.defineCommand('signetSeal', { numberOfKeys: 5, lua: SEAL_LUA });
-  return redis as SealClient;
-}
 
 /**
  * Seals the organization's unsealed entries and signs the new head as a checkpoint note whose
@@ -154,7 +147,9 @@ export async function sealAuditChain(
     sealedAt: new Date().toISOString(),
     note: signCheckpoint(signingKey, auditOrigin(publicUrl, orgId), seq, previousHash),
   };
-  const stored = await sealClient(redis).signetSeal(
+  const stored = await redis.eval(
+    SEAL_LUA,
+    5,
     keys.auditHead(orgId),
     keys.auditSeals(orgId),
     keys.auditCheckpoints(orgId),
