@@ -113,16 +113,20 @@ local function digits(n)
   return string.format('%d', n)
 end
 
+-- Appends one event to an organization's stream: its kind, audience and data, and for an audit
+-- entry its audit sequence number (`auditSeq`; nil for other events).
+local function addEvent(eventsKey, seq, kind, audience, data, auditSeq)
+  if auditSeq then
+    return redis.pcall('XADD', eventsKey, 'MAXLEN', '~', retention, seq .. '-0', 'k', kind, 'a', audience, 'd', data, 'n', auditSeq)
+  end
+  return redis.pcall('XADD', eventsKey, 'MAXLEN', '~', retention, seq .. '-0', 'k', kind, 'a', audience, 'd', data)
+end
+
 -- Appends to an organization's event stream under the next number of its counter; returns that
 -- number as text.
-local function appendEvent(seqKey, eventsKey, fields)
+local function appendEvent(seqKey, eventsKey, kind, audience, data, auditSeq)
   local seq = digits(redis.call('INCR', seqKey))
-  local function add()
-    local args = {eventsKey, 'MAXLEN', '~', retention, seq .. '-0'}
-    for _, value in ipairs(fields) do table.insert(args, value) end
-    return redis.pcall('XADD', unpack(args))
-  end
-  local added = add()
+  local added = addEvent(eventsKey, seq, kind, audience, data, auditSeq)
   -- The stream's ids must grow: should the counter ever lag the stream (say, a restored backup),
   -- XADD refuses the id, and the event goes after the stream's newest instead of the commit
   -- failing half-way. (Reading the newest entry first would cost every commit a fifth of its time.)
@@ -138,16 +142,17 @@ local function appendEvent(seqKey, eventsKey, fields)
     if lastSeq == nil then error(added) end
     seq = digits(lastSeq + 1)
     redis.call('SET', seqKey, seq)
-    added = add()
+    added = addEvent(eventsKey, seq, kind, audience, data, auditSeq)
     if type(added) == 'table' and added.err then error(added) end
   end
   return seq
 end
 
--- A JSON object with "seq" added in front (the object's own text follows unchanged).
-local function withSeq(object, seq)
-  if object == '{}' then return '{"seq":' .. seq .. '}' end
-  return '{"seq":' .. seq .. ',' .. string.sub(object, 2)
+-- A JSON object as sockets receive it, "seq" added in front: the start up to "seq", and the
+-- object's own text after its opening brace (concatenated once, with the rest of the item).
+local function seqField(object, seq)
+  if object == '{}' then return '{"seq":' .. seq, '}' end
+  return '{"seq":' .. seq .. ',', string.sub(object, 2)
 end
 
 local reply = {'OK', #audits}
@@ -159,16 +164,18 @@ for _, audit in ipairs(audits) do
   -- An index per target, so an entity's activity trail is read without scanning the log.
   redis.call('ZADD', targetKey, auditSeq, auditSeq)
   redis.call('SADD', unsealedKey, orgId)
-  local eventSeq = appendEvent(seqKey, eventsKey, {'k', 'audit', 'a', audience, 'd', entry, 'n', auditSeq})
-  table.insert(reply, auditSeq)
-  table.insert(reply, eventSeq)
-  table.insert(published, item .. ' ' .. eventSeq .. ' ' .. audience .. '\n{"seq":' .. eventSeq .. ',"entry":' .. withSeq(entry, auditSeq) .. '}')
+  local eventSeq = appendEvent(seqKey, eventsKey, 'audit', audience, entry, auditSeq)
+  reply[#reply + 1] = auditSeq
+  reply[#reply + 1] = eventSeq
+  local head, rest = seqField(entry, auditSeq)
+  published[#published + 1] = item .. ' ' .. eventSeq .. ' ' .. audience .. '\n{"seq":' .. eventSeq .. ',"entry":' .. head .. rest .. '}'
 end
 for _, event in ipairs(events) do
   local seqKey, eventsKey, kind, audience, item, data = unpack(event)
-  local seq = appendEvent(seqKey, eventsKey, {'k', kind, 'a', audience, 'd', data})
-  table.insert(reply, seq)
-  table.insert(published, item .. ' ' .. seq .. ' ' .. audience .. '\n' .. withSeq(data, seq))
+  local seq = appendEvent(seqKey, eventsKey, kind, audience, data, nil)
+  reply[#reply + 1] = seq
+  local head, rest = seqField(data, seq)
+  published[#published + 1] = item .. ' ' .. seq .. ' ' .. audience .. '\n' .. head .. rest
 end
 -- Subscribers hear this only after the write is in the append-only file (Redis answers clients,
 -- subscribers included, after its fsync), so no node delivers an event that could still be lost.
