@@ -17,6 +17,15 @@ export type Principal =
   /** `ancestry`: the keys it was created with, parent first (they never change, so the principal carries them). */
   | { kind: 'apiKey'; keyId: string; ownerId: string; orgId: string; ancestry: readonly string[] };
 
+/**
+ * Whose request ids and idempotency keys an action's are kept as: an API key's own, a support
+ * session's, or the signed-in user's. (The rate limit counts a support session against its user:
+ * store/rateLimit.ts budgetKey.)
+ */
+export function principalScope(principal: Principal): string {
+  return principal.kind === 'apiKey' ? `key:${principal.keyId}` : `${principal.kind === 'support' ? 'support' : 'user'}:${principal.userId}`;
+}
+
 export interface Actor {
   type: 'user' | 'ciUser' | 'apiKey' | 'support';
   /** The identity whose membership applies (for a key: its owner). */

@@ -16,7 +16,7 @@
 // `replayed`; while the first attempt still runs, the retry waits for it up to its own deadline.
 import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
 import { RequestId, type CommandAck, type CommandError } from '../../src/lib/shared/commands.js';
-import type { Actor, Principal } from '../auth/actor.js';
+import { principalScope, type Actor } from '../auth/actor.js';
 import type { Signet } from '../signet.js';
 import { PreconditionFailed, type CommitPlan, type Committed } from '../store/commit.js';
 import { isRedisUnavailable } from '../store/redis.js';
@@ -173,10 +173,6 @@ export function parseRequestId(value: unknown, field: string): RequestIdOf {
   return { value: parsed.data, field };
 }
 
-function actorScope(principal: Principal): string {
-  return principal.kind === 'apiKey' ? `key:${principal.keyId}` : `${principal.kind === 'support' ? 'support' : 'user'}:${principal.userId}`;
-}
-
 export function createRequestIds(signet: Signet): RequestIds {
   const { config } = signet;
   const attempts = signet.store.commandAttempts;
@@ -189,7 +185,7 @@ export function createRequestIds(signet: Signet): RequestIds {
 
   return {
     async claim(attempt, actor, name, input, requestId) {
-      const key = attempts.keyOf(actor.orgId, actorScope(actor.principal), requestId.value);
+      const key = attempts.keyOf(actor.orgId, principalScope(actor.principal), requestId.value);
       const fingerprint = fingerprintOf(name, input);
       const running = stored({ s: 'running', a: attempt.id, f: fingerprint });
       while (!attempt.expired) {

@@ -29,11 +29,12 @@ export const QUEUED_PER_ACTOR = 100;
 
 export interface Dispatcher {
   /**
-   * Counts one action of this principal against its rate limit; throws RATE_LIMITED past it. The
-   * first refusal of a window (on any node) is audited once, as `action` from `source`; the others
-   * are not, so a flood cannot fill the audit log.
+   * Counts one action of this principal against its rate limit and loads its actor as it is now, in
+   * one Redis call (as a command does); throws RATE_LIMITED past the limit. The first refusal of a
+   * window (on any node) is audited once, as `action` from `source`; the others are not, so a flood
+   * cannot fill the audit log.
    */
-  rateLimit(principal: Principal, action: string, source: AuditSource): Promise<void>;
+  countAndLoad(principal: Principal, action: string, source: AuditSource): Promise<Actor>;
   /**
    * Runs a command; answers within the command deadline whatever Redis does. `principal` may be
    * how to authenticate it (REST authenticates each request), so that counts against the deadline
@@ -94,9 +95,9 @@ export function createDispatcher(signet: Signet, node: NodeServices, metrics: Me
     throw counted.refusal;
   }
 
-  async function rateLimit(principal: Principal, action: string, source: AuditSource): Promise<void> {
+  async function countAndLoad(principal: Principal, action: string, source: AuditSource): Promise<Actor> {
     budgets.refuseFromMemory(budgetKey(principal));
-    await countShared(principal, action, source);
+    return actorFromRecords(principal, await countShared(principal, action, source, signet.store.actorRecords.keysOf(principal)));
   }
 
   /** The one audit entry of an actor's window over the limit (not one per refused command). */
@@ -210,7 +211,7 @@ export function createDispatcher(signet: Signet, node: NodeServices, metrics: Me
   };
 
   return {
-    rateLimit,
+    countAndLoad,
     async run(principal, name, input, source, socketId, envelope, connected) {
       const startedAt = process.hrtime.bigint();
       const configured = signet.config.SIGNET_COMMAND_DEADLINE_MS;

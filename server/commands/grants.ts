@@ -193,11 +193,9 @@ export const cosignGrant = defineCommand({
       const backing = cosigners.filter((c) => policy.approvers.includes(c.userId)).length;
       const signed: GrantRecord = { ...grant, cosigners, version: grant.version + 1 };
       const after = backing >= cosignersNeeded(policy) ? opened(signed, now) : signed;
-      const members = new Map((await store.members.list(actor.orgId)).map((m) => [m.userId, m]));
-      const tell =
-        after.status === 'active'
-          ? [grant.granteeId, ...grant.cosigners.map((c) => c.userId)].map((id) => ({ member: members.get(id), note: activeNote(after) }))
-          : [];
+      // Who is told (only when the window opens) is read only then.
+      const members = after.status === 'active' ? new Map((await store.members.list(actor.orgId)).map((m) => [m.userId, m])) : null;
+      const tell = members ? [grant.granteeId, ...grant.cosigners.map((c) => c.userId)].map((id) => ({ member: members.get(id), note: activeNote(after) })) : [];
       return commitGrant(context, { before: stored, after, policy: loadedPolicy, tell });
     });
   },

@@ -28,10 +28,9 @@ export const listRequests = defineCommand({
     if (input.awaitingMyApproval) {
       // Waiting requests are few; the policy decides (now) whether I am one of their approvers.
       const waiting = (await store.requests.waiting(actor.orgId)).filter(matches);
-      const policies = new Map<string, PolicyRecord | null>();
-      for (const request of waiting) {
-        if (!policies.has(request.policyId)) policies.set(request.policyId, (await store.policies.get(actor.orgId, request.policyId))?.value ?? null);
-      }
+      // Their policies in one read.
+      const policyIds = [...new Set(waiting.map((request) => request.policyId))];
+      const policies = new Map((await store.policies.ofIds(actor.orgId, policyIds)).map((policy) => [policy.id, policy]));
       const mine = waiting.filter((request) => decisionRefusal(request, policies.get(request.policyId) ?? null, actor.userId) === null);
       return { requests: mine.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit), nextBefore: null, total: mine.length };
     }

@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import type { Permission } from '../../src/lib/shared/permissions.js';
 import { Description, RequestId } from '../../src/lib/shared/commands.js';
-import { actorFromRecords, type Actor } from '../auth/actor.js';
+import { principalScope, type Actor } from '../auth/actor.js';
 import { auditDenial } from '../audit/denial.js';
 import { auditOrigin, noteVerifierKey } from '../audit/checkpointNote.js';
 import { checkpointFor } from '../commands/audit.js';
@@ -111,9 +111,8 @@ export function signingHandlers(signet: Signet, dispatcher: Dispatcher) {
   /** Authenticates, rate-limits and checks one permission (a denial is audited). */
   async function actorFor(req: Request, orgSlug: string, permission: Permission, action: string): Promise<Actor> {
     const principal = await principalOf(signet, req, orgSlug);
-    // The budget first: a refused request costs no actor load and no upload.
-    await dispatcher.rateLimit(principal, action, sourceOf(req));
-    const actor = actorFromRecords(principal, await signet.store.actorRecords.read(principal));
+    // The budget and the actor in one call, before anything else: a refused request costs no upload.
+    const actor = await dispatcher.countAndLoad(principal, action, sourceOf(req));
     if (!actor.permissions.has(permission)) {
       const reason = `${action} needs the ${permission} permission`;
       await auditDenial(signet, actor, action, reason, sourceOf(req));
@@ -141,8 +140,7 @@ export function signingHandlers(signet: Signet, dispatcher: Dispatcher) {
     if (idempotencyHeader !== undefined) {
       const parsed = RequestId.safeParse(idempotencyHeader);
       if (!parsed.success) throw invalid('Idempotency-Key', parsed.error.issues[0]!.message);
-      const scope = actor.principal.kind === 'apiKey' ? `key:${actor.principal.keyId}` : `user:${actor.userId}`;
-      idempotency = { orgId: actor.orgId, scope, key: parsed.data };
+      idempotency = { orgId: actor.orgId, scope: principalScope(actor.principal), key: parsed.data };
       const existingId = await signet.store.requests.idempotentId(idempotency);
       if (existingId) {
         // The same key again: the same request, and no second upload.

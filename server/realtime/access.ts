@@ -11,6 +11,7 @@ import type { NodeStatus } from '../nodeStatus.js';
 import type { RedisKeys } from '../store/keys.js';
 import type { AccessChange, AccessScope } from '../store/commit.js';
 import type { CatchUp, CatchUps } from './catchUp.js';
+import type { AccessApplier } from './committedEvents.js';
 import type { SignetIo } from './io.js';
 import { roomsForActor } from './rooms.js';
 import type { SignetSocket } from './signetSocket.js';
@@ -19,14 +20,8 @@ const ACCESS_SWEEP_MS = 30_000;
 /** A socket whose own command took its access away is cut off after its acknowledgement, or after this. */
 const CALLER_GRACE_MS = 10_000;
 
-export interface SocketAccess {
-  /**
-   * Re-checks this node's sockets in scope of a change of access, in the commit feed's order: each
-   * is re-roomed or cut off before this resolves. The change counts in `epoch` at once.
-   */
-  apply(change: AccessChange): Promise<void>;
-  /** Cuts off sockets whose key or session has expired by now; called before each delivery. */
-  expireDue(): void;
+/** What the commit feed asks of access (committedEvents.ts AccessApplier: apply, expireDue), and what handshakes ask. */
+export interface SocketAccess extends AccessApplier {
   /**
    * How many changes of access this node has begun applying. A handshake that read its actor while
    * this moved may have been missed by the re-check, and must read it again.

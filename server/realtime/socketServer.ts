@@ -3,7 +3,7 @@
 import type { Socket } from 'socket.io';
 import { parse as parseCookie } from 'cookie';
 import type { HandshakeAuth } from '../../src/lib/shared/events.js';
-import { authenticateApiKey, authenticateSession, loadActor, type Actor } from '../auth/actor.js';
+import { authenticateApiKey, authenticateSession, type Actor } from '../auth/actor.js';
 import { SESSION_COOKIE } from '../auth/sessions.js';
 import { tokenHash } from '../auth/secrets.js';
 import { CommandFailure, invalid } from '../errors.js';
@@ -82,23 +82,32 @@ export function attachSocketServer({ signet, io, refused, feed, access, catchUps
       const refusal = refused.stillRefused(credential);
       if (refusal) throw refusal;
       // Bounded like a command: a paused Redis must not hold handshakes for the Redis backstop.
+      const deadlineAt = Date.now() + config.SIGNET_COMMAND_DEADLINE_MS;
       const { principal, actor, accessEpoch } = await withinDeadline(
         (async () => {
           const principal =
             typeof auth.token === 'string'
               ? await authenticateApiKey(signet.store, auth.token)
               : await authenticateSession(signet.store, secret, typeof auth.org === 'string' ? auth.org : undefined);
+          // Counted before the actor is read (in the same call): a change of access that begins
+          // after this may have missed the socket, and admit() reads the actor again.
+          const accessEpoch = access.epoch;
           // A connection counts against the actor's budget: reconnecting cannot get round a refusal.
-          await dispatcher.rateLimit(principal, 'socket.connect', sourceOf(socket)).catch((error: unknown) => {
+          const actor = await dispatcher.countAndLoad(principal, 'socket.connect', sourceOf(socket)).catch((error: unknown) => {
             if (error instanceof CommandFailure && error.extra.retryAfterMs) refused.remember(credential, error.extra.retryAfterMs);
             throw error;
           });
-          const accessEpoch = access.epoch;
-          return { principal, accessEpoch, actor: await loadActor(signet.redis, signet.keys, principal) };
+          return { principal, accessEpoch, actor };
         })(),
         config.SIGNET_COMMAND_DEADLINE_MS,
       );
-      if (!(await claimSocketSlot(signet, actor.userId, socket.id))) {
+      // The slot within what is left of the same deadline; a claim that lands after it is given back.
+      const slot = claimSocketSlot(signet, actor.userId, socket.id);
+      const claimed = await withinDeadline(slot, Math.max(1, deadlineAt - Date.now())).catch((error: unknown) => {
+        void slot.then((taken) => (taken ? releaseSocketSlot(signet, actor.userId, socket.id) : undefined)).catch(() => {});
+        throw error;
+      });
+      if (!claimed) {
         const cap = config.SIGNET_MAX_SOCKETS_PER_USER;
         throw new CommandFailure('RATE_LIMITED', `This account has ${cap} connections open, the most allowed; close one (a browser tab or a client) first`);
       }

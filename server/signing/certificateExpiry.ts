@@ -11,6 +11,7 @@ import type { CertificateRecord } from '../store/records.js';
 import { combinePlans } from '../store/plan.js';
 import { planOutreach } from '../outreach/plan.js';
 import { CommandFailure } from '../errors.js';
+import { systemActing } from './lifecycle.js';
 
 /** Days before expiry at which admins hear about it; 0: it has expired. Most urgent last. */
 const EXPIRY_NOTICE_DAYS = [30, 7, 1, 0] as const;
@@ -56,7 +57,7 @@ export async function sweepCertificateExpiry(signet: Signet, now: Date = new Dat
       .filter((entry): entry is { certificate: CertificateRecord; days: number } => entry.days !== null);
     if (due.length === 0) continue;
     const admins = (await store.members.list(orgId)).filter((member) => member.kind === 'user' && roleHas(member.role, 'certificate:write'));
-    const acting = signet.acting({ orgId, actor: ACTOR, source: { via: 'system' } });
+    const acting = systemActing(signet, orgId, ACTOR);
     for (const { certificate, days } of due) {
       const sentBefore = await store.certificates.expiryNoticeSent(certificate);
       if (sentBefore !== null && sentBefore <= days) continue;

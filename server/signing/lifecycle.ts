@@ -28,9 +28,9 @@ export function withStatus(request: RequestRecord, workflowStatus: WorkflowStatu
   };
 }
 
-/** The acting context of the node's own work on an organization's requests (the signing worker, expiry, escalation). */
-export function systemActing(signet: Signet, orgId: string, actor: AuditActor): ActingContext {
-  return signet.acting({ orgId, actor, source: { via: 'system' } });
+/** The acting context of the node's own work on an organization (the signing worker, expiry, escalation, certificate expiry, OpenPGP keys). */
+export function systemActing(signet: Signet, orgId: string, actor: AuditActor, action?: string): ActingContext {
+  return signet.acting({ orgId, actor, source: { via: 'system' }, ...(action === undefined ? {} : { action }) });
 }
 
 export interface RequestChangeInput {

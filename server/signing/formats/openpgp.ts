@@ -12,6 +12,7 @@ import type { Signet } from '../../signet.js';
 import type { CertificateRecord } from '../../store/records.js';
 import { CommandFailure } from '../../errors.js';
 import { openPrivateKey, sealPrivateKey } from '../../store/keyVault.js';
+import { systemActing } from '../lifecycle.js';
 
 export type OpenpgpKeyFields = Required<Pick<CertificateRecord, 'sealedOpenpgpKey' | 'openpgpPublicKey' | 'openpgpFingerprint'>>;
 
@@ -42,7 +43,7 @@ export async function ensureOpenpgpKey(signet: Signet, certificate: Pick<Certifi
     if (!stored) throw new Error('the certificate was deleted');
     if (stored.value.sealedOpenpgpKey) return stored.value;
     const updated: CertificateRecord = { ...stored.value, ...(await newOpenpgpKey(signet.config, certificateId, stored.value.name)), version: stored.value.version + 1 };
-    const worker = signet.acting({ orgId: updated.orgId, actor: WORKER, source: { via: 'system' }, action: 'certificate.openpgpKey' });
+    const worker = systemActing(signet, updated.orgId, WORKER, 'certificate.openpgpKey');
     try {
       await worker.commit({
         target: { type: 'certificate', id: updated.id, name: updated.name },
