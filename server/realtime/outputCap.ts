@@ -121,7 +121,8 @@ export function capSocketOutput(
   // acknowledgement when Redis's reply to the commit is read, usually in the same pass (both
   // arrive together). So the first packet of a pass holds the transport (as a write in flight
   // does) until the I/O of this pass is handled (setImmediate), when it is released as a
-  // finished write releases it, and the connection flushes everything the pass queued.
+  // finished write releases it, and the connection flushes everything the pass queued. (Socket.IO
+  // drops a `volatile` packet while its transport is not writable: Signet sends none.)
   const held = new Set<EngineConnection>();
   function hold(connection: EngineConnection): void {
     const { transport } = connection;
