@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../store/keys.js';
 import { auditOrigin, CheckpointError, openCheckpoint, signCheckpoint } from './checkpointNote.js';
 import type { AuditSigningKey } from './signingKey.js';
+import type { RecordedCheckpoint } from './checkpointRecord.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 const SEAL_BATCH = 5000;
@@ -96,17 +97,10 @@ if tonumber(redis.call('GET', auditSeqKey) or '0') <= newSeq then redis.call('SR
 return 1
 `;
 
-/** A checkpoint this node signed: its size, head hash and note (known to be valid: no need to verify it again). */
-export interface SignedCheckpoint {
-  size: number;
-  hash: string;
-  note: string;
-}
-
 export interface SealResult {
   sealed: number;
-  /** The checkpoint this call signed and stored as the head; null when it sealed nothing. */
-  checkpoint: SignedCheckpoint | null;
+  /** The checkpoint this call signed and stored as the head (valid: nobody need verify it again); null when it sealed nothing. */
+  checkpoint: RecordedCheckpoint | null;
 }
 
 
@@ -169,7 +163,7 @@ export interface SealerOptions {
   intervalMs?: number;
   onError?: (error: unknown) => void;
   /** Each checkpoint this node signed and stored, after the seal. */
-  onSealed?: (orgId: string, checkpoint: SignedCheckpoint) => Promise<void> | void;
+  onSealed?: (orgId: string, checkpoint: RecordedCheckpoint) => Promise<void> | void;
 }
 
 /** Runs the sealer every `intervalMs` on this node; returns a stop function. */

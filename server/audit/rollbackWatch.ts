@@ -17,7 +17,7 @@ import { compareCheckpoints, type CheckpointPosition } from '../../src/lib/share
 import { planOutreach } from '../outreach/plan.js';
 import { combinePlans } from '../store/plan.js';
 import { CommandFailure } from '../errors.js';
-import { currentCheckpoint, type SignedCheckpoint } from './chain.js';
+import { currentCheckpoint } from './chain.js';
 import { openCheckpoint } from './checkpointNote.js';
 import { CheckpointRecord, type RecordedCheckpoint } from './checkpointRecord.js';
 
@@ -36,7 +36,7 @@ export interface AuditWatch {
    * this node just signed (it saves a read when it simply extends the record). Never throws:
    * failures are logged.
    */
-  observe(orgId: string, seen?: string | SignedCheckpoint | null): Promise<WatchVerdict>;
+  observe(orgId: string, seen?: string | RecordedCheckpoint | null): Promise<WatchVerdict>;
   /** The highest checkpoint this node has seen for the organization. */
   remembered(orgId: string): Promise<RecordedCheckpoint | null>;
   /** Checks every organization in the record now (the timer does this every interval). */
@@ -88,7 +88,7 @@ export function startAuditWatch(signet: Signet, { alarms, intervalMs }: AuditWat
     await persist(orgId);
   }
 
-  function open(orgId: string, note: string | SignedCheckpoint | null | undefined): RecordedCheckpoint | null {
+  function open(orgId: string, note: string | RecordedCheckpoint | null | undefined): RecordedCheckpoint | null {
     if (!note) return null;
     // Signed by this node a moment ago: nothing to verify.
     if (typeof note !== 'string') return note;
@@ -101,7 +101,7 @@ export function startAuditWatch(signet: Signet, { alarms, intervalMs }: AuditWat
     return (await redis.hget(keys.auditSeals(orgId), String(checkpoint.size))) === checkpoint.hash;
   }
 
-  async function judge(orgId: string, seen: string | SignedCheckpoint | null | undefined): Promise<WatchVerdict> {
+  async function judge(orgId: string, seen: string | RecordedCheckpoint | null | undefined): Promise<WatchVerdict> {
     const known = await remembered(orgId);
     const hint = open(orgId, seen);
     if (hint && (!known || compareCheckpoints(known, hint) === 'same')) {
@@ -149,7 +149,7 @@ export function startAuditWatch(signet: Signet, { alarms, intervalMs }: AuditWat
     );
   }
 
-  function observe(orgId: string, seen?: string | SignedCheckpoint | null): Promise<WatchVerdict> {
+  function observe(orgId: string, seen?: string | RecordedCheckpoint | null): Promise<WatchVerdict> {
     const previous = queues.get(orgId) ?? Promise.resolve();
     const next = previous.then(() => judge(orgId, seen)).catch((error: unknown) => {
       logger.warn({ err: error, orgId }, 'audit checkpoint not checked');

@@ -85,25 +85,26 @@ export function createDispatcher(signet: Signet, node: NodeServices, metrics: Me
   }
 
   /**
-   * Counts one action in Redis, shared by all nodes, reading `records` in the same call; throws
-   * RATE_LIMITED past the budget (the action that crossed it audited, once per window on any node).
+   * Counts one action in Redis, shared by all nodes, and loads the actor from the records read in
+   * the same call; throws RATE_LIMITED past the budget (the action that crossed it audited, once
+   * per window on any node, naming the actor those records show).
    */
-  async function countShared(principal: Principal, action: string, source: AuditSource, records?: readonly string[]): Promise<Array<string | null>> {
-    const counted = await budgets.count(budgetKey(principal), records);
-    if (!counted.refusal) return counted.records;
-    if (counted.crossed) await auditLimited(principal, action, source);
+  async function countShared(principal: Principal, action: string, source: AuditSource): Promise<Actor> {
+    const counted = await budgets.count(budgetKey(principal), signet.store.actorRecords.keysOf(principal));
+    if (!counted.refusal) return actorFromRecords(principal, counted.records);
+    if (counted.crossed) await auditLimited(principal, counted.records, action, source);
     throw counted.refusal;
   }
 
   async function countAndLoad(principal: Principal, action: string, source: AuditSource): Promise<Actor> {
     budgets.refuseFromMemory(budgetKey(principal));
-    return actorFromRecords(principal, await countShared(principal, action, source, signet.store.actorRecords.keysOf(principal)));
+    return countShared(principal, action, source);
   }
 
   /** The one audit entry of an actor's window over the limit (not one per refused command). */
-  async function auditLimited(principal: Principal, action: string, source: AuditSource): Promise<void> {
+  async function auditLimited(principal: Principal, records: Array<string | null>, action: string, source: AuditSource): Promise<void> {
     try {
-      const actor = actorFromRecords(principal, await signet.store.actorRecords.read(principal));
+      const actor = actorFromRecords(principal, records);
       const reason = `over the rate limit of ${points} commands a minute; the rest of this minute's commands are refused without an entry each`;
       await auditDenial(signet, actor, action, reason, source);
     } catch (error) {
@@ -161,8 +162,7 @@ export function createDispatcher(signet: Signet, node: NodeServices, metrics: Me
       // One call for the shared count and the actor as it is now. Only commands running when
       // Redis first refuses an actor (at most IN_FLIGHT_PER_ACTOR per node and window) read an
       // actor for nothing; the refusals after them come from memory.
-      const records = await countShared(principal, command.name, sent.source, signet.store.actorRecords.keysOf(principal));
-      const actor = actorFromRecords(principal, records);
+      const actor = await countShared(principal, command.name, sent.source);
       if (sent.requestId) {
         const earlier = await requestIds.claim(attempt, actor, command.name, sent.input, sent.requestId);
         // A stored success (it may carry a secret shown once, a new key's token) goes only to an

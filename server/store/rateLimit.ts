@@ -1,7 +1,7 @@
 // The rate limit per actor (an API key, or a signed-in user): SIGNET_RATE_LIMIT_PER_MINUTE actions
 // a minute, counted in Redis so that the budget does not grow with the number of nodes. A command
-// counts in the same Lua call that reads its actor (one round trip for both); a connection counts
-// on its own. In front of the shared count, this node refuses from its memory alone: a burst
+// counts in the same Lua call that reads its actor (one round trip for both), and so do a
+// connection's handshake and a REST request. In front of the shared count, this node refuses from its memory alone: a burst
 // (SIGNET_RATE_LIMIT_BURST in 10 s, which only refuses: what it lets through still counts in
 // Redis), and an actor Redis refused this window, until the window ends.
 import type { Redis } from 'ioredis';
