@@ -94,11 +94,14 @@ export async function startSignetNodes(ctx: BenchContext, prefix: string, count:
   );
 }
 
-/** Starts `count` bare Socket.IO baseline servers; several share a Redis adapter (the two-node baseline). */
+/**
+ * Starts `count` bare Socket.IO baseline servers; several share a Redis adapter (the two-node
+ * baseline). `script`: another reference under bench/children/ (signetIoServer.ts), started alike.
+ */
 export async function startBareServers(
   ctx: BenchContext,
   count: number,
-  options: { exposeGc?: boolean; name?: string; storeCommands?: boolean; scenario?: string } = {},
+  options: { exposeGc?: boolean; name?: string; storeCommands?: boolean; scenario?: string; script?: string } = {},
 ): Promise<ServerProcess[]> {
   return Promise.all(
     Array.from({ length: count }, async (_, index) => {
@@ -112,7 +115,7 @@ export async function startBareServers(
       }
       return startServerProcess({
         name,
-        script: 'bareServer.ts',
+        script: options.script ?? 'bareServer.ts',
         nodeFlags,
         env: {
           PORT: String(await freePort()),

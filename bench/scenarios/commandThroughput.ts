@@ -16,9 +16,10 @@ import type { ServerProcess } from '../lib/processes.js';
 import { ratio, type ScenarioOutcome } from '../lib/report.js';
 import { round, roundSummary, summarize } from '../lib/stats.js';
 import { callsPer, commandCalls, latencyEvents, redisCpuSeconds, resetLatencyMonitor } from '../lib/redisStats.js';
+import { tokenHash } from '../../server/auth/secrets.js';
 
 interface Side {
-  name: 'signet' | 'sameIo' | 'baseline';
+  name: 'signet' | 'sameIo' | 'signetIo' | 'baseline';
   server: ServerProcess;
   sockets: Socket[];
   versions: number[];
@@ -107,15 +108,17 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
     phase('setup', 0, `${clients} organizations, one owner each`);
     const orgs = await mapLimit(clients, 16, (i) => seeder.createOrgWithOwner(`bench-cmd-${i}`));
     phase('setup', 0.5, 'starting a Signet node and the bare Socket.IO server');
-    const [nodes, bares, stores] = await Promise.all([
+    const [nodes, bares, stores, signetIoServers] = await Promise.all([
       startSignetNodes(ctx, prefix, 1, { scenario: 'command' }),
       startBareServers(ctx, 1),
       startBareServers(ctx, 1, { name: 'same-io', storeCommands: true, scenario: 'command' }),
+      startBareServers(ctx, 1, { name: 'signet-io', storeCommands: true, scenario: 'command', script: 'signetIoServer.ts' }),
     ]);
-    servers = [...nodes, ...bares, ...stores];
+    servers = [...nodes, ...bares, ...stores, ...signetIoServers];
     const node = nodes[0]!;
     const bare = bares[0]!;
     const sameIoServer = stores[0]!;
+    const signetIoServer = signetIoServers[0]!;
     const signetSockets = await connectMany(clients, 16, (i) => connectReady(node.url, { cookie: orgs[i]!.cookie, origin: node.url }));
     sockets.push(...signetSockets);
     const versions = await Promise.all(
@@ -129,12 +132,15 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
     sockets.push(...bareSockets);
     const sameIoSockets = await connectMany(clients, 16, () => connectReady(sameIoServer.url));
     sockets.push(...sameIoSockets);
+    const signetIoSockets = await connectMany(clients, 16, () => connectReady(signetIoServer.url));
+    sockets.push(...signetIoSockets);
     const side = (name: Side['name'], server: ServerProcess, list: Socket[], initial: number[]): Side => ({
       name, server, sockets: list, versions: [...initial], latencies: [], completed: 0, measuredMs: 0, errors: {}, warmUpErrors: {}, serverCpu: [], serverElu: [], clientElu: [], lastResult: null,
     });
     const signet = side('signet', node, signetSockets, versions);
     const baseline = side('baseline', bare, bareSockets, versions);
     const sameIo = side('sameIo', sameIoServer, sameIoSockets, versions);
+    const signetIo = side('signetIo', signetIoServer, signetIoSockets, versions);
 
     phase('warm-up', 0, 'Signet');
     // The references store and emit the same result and audit entry as Signet's.
@@ -155,16 +161,48 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
       );
     }
     const configuration = { commandResult: signet.lastResult, auditEntry };
-    await Promise.all([bare.request('configure', { configuration }), sameIoServer.request('configure', { configuration })]);
-    phase('warm-up', 0.5, 'same I/O and baseline');
-    await window(sameIo, windowMs, false);
+    // Signet's I/O reads an actor's records as they are stored: those of the first client's owner.
+    const owner = orgs[0]!;
+    const actorRecords = await seeder.signet.store.actorRecords.read({
+      kind: 'session',
+      sessionHash: tokenHash(owner.cookie.slice(owner.cookie.indexOf('=') + 1)),
+      userId: owner.ownerId,
+      orgId: owner.orgId,
+    });
+    if (actorRecords.some((record) => record === null)) throw new Error("the first owner's actor records are not all stored");
+    await Promise.all([
+      bare.request('configure', { configuration }),
+      sameIoServer.request('configure', { configuration }),
+      signetIoServer.request('configure', { configuration: { ...configuration, actorRecords } }),
+    ]);
+    phase('warm-up', 0.5, "same I/O, Signet's I/O and baseline");
+    // The references deliver what Signet does: an audit entry and a change for every command.
+    const eventsOf = (list: Socket[]) => {
+      const seen = { audit: 0, change: 0 };
+      const count = (event: string) => {
+        if (event === 'audit' || event === 'change') seen[event] += 1;
+      };
+      for (const socket of list) socket.onAny(count);
+      return { seen, stop: () => list.forEach((socket) => socket.offAny(count)) };
+    };
+    for (const [reference, list] of [
+      [sameIo, sameIoSockets],
+      [signetIo, signetIoSockets],
+    ] as const) {
+      const events = eventsOf(list);
+      await window(reference, windowMs, false);
+      events.stop();
+      if (!reference.lastResult || events.seen.audit === 0 || events.seen.change === 0) {
+        throw new Error(`the ${reference.name} reference did not deliver its events: ${JSON.stringify(events.seen)}, errors ${JSON.stringify(reference.warmUpErrors)}`);
+      }
+    }
     await window(baseline, windowMs, false);
 
     await resetLatencyMonitor(ctx.redis);
-    const redisCalls: { signet?: ReturnType<typeof callsPer>; sameIo?: ReturnType<typeof callsPer> } = {};
+    const redisCalls: { signet?: ReturnType<typeof callsPer>; sameIo?: ReturnType<typeof callsPer>; signetIo?: ReturnType<typeof callsPer> } = {};
     // Redis's CPU during each side's windows: only that side talks to Redis then (the bare
     // server has no adapter here).
-    const redisCpu = { signet: 0, sameIo: 0 };
+    const redisCpu = { signet: 0, sameIo: 0, signetIo: 0 };
     const measureRedisCpu = async (which: keyof typeof redisCpu, run: () => Promise<void>) => {
       const before = await redisCpuSeconds(ctx.redis);
       await run();
@@ -182,11 +220,17 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
         i === 0 ? countCalls(which, side) : measureRedisCpu(which, () => window(side, windowMs, true));
       await measure('signet', signet);
       await measure('sameIo', sameIo);
+      await measure('signetIo', signetIo);
       await window(baseline, windowMs, true);
       const now = report(signet).commandsPerSecond;
       const floor = report(sameIo).commandsPerSecond;
+      const signets = report(signetIo).commandsPerSecond;
       const base = report(baseline).commandsPerSecond;
-      phase('measuring', (i + 1) / rounds, `round ${i + 1}/${rounds}: Signet ${Math.round(now)}/s, same I/O ${Math.round(floor)}/s, bare ${Math.round(base)}/s`);
+      phase(
+        'measuring',
+        (i + 1) / rounds,
+        `round ${i + 1}/${rounds}: Signet ${Math.round(now)}/s, same I/O ${Math.round(floor)}/s, Signet's I/O ${Math.round(signets)}/s, bare ${Math.round(base)}/s`,
+      );
     }
     if (signet.completed === 0) throw new Error(`no command succeeded: ${JSON.stringify(signet.errors)}`);
     // Per second, the worst fsync (appendfsync always) and command: a slow disk shows here.
@@ -195,6 +239,7 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
     const signetReport = report(signet);
     const baselineReport = report(baseline);
     const sameIoReport = report(sameIo);
+    const signetIoReport = report(signetIo);
     const throughputRatio = ratio(signetReport.commandsPerSecond, baselineReport.commandsPerSecond);
     // Redis is single-threaded and shares this machine's cores with the node and the load
     // generator: the CPU it spends per command bounds the rate any node could reach here.
@@ -221,6 +266,12 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
           redisCpuCores: round(redisCpu.sameIo / (sameIo.measuredMs / 1000)),
           redisCpuMicrosPerCommand: redisMicrosPerCommand('sameIo', sameIo),
           redisCallsPerCommand: redisCalls.sameIo,
+        },
+        signetIo: {
+          ...signetIoReport,
+          redisCpuCores: round(redisCpu.signetIo / (signetIo.measuredMs / 1000)),
+          redisCpuMicrosPerCommand: redisMicrosPerCommand('signetIo', signetIo),
+          redisCallsPerCommand: redisCalls.signetIo,
         },
         baseline: baselineReport,
       },
@@ -249,6 +300,15 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
           baseline: sameIoReport.commandsPerSecond,
           baselineLabel: 'same I/O',
           ratio: ratio(signetReport.commandsPerSecond, sameIoReport.commandsPerSecond),
+        },
+        {
+          key: 'commandsPerSecondVsSignetIo',
+          label: `org.update commands/s vs Signet's I/O alone`,
+          value: signetReport.commandsPerSecond,
+          unit: '/s',
+          baseline: signetIoReport.commandsPerSecond,
+          baselineLabel: "Signet's I/O",
+          ratio: ratio(signetReport.commandsPerSecond, signetIoReport.commandsPerSecond),
         },
         {
           key: 'sameIoThroughputRatio',
