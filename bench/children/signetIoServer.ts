@@ -53,7 +53,8 @@ capSocketOutput(io as unknown as SignetIo, httpServer, 1 << 30, createLogger('si
 
 // Delivery from the channel, as a node's feed does (realtime/committedEvents.ts), without its checks.
 const deliveredThrough = new Map<string, number>();
-const waiting = new Map<string, { seq: number; release: () => void }>();
+/** Commands waiting for their commit to come back, per organization. */
+const waiting = new Map<string, Array<{ seq: number; release: () => void }>>();
 subscriber.on('message', (_channel: string, message: string) => {
   const lines = message.split('\n');
   for (let at = 2; at + 1 < lines.length; at += 2) {
@@ -61,18 +62,23 @@ subscriber.on('message', (_channel: string, message: string) => {
     io.local.to(`o:${orgId}`).emit(kind, new EncodedJson(lines[at + 1]!));
     const seq = Number(seqText);
     deliveredThrough.set(orgId, Math.max(seq, deliveredThrough.get(orgId) ?? -1));
-    const waiter = waiting.get(orgId);
-    if (waiter && waiter.seq <= seq) {
-      waiting.delete(orgId);
-      waiter.release();
-    }
+    const waiters = waiting.get(orgId);
+    if (!waiters) continue;
+    const still = waiters.filter((waiter) => waiter.seq > seq);
+    for (const waiter of waiters) if (waiter.seq <= seq) waiter.release();
+    if (still.length) waiting.set(orgId, still);
+    else waiting.delete(orgId);
   }
 });
 await subscriber.subscribe(keys.committedChannel);
 
 function delivered(orgId: string, seq: number): Promise<void> {
   if ((deliveredThrough.get(orgId) ?? -1) >= seq) return Promise.resolve();
-  return new Promise((release) => waiting.set(orgId, { seq, release }));
+  return new Promise((release) => {
+    const waiters = waiting.get(orgId);
+    if (waiters) waiters.push({ seq, release });
+    else waiting.set(orgId, [{ seq, release }]);
+  });
 }
 
 let connections = 0;
