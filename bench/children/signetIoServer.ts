@@ -5,9 +5,10 @@
 //   2. Signet's commit script: a precondition on the record read, the record's write, the audit entry
 //      (its index, the chain's work list) and the change event, published on the commit channel
 //      (store/commit.ts);
-//   3. the entry and the change reach the sender from this server's own subscription to that channel,
-//      sent on as published (realtime/encodedEvents.ts), and the ack follows them in the same write
-//      (realtime/outputCap.ts), as a node acknowledges a commit once its feed delivered it.
+//   3. the entry and the change reach the sender through a node's own feed of that channel
+//      (realtime/committedEvents.ts), sent on as published (realtime/encodedEvents.ts), and the ack
+//      follows them in the same write (realtime/outputCap.ts), as a node acknowledges a commit once
+//      its feed delivered it.
 // No validation, permission check, actor, deadline, audit diff, chain sealing, metrics or access
 // checks: the distance from Signet to this is Signet's own work; the distance from this to the
 // "same I/O" reference (bareServer.ts) is the I/O Signet's guarantees add to a command.
@@ -18,7 +19,10 @@ import { connectRedis } from '../../server/store/redis.js';
 import { redisKeys } from '../../server/store/keys.js';
 import { commit, type AuditDraft } from '../../server/store/commit.js';
 import { createActorBudgets } from '../../server/store/rateLimit.js';
-import { EncodedJson, signetParser } from '../../server/realtime/encodedEvents.js';
+import { signetParser } from '../../server/realtime/encodedEvents.js';
+import { startCommittedFeed } from '../../server/realtime/committedEvents.js';
+import { CatchUps } from '../../server/realtime/catchUp.js';
+import { orgRoom, permissionRoom } from '../../server/realtime/rooms.js';
 import { capSocketOutput } from '../../server/realtime/outputCap.js';
 import type { SignetIo } from '../../server/realtime/io.js';
 import { createLogger } from '../../server/logger.js';
@@ -51,42 +55,27 @@ const httpServer = http.createServer((_req, res) => res.writeHead(404).end());
 const io = new Server(httpServer, { serveClient: false, parser: signetParser });
 capSocketOutput(io as unknown as SignetIo, httpServer, 1 << 30, createLogger('silent'), () => {});
 
-// Delivery from the channel, as a node's feed does (realtime/committedEvents.ts), without its checks.
-const deliveredThrough = new Map<string, number>();
-/** Commands waiting for their commit to come back, per organization. */
-const waiting = new Map<string, Array<{ seq: number; release: () => void }>>();
-subscriber.on('message', (_channel: string, message: string) => {
-  const lines = message.split('\n');
-  for (let at = 2; at + 1 < lines.length; at += 2) {
-    const [kind, orgId, seqText] = lines[at]!.split(' ') as [string, string, string];
-    io.local.to(`o:${orgId}`).emit(kind, new EncodedJson(lines[at + 1]!));
-    const seq = Number(seqText);
-    deliveredThrough.set(orgId, Math.max(seq, deliveredThrough.get(orgId) ?? -1));
-    const waiters = waiting.get(orgId);
-    if (!waiters) continue;
-    const still = waiters.filter((waiter) => waiter.seq > seq);
-    for (const waiter of waiters) if (waiter.seq <= seq) waiter.release();
-    if (still.length) waiting.set(orgId, still);
-    else waiting.delete(orgId);
-  }
+// Delivery from the channel through a node's own feed (realtime/committedEvents.ts): no access to
+// re-check (nobody's access changes here) and no socket being caught up.
+const feed = await startCommittedFeed({
+  subscriber,
+  redis,
+  channel: keys.committedChannel,
+  origin,
+  logger: createLogger('silent'),
+  status: { draining: false },
+  io: io as unknown as SignetIo,
+  access: { apply: async () => {}, expireDue: () => {} },
+  catchUps: new CatchUps(),
 });
-await subscriber.subscribe(keys.committedChannel);
-
-function delivered(orgId: string, seq: number): Promise<void> {
-  if ((deliveredThrough.get(orgId) ?? -1) >= seq) return Promise.resolve();
-  return new Promise((release) => {
-    const waiters = waiting.get(orgId);
-    if (waiters) waiters.push({ seq, release });
-    else waiting.set(orgId, [{ seq, release }]);
-  });
-}
 
 let connections = 0;
 io.on('connection', (socket) => {
   // Each connection is an organization of its own with its one owner, as in the scenario.
   const orgId = `sio${(connections += 1)}${randomBytes(4).toString('hex')}`;
   const userId = `u${orgId}`;
-  void socket.join(`o:${orgId}`);
+  // The rooms a node puts an owner's socket in that these events go to.
+  void socket.join([orgRoom(orgId), permissionRoom(orgId, 'audit:read')]);
   const recordKeys = [keys.session(randomBytes(16).toString('hex')), keys.member(orgId, userId), keys.org(orgId), keys.user(userId)];
   const budgetKey = `user:${userId}`;
   let seeded: Promise<unknown> | null = null;
@@ -121,7 +110,7 @@ io.on('connection', (socket) => {
           publishTo,
         );
       })
-      .then((committed) => delivered(orgId, committed.audits[0]!.eventSeq))
+      .then((committed) => feed.delivered(committed))
       .then(
         () => ack({ ok: true, result }),
         (error: Error) => ack({ ok: false, error: { code: 'UNAVAILABLE', message: error.message } }),

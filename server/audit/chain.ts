@@ -103,7 +103,6 @@ export interface SealResult {
   checkpoint: RecordedCheckpoint | null;
 }
 
-
 /**
  * Seals the organization's unsealed entries and signs the new head as a checkpoint note whose
  * origin names `publicUrl`'s host. Safe to run on several nodes at once: the head is compare-and-set.
