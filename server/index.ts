@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import express from 'express';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
-import { checkSubscriber, connectRedis, type RedisTarget } from './store/redis.js';
+import { checkSubscriber, connectRedis, redisCallTimeoutMs, type RedisTarget } from './store/redis.js';
 import { openStore } from './store/store.js';
 import { checkDurability, replicaConfirms } from './store/durability.js';
 import { prepareStore } from './prepareStore.js';
@@ -74,7 +74,7 @@ export async function startSignetNode({ config, redis: redisTarget, logger, serv
 
   // 1. The store. A node with another installation's master key, or data in a format it does not
   // know, stops here.
-  const redis = await connectRedis(redisTarget);
+  const redis = await connectRedis(redisTarget, { commandTimeout: redisCallTimeoutMs(config.SIGNET_COMMAND_DEADLINE_MS) });
   const store = openStore(config, redis);
   const { keys } = store;
   const auditKey = deriveAuditSigningKey(config.masterKey);

@@ -19,17 +19,18 @@ import { RequestId, type CommandAck, type CommandError } from '../../src/lib/sha
 import { principalScope, type Actor } from '../auth/actor.js';
 import type { Signet } from '../signet.js';
 import { PreconditionFailed, type CommitPlan, type Committed } from '../store/commit.js';
-import { isRedisUnavailable } from '../store/redis.js';
+import { isRedisUnavailable, redisCallTimeoutMs } from '../store/redis.js';
 import { openPrivateKey, sealPrivateKey, type SealedKey } from '../store/keyVault.js';
 import { CommandFailure, invalid } from '../errors.js';
 
 /** How long an answer stays available to a retry with the same request id. */
 const ANSWER_TTL_MS = 24 * 3600_000;
 /**
- * How long a claim lasts without a commit. Longer than the Redis backstop timeout, so a commit
- * whose answer came late still finds its claim; a claim left by a node that died lapses after it.
+ * How long a claim lasts without a commit: 10 s longer than the Redis backstop timeout (15 s with
+ * the default deadline), so a commit whose answer came late still finds its claim; a claim left by
+ * a node that died lapses after it.
  */
-const CLAIM_TTL_MS = 15_000;
+const claimTtlMs = (commandDeadlineMs: number) => redisCallTimeoutMs(commandDeadlineMs) + 10_000;
 /** How often a retry looks whether the attempt it waits for has finished. */
 const WAIT_POLL_MS = 25;
 
@@ -176,6 +177,7 @@ export function parseRequestId(value: unknown, field: string): RequestIdOf {
 export function createRequestIds(signet: Signet): RequestIds {
   const { config } = signet;
   const attempts = signet.store.commandAttempts;
+  const claimTtl = claimTtlMs(config.SIGNET_COMMAND_DEADLINE_MS);
   // Inputs may hold secrets (a PKCS#12 password): only a keyed hash of them is stored.
   const fingerprintKey = Buffer.from(hkdfSync('sha256', config.masterKey, Buffer.alloc(0), 'signet-command-fingerprint', 32));
   const fingerprintOf = (name: string, input: unknown) =>
@@ -189,7 +191,7 @@ export function createRequestIds(signet: Signet): RequestIds {
       const fingerprint = fingerprintOf(name, input);
       const running = stored({ s: 'running', a: attempt.id, f: fingerprint });
       while (!attempt.expired) {
-        if (await attempts.claim(key, running, CLAIM_TTL_MS)) {
+        if (await attempts.claim(key, running, claimTtl)) {
           attempt.waitingFor = null;
           attempt.claim = { key, current: running, committed: stored({ s: 'committed', a: attempt.id, f: fingerprint }), attemptId: attempt.id, fingerprint };
           return null;

@@ -48,9 +48,19 @@ export function describeRedis(target: RedisTarget): string {
  * A backstop, not what bounds a command: commands have one deadline for all their Redis calls
  * (SIGNET_COMMAND_DEADLINE_MS, server/commands/attempt.ts). It is longer than that deadline on
  * purpose: a commit whose answer is late (Redis paused) still gets it when Redis resumes, so the
- * command's result is recorded for a retry with its request id.
+ * command's result is recorded for a retry with its request id. This is its least; a node whose
+ * deadline is longer uses redisCallTimeoutMs(deadline).
  */
 export const REDIS_COMMAND_TIMEOUT_MS = 5000;
+
+/**
+ * The backstop for the clients that run a node's commands: longer than their deadline, whatever it
+ * is configured to (5 s with the default 1.5 s deadline). A shorter one would cut commands before
+ * the deadline their operator chose, and answer a late commit before Redis could.
+ */
+export function redisCallTimeoutMs(commandDeadlineMs: number): number {
+  return Math.max(REDIS_COMMAND_TIMEOUT_MS, commandDeadlineMs + 3500);
+}
 
 function redisOptions(): RedisOptions {
   return {

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Config } from '../../server/config.js';
 import type { SignetNode } from '../../server/index.js';
 import { spawnRedisServer } from '../../server/store/localRedis.js';
 import { auditLog, command, connect, nextEvent, restCommand, seedOrg, signIn, startNode, testConfig, type ClientSocket, type TestOrg } from '../helpers/signet.js';
@@ -21,6 +22,7 @@ const DEADLINE_MS = 1500;
 let dir: string;
 let redis: Awaited<ReturnType<typeof spawnRedisServer>>;
 let proxy: TcpProxy;
+let config: Config;
 let node: SignetNode;
 let org: TestOrg;
 let owner: ClientSocket;
@@ -31,7 +33,8 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'signet-deadline-'));
   redis = await spawnRedisServer({ dir });
   proxy = await startTcpProxy({ host: '127.0.0.1', port: redis.port });
-  node = await startNode(testConfig({ SIGNET_COMMAND_DEADLINE_MS: String(DEADLINE_MS) }), proxy.url);
+  config = testConfig({ SIGNET_COMMAND_DEADLINE_MS: String(DEADLINE_MS) });
+  node = await startNode(config, proxy.url);
   org = await seedOrg(node);
   ownerCookie = await signIn(node, org.users.owner);
   owner = await connect(node, { cookie: ownerCookie });
@@ -85,6 +88,31 @@ describe('with Redis paused', () => {
     const renamed = await command<any>(owner, 'org.update', { name: 'Renamed after', version: before.version });
     expect(renamed).toMatchObject({ ok: true, result: { name: 'Renamed after', version: before.version + 1 } });
     expect((await auditLog(node, org.orgId)).length).toBe(entriesBefore + 1);
+  });
+});
+
+describe('a deadline longer than the Redis backstop (5 s)', () => {
+  it('is the one that bounds a command: one that waited longer than 5 s for a paused Redis is applied once Redis resumes', async () => {
+    const patient = await startNode({ ...config, SIGNET_COMMAND_DEADLINE_MS: 20_000 }, proxy.url);
+    const socket = await connect(patient, { cookie: ownerCookie });
+    try {
+      const before = await currentOrg();
+      pause();
+      let answer: Awaited<ReturnType<typeof command<any>>> | undefined;
+      const answered = command<any>(socket, 'org.update', { name: 'Renamed after a long pause', version: before.version }).then((ack) => (answer = ack));
+      try {
+        // What is tested is a length of time: past the least Redis backstop, well inside the deadline.
+        await new Promise((resolve) => setTimeout(resolve, 6000));
+        expect(answer).toBeUndefined();
+      } finally {
+        resume();
+      }
+      expect(await answered).toMatchObject({ ok: true, result: { name: 'Renamed after a long pause', version: before.version + 1 } });
+      expect(await auditedRenames('Renamed after a long pause')).toHaveLength(1);
+    } finally {
+      socket.close();
+      await patient.close();
+    }
   });
 });
 
