@@ -79,8 +79,10 @@ function redisOptions(): RedisOptions {
  * Through Sentinel, a socket that gets no answer this long after a request is given up, so the
  * client asks the Sentinels again: how a node leaves a primary that froze (stopped, cut off by the
  * network) without closing its connections, once Sentinel has promoted another. Well beyond any
- * answer (commands time out at REDIS_COMMAND_TIMEOUT_MS), and beyond the event-loop stalls of a
- * loaded machine, which would otherwise give up sockets whose answer was waiting to be read.
+ * answer (commands time out at REDIS_COMMAND_TIMEOUT_MS with the default deadline), and beyond the
+ * event-loop stalls of a loaded machine, which would otherwise give up sockets whose answer was
+ * waiting to be read. A node whose deadline is set above 2.5 s still leaves a silent primary after
+ * this long, before its deadline: finding the promoted one matters more than waiting.
  */
 const SENTINEL_SOCKET_TIMEOUT_MS = 6000;
 
