@@ -16,7 +16,9 @@ import type { ServerProcess } from '../lib/processes.js';
 import { ratio, type ScenarioOutcome } from '../lib/report.js';
 import { round, roundSummary, summarize } from '../lib/stats.js';
 import { callsPer, commandCalls, latencyEvents, redisCpuSeconds, resetLatencyMonitor } from '../lib/redisStats.js';
-import { tokenHash } from '../../server/auth/secrets.js';
+import { parse as parseCookie } from 'cookie';
+import { authenticateSession } from '../../server/auth/actor.js';
+import { SESSION_COOKIE } from '../../server/auth/sessions.js';
 
 interface Side {
   name: 'signet' | 'sameIo' | 'signetIo' | 'baseline';
@@ -163,12 +165,8 @@ export async function commandThroughput(ctx: BenchContext, progress: Progress): 
     const configuration = { commandResult: signet.lastResult, auditEntry };
     // Signet's I/O reads an actor's records as they are stored: those of the first client's owner.
     const owner = orgs[0]!;
-    const actorRecords = await seeder.signet.store.actorRecords.read({
-      kind: 'session',
-      sessionHash: tokenHash(owner.cookie.slice(owner.cookie.indexOf('=') + 1)),
-      userId: owner.ownerId,
-      orgId: owner.orgId,
-    });
+    const ownerPrincipal = await authenticateSession(seeder.signet.store, parseCookie(owner.cookie)[SESSION_COOKIE]!, owner.slug);
+    const actorRecords = await seeder.signet.store.actorRecords.read(ownerPrincipal);
     if (actorRecords.some((record) => record === null)) throw new Error("the first owner's actor records are not all stored");
     await Promise.all([
       bare.request('configure', { configuration }),

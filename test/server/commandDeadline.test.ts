@@ -98,7 +98,7 @@ describe('a deadline longer than the Redis backstop (5 s)', () => {
     try {
       const before = await currentOrg();
       pause();
-      let answer: Awaited<ReturnType<typeof command<any>>> | undefined;
+      let answer: unknown;
       const answered = command<any>(socket, 'org.update', { name: 'Renamed after a long pause', version: before.version }).then((ack) => (answer = ack));
       try {
         // What is tested is a length of time: past the least Redis backstop, well inside the deadline.
